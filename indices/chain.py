@@ -44,16 +44,17 @@ def bits_to_target(bits: int) -> int:
     """
     _check_compact(bits)
     size = bits >> 24
-    mantissa = bits & _COMPACT_MANTISSA_MASK
+    word = bits & _COMPACT_MANTISSA_MASK
     if size <= 3:
-        target = mantissa >> (8 * (3 - size))
+        # Core shifts the word itself here, so the sign and overflow tests below see the
+        # shifted word: 0x01803456 is zero, not negative.
+        word >>= 8 * (3 - size)
+        target = word
     else:
-        target = mantissa << (8 * (size - 3))
-    if mantissa != 0 and bits & _COMPACT_SIGN_BIT:
+        target = word << (8 * (size - 3))
+    if word != 0 and bits & _COMPACT_SIGN_BIT:
         raise ValueError(f"compact bits {bits:#010x} encode a negative target")
-    if mantissa != 0 and (
-        size > 34 or (mantissa > 0xFF and size > 33) or (mantissa > 0xFFFF and size > 32)
-    ):
+    if word != 0 and (size > 34 or (word > 0xFF and size > 33) or (word > 0xFFFF and size > 32)):
         raise ValueError(f"compact bits {bits:#010x} overflow 256 bits")
     return target
 

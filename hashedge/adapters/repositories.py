@@ -1,0 +1,276 @@
+"""Repositories: the queries the services need, returning frames and plain records, never ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import pandas as pd
+from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hashedge.adapters.orm import BlockRow, EpochRow, FixingRow, JobRunRow
+from indices.blocks import BLOCK_COLUMNS, empty_block_frame, normalize_block_frame
+
+_INSERT_CHUNK_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class PublishedFixing:
+    """A fixing as stored: the computed value plus its publication record."""
+
+    index: str
+    kind: str
+    as_of: datetime
+    version: int
+    value: Decimal
+    unit: str
+    methodology_version: str
+    start_height: int
+    end_height: int
+    confirmations: int
+    input_digest: str
+    reason: str | None
+    published_at: datetime
+
+    @property
+    def identity(self) -> tuple[str, str, datetime]:
+        return (self.index, self.kind, self.as_of)
+
+
+def _published(row: FixingRow) -> PublishedFixing:
+    return PublishedFixing(
+        index=row.index_name,
+        kind=row.kind,
+        as_of=row.as_of,
+        version=row.version,
+        value=Decimal(row.value),
+        unit=row.unit,
+        methodology_version=row.methodology_version,
+        start_height=row.start_height,
+        end_height=row.end_height,
+        confirmations=row.confirmations,
+        input_digest=row.input_digest,
+        reason=row.reason,
+        published_at=row.published_at,
+    )
+
+
+class BlockRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def tip_height(self) -> int | None:
+        return self.session.scalar(select(func.max(BlockRow.height)))
+
+    def first_height(self) -> int | None:
+        return self.session.scalar(select(func.min(BlockRow.height)))
+
+    def count(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(BlockRow)) or 0
+
+    def hashes(self, start_height: int, end_height: int) -> dict[int, str]:
+        rows = self.session.execute(
+            select(BlockRow.height, BlockRow.hash).where(
+                BlockRow.height.between(start_height, end_height)
+            )
+        )
+        return dict(rows.all())
+
+    def add_frame(self, frame: pd.DataFrame) -> int:
+        """Insert new blocks (heights not stored yet; the caller has checked). Returns rows added."""
+        if frame.empty:
+            return 0
+        # to_dict boxes numpy integers to Python ints, which every DB driver accepts.
+        rows = frame[list(BLOCK_COLUMNS)].to_dict("records")
+        for start in range(0, len(rows), _INSERT_CHUNK_ROWS):
+            self.session.execute(insert(BlockRow), rows[start:start + _INSERT_CHUNK_ROWS])
+        return len(rows)
+
+    def delete_from(self, height: int) -> int:
+        """Remove blocks at ``height`` and above (a reorg replaces them)."""
+        result = self.session.execute(delete(BlockRow).where(BlockRow.height >= height))
+        return result.rowcount
+
+    def load_frame(self, start_height: int | None = None, end_height: int | None = None) -> pd.DataFrame:
+        query = select(*(getattr(BlockRow, c) for c in BLOCK_COLUMNS)).order_by(BlockRow.height)
+        if start_height is not None:
+            query = query.where(BlockRow.height >= start_height)
+        if end_height is not None:
+            query = query.where(BlockRow.height <= end_height)
+        rows = self.session.execute(query).all()
+        if not rows:
+            return empty_block_frame()
+        return normalize_block_frame(pd.DataFrame.from_records(rows, columns=list(BLOCK_COLUMNS)))
+
+
+class EpochRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def replace_all(self, epochs: pd.DataFrame) -> int:
+        """Store an epoch history (columns epoch, start_height, end_height, bits as int)."""
+        self.session.execute(delete(EpochRow))
+        rows = [
+            {"epoch": int(e), "start_height": int(s), "end_height": int(t), "bits": int(b)}
+            for e, s, t, b in epochs[["epoch", "start_height", "end_height", "bits"]].itertuples(
+                index=False, name=None
+            )
+        ]
+        if rows:
+            self.session.execute(insert(EpochRow), rows)
+        return len(rows)
+
+    def load_frame(self) -> pd.DataFrame:
+        rows = self.session.execute(
+            select(EpochRow.epoch, EpochRow.start_height, EpochRow.end_height, EpochRow.bits).order_by(
+                EpochRow.epoch
+            )
+        ).all()
+        return pd.DataFrame.from_records(
+            rows, columns=["epoch", "start_height", "end_height", "bits"]
+        ).astype("int64")
+
+    def count(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(EpochRow)) or 0
+
+
+class FixingRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def _latest_versions(self):
+        latest = (
+            select(
+                FixingRow.index_name,
+                FixingRow.kind,
+                FixingRow.as_of,
+                func.max(FixingRow.version).label("version"),
+            )
+            .group_by(FixingRow.index_name, FixingRow.kind, FixingRow.as_of)
+            .subquery()
+        )
+        return select(FixingRow).join(
+            latest,
+            and_(
+                FixingRow.index_name == latest.c.index_name,
+                FixingRow.kind == latest.c.kind,
+                FixingRow.as_of == latest.c.as_of,
+                FixingRow.version == latest.c.version,
+            ),
+        )
+
+    def published_identities(self, index_names: list[str] | None = None) -> set[tuple[str, str, datetime]]:
+        query = select(FixingRow.index_name, FixingRow.kind, FixingRow.as_of).distinct()
+        if index_names:
+            query = query.where(FixingRow.index_name.in_(index_names))
+        return {tuple(row) for row in self.session.execute(query).all()}
+
+    def add(self, fixings, published_at: datetime, version: int = 1, reason: str | None = None) -> int:
+        rows = [
+            {
+                "index_name": f.index,
+                "kind": f.kind,
+                "as_of": f.as_of,
+                "version": version,
+                "value": str(f.value),
+                "unit": f.unit,
+                "methodology_version": f.methodology_version,
+                "start_height": f.start_height,
+                "end_height": f.end_height,
+                "confirmations": f.confirmations,
+                "input_digest": f.input_digest,
+                "reason": reason,
+                "published_at": published_at,
+            }
+            for f in fixings
+        ]
+        for start in range(0, len(rows), _INSERT_CHUNK_ROWS):
+            self.session.execute(insert(FixingRow), rows[start:start + _INSERT_CHUNK_ROWS])
+        return len(rows)
+
+    def latest(
+        self,
+        index_name: str | None = None,
+        *,
+        kind: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[PublishedFixing]:
+        """Latest version of each fixing, filtered and ordered by as-of time."""
+        query = self._latest_versions()
+        if index_name is not None:
+            query = query.where(FixingRow.index_name == index_name)
+        if kind is not None:
+            query = query.where(FixingRow.kind == kind)
+        if start is not None:
+            query = query.where(FixingRow.as_of >= start)
+        if end is not None:
+            query = query.where(FixingRow.as_of <= end)
+        order = FixingRow.as_of.desc() if newest_first else FixingRow.as_of
+        query = query.order_by(order, FixingRow.kind, FixingRow.index_name).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_published(row) for row in self.session.scalars(query).all()]
+
+    def count_latest(self, index_name: str, *, kind=None, start=None, end=None) -> int:
+        query = select(func.count()).select_from(
+            select(FixingRow.index_name, FixingRow.kind, FixingRow.as_of)
+            .where(FixingRow.index_name == index_name)
+            .where(FixingRow.kind == kind if kind else True)
+            .where(FixingRow.as_of >= start if start else True)
+            .where(FixingRow.as_of <= end if end else True)
+            .distinct()
+            .subquery()
+        )
+        return self.session.scalar(query) or 0
+
+    def versions(self, index_name: str, kind: str, as_of: datetime) -> list[PublishedFixing]:
+        rows = self.session.scalars(
+            select(FixingRow)
+            .where(FixingRow.index_name == index_name, FixingRow.kind == kind, FixingRow.as_of == as_of)
+            .order_by(FixingRow.version)
+        ).all()
+        return [_published(row) for row in rows]
+
+
+class JobRunRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def claim(self, job: str, scheduled_for: datetime, now: datetime) -> int | None:
+        """Record that ``job`` starts for its slot; None if that slot already has a successful or
+        running run. A failed run is claimed again (a retry)."""
+        existing = self.session.scalar(
+            select(JobRunRow).where(JobRunRow.job == job, JobRunRow.scheduled_for == scheduled_for)
+        )
+        if existing is not None:
+            if existing.status != "failed":
+                return None
+            existing.status, existing.started_at = "running", now
+            existing.finished_at = existing.duration_ms = existing.summary = None
+            self.session.flush()
+            return existing.id
+        row = JobRunRow(job=job, scheduled_for=scheduled_for, status="running", started_at=now)
+        self.session.add(row)
+        try:
+            self.session.flush()
+        except IntegrityError:  # another process claimed the slot first
+            self.session.rollback()
+            return None
+        return row.id
+
+    def finish(self, run_id: int, status: str, summary: str, now: datetime) -> None:
+        row = self.session.get(JobRunRow, run_id)
+        row.status, row.summary, row.finished_at = status, summary, now
+        row.duration_ms = int((now - row.started_at).total_seconds() * 1000)
+
+    def recent(self, limit: int = 50) -> list[JobRunRow]:
+        return list(
+            self.session.scalars(select(JobRunRow).order_by(JobRunRow.started_at.desc()).limit(limit))
+        )

@@ -1,0 +1,41 @@
+"""Unit of work: one database transaction per service call, rolled back unless committed."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hashedge.adapters.repositories import (
+    BlockRepository,
+    EpochRepository,
+    FixingRepository,
+    JobRunRepository,
+)
+
+
+class UnitOfWork:
+    """``with uow: ...; uow.commit()`` — leaving the block without commit rolls everything back."""
+
+    def __init__(self, session_factory: sessionmaker[Session]):
+        self._session_factory = session_factory
+        self.session: Session | None = None
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._session_factory()
+        self.blocks = BlockRepository(self.session)
+        self.epochs = EpochRepository(self.session)
+        self.fixings = FixingRepository(self.session)
+        self.job_runs = JobRunRepository(self.session)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+            self.session = None
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()

@@ -1,0 +1,85 @@
+"""Configuration: one frozen object read from the environment, in one place."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_INSTANCE_DIR = Path.cwd() / "instance"
+
+
+def _env_int(environ: dict, name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with documented defaults.
+
+    database_url        HASHEDGE_DATABASE_URL; default an SQLite file in the instance folder.
+    instance_dir        HASHEDGE_INSTANCE_DIR; default ./instance.
+    secret_key          HASHEDGE_SECRET_KEY; default a random key kept in instance/secret_key so
+                        sessions survive restarts. Never a fixed development string.
+    confirmations       HASHEDGE_CONFIRMATIONS; blocks a fixing's last block needs (default 6).
+    shared_data_dir     HASHEDGE_SHARED_DATA; where real reference data lives (../shared/data).
+    bitcoind_url, ...   block sources for ingestion (HASHEDGE_BITCOIND_URL, HASHEDGE_ESPLORA_URL).
+    """
+
+    database_url: str
+    instance_dir: Path
+    secret_key: str = field(repr=False)
+    confirmations: int = 6
+    shared_data_dir: Path | None = None
+    bitcoind_url: str | None = None
+    bitcoind_user: str | None = None
+    bitcoind_password: str | None = field(default=None, repr=False)
+    esplora_url: str | None = None
+    ingest_interval_seconds: int = 60
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _secret_key(instance_dir: Path, environ: dict) -> str:
+    if environ.get("HASHEDGE_SECRET_KEY"):
+        return environ["HASHEDGE_SECRET_KEY"]
+    path = instance_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(environ: dict | None = None, **overrides) -> Settings:
+    environ = dict(os.environ if environ is None else environ)
+    instance_dir = Path(environ.get("HASHEDGE_INSTANCE_DIR") or DEFAULT_INSTANCE_DIR).resolve()
+    database_url = environ.get("HASHEDGE_DATABASE_URL") or f"sqlite:///{instance_dir / 'hashedge.sqlite'}"
+    shared = environ.get("HASHEDGE_SHARED_DATA")
+    values = dict(
+        database_url=database_url,
+        instance_dir=instance_dir,
+        secret_key=overrides.pop("secret_key", None) or _secret_key(instance_dir, environ),
+        confirmations=_env_int(environ, "HASHEDGE_CONFIRMATIONS", 6),
+        shared_data_dir=Path(shared) if shared else None,
+        bitcoind_url=environ.get("HASHEDGE_BITCOIND_URL"),
+        bitcoind_user=environ.get("HASHEDGE_BITCOIND_USER"),
+        bitcoind_password=environ.get("HASHEDGE_BITCOIND_PASSWORD"),
+        esplora_url=environ.get("HASHEDGE_ESPLORA_URL"),
+        ingest_interval_seconds=_env_int(environ, "HASHEDGE_INGEST_INTERVAL_SECONDS", 60),
+    )
+    values.update(overrides)
+    if values["confirmations"] < 1:
+        raise ValueError("HASHEDGE_CONFIRMATIONS must be at least 1")
+    return Settings(**values)

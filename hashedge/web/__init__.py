@@ -1,0 +1,48 @@
+"""Flask application factory: API, desk and error handling as blueprints; no work at import."""
+
+from __future__ import annotations
+
+from flask import Flask, redirect, url_for
+from flask_smorest import Api
+
+from hashedge.bootstrap import Runtime, bootstrap
+
+
+def create_app(runtime: Runtime | None = None, test_config: dict | None = None) -> Flask:
+    runtime = runtime or bootstrap()
+    app = Flask(__name__, instance_path=str(runtime.settings.instance_dir))
+    app.config.update(
+        SECRET_KEY=runtime.settings.secret_key,
+        API_TITLE="HashEdge API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["hashedge"] = runtime
+
+    from hashedge.web import desk, errors
+    from hashedge.web.api import indices as indices_api
+
+    api = Api(app, spec_kwargs={"info": {"description": "Bitcoin hashrate indices, fixings and "
+                                         "derivatives. Amounts in satoshis; units in field names."}})
+    api.register_blueprint(indices_api.blp, url_prefix="/api/v1")
+    app.register_blueprint(desk.bp)
+    errors.register(app)
+
+    @app.get("/")
+    def home():
+        return redirect(url_for("desk.indices"))
+
+    @app.teardown_appcontext
+    def _no_leaks(_exc):  # sessions live inside units of work; nothing to tear down per request
+        return None
+
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["hashedge"]
