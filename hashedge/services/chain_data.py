@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +17,9 @@ import pandas as pd
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.errors import InvalidInput, ReorgTooDeep
 from indices.blocks import blocks_to_frame
-from indices.sources.base import BlockSource
-from indices.sources.csv_import import iter_block_csv, read_epoch_history
+
+if TYPE_CHECKING:
+    from indices.sources.base import BlockSource
 
 ProgressCallback = Callable[[int, int], None]  # (height reached, target height)
 
@@ -41,6 +43,8 @@ class IngestResult:
 
 def import_epoch_history(uow: UnitOfWork, path: Path) -> int:
     """Replace the stored epoch history with the CSV at ``path``; returns the epoch count."""
+    from indices.sources.csv_import import read_epoch_history
+
     epochs = read_epoch_history(path)
     with uow:
         count = uow.epochs.replace_all(epochs)
@@ -80,6 +84,8 @@ def import_block_csv(
     uow: UnitOfWork, path: Path, *, progress: ProgressCallback | None = None
 ) -> int:
     """Import block rows from CSV, skipping heights already stored; resumable."""
+    from indices.sources.csv_import import iter_block_csv
+
     added = 0
     for chunk in iter_block_csv(path):
         with uow:
