@@ -21,7 +21,7 @@ from indices.blocks import blocks_to_frame
 if TYPE_CHECKING:
     from indices.sources.base import BlockSource
 
-ProgressCallback = Callable[[int, int], None]  # (height reached, target height)
+ProgressCallback = Callable[[int, int], None]  # (blocks done, blocks to do)
 
 BACKFILL_CHUNK_BLOCKS = 500
 REORG_SEARCH_LIMIT_BLOCKS = 1_000
@@ -101,7 +101,7 @@ def import_block_csv(
             uow.commit()
             reached = uow.blocks.tip_height()
         if progress and reached is not None:
-            progress(reached, reached)
+            progress(added, added)
     return added
 
 
@@ -151,6 +151,7 @@ def ingest_new_blocks(
         else:
             next_height = 0 if start_height is None else start_height
     target = source.tip_height() if end_height is None else end_height
+    first_height = next_height
     added = 0
     while next_height <= target:
         last = min(next_height + chunk_blocks - 1, target)
@@ -160,7 +161,7 @@ def ingest_new_blocks(
             uow.commit()
         next_height = last + 1
         if progress:
-            progress(last, target)
+            progress(last - first_height + 1, target - first_height + 1)
     with uow:
         tip = uow.blocks.tip_height()
     return IngestResult(added_blocks=added, removed_blocks=removed, tip_height=tip, fork_height=fork)

@@ -1,0 +1,101 @@
+"""The demo use case: a database with real epoch history, a realistic chain up to today, fixings.
+
+With no network the chain comes from the seeded simulator: it replays the real difficulty history
+(when the shared epoch file is there) and continues it to today with a calibrated hashrate path and
+fee model, a little into the future so that new blocks keep arriving while the demo runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from hashedge.adapters.demo_chain import RevealingSource
+from hashedge.bootstrap import Runtime
+from hashedge.errors import Conflict, InvalidInput
+from hashedge.services import chain_data
+from hashedge.services import fixings as fixing_services
+
+FUTURE_BLOCKS = timedelta(days=30)
+DEFAULT_EPOCH_FILE = "btc_difficulty_epochs.csv"
+
+
+@dataclass
+class DemoReport:
+    epochs: int
+    blocks_added: int
+    tip_height: int | None
+    fixings_published: int
+    live_source: object | None
+
+    def summary(self) -> str:
+        return (f"{self.epochs} epochs of real history, {self.blocks_added} new blocks "
+                f"(tip {self.tip_height}), {self.fixings_published} fixings published")
+
+
+def default_epoch_file(runtime: Runtime) -> Path | None:
+    candidates = []
+    if runtime.settings.shared_data_dir:
+        candidates.append(runtime.settings.shared_data_dir / DEFAULT_EPOCH_FILE)
+    checkout = Path(__file__).resolve().parents[2]
+    candidates += [checkout.parent / "shared" / "data" / DEFAULT_EPOCH_FILE]
+    return next((path for path in candidates if path.exists()), None)
+
+
+def simulated_chain(epochs: pd.DataFrame | None, *, seed: int, end_time: int) -> pd.DataFrame:
+    from indices.sources.simulator import simulate_demo_chain
+
+    return simulate_demo_chain(epochs, seed=seed, end_time=end_time)
+
+
+def prepare_demo(
+    runtime: Runtime,
+    *,
+    epochs_file: Path | None,
+    blocks_file: Path | None,
+    days: int,
+    seed: int,
+    echo: Callable[[str], None] = lambda _text: None,
+) -> DemoReport:
+    from indices.sources.csv_import import read_epoch_history
+
+    epochs_file = epochs_file or default_epoch_file(runtime)
+    epochs = None
+    epoch_count = 0
+    if epochs_file:
+        echo(f"importing real epoch history from {epochs_file}")
+        epoch_count = chain_data.import_epoch_history(runtime.uow(), epochs_file)
+        epochs = read_epoch_history(epochs_file)
+    live_source = None
+    if blocks_file:
+        echo(f"importing blocks from {blocks_file}")
+        added = chain_data.import_block_csv(runtime.uow(), blocks_file)
+    else:
+        now = runtime.clock.now()
+        echo("simulating the chain up to today (seed %d)" % seed)
+        chain = simulated_chain(epochs, seed=seed, end_time=int((now + FUTURE_BLOCKS).timestamp()))
+        live_source = RevealingSource(chain, runtime.clock)
+        with runtime.uow() as uow:
+            stored_tip = uow.blocks.tip_height()
+        if stored_tip is None:
+            cutoff = int((now - timedelta(days=days)).timestamp())
+            visible = chain[(chain["time"] >= cutoff) & (chain["time"] <= int(now.timestamp()))]
+            echo(f"storing {len(visible)} blocks")
+            added = chain_data.store_block_frame(runtime.uow(), visible)
+        else:
+            try:
+                added = chain_data.ingest_new_blocks(
+                    runtime.uow(), live_source, confirmations=runtime.settings.confirmations
+                ).added_blocks
+            except InvalidInput as exc:  # the stored chain shares no block with this one
+                raise Conflict(f"this database holds another chain ({exc}); point HASHEDGE_DATABASE_URL "
+                               "at a fresh file or delete it") from None
+    echo("publishing fixings")
+    result = fixing_services.publish_fixings(
+        runtime.uow(), runtime.clock, confirmations=runtime.settings.confirmations, full_recompute=True
+    )
+    return DemoReport(epoch_count, added, result.tip_height, result.published, live_source)

@@ -1,0 +1,137 @@
+"""Read-side use cases for indices: definitions, latest values, fixings, point values, forecast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+
+from hashedge.adapters.repositories import PublishedFixing
+from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.errors import DataUnavailable, InvalidInput, NotFound
+from indices.compute import value_at
+from indices.definitions import IndexDefinition, UnknownIndex, get_definition, standard_indices
+from indices.forecast import DifficultyForecast, forecast_next_difficulty
+
+MAX_PAGE_SIZE = 1000
+FORECAST_LOOKBACK_BLOCKS = 2 * 2016
+
+
+@dataclass(frozen=True)
+class IndexOverview:
+    definition: IndexDefinition
+    latest: PublishedFixing | None
+
+
+@dataclass(frozen=True)
+class FixingsPage:
+    index: str
+    items: list[PublishedFixing]
+    total: int
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class IndexValue:
+    index: str
+    height: int
+    value: Decimal
+    unit: str
+
+
+def definition_of(name: str) -> IndexDefinition:
+    try:
+        return get_definition(name)
+    except UnknownIndex as exc:
+        raise NotFound(f"unknown index {name!r}", fields={"name": [str(exc)]}) from None
+
+
+def list_indices(uow: UnitOfWork) -> list[IndexOverview]:
+    with uow:
+        return [
+            IndexOverview(d, next(iter(uow.fixings.latest(d.name, limit=1, newest_first=True)), None))
+            for d in standard_indices()
+        ]
+
+
+def describe_index(uow: UnitOfWork, name: str) -> IndexOverview:
+    definition = definition_of(name)
+    with uow:
+        latest = uow.fixings.latest(definition.name, limit=1, newest_first=True)
+    return IndexOverview(definition, latest[0] if latest else None)
+
+
+def fixings_page(
+    uow: UnitOfWork,
+    name: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    kind: str | None = None,
+    page: int = 1,
+    page_size: int = 100,
+) -> FixingsPage:
+    definition = definition_of(name)
+    if page < 1:
+        raise InvalidInput("page starts at 1", fields={"page": ["must be at least 1"]})
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInput("page size out of range",
+                           fields={"page_size": [f"must be between 1 and {MAX_PAGE_SIZE}"]})
+    if start and end and start > end:
+        raise InvalidInput("start is after end", fields={"start": ["must not be after end"]})
+    with uow:
+        items = uow.fixings.latest(definition.name, kind=kind, start=start, end=end,
+                                   limit=page_size, offset=(page - 1) * page_size)
+        total = uow.fixings.count_latest(definition.name, kind=kind, start=start, end=end)
+    return FixingsPage(definition.name, items, total, page, page_size)
+
+
+def daily_fixing(uow: UnitOfWork, name: str, day: date) -> PublishedFixing:
+    definition = definition_of(name)
+    as_of = datetime.combine(day, time(0), tzinfo=timezone.utc)
+    with uow:
+        found = uow.fixings.latest(definition.name, kind="daily", start=as_of, end=as_of)
+    if not found:
+        raise NotFound(f"no daily fixing of {definition.name} for {day.isoformat()}")
+    return found[0]
+
+
+def latest_fixing(uow: UnitOfWork, name: str) -> PublishedFixing:
+    overview = describe_index(uow, name)
+    if overview.latest is None:
+        raise DataUnavailable(f"{overview.definition.name} has no published fixing yet")
+    return overview.latest
+
+
+def value_at_height(uow: UnitOfWork, name: str, height: int) -> IndexValue:
+    """Compute an index at a block height from stored data (not necessarily a fixing)."""
+    definition = definition_of(name)
+    with uow:
+        blocks = uow.blocks.load_frame()
+        epochs = uow.epochs.load_frame()
+    try:
+        value = value_at(blocks if not blocks.empty else None, epochs if not epochs.empty else None,
+                         definition.name, height)
+    except ValueError as exc:
+        raise DataUnavailable(f"{definition.name} at height {height}: {exc}") from None
+    return IndexValue(definition.name, height, value, definition.unit)
+
+
+def series(uow: UnitOfWork, names: list[str], *, kind: str = "daily", days: int = 730) -> dict[str, list[PublishedFixing]]:
+    """Recent fixings for charts, oldest first."""
+    with uow:
+        newest = uow.fixings.latest(limit=1, newest_first=True)
+        if not newest:
+            return {name: [] for name in names}
+        start = newest[0].as_of - timedelta(days=days)
+        return {name: uow.fixings.latest(name, kind=kind, start=start) for name in names}
+
+
+def difficulty_forecast(uow: UnitOfWork) -> DifficultyForecast:
+    with uow:
+        tip = uow.blocks.tip_height()
+        if tip is None:
+            raise DataUnavailable("no blocks stored yet: ingest chain data first")
+        blocks = uow.blocks.load_frame(start_height=max(0, tip - FORECAST_LOOKBACK_BLOCKS))
+    return forecast_next_difficulty(blocks)

@@ -1,0 +1,98 @@
+"""Marshmallow schemas for the index API: requests are validated here, responses shaped here.
+
+Index values are exact decimal strings; units travel with every value.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from hashedge.services.index_queries import MAX_PAGE_SIZE
+
+
+class FixingSchema(Schema):
+    index = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "daily (00:00 UTC) or retarget"})
+    as_of = fields.DateTime(required=True, format="iso")
+    version = fields.Integer(required=True)
+    value = fields.Decimal(required=True, as_string=True)
+    unit = fields.String(required=True)
+    methodology_version = fields.String(required=True)
+    start_height = fields.Integer(required=True)
+    end_height = fields.Integer(required=True)
+    confirmations = fields.Integer(required=True)
+    input_digest = fields.String(required=True, metadata={"description": "SHA-256 of the inputs"})
+    reason = fields.String(allow_none=True, metadata={"description": "why a correction was made"})
+    published_at = fields.DateTime(required=True, format="iso")
+
+
+class IndexDefinitionSchema(Schema):
+    name = fields.String(required=True)
+    title = fields.String(required=True)
+    unit = fields.String(required=True)
+    methodology_version = fields.String(required=True)
+    formula = fields.String(required=True)
+
+
+class IndexOverviewSchema(Schema):
+    definition = fields.Nested(IndexDefinitionSchema, required=True)
+    latest = fields.Nested(FixingSchema, allow_none=True)
+
+
+class FixingsQuerySchema(Schema):
+    start = fields.AwareDateTime(default_timezone=None, metadata={"description": "inclusive, ISO 8601 with offset"})
+    end = fields.AwareDateTime(default_timezone=None, metadata={"description": "inclusive"})
+    kind = fields.String(validate=validate.OneOf(["daily", "retarget"]))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+
+class FixingsPageSchema(Schema):
+    index = fields.String(required=True)
+    items = fields.List(fields.Nested(FixingSchema), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+
+
+class ValueQuerySchema(Schema):
+    height = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class IndexValueSchema(Schema):
+    index = fields.String(required=True)
+    height = fields.Integer(required=True)
+    value = fields.Decimal(required=True, as_string=True)
+    unit = fields.String(required=True)
+
+
+class ForecastSchema(Schema):
+    """Mirrors indices.forecast.DifficultyForecast; every field carries its unit in its name."""
+
+    class Meta:
+        unknown = "exclude"
+
+    as_of_height = fields.Integer()
+    current_difficulty = fields.Float()
+    epoch = fields.Integer()
+    blocks_mined_in_epoch = fields.Integer()
+    blocks_remaining = fields.Integer()
+    next_difficulty = fields.Float()
+    change_pct = fields.Float()
+    next_difficulty_trailing_2016 = fields.Float()
+    change_pct_trailing_2016 = fields.Float()
+    low_68 = fields.Float()
+    high_68 = fields.Float()
+    low_95 = fields.Float()
+    high_95 = fields.Float()
+    expected_retarget_time = fields.DateTime(format="iso")
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields", keys=fields.String(), values=fields.List(fields.String()))
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorDetailSchema, required=True)
