@@ -172,21 +172,27 @@ def _entry(kind: EntryKind, moves: Mapping[LedgerAccount, int], key: str, at: da
     return JournalEntry(kind=kind, idempotency_key=key, postings=postings, occurred_at=at, memo=memo)
 
 
-def deposit(owner_id: str, amount_sats: int, *, idempotency_key: str, occurred_at: datetime, memo: str = "") -> JournalEntry:
+def deposit(
+    owner_id: str, amount_sats: int, *, idempotency_key: str, occurred_at: datetime, memo: str = ""
+) -> JournalEntry:
     """Bitcoin arrives in custody and is credited to the participant's collateral."""
     amount = _positive(amount_sats)
     moves = {EXTERNAL_CUSTODY: -amount, collateral(owner_id): amount}
     return _entry(EntryKind.DEPOSIT, moves, idempotency_key, occurred_at, memo)
 
 
-def withdrawal(owner_id: str, amount_sats: int, *, idempotency_key: str, occurred_at: datetime, memo: str = "") -> JournalEntry:
+def withdrawal(
+    owner_id: str, amount_sats: int, *, idempotency_key: str, occurred_at: datetime, memo: str = ""
+) -> JournalEntry:
     """Collateral leaves the platform back to custody (check ``withdrawal_denial`` first)."""
     amount = _positive(amount_sats)
     moves = {collateral(owner_id): -amount, EXTERNAL_CUSTODY: amount}
     return _entry(EntryKind.WITHDRAWAL, moves, idempotency_key, occurred_at, memo)
 
 
-def fee(owner_id: str, amount_sats: int, *, idempotency_key: str, occurred_at: datetime, memo: str = "") -> JournalEntry:
+def fee(
+    owner_id: str, amount_sats: int, *, idempotency_key: str, occurred_at: datetime, memo: str = ""
+) -> JournalEntry:
     """A fee charged to the participant's collateral, credited to the fees account."""
     amount = _positive(amount_sats)
     moves = {collateral(owner_id): -amount, FEES: amount}
