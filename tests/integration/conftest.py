@@ -99,3 +99,29 @@ def runtime(database_url, tmp_path, clock) -> Runtime:
     runtime = bootstrap(settings, clock=clock)
     yield runtime
     runtime.close()
+
+
+RECENT_DAYS_OF_BLOCKS = 40
+
+
+@pytest.fixture(scope="session")
+def demo_chain(shared_data):
+    """The demo's simulated chain (real history replayed, then simulated) up to the test clock."""
+    from indices.sources.csv_import import read_epoch_history
+    from indices.sources.simulator import simulate_demo_chain
+
+    epochs = read_epoch_history(shared_data / "btc_difficulty_epochs.csv")
+    return simulate_demo_chain(epochs, seed=11, end_time=int(START_OF_TESTS.timestamp()))
+
+
+@pytest.fixture
+def populated_runtime(runtime, demo_chain, shared_data):
+    """Real epoch history, the last 40 days of blocks, and every due fixing published."""
+    from hashedge.services.chain_data import import_epoch_history, store_block_frame
+    from hashedge.services.fixings import publish_fixings
+
+    import_epoch_history(runtime.uow(), shared_data / "btc_difficulty_epochs.csv")
+    cutoff = int(START_OF_TESTS.timestamp()) - RECENT_DAYS_OF_BLOCKS * 86_400
+    store_block_frame(runtime.uow(), demo_chain[demo_chain["time"] >= cutoff])
+    publish_fixings(runtime.uow(), runtime.clock, confirmations=runtime.settings.confirmations)
+    return runtime
