@@ -155,7 +155,8 @@ def _validated_chunk(path: Path, chunk: pd.DataFrame, previous: tuple[int, str] 
             bad = numbers.isna() | (numbers != numbers.round()) | (numbers.abs() >= 2**63)
             row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
             value = values.iloc[row]
-            fail(row, f"{column} is missing" if pd.isna(value) else f"{column} is not an integer: {value!r if isinstance(value, str) else value}")
+            shown = repr(value) if isinstance(value, str) else str(value)
+            fail(row, f"{column} is missing" if pd.isna(value) else f"{column} is not an integer: {shown}")
     for column, minimum in (("height", 0), ("time", 0), ("bits", 1), ("subsidy_sats", 0),
                             ("total_fees_sats", 0), ("tx_count", 1)):
         below = chunk[column].to_numpy() < minimum
