@@ -1,0 +1,320 @@
+"""Credit default swaps on QuantLib: the standard contract, priced with the ISDA or midpoint engine.
+
+Contract conventions (ISDA standard model, "CDS2015" date rule): protection and premium accrual
+start on the trade date; coupons are paid quarterly on the 20th of March, June, September and
+December, adjusted Following on a weekends-only calendar; accrual Act/360, the last period Act/360
+including its end date; the first coupon accrues from the previous 20th and the seller rebates
+that accrued premium at cash settlement (trade date + 3 business days), when the upfront is paid
+too; accrued premium is paid on default. A maturity given as a tenor ("5Y") rolls to the standard
+CDS maturity; a maturity given as a date that is not a 20 Mar/Jun/Sep/Dec rolls forward to the next
+one, as the CDS2015 rule does (the result reports the maturity used).
+
+All leg values are signed from the holder's side (``side="buy"`` holds protection), so that
+``npv = protection_leg_npv + premium_leg_npv + upfront_npv + accrual_rebate_npv``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import QuantLib as ql
+
+from pricing.curves import (
+    CALENDAR,
+    ENGINES,
+    UPFRONT_SETTLEMENT_DAYS,
+    DiscountCurve,
+    HazardCurve,
+    bootstrap_hazard_curve,
+    flat_discount_curve,
+    flat_hazard_curve,
+    ql_discount_curve,
+    ql_hazard_curve,
+)
+from pricing.errors import (
+    PricingInputError,
+    finite,
+    non_negative,
+    one_of,
+    positive,
+    recovery_rate,
+)
+from pricing.quantlib_bridge import (
+    as_date,
+    evaluation_date,
+    from_ql_date,
+    parse_tenor,
+    to_ql_date,
+)
+
+SIDES = ("buy", "sell")
+BASIS_POINT = 1e-4
+
+
+@dataclass(frozen=True, slots=True)
+class CdsResult:
+    """Valuation of one CDS, in units of ``notional`` (spreads and upfronts as decimals)."""
+
+    side: str
+    engine: str
+    trade_date: dt.date
+    maturity: dt.date
+    notional: float
+    running_spread: float
+    upfront: float
+    recovery: float
+    npv: float
+    fair_spread: float
+    fair_upfront: float
+    protection_leg_npv: float
+    premium_leg_npv: float
+    upfront_npv: float
+    accrual_rebate_npv: float
+    accrued: float
+    risky_pv01: float
+    survival_probability: float
+    default_probability: float
+
+
+def standard_maturity(trade_date: dt.date, tenor: str) -> dt.date:
+    """Standard CDS maturity for ``tenor`` traded on ``trade_date`` (CDS2015 roll rule)."""
+    period = parse_tenor("maturity", tenor)
+    day = as_date("trade_date", trade_date)
+    return from_ql_date(ql.cdsMaturity(to_ql_date(day), period, ql.DateGeneration.CDS2015))
+
+
+def _maturity(trade_date: dt.date, maturity: dt.date | str) -> dt.date:
+    end = (
+        standard_maturity(trade_date, maturity)
+        if isinstance(maturity, str)
+        else as_date("maturity", maturity)
+    )
+    if end <= trade_date:
+        raise PricingInputError("maturity", maturity, f"must be after the trade date {trade_date}")
+    return end
+
+
+def _hazard_curve(
+    trade_date: dt.date,
+    hazard_rate: float | None,
+    par_spreads: Mapping[str, float] | None,
+    hazard_curve: HazardCurve | None,
+    recovery: float,
+    discount: DiscountCurve,
+    engine: str,
+) -> HazardCurve:
+    given = [x is not None for x in (hazard_rate, par_spreads, hazard_curve)]
+    if sum(given) != 1:
+        raise PricingInputError(
+            "hazard_rate/par_spreads", None, "exactly one of them (or hazard_curve) must be given"
+        )
+    if hazard_rate is not None:
+        return flat_hazard_curve(trade_date, hazard_rate)
+    if par_spreads is not None:
+        return bootstrap_hazard_curve(
+            trade_date, recovery=recovery, discount=discount, par_spreads=par_spreads, engine=engine
+        )
+    assert hazard_curve is not None
+    if hazard_curve.reference_date != trade_date:
+        raise PricingInputError(
+            "hazard_curve", hazard_curve.reference_date, f"must be dated the trade date {trade_date}"
+        )
+    return hazard_curve
+
+
+@dataclass(frozen=True, slots=True)
+class CdsTrade:
+    """One standard CDS to value against a shared market (see :func:`price_cds_book`)."""
+
+    maturity: dt.date | str
+    notional: float
+    running_spread: float
+    side: str = "buy"
+    upfront: float = 0.0
+
+
+def price_cds(
+    *,
+    trade_date: dt.date,
+    maturity: dt.date | str,
+    notional: float,
+    running_spread: float,
+    recovery: float = 0.4,
+    hazard_rate: float | None = None,
+    par_spreads: Mapping[str, float] | None = None,
+    discount_rate: float = 0.0,
+    side: str = "buy",
+    upfront: float = 0.0,
+    engine: str = "isda",
+    hazard_curve: HazardCurve | None = None,
+    discount_curve: DiscountCurve | None = None,
+) -> CdsResult:
+    """Value a standard CDS; see the module docstring for the contract.
+
+    Credit comes from a flat ``hazard_rate``, from ``par_spreads`` by tenor (bootstrapped with the
+    same engine) or from a prebuilt ``hazard_curve``; discounting from a flat continuously
+    compounded ``discount_rate`` or a ``discount_curve``. ``upfront`` is the fraction of notional
+    the protection buyer pays at cash settlement.
+    """
+    (result,) = price_cds_book(
+        [CdsTrade(maturity, notional, running_spread, side, upfront)],
+        trade_date=trade_date,
+        recovery=recovery,
+        hazard_rate=hazard_rate,
+        par_spreads=par_spreads,
+        discount_rate=discount_rate,
+        engine=engine,
+        hazard_curve=hazard_curve,
+        discount_curve=discount_curve,
+    )
+    return result
+
+
+def price_cds_book(
+    trades: Sequence[CdsTrade],
+    *,
+    trade_date: dt.date,
+    recovery: float = 0.4,
+    hazard_rate: float | None = None,
+    par_spreads: Mapping[str, float] | None = None,
+    discount_rate: float = 0.0,
+    engine: str = "isda",
+    hazard_curve: HazardCurve | None = None,
+    discount_curve: DiscountCurve | None = None,
+) -> tuple[CdsResult, ...]:
+    """Value many CDS on one reference credit and one discount curve, sharing curves and engine."""
+    day = as_date("trade_date", trade_date)
+    recovery = recovery_rate("recovery", recovery)
+    one_of("engine", engine, ENGINES)
+    checked = [_check_trade(day, trade) for trade in trades]
+    if hazard_rate is not None:
+        non_negative("hazard_rate", hazard_rate)
+    discount = discount_curve or flat_discount_curve(day, discount_rate)
+    credit = _hazard_curve(day, hazard_rate, par_spreads, hazard_curve, recovery, discount, engine)
+    with evaluation_date(day) as today:
+        probability = ql_hazard_curve(credit)
+        pricer = _engine(engine, probability, recovery, ql_discount_curve(discount))
+        upfront_date = CALENDAR.advance(today, UPFRONT_SETTLEMENT_DAYS, ql.Days)
+        return tuple(
+            _value(today, upfront_date, day, trade, recovery, engine, probability, pricer)
+            for trade in checked
+        )
+
+
+def _check_trade(trade_date: dt.date, trade: CdsTrade) -> CdsTrade:
+    return CdsTrade(
+        maturity=_maturity(trade_date, trade.maturity),
+        notional=positive("notional", trade.notional),
+        running_spread=positive("running_spread", trade.running_spread),
+        side=one_of("side", trade.side, SIDES),
+        upfront=finite("upfront", trade.upfront),
+    )
+
+
+def _engine(
+    engine: str,
+    probability: ql.DefaultProbabilityTermStructureHandle,
+    recovery: float,
+    discount: ql.YieldTermStructureHandle,
+) -> ql.PricingEngine:
+    if engine == "isda":
+        return ql.IsdaCdsEngine(
+            probability, recovery, discount, False,
+            ql.IsdaCdsEngine.Taylor, ql.IsdaCdsEngine.HalfDayBias, ql.IsdaCdsEngine.Piecewise,
+        )
+    return ql.MidPointCdsEngine(probability, recovery, discount)
+
+
+def _value(
+    today: ql.Date,
+    upfront_date: ql.Date,
+    trade_date: dt.date,
+    trade: CdsTrade,
+    recovery: float,
+    engine: str,
+    probability: ql.DefaultProbabilityTermStructureHandle,
+    pricer: ql.PricingEngine,
+) -> CdsResult:
+    schedule = ql.Schedule(
+        today, to_ql_date(trade.maturity), ql.Period(3, ql.Months), CALENDAR, ql.Following,
+        ql.Unadjusted, ql.DateGeneration.CDS2015, False,
+    )
+    cds = ql.CreditDefaultSwap(
+        ql.Protection.Buyer if trade.side == "buy" else ql.Protection.Seller,
+        trade.notional, trade.upfront, trade.running_spread, schedule, ql.Following,
+        ql.Actual360(), True, True, today, upfront_date, None, ql.Actual360(True), True, today,
+        UPFRONT_SETTLEMENT_DAYS,
+    )
+    cds.setPricingEngine(pricer)
+    end = schedule.endDate()
+    survival = probability.survivalProbability(end)
+    npv = cds.NPV()
+    fair_spread = cds.fairSpread()
+    fair_upfront = cds.fairUpfront()
+    if not all(math.isfinite(x) for x in (npv, fair_spread, fair_upfront)):
+        raise PricingInputError("inputs", trade, "produce a non-finite CDS value")
+    return CdsResult(
+        side=trade.side,
+        engine=engine,
+        trade_date=trade_date,
+        maturity=from_ql_date(end),
+        notional=trade.notional,
+        running_spread=trade.running_spread,
+        upfront=trade.upfront,
+        recovery=recovery,
+        npv=npv,
+        fair_spread=fair_spread,
+        fair_upfront=fair_upfront,
+        protection_leg_npv=cds.defaultLegNPV(),
+        premium_leg_npv=cds.couponLegNPV(),
+        upfront_npv=cds.upfrontNPV(),
+        accrual_rebate_npv=cds.accrualRebateNPV(),
+        accrued=cds.accrualRebate().amount(),
+        risky_pv01=abs(cds.couponLegBPS()),
+        survival_probability=survival,
+        default_probability=1.0 - survival,
+    )
+
+
+def implied_hazard_rate(
+    *,
+    trade_date: dt.date,
+    maturity: dt.date | str,
+    running_spread: float,
+    recovery: float = 0.4,
+    discount_rate: float = 0.0,
+    discount_curve: DiscountCurve | None = None,
+    engine: str = "isda",
+) -> float:
+    """Flat hazard rate at which a CDS paying ``running_spread`` is at par (NPV zero).
+
+    With ``engine="isda"`` this is the market's conventional-spread-to-hazard conversion: a quoted
+    ("conventional") spread becomes a flat hazard rate, and the standard-coupon contract priced on
+    it gives the upfront.
+    """
+    day = as_date("trade_date", trade_date)
+    end = _maturity(day, maturity)
+    spread = positive("running_spread", running_spread)
+    recovery = recovery_rate("recovery", recovery)
+    one_of("engine", engine, ENGINES)
+    discount = discount_curve or flat_discount_curve(day, discount_rate)
+    model = ql.CreditDefaultSwap.ISDA if engine == "isda" else ql.CreditDefaultSwap.Midpoint
+    with evaluation_date(day) as today:
+        schedule = ql.Schedule(
+            today, to_ql_date(end), ql.Period(3, ql.Months), CALENDAR, ql.Following,
+            ql.Unadjusted, ql.DateGeneration.CDS2015, False,
+        )
+        cds = ql.CreditDefaultSwap(
+            ql.Protection.Buyer, 1.0, 0.0, spread, schedule, ql.Following, ql.Actual360(),
+            True, True, today, CALENDAR.advance(today, UPFRONT_SETTLEMENT_DAYS, ql.Days), None,
+            ql.Actual360(True), True, today, UPFRONT_SETTLEMENT_DAYS,
+        )
+        try:
+            return cds.impliedHazardRate(
+                0.0, ql_discount_curve(discount), ql.Actual365Fixed(), recovery, 1e-12, model
+            )
+        except RuntimeError as error:
+            raise PricingInputError("running_spread", running_spread, f"has no implied hazard rate ({error})") from None
