@@ -10,7 +10,11 @@ CDS maturity; a maturity given as a date that is not a 20 Mar/Jun/Sep/Dec rolls 
 one, as the CDS2015 rule does (the result reports the maturity used).
 
 All leg values are signed from the holder's side (``side="buy"`` holds protection), so that
-``npv = protection_leg_npv + premium_leg_npv + upfront_npv + accrual_rebate_npv``.
+``npv = protection_leg_npv + premium_leg_npv + upfront_npv + accrual_rebate_npv``. ``accrued`` is
+the premium accrued from the last coupon date through the step-in date (trade date + 1), which
+the seller rebates at settlement; ``risky_pv01`` is the clean value of 1 bp a year of running
+premium (premium leg net of that rebate, per bp), so ``fair_spread = protection_leg_npv /
+(risky_pv01 * 10**4)``.
 """
 
 from __future__ import annotations
@@ -273,7 +277,7 @@ def _value(
         upfront_npv=cds.upfrontNPV(),
         accrual_rebate_npv=cds.accrualRebateNPV(),
         accrued=cds.accrualRebate().amount(),
-        risky_pv01=abs(cds.couponLegBPS()),
+        risky_pv01=abs(cds.couponLegNPV() + cds.accrualRebateNPV()) / trade.running_spread * BASIS_POINT,
         survival_probability=survival,
         default_probability=1.0 - survival,
     )

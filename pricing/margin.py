@@ -2,8 +2,9 @@
 
 ``margin_ratio(index, horizon_days, confidence)`` is the fraction of a contract's notional that
 covers its loss over ``horizon_days`` at ``confidence``, for whichever side loses more: the
-'higher' empirical quantile of ``-r`` (long) and ``r`` (short), r the contract's relative change in
-the scenarios of ``pricing.scenarios``. Defaults: the latest halving era of the mainnet epoch
+scenario loss of rank ``ceil(confidence * n)`` (as in ``pricing.portfolio_margin``) of ``-r``
+(long) and ``r`` (short), r the contract's relative change in the scenarios of
+``pricing.scenarios``. Defaults: the latest halving era of the mainnet epoch
 history (the 6.25 BTC era, epochs 313-416, May 2020 - April 2024), historical overlapping windows
 of centred changes, and for USD-settled contracts a BTC/USD daily volatility of 3.5% (an assumed
 figure, about 67% a year: the shared data holds no prices), independent of difficulty.
@@ -23,7 +24,7 @@ import numpy as np
 
 from pricing.errors import PricingInputError, one_of, positive, probability_level
 from pricing.history import EpochHistory, Era, era_log_changes, halving_eras, load_epoch_history
-from pricing.portfolio_margin import InstrumentRisk, instrument_returns
+from pricing.portfolio_margin import InstrumentRisk, instrument_returns, worst_loss_rank
 from pricing.risk_model import summarize
 from pricing.scenarios import (
     ScenarioSet,
@@ -88,7 +89,8 @@ def _scenarios(
 
 
 def _tail_quantile(losses: np.ndarray, confidence: float) -> float:
-    return max(0.0, float(np.quantile(losses, confidence, method="higher")))
+    rank = worst_loss_rank(len(losses), confidence)
+    return max(0.0, float(np.partition(losses, rank)[rank]))
 
 
 def margin_calibration(

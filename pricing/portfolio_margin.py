@@ -62,9 +62,13 @@ def instrument_returns(instruments: Sequence[InstrumentRisk], scenarios: Scenari
     return np.expm1(scenarios.log_changes @ exposures.T)
 
 
+def worst_loss_rank(count: int, confidence: float) -> int:
+    """0-based rank of the worst loss at ``confidence`` among ``count`` sorted scenario losses."""
+    return min(count - 1, max(0, math.ceil(round(confidence * count, 9)) - 1))
+
+
 def _tail(losses: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    count = losses.shape[1]
-    rank = min(count - 1, max(0, math.ceil(confidence * count) - 1))
+    rank = worst_loss_rank(losses.shape[1], confidence)
     ordered = np.partition(losses, rank, axis=1)
     worst = ordered[:, rank]
     shortfall = ordered[:, rank:].mean(axis=1)

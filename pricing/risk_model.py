@@ -51,7 +51,7 @@ def summarize(samples: np.ndarray, confidence: float = 0.99) -> DistributionSumm
     if values.ndim != 1 or len(values) < 4 or not np.all(np.isfinite(values)):
         raise PricingInputError("samples", len(values), "must be at least 4 finite numbers")
     ordered = np.sort(values)
-    tail = max(1, math.ceil((1.0 - level) * len(ordered)))
+    tail = max(1, math.ceil(round((1.0 - level) * len(ordered), 9)))
     centred = values - values.mean()
     variance = float(centred.var(ddof=1))
     kurtosis = float((centred**4).mean() / centred.var() ** 2 - 3.0) if variance > 0 else 0.0

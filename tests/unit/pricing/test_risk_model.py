@@ -1,0 +1,73 @@
+"""Difficulty risk model on the mainnet epoch history: eras, horizons, summaries."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pricing.history import era_log_changes, halving_eras
+from pricing.risk_model import (
+    difficulty_risk_model,
+    era_summaries,
+    fixing_log_changes,
+    horizon_log_changes,
+    index_changes,
+    summarize,
+)
+
+
+def test_the_history_splits_into_the_four_halving_eras(mainnet_history):
+    eras = halving_eras(mainnet_history)
+    assert [(e.name, e.first_epoch, e.last_epoch) for e in eras] == [
+        ("50 BTC", 0, 104), ("25 BTC", 105, 208), ("12.5 BTC", 209, 312), ("6.25 BTC", 313, 416),
+    ]
+    assert [len(era_log_changes(mainnet_history, e)) for e in eras] == [104, 104, 104, 104]
+
+
+def test_growth_is_not_stationary_across_eras(mainnet_history):
+    means = [s.mean for _, s in era_summaries(mainnet_history, horizon_days=14)]
+    raw = [float(np.mean(era_log_changes(mainnet_history, e))) for e in halving_eras(mainnet_history)]
+    assert all(abs(m) < 1e-12 for m in means)  # horizon changes are centred
+    assert raw[1] > 0.10 > 0.02 > raw[3] > 0  # ASIC build-out vs mature industry
+
+
+def test_the_china_mining_ban_is_the_worst_epoch_of_the_current_era(mainnet_history):
+    model = difficulty_risk_model(mainnet_history)
+    assert model.era.name == "6.25 BTC"
+    assert float(model.changes.min()) == pytest.approx(-0.3277, abs=1e-4)  # epoch 342, July 2021
+    assert model.daily_vol == pytest.approx(model.summary.volatility / math.sqrt(14))
+
+
+def test_whole_epoch_horizons_sum_consecutive_changes():
+    changes = np.array([1.0, 2.0, 3.0, 4.0])
+    assert horizon_log_changes(changes, 28, centre=False).tolist() == [3.0, 5.0, 7.0]
+    assert horizon_log_changes(changes, 14, centre=True).tolist() == [-1.5, -0.5, 0.5, 1.5]
+
+
+def test_fractional_epochs_carry_their_share_of_the_variance():
+    changes = np.array([1.0, 2.0, 3.0, 4.0])
+    assert horizon_log_changes(changes, 7, centre=False) == pytest.approx(np.sqrt(0.5) * changes)
+    assert horizon_log_changes(changes, 21, centre=False) == pytest.approx(
+        [1 + 2 * np.sqrt(0.5), 2 + 3 * np.sqrt(0.5), 3 + 4 * np.sqrt(0.5)]
+    )
+
+
+def test_a_difficulty_rise_lowers_bme_and_raises_diff():
+    assert index_changes(np.array([math.log(1.25)]), -1.0)[0] == pytest.approx(-0.2)
+    assert index_changes(np.array([math.log(1.25)]), 1.0)[0] == pytest.approx(0.25)
+
+
+def test_summary_reports_tails_and_expected_shortfall():
+    samples = np.arange(1, 201, dtype=float)
+    summary = summarize(samples, confidence=0.99)
+    assert summary.count == 200 and summary.mean == pytest.approx(100.5)
+    assert summary.lower_expected_shortfall == pytest.approx(1.5)
+    assert summary.upper_expected_shortfall == pytest.approx(199.5)
+    assert summary.quantiles[0.5] == pytest.approx(100.5)
+
+
+def test_daily_fixings_give_log_changes_over_a_horizon():
+    days = pd.date_range("2024-01-01", periods=5, freq="D")
+    fixings = pd.Series([100.0, 110.0, 121.0, 133.1, 146.41], index=days)
+    assert fixing_log_changes(fixings, 2) == pytest.approx([2 * math.log(1.1)] * 3)
