@@ -6,7 +6,16 @@ never imports ``hashedge``, Flask or the database layer. Formulas and convention
 pricing/README.md.
 """
 
-from pricing.cds import CdsResult, CdsTrade, price_cds, price_cds_book, standard_maturity
+from pricing.cds import (
+    STANDARD_COUPONS,
+    CdsResult,
+    CdsTrade,
+    implied_hazard_rate,
+    price_cds,
+    price_cds_book,
+    standard_maturity,
+    standard_upfront,
+)
 from pricing.curves import (
     DiscountCurve,
     HazardCurve,
@@ -49,6 +58,7 @@ from pricing.scenarios import (
 from pricing.term_structure import BmeFuturesQuote, DifficultyTermStructure
 
 __all__ = [
+    "STANDARD_COUPONS",
     "BmeFuturesQuote",
     "CappedFlooredContract",
     "CdsResult",
@@ -79,6 +89,7 @@ __all__ = [
     "historical_scenarios",
     "implied_difficulty",
     "implied_growth_rate",
+    "implied_hazard_rate",
     "margin_calibration",
     "margin_ratio",
     "mean_discount",
@@ -90,6 +101,7 @@ __all__ = [
     "scenario_margin",
     "simulate_default",
     "standard_maturity",
+    "standard_upfront",
     "value_futures",
     "with_btc_usd",
 ]

@@ -322,3 +322,32 @@ def implied_hazard_rate(
             )
         except RuntimeError as error:
             raise PricingInputError("running_spread", running_spread, f"has no implied hazard rate ({error})") from None
+
+
+STANDARD_COUPONS = (0.0025, 0.01, 0.05, 0.10)  # 25, 100, 500 and 1000 bps running
+
+
+def standard_upfront(
+    *,
+    trade_date: dt.date,
+    maturity: dt.date | str,
+    quoted_spread: float,
+    coupon: float = 0.01,
+    recovery: float = 0.4,
+    discount_rate: float = 0.0,
+    discount_curve: DiscountCurve | None = None,
+) -> float:
+    """Upfront (fraction of notional, paid by the buyer) of a standard-coupon CDS quoted in spread.
+
+    The ISDA conversion: the quoted spread gives a flat hazard rate (:func:`implied_hazard_rate`,
+    ISDA engine) on which the contract paying the standard ``coupon`` is valued.
+    """
+    hazard = implied_hazard_rate(
+        trade_date=trade_date, maturity=maturity, running_spread=quoted_spread, recovery=recovery,
+        discount_rate=discount_rate, discount_curve=discount_curve,
+    )
+    return price_cds(
+        trade_date=trade_date, maturity=maturity, notional=1.0, running_spread=coupon,
+        recovery=recovery, hazard_rate=hazard, discount_rate=discount_rate,
+        discount_curve=discount_curve,
+    ).fair_upfront

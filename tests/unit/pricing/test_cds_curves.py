@@ -10,7 +10,7 @@ from pricing import (
     flat_discount_curve,
     price_cds,
 )
-from pricing.cds import implied_hazard_rate
+from pricing.cds import implied_hazard_rate, standard_upfront
 
 TRADE = dt.date(2024, 11, 15)
 PAR_SPREADS = {"6M": 0.0050, "1Y": 0.0070, "2Y": 0.0085, "3Y": 0.0100, "5Y": 0.0130,
@@ -88,9 +88,15 @@ def markit_curve():
 def test_isda_engine_reproduces_markits_published_upfronts(
     markit_curve, maturity, quoted_spread, recovery, markit_upfront
 ):
-    trade = dt.date(2009, 5, 21)
-    hazard = implied_hazard_rate(trade_date=trade, maturity=maturity, running_spread=quoted_spread,
-                                 recovery=recovery, discount_curve=markit_curve)
-    result = price_cds(trade_date=trade, maturity=maturity, notional=1e7, running_spread=0.01,
-                       recovery=recovery, hazard_rate=hazard, discount_curve=markit_curve)
-    assert result.fair_upfront * 1e7 == pytest.approx(markit_upfront, abs=0.01)
+    upfront = standard_upfront(trade_date=dt.date(2009, 5, 21), maturity=maturity,
+                               quoted_spread=quoted_spread, coupon=0.01, recovery=recovery,
+                               discount_curve=markit_curve)
+    assert upfront * 1e7 == pytest.approx(markit_upfront, abs=0.01)
+
+
+def test_a_contract_at_its_implied_hazard_rate_is_at_par():
+    hazard = implied_hazard_rate(trade_date=TRADE, maturity="5Y", running_spread=0.013, recovery=0.4,
+                                 discount_rate=0.03)
+    result = price_cds(trade_date=TRADE, maturity="5Y", notional=1e7, running_spread=0.013,
+                       hazard_rate=hazard, discount_rate=0.03)
+    assert result.fair_spread == pytest.approx(0.013, abs=1e-10)
