@@ -55,7 +55,7 @@ from pricing.scenarios import (
     parametric_scenarios,
     with_btc_usd,
 )
-from pricing.term_structure import BmeFuturesQuote, DifficultyTermStructure
+from pricing.term_structure import BmeFuturesQuote, DifficultyTermStructure, DiffFuturesQuote
 
 __all__ = [
     "STANDARD_COUPONS",
@@ -64,6 +64,7 @@ __all__ = [
     "CdsResult",
     "CdsTrade",
     "DefaultRisk",
+    "DiffFuturesQuote",
     "DifficultyTermStructure",
     "DiscountCurve",
     "EpochForecast",

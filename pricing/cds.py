@@ -122,11 +122,22 @@ def _hazard_curve(
             trade_date, recovery=recovery, discount=discount, par_spreads=par_spreads, engine=engine
         )
     assert hazard_curve is not None
-    if hazard_curve.reference_date != trade_date:
-        raise PricingInputError(
-            "hazard_curve", hazard_curve.reference_date, f"must be dated the trade date {trade_date}"
-        )
+    _check_dated("hazard_curve", hazard_curve.reference_date, trade_date)
     return hazard_curve
+
+
+def _check_dated(field: str, reference_date: dt.date, trade_date: dt.date) -> None:
+    if reference_date != trade_date:
+        raise PricingInputError(field, reference_date, f"must be dated the trade date {trade_date}")
+
+
+def _discount(
+    trade_date: dt.date, discount_rate: float, discount_curve: DiscountCurve | None
+) -> DiscountCurve:
+    if discount_curve is None:
+        return flat_discount_curve(trade_date, discount_rate)
+    _check_dated("discount_curve", discount_curve.reference_date, trade_date)
+    return discount_curve
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +207,7 @@ def price_cds_book(
     checked = [_check_trade(day, trade) for trade in trades]
     if hazard_rate is not None:
         non_negative("hazard_rate", hazard_rate)
-    discount = discount_curve or flat_discount_curve(day, discount_rate)
+    discount = _discount(day, discount_rate, discount_curve)
     credit = _hazard_curve(day, hazard_rate, par_spreads, hazard_curve, recovery, discount, engine)
     with evaluation_date(day) as today:
         probability = ql_hazard_curve(credit)
@@ -304,7 +315,7 @@ def implied_hazard_rate(
     spread = positive("running_spread", running_spread)
     recovery = recovery_rate("recovery", recovery)
     one_of("engine", engine, ENGINES)
-    discount = discount_curve or flat_discount_curve(day, discount_rate)
+    discount = _discount(day, discount_rate, discount_curve)
     model = ql.CreditDefaultSwap.ISDA if engine == "isda" else ql.CreditDefaultSwap.Midpoint
     with evaluation_date(day) as today:
         schedule = ql.Schedule(
@@ -321,7 +332,9 @@ def implied_hazard_rate(
                 0.0, ql_discount_curve(discount), ql.Actual365Fixed(), recovery, 1e-12, model
             )
         except RuntimeError as error:
-            raise PricingInputError("running_spread", running_spread, f"has no implied hazard rate ({error})") from None
+            raise PricingInputError(
+                "running_spread", running_spread, f"has no implied hazard rate ({error})"
+            ) from None
 
 
 STANDARD_COUPONS = (0.0025, 0.01, 0.05, 0.10)  # 25, 100, 500 and 1000 bps running

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 
 import QuantLib as ql
 
-from pricing.errors import PricingInputError, finite, non_negative, one_of, recovery_rate
+from pricing.errors import (
+    PricingInputError,
+    finite,
+    non_negative,
+    one_of,
+    positive,
+    recovery_rate,
+)
 from pricing.quantlib_bridge import (
     as_date,
     evaluation_date,
@@ -45,6 +52,23 @@ class DiscountCurve:
     flat_rate: float | None = None
     nodes: tuple[tuple[dt.date, float], ...] = ()
 
+    def __post_init__(self) -> None:
+        as_date("reference_date", self.reference_date)
+        if self.flat_rate is not None:
+            finite("flat_rate", self.flat_rate)
+            if self.nodes:
+                raise PricingInputError("nodes", self.nodes, "must be empty for a flat curve")
+            return
+        dates = [as_date("nodes date", d) for d, _ in self.nodes]
+        if not dates or dates[0] != self.reference_date or dates != sorted(set(dates)):
+            raise PricingInputError(
+                "nodes", self.nodes, "must start at the reference date with increasing dates"
+            )
+        for _, factor in self.nodes:
+            positive("discount factor", factor)
+        if self.nodes[0][1] != 1.0:
+            raise PricingInputError("nodes", self.nodes, "must start with a discount factor of 1")
+
 
 @dataclass(frozen=True, slots=True)
 class HazardCurve:
@@ -53,6 +77,18 @@ class HazardCurve:
     reference_date: dt.date
     dates: tuple[dt.date, ...]
     hazard_rates: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        as_date("reference_date", self.reference_date)
+        dates = [as_date("dates", d) for d in self.dates]
+        if not dates or dates[0] != self.reference_date or dates != sorted(set(dates)):
+            raise PricingInputError(
+                "dates", self.dates, "must start at the reference date and increase"
+            )
+        if len(self.hazard_rates) != len(dates):
+            raise PricingInputError("hazard_rates", self.hazard_rates, "must match the dates")
+        for rate in self.hazard_rates:
+            non_negative("hazard_rates", rate)
 
     def survival_probability(self, date: dt.date) -> float:
         with evaluation_date(self.reference_date):
@@ -138,7 +174,9 @@ def bootstrap_discount_curve(
         try:
             nodes = tuple((from_ql_date(d), float(df)) for d, df in curve.nodes())
         except RuntimeError as error:
-            raise PricingInputError("deposits/swaps", dict(deposits), f"cannot be bootstrapped: {error}") from None
+            raise PricingInputError(
+                "deposits/swaps", dict(deposits), f"cannot be bootstrapped: {error}"
+            ) from None
     return DiscountCurve(day, None, nodes)
 
 

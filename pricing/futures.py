@@ -19,7 +19,7 @@ collateral) is ``F / (F - floor)`` and ``F / (cap - F)``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from indices.bme import BLOCKS_PER_DAY
@@ -117,11 +117,12 @@ def _by_epoch(path: Sequence[EpochForecast]) -> dict[int, EpochForecast]:
     return table
 
 
-def _window(table: Mapping[int, EpochForecast], epochs: range) -> list[EpochForecast]:
-    missing = [epoch for epoch in epochs if epoch not in table]
+def _window(table: Mapping[int, EpochForecast], epochs: Iterable[int]) -> list[EpochForecast]:
+    wanted = list(epochs)
+    missing = [epoch for epoch in wanted if epoch not in table]
     if missing:
         raise PricingInputError("path", missing, "lacks epochs the settlement window needs")
-    return [table[epoch] for epoch in epochs]
+    return [table[epoch] for epoch in wanted]
 
 
 def bme_settlement_btc_per_th_day(

@@ -48,9 +48,12 @@ def _difficulty_only(values: np.ndarray, horizon_days: float, method: str) -> Sc
     return ScenarioSet(np.column_stack([values, np.zeros_like(values)]), horizon_days, method)
 
 
-def historical_scenarios(changes: np.ndarray, horizon_days: float, *, centre: bool = True) -> ScenarioSet:
+def historical_scenarios(
+    changes: np.ndarray, horizon_days: float, *, centre: bool = True
+) -> ScenarioSet:
     """One scenario per overlapping historical window."""
-    return _difficulty_only(horizon_log_changes(changes, horizon_days, centre=centre), horizon_days, "historical")
+    windows = horizon_log_changes(changes, horizon_days, centre=centre)
+    return _difficulty_only(windows, horizon_days, "historical")
 
 
 def _combine(per_epoch: np.ndarray, horizon_days: float) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Difficulty term structure bootstrapped from BME futures quotes.
 
-Quotes are processed by settlement epoch. Between the last pillar L (at first the current epoch,
+Quotes (BME{14T} prices, or DIFF prices that fix one epoch's difficulty outright) are processed
+by settlement epoch. Between the last pillar L (at first the current epoch,
 whose difficulty is known) and a quote's settlement epoch E, difficulty grows at a constant rate:
 ``D_e = D_L * (1+g)**(e-L)``. The segment's g is solved (QuantLib Brent, bracketed by the retarget
 clamp) so that the quote's window reprices exactly:
@@ -58,13 +59,43 @@ class BmeFuturesQuote:
         positive("price_btc_per_th_day", self.price_btc_per_th_day)
 
 
+@dataclass(frozen=True, slots=True)
+class DiffFuturesQuote:
+    """A DIFF futures price: the difficulty fixed at the retarget starting ``settlement_epoch``."""
+
+    settlement_epoch: int
+    difficulty: float
+
+    def __post_init__(self) -> None:
+        non_negative_int("settlement_epoch", self.settlement_epoch)
+        positive("difficulty", self.difficulty)
+
+
+FuturesQuote = BmeFuturesQuote | DiffFuturesQuote
+
+
 def _k(epoch: int) -> float:
     return BTC_PER_TH_DAY_PER_SUBSIDY_BTC * epoch_subsidy_btc(epoch)
 
 
+def _diff_segment(difficulties: dict[int, float], last_pillar: int, quote: DiffFuturesQuote) -> float:
+    steps = quote.settlement_epoch - last_pillar
+    growth = (quote.difficulty / difficulties[last_pillar]) ** (1.0 / steps) - 1.0
+    if not MIN_GROWTH_PER_EPOCH <= growth <= MAX_GROWTH_PER_EPOCH:
+        raise NoSolutionError(
+            "difficulty",
+            quote.difficulty,
+            f"has no solution: reaching it by epoch {quote.settlement_epoch} needs {growth:+.4f} "
+            f"per epoch, outside the retarget clamp [{MIN_GROWTH_PER_EPOCH}, {MAX_GROWTH_PER_EPOCH}]",
+        )
+    return growth
+
+
 def _solve_segment(
-    difficulties: dict[int, float], last_pillar: int, quote: BmeFuturesQuote
+    difficulties: dict[int, float], last_pillar: int, quote: FuturesQuote
 ) -> float:
+    if isinstance(quote, DiffFuturesQuote):
+        return _diff_segment(difficulties, last_pillar, quote)
     first = quote.settlement_epoch - quote.window_epochs + 1
     if first < 0:
         raise PricingInputError("window_epochs", quote.window_epochs, "reaches before epoch 0")
@@ -120,7 +151,7 @@ class DifficultyTermStructure:
 
     @classmethod
     def from_quotes(
-        cls, known_difficulties: Mapping[int, float], quotes: Sequence[BmeFuturesQuote]
+        cls, known_difficulties: Mapping[int, float], quotes: Sequence[FuturesQuote]
     ) -> DifficultyTermStructure:
         """Bootstrap from fixed difficulties (the latest is the current epoch) and quotes."""
         if not known_difficulties:

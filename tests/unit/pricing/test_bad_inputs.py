@@ -9,12 +9,15 @@ import pytest
 from pricing import (
     BmeFuturesQuote,
     CappedFlooredContract,
+    DiscountCurve,
+    HazardCurve,
     EpochForecast,
     InstrumentRisk,
     PricingInputError,
     bootstrap_hazard_curve,
     default_probability,
     flat_discount_curve,
+    flat_hazard_curve,
     historical_scenarios,
     implied_difficulty,
     implied_growth_rate,
@@ -58,6 +61,13 @@ CDS_CASES = {
     "negative par spread": (dict(hazard_rate=None, par_spreads={"5Y": -0.01}), "par_spreads"),
     "the same tenor twice": (dict(hazard_rate=None, par_spreads={"1Y": 0.01, "12M": 0.01}), "twice"),
     "empty par spreads": (dict(hazard_rate=None, par_spreads={}), "par_spreads"),
+    "discount curve of another day": (
+        dict(discount_curve=DiscountCurve(dt.date(2024, 1, 2), 0.03)), "discount_curve"
+    ),
+    "hazard curve of another day": (
+        dict(hazard_rate=None, hazard_curve=flat_hazard_curve(dt.date(2024, 1, 2), 0.02)),
+        "hazard_curve",
+    ),
 }
 
 
@@ -106,6 +116,14 @@ OTHER_CASES = {
         lambda: bootstrap_hazard_curve(TRADE, recovery=0.4, discount=flat_discount_curve(TRADE, 0.0),
                                        upfront_quotes={"5Y": 0.01}, coupon=0.0),
         "coupon",
+    ),
+    "hazard curve dates out of order": (
+        lambda: HazardCurve(TRADE, (TRADE, dt.date(2026, 1, 1), dt.date(2025, 1, 1)), (0.01, 0.01, 0.01)),
+        "dates",
+    ),
+    "negative hazard on a curve": (lambda: HazardCurve(TRADE, (TRADE,), (-0.01,)), "hazard_rates"),
+    "discount nodes not starting at one": (
+        lambda: DiscountCurve(TRADE, None, ((TRADE, 0.99), (dt.date(2026, 1, 1), 0.95))), "nodes"
     ),
     "negative forecast difficulty": (lambda: EpochForecast(420, -1.0), "difficulty"),
     "cap below floor": (lambda: CappedFlooredContract(10.0, 5.0, 1.0), "cap"),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pricing import BmeFuturesQuote, DifficultyTermStructure, NoSolutionError
+from pricing import BmeFuturesQuote, DifficultyTermStructure, DiffFuturesQuote, NoSolutionError
 from pricing.difficulty_curve import implied_difficulty, implied_growth_rate
 from pricing.futures import bme_term_btc_per_th_day
 
@@ -75,3 +75,17 @@ def test_a_quote_the_fixed_epochs_already_exceed_has_no_solution():
     tiny = 0.1 * bme_term_btc_per_th_day(CURRENT, D0)
     with pytest.raises(NoSolutionError, match="already earn more"):
         DifficultyTermStructure.from_quotes(known, [BmeFuturesQuote(CURRENT + 1, 3, tiny)])
+
+
+def test_diff_and_bme_quotes_build_one_curve():
+    base = bme_term_btc_per_th_day(CURRENT, D0)
+    quotes = [DiffFuturesQuote(CURRENT + 2, D0 * 1.1025), BmeFuturesQuote(CURRENT + 4, 2, 0.85 * base)]
+    curve = DifficultyTermStructure.from_quotes({CURRENT: D0}, quotes)
+    assert curve.growth_rate(CURRENT + 1) == pytest.approx(0.05, abs=1e-12)
+    assert curve.fair_difficulty(CURRENT + 2) == pytest.approx(D0 * 1.1025, rel=1e-14)
+    assert curve.fair_bme(CURRENT + 4, 2) == pytest.approx(0.85 * base, rel=1e-12)
+
+
+def test_a_diff_quote_beyond_the_retarget_clamp_has_no_solution():
+    with pytest.raises(NoSolutionError, match="retarget clamp"):
+        DifficultyTermStructure.from_quotes({CURRENT: D0}, [DiffFuturesQuote(CURRENT + 1, 5 * D0)])
