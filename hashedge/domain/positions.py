@@ -139,3 +139,8 @@ class Position:
         realized = self.unrealized_pnl_sats(settlement_price)
         value = _exact_decimal(Fraction(settlement_price) * self.quantity)
         return dataclasses.replace(self, open_value=value, realized_pnl_sats=self.realized_pnl_sats + realized)
+
+    def expire(self, final_price: Decimal) -> Position:
+        """Final settlement: crystallize the open PnL at ``final_price`` and close the position."""
+        settled = self.mark_to(final_price)
+        return dataclasses.replace(settled, quantity=0, open_value=Decimal(0))

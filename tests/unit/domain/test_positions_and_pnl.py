@@ -132,3 +132,8 @@ def test_a_block_trade_has_neither_maker_nor_taker():
 def test_a_flat_position_cannot_carry_an_entry_value():
     with pytest.raises(InvalidValue):
         Position(account_id="a", instrument_id=INSTRUMENT, multiplier=D("1"), open_value=D("5"))
+
+
+def test_expiry_settles_the_open_pnl_at_the_final_price_and_closes_the_position():
+    p = alice().apply(trade("bob", "alice", 2, "100")).expire(D("97.5"))
+    assert (p.quantity, p.open_value, p.realized_pnl_sats) == (0, D("0"), 500)
