@@ -131,6 +131,19 @@ def era_summaries(
     )
 
 
+def index_change_summary(
+    history: EpochHistory,
+    difficulty_exposure: float,
+    horizon_days: float,
+    era: Era | None = None,
+    confidence: float = 0.99,
+) -> DistributionSummary:
+    """Relative changes over ``horizon_days`` of an index with that difficulty exposure."""
+    chosen = era if era is not None else halving_eras(history)[-1]
+    windows = horizon_log_changes(era_log_changes(history, chosen), horizon_days)
+    return summarize(index_changes(windows, difficulty_exposure), confidence)
+
+
 def fixing_log_changes(fixings: pd.Series, horizon_days: int) -> np.ndarray:
     """Overlapping log changes over ``horizon_days`` of a daily fixing series (indexed by date)."""
     days = positive_int("horizon_days", horizon_days)

@@ -12,6 +12,7 @@ from pricing.risk_model import (
     era_summaries,
     fixing_log_changes,
     horizon_log_changes,
+    index_change_summary,
     index_changes,
     summarize,
 )
@@ -71,3 +72,13 @@ def test_daily_fixings_give_log_changes_over_a_horizon():
     days = pd.date_range("2024-01-01", periods=5, freq="D")
     fixings = pd.Series([100.0, 110.0, 121.0, 133.1, 146.41], index=days)
     assert fixing_log_changes(fixings, 2) == pytest.approx([2 * math.log(1.1)] * 3)
+
+
+def test_hashprice_changes_over_an_epoch_have_a_fat_upper_tail(mainnet_history):
+    summary = index_change_summary(mainnet_history, -1.0, 14)
+    assert summary.count == 104
+    assert summary.quantiles[0.995] > 0.3  # the China ban: difficulty -32.8%, hashprice +41%
+    changes = era_log_changes(mainnet_history)
+    worst_two = np.sort(np.expm1(-(changes - changes.mean())))[-2:]  # 1% of 104 rounds up to 2
+    assert summary.upper_expected_shortfall == pytest.approx(worst_two.mean(), rel=1e-12)
+    assert summary.excess_kurtosis > 3
