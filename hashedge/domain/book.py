@@ -243,7 +243,7 @@ class OrderBook:
         current = self._orders.get(order_id)
         if current is None:
             return _unknown(order_id)
-        if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity <= current.filled_quantity:
+        if type(quantity) is int and quantity <= current.filled_quantity:
             return Rejected(
                 RejectReason.QUANTITY_NOT_ABOVE_FILLED,
                 "quantity",

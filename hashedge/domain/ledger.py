@@ -138,7 +138,7 @@ class JournalEntry:
         key = self.idempotency_key
         if not isinstance(key, str) or not key:
             raise InvalidValue("idempotency_key", key, "must be a non-empty string")
-        if self.occurred_at.tzinfo is None:
+        if not isinstance(self.occurred_at, datetime) or self.occurred_at.tzinfo is None:
             raise InvalidEntry(key, "occurred_at must be timezone-aware (UTC)")
         if len(self.postings) < 2:
             raise InvalidEntry(key, f"needs at least two postings, got {len(self.postings)}")
