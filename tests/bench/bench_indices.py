@@ -4,74 +4,26 @@
 
 Figures: full recompute of every standard fixing over the chain, per-block incremental
 ``value_at`` for all standard indices at once, and the float series of each index.
-The chain comes from ``indices.sources.simulator.simulate_chain`` when it exists, else from a
-numpy synthesis with the same shape (exponential block times, growing hashrate, the real retarget
-rule per epoch, halvings, random fees).
+The chain comes from ``indices.sources.simulator.simulate_chain`` (seed 7).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import statistics
 import time
 
-import numpy as np
 import pandas as pd
 
-from indices.blocks import BLOCK_COLUMNS
-from indices.chain import RETARGET_INTERVAL_BLOCKS, bits_to_target, next_work_required
 from indices.compute import index_series, value_at
 from indices.definitions import STANDARD_INDEX_NAMES
 from indices.fixings import compute_fixings
 
-GENESIS_TIME = 1_231_006_505
 
+def load_chain(n_blocks: int) -> pd.DataFrame:
+    from indices.sources.simulator import simulate_chain
 
-def synthesize_chain(n_blocks: int, seed: int = 7) -> pd.DataFrame:
-    """A block frame shaped like mainnet: hashrate growing ~60%/year from difficulty 1."""
-    rng = np.random.default_rng(seed)
-    heights = np.arange(n_blocks, dtype=np.int64)
-    bits = np.empty(n_blocks, dtype=np.int64)
-    times = np.empty(n_blocks, dtype=np.int64)
-    current_bits, clock = 0x1D00FFFF, float(GENESIS_TIME)
-    hashrate_hs = 2**32 / 600  # difficulty 1 at target pace
-    growth_per_second = np.log(1.6) / (365 * 86_400)
-    for start in range(0, n_blocks, RETARGET_INTERVAL_BLOCKS):
-        end = min(start + RETARGET_INTERVAL_BLOCKS, n_blocks)
-        if start:
-            current_bits = next_work_required(current_bits, int(times[start - RETARGET_INTERVAL_BLOCKS]),
-                                              int(times[start - 1]))
-        expected_hashes = (1 << 256) / (bits_to_target(current_bits) + 1)
-        mean_interval = expected_hashes / hashrate_hs
-        steps = rng.exponential(mean_interval, end - start)
-        stamps = clock + np.cumsum(steps)
-        clock = float(stamps[-1])
-        hashrate_hs *= float(np.exp(growth_per_second * (clock - stamps[0] + steps[0])))
-        times[start:end] = stamps.astype(np.int64)
-        bits[start:end] = current_bits
-    # Header times wander: +-10 min of noise, kept above the previous block's minus an hour.
-    times = times + rng.integers(-600, 601, n_blocks)
-    subsidy = np.where(heights // 210_000 >= 33, 0, 5_000_000_000 >> np.minimum(heights // 210_000, 32))
-    hashes = [hashlib.blake2b(int(h).to_bytes(8, "big"), digest_size=32).hexdigest() for h in heights]
-    return pd.DataFrame({
-        "height": heights,
-        "hash": hashes,
-        "prev_hash": ["0" * 64] + hashes[:-1],
-        "time": times,
-        "bits": bits,
-        "subsidy_sats": subsidy,
-        "total_fees_sats": rng.integers(0, 50_000_000, n_blocks),
-        "tx_count": rng.integers(1, 4_000, n_blocks),
-    })[list(BLOCK_COLUMNS)]
-
-
-def load_chain(n_blocks: int) -> tuple[pd.DataFrame, str]:
-    try:
-        from indices.sources.simulator import simulate_chain
-    except ImportError:
-        return synthesize_chain(n_blocks), "numpy synthesis (indices.sources.simulator not found)"
-    return simulate_chain(n_blocks, seed=7), "indices.sources.simulator.simulate_chain"
+    return simulate_chain(n_blocks, seed=7)
 
 
 def timed(function, repeat: int) -> tuple[float, object]:
@@ -90,8 +42,8 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    blocks, origin = load_chain(args.blocks)
-    print(f"chain: {len(blocks):,} blocks from {origin} ({time.perf_counter() - started:.1f} s to build)")
+    blocks = load_chain(args.blocks)
+    print(f"chain: {len(blocks):,} simulated blocks ({time.perf_counter() - started:.1f} s to build)")
 
     seconds, fixings = timed(lambda: compute_fixings(blocks, None), args.repeat)
     kinds = pd.Series([f.kind for f in fixings]).value_counts().to_dict()

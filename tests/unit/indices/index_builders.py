@@ -41,13 +41,15 @@ def _per_block(value: IntOrSeq, heights: np.ndarray) -> np.ndarray:
 
 
 def enforce_median_time_past(times: np.ndarray) -> np.ndarray:
-    """Raise each time to one second after the median of the 11 before it when needed."""
-    times = np.array(times, dtype=np.int64)
-    for i in range(1, len(times)):
-        median = int(np.median(times[max(0, i - MTP_SPAN_BLOCKS):i]))
-        if times[i] <= median:
-            times[i] = median + 1
-    return times
+    """Raise each time to one second after the median of the (up to) 11 before it when needed,
+    the median taken as Bitcoin Core's GetMedianTimePast does: sorted[len // 2]."""
+    fixed = [int(t) for t in times]
+    for i in range(1, len(fixed)):
+        window = sorted(fixed[max(0, i - MTP_SPAN_BLOCKS):i])
+        median = window[len(window) // 2]
+        if fixed[i] <= median:
+            fixed[i] = median + 1
+    return np.array(fixed, dtype=np.int64)
 
 
 def build_blocks(

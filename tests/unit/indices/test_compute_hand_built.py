@@ -125,6 +125,20 @@ def test_mri_at_a_height_uses_the_latest_midnight_its_last_six_blocks_are_all_af
     assert series.loc[15] == pytest.approx(float(R_JAN_3), rel=1e-15)
 
 
+def test_the_mri_series_stays_a_function_of_blocks_up_to_each_height_on_an_invalid_chain():
+    # A last block stamped on Jan 3 after six blocks of Jan 4 breaks the median-time-past rule
+    # and moves the Jan 4 cut; values before it must not see it.
+    chain = _three_day_chain()
+    times = [*chain["time"], MIDNIGHT_2024 + (48 + 21) * HOUR]
+    broken = build_blocks(len(times), times=times, bits=D65536_BITS, fees_sats=[*chain["total_fees_sats"], 0])
+    series = index_series(broken, None, "MRI1")
+    assert series.loc[15] == pytest.approx(float(R_JAN_3), rel=1e-15)
+    assert value_at(broken, None, "MRI1", 15) == R_JAN_3
+    # At 16 the last six blocks reach back to Jan 3 21:00: the value is as of Jan 3 (Jan 2's).
+    assert value_at(broken, None, "MRI1", 16) == R_JAN_2
+    assert series.loc[16] == pytest.approx(float(R_JAN_2), rel=1e-15)
+
+
 def test_values_at_reports_undefined_indices_as_none(steady_chain):
     found = values_at(steady_chain, None, ["DIFF", "HASHRATE_4320", "bme14"], 149)
     assert found == {"DIFF": Decimal("65536.00000000"), "HASHRATE_4320": None,
