@@ -84,7 +84,7 @@ def exact_points(arrays: BlockArrays, definition: IndexDefinition, positions: np
     if family == "MRI":
         table = DayTable(arrays)
         ks = mri_midnight_index(arrays, positions)
-        return mri_exact_at_midnights(arrays, table, definition, ks)
+        return mri_exact_at_midnights(table, definition, ks)
     raise AssertionError(f"no formula for family {family}")
 
 

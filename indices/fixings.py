@@ -203,7 +203,7 @@ def _block_fixings(frame, definitions, confirmations, tip_height, since_ts, payl
     records: list[FixingValue] = []
     for definition in definitions:
         if definition.family == "MRI":
-            daily_points = mri_exact_at_midnights(arrays, table, definition, daily_k)
+            daily_points = mri_exact_at_midnights(table, definition, daily_k)
         else:
             daily_points = exact_points(arrays, definition, cuts[daily_k])
             retarget_points = exact_points(arrays, definition, retarget_pos)

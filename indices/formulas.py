@@ -221,9 +221,8 @@ def bme_units(terms: _EpochTerms, definition: IndexDefinition, epochs: np.ndarra
     return found
 
 
-def bme_exact(arrays: BlockArrays, definition: IndexDefinition, positions: np.ndarray,
-              terms: _EpochTerms | None = None) -> ExactPoints:
-    terms = terms or block_epoch_terms(arrays)
+def bme_exact(arrays: BlockArrays, definition: IndexDefinition, positions: np.ndarray) -> ExactPoints:
+    terms = block_epoch_terms(arrays)
     epochs = (arrays.first_height + positions) // RETARGET_INTERVAL_BLOCKS
     found = bme_units(terms, definition, epochs)
     inputs_by_epoch = {e: {"epochs": terms.rows_between(first, e)} for e, (_, first) in found.items()}
@@ -288,8 +287,9 @@ class DayTable:
         return (self.prefix[k] - self.prefix[k - days]) / days / 10**MRI_DAY_PLACES
 
 
-def mri_exact_at_midnights(arrays: BlockArrays, table: DayTable, definition: IndexDefinition,
-                           ks: np.ndarray) -> ExactPoints:
+def mri_exact_at_midnights(table: DayTable, definition: IndexDefinition, ks: np.ndarray) -> ExactPoints:
+    """MRI as of the midnights ``ks`` (indices into ``table.midnights``); its block range runs
+    from the first block of the first day to the cut of the last."""
     days = definition.window
     units = [table.mri_units(k, days, definition.decimal_places) for k in ks.tolist()]
     inputs = [{"days": table.rows[k - days:k]} if u is not None else None
