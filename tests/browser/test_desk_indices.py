@@ -32,7 +32,7 @@ def live_desk(tmp_path_factory, shared_data):
     epochs_file = shared_data / "btc_difficulty_epochs.csv"
     import_epoch_history(runtime.uow(), epochs_file)
     chain = simulate_demo_chain(read_epoch_history(epochs_file), seed=5, end_time=int(NOW.timestamp()))
-    store_block_frame(runtime.uow(), chain[chain["time"] >= int(NOW.timestamp()) - 120 * 86_400])
+    store_block_frame(runtime.uow(), chain[chain["time"] >= int(NOW.timestamp()) - 200 * 86_400])
     publish_fixings(runtime.uow(), runtime.clock, confirmations=6)
     server = LiveServer(create_app(runtime))
     yield server

@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from flask import current_app
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from hashedge.services import index_queries
 from hashedge.web.api.schemas import (
@@ -49,7 +50,7 @@ def latest_fixing(name: str):
 
 
 @blp.route("/indices/<string:name>/fixings", methods=["GET"])
-@blp.arguments(FixingsQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(FixingsQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
 @blp.response(200, FixingsPageSchema)
 @blp.alt_response(400, description="Invalid parameters, with field messages")
 @blp.alt_response(404, description="Unknown index")
@@ -59,7 +60,7 @@ def list_fixings(name: str, **query):
 
 
 @blp.route("/indices/<string:name>/value", methods=["GET"])
-@blp.arguments(ValueQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(ValueQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
 @blp.response(200, IndexValueSchema)
 def value_at_height(name: str, height: int):
     """The index computed at a block height from stored chain data (not a fixing)."""
