@@ -56,6 +56,9 @@ from pricing.quantlib_bridge import (
 
 SIDES = ("buy", "sell")
 BASIS_POINT = 1e-4
+_COUPON_TENOR = ql.Period(3, ql.Months)
+_ACCRUAL_DAY_COUNT = ql.Actual360()
+_LAST_PERIOD_DAY_COUNT = ql.Actual360(True)  # the last period counts its end date
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,19 +257,20 @@ def _value(
     pricer: ql.PricingEngine,
 ) -> CdsResult:
     schedule = ql.Schedule(
-        today, to_ql_date(trade.maturity), ql.Period(3, ql.Months), CALENDAR, ql.Following,
+        today, to_ql_date(trade.maturity), _COUPON_TENOR, CALENDAR, ql.Following,
         ql.Unadjusted, ql.DateGeneration.CDS2015, False,
     )
     cds = ql.CreditDefaultSwap(
         ql.Protection.Buyer if trade.side == "buy" else ql.Protection.Seller,
         trade.notional, trade.upfront, trade.running_spread, schedule, ql.Following,
-        ql.Actual360(), True, True, today, upfront_date, None, ql.Actual360(True), True, today,
+        _ACCRUAL_DAY_COUNT, True, True, today, upfront_date, None, _LAST_PERIOD_DAY_COUNT, True, today,
         UPFRONT_SETTLEMENT_DAYS,
     )
     cds.setPricingEngine(pricer)
     end = schedule.endDate()
     survival = probability.survivalProbability(end)
     npv = cds.NPV()
+    clean_premium = abs(cds.couponLegNPV() + cds.accrualRebateNPV())
     fair_spread = cds.fairSpread()
     fair_upfront = cds.fairUpfront()
     if not all(math.isfinite(x) for x in (npv, fair_spread, fair_upfront)):
@@ -288,7 +292,7 @@ def _value(
         upfront_npv=cds.upfrontNPV(),
         accrual_rebate_npv=cds.accrualRebateNPV(),
         accrued=cds.accrualRebate().amount(),
-        risky_pv01=abs(cds.couponLegNPV() + cds.accrualRebateNPV()) / trade.running_spread * BASIS_POINT,
+        risky_pv01=clean_premium / trade.running_spread * BASIS_POINT,
         survival_probability=survival,
         default_probability=1.0 - survival,
     )
@@ -319,13 +323,13 @@ def implied_hazard_rate(
     model = ql.CreditDefaultSwap.ISDA if engine == "isda" else ql.CreditDefaultSwap.Midpoint
     with evaluation_date(day) as today:
         schedule = ql.Schedule(
-            today, to_ql_date(end), ql.Period(3, ql.Months), CALENDAR, ql.Following,
+            today, to_ql_date(end), _COUPON_TENOR, CALENDAR, ql.Following,
             ql.Unadjusted, ql.DateGeneration.CDS2015, False,
         )
         cds = ql.CreditDefaultSwap(
-            ql.Protection.Buyer, 1.0, 0.0, spread, schedule, ql.Following, ql.Actual360(),
+            ql.Protection.Buyer, 1.0, 0.0, spread, schedule, ql.Following, _ACCRUAL_DAY_COUNT,
             True, True, today, CALENDAR.advance(today, UPFRONT_SETTLEMENT_DAYS, ql.Days), None,
-            ql.Actual360(True), True, today, UPFRONT_SETTLEMENT_DAYS,
+            _LAST_PERIOD_DAY_COUNT, True, today, UPFRONT_SETTLEMENT_DAYS,
         )
         try:
             return cds.impliedHazardRate(

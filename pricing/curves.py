@@ -106,25 +106,27 @@ def flat_hazard_curve(reference_date: dt.date, hazard_rate: float) -> HazardCurv
 
 def ql_discount_curve(curve: DiscountCurve) -> ql.YieldTermStructureHandle:
     reference = to_ql_date(curve.reference_date)
-    if curve.flat_rate is not None:
-        term = ql.FlatForward(reference, curve.flat_rate, CURVE_DAY_COUNT, ql.Continuous)
-    else:
-        dates = [to_ql_date(d) for d, _ in curve.nodes]
-        term = ql.DiscountCurve(dates, [df for _, df in curve.nodes], CURVE_DAY_COUNT)
+    if curve.flat_rate is not None:  # flat curves are defined for every date
+        return ql.YieldTermStructureHandle(
+            ql.FlatForward(reference, curve.flat_rate, CURVE_DAY_COUNT, ql.Continuous)
+        )
+    dates = [to_ql_date(d) for d, _ in curve.nodes]
+    term = ql.DiscountCurve(dates, [df for _, df in curve.nodes], CURVE_DAY_COUNT)
     term.enableExtrapolation()
     return ql.YieldTermStructureHandle(term)
 
 
 def ql_hazard_curve(curve: HazardCurve) -> ql.DefaultProbabilityTermStructureHandle:
     reference = to_ql_date(curve.reference_date)
-    if len(curve.dates) == 1:
-        term = ql.FlatHazardRate(
-            reference, ql.QuoteHandle(ql.SimpleQuote(curve.hazard_rates[0])), CURVE_DAY_COUNT
+    if len(curve.dates) == 1:  # flat curves are defined for every date
+        return ql.DefaultProbabilityTermStructureHandle(
+            ql.FlatHazardRate(
+                reference, ql.QuoteHandle(ql.SimpleQuote(curve.hazard_rates[0])), CURVE_DAY_COUNT
+            )
         )
-    else:
-        term = ql.HazardRateCurve(
-            [to_ql_date(d) for d in curve.dates], list(curve.hazard_rates), CURVE_DAY_COUNT
-        )
+    term = ql.HazardRateCurve(
+        [to_ql_date(d) for d in curve.dates], list(curve.hazard_rates), CURVE_DAY_COUNT
+    )
     term.enableExtrapolation()
     return ql.DefaultProbabilityTermStructureHandle(term)
 

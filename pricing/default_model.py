@@ -166,9 +166,8 @@ def simulate_default(
     before = np.concatenate([np.zeros((count, 1)), losses[:, :-1]], axis=1)
     gap_before, gap_after = x.equity - before, x.equity - losses
     crossed = (gap_before <= 0) | (gap_after <= 0)
-    bridge = np.where(
-        crossed, 1.0, np.exp(-2.0 * np.clip(gap_before, 0, None) * np.clip(gap_after, 0, None) / step_var)
-    )
+    product = np.clip(gap_before, 0, None) * np.clip(gap_after, 0, None)
+    bridge = np.where(crossed, 1.0, np.exp(-2.0 * product / step_var))
     default = 1.0 - np.prod(1.0 - bridge, axis=1)
     covered = np.clip(losses[:, -1] - x.equity, 0.0, x.protected)
     return MonteCarloDefault(

@@ -27,6 +27,10 @@ class NoSolutionError(PricingInputError):
 
 def finite(field: str, value: object) -> float:
     """``value`` as a float; rejects bools, non-numbers, NaN and infinities."""
+    if type(value) is float:  # the common case, without the ABC check below
+        if not math.isfinite(value):
+            raise PricingInputError(field, value, "must be finite")
+        return value
     if isinstance(value, bool) or not isinstance(value, Real):
         raise PricingInputError(field, value, "must be a real number")
     number = float(value)

@@ -143,7 +143,9 @@ def hashprice_settlement_sats_per_phd(
     """Predicted average of daily HASHPRICE fixings, each epoch weighted by its days in the window."""
     if not days_by_epoch:
         raise PricingInputError("days_by_epoch", days_by_epoch, "must name at least one epoch")
-    weights = {epoch: non_negative(f"days_by_epoch[{epoch}]", days) for epoch, days in days_by_epoch.items()}
+    weights = {
+        epoch: non_negative(f"days_by_epoch[{epoch}]", days) for epoch, days in days_by_epoch.items()
+    }
     total_days = sum(weights.values())
     if total_days <= 0.0:
         raise PricingInputError("days_by_epoch", days_by_epoch, "must cover a positive number of days")

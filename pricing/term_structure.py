@@ -222,6 +222,7 @@ class DifficultyTermStructure:
         """Fair price of a HASHPRICE future averaging daily fixings over ``days_by_epoch``."""
         fees = finite("fees_per_block_sats", fees_per_block_sats)
         path = [
-            EpochForecast(e, self.difficulty(e), fees_per_block_sats=fees) for e in sorted(days_by_epoch)
+            EpochForecast(e, self.difficulty(e), fees_per_block_sats=fees)
+            for e in sorted(days_by_epoch)
         ]
         return hashprice_settlement_sats_per_phd(path, days_by_epoch)
