@@ -61,6 +61,7 @@ HALVING_840000_HEIGHT = 840_000
 HALVING_840000_TIME = 1713571767  # 2024-04-20 00:09:27 UTC
 CALIBRATION_WINDOW_EPOCHS = 52
 FREE_EPOCH_TIMESPAN_FACTOR = 1.6  # 2009's difficulty-1 epochs lasted ~23 days; used without the calendar
+FREE_EPOCH_LOG_SIGMA = 0.25
 MAX_SIMULATED_BLOCKS = 20_000_000  # guards against an end time centuries away
 
 _REPLAY_STREAM, _ENGINE_STREAM, _CALENDAR_STREAM = 1, 2, 3
@@ -158,56 +159,79 @@ class _EngineState:
 
 
 def _replay(history: pd.DataFrame, seed: int, fee_model: FeeModel, model: HashrateModel):
-    """Frames of the closed epochs and the engine state for the open (last) one."""
+    """Block columns of the closed epochs and the engine state for the open (last) one."""
     bits = [int(b) for b in history["bits"]]
     closed = len(bits) - 1
-    ranges = [timespan_range(bits[i], bits[i + 1]) for i in range(closed)]
     rngs = [np.random.default_rng([seed, _REPLAY_STREAM, i]) for i in range(closed)]
-    timespans = np.zeros(closed, dtype=np.int64)
-    gap_draws = np.zeros(closed)
-    shapes = []
-    free = []
-    for i, ((lo, hi), rng) in enumerate(zip(ranges, rngs)):
-        pick, shock = rng.random(), rng.standard_normal()
-        shape = rng.standard_exponential(_EPOCH)
-        gap_draws[i] = shape[0] if i > 0 else 0.0  # the genesis block has no block before it
-        shapes.append(shape[1:])
-        if hi is None:
-            free.append(i)
-            timespans[i] = max(lo, round(TARGET_TIMESPAN_SECONDS * FREE_EPOCH_TIMESPAN_FACTOR
-                                         * exp(0.25 * shock - 0.03125)))
-        else:
-            timespans[i] = lo + int(pick * (hi - lo + 1))
-    gaps = np.rint(gap_draws * timespans / INTERVALS_PER_EPOCH).astype(np.int64)
-
-    last_closed_hashrate = (_difficulty_hashrate_hs(bits[closed - 1]) * BLOCK_INTERVAL_SECONDS
-                            * INTERVALS_PER_EPOCH / timespans[closed - 1]) if closed else _difficulty_hashrate_hs(bits[0])
-    open_state = _EngineState(closed, bits[closed], last_closed_hashrate, None, GENESIS_TIME)
-    anchor_epoch, anchor_index = divmod(HALVING_840000_HEIGHT, _EPOCH)
-    if free and max(free) < anchor_epoch and int(history["end_height"].iloc[-1]) >= HALVING_840000_HEIGHT:
-        # Seconds from the previous epoch's last block to block 840000, then from genesis to there.
-        if anchor_epoch == closed:
-            into_anchor_epoch = int(_draw_engine_epoch(open_state, seed, model).relative_times[anchor_index])
-        else:
-            into_anchor_epoch = int(gaps[anchor_epoch] + interior_offsets(
-                int(timespans[anchor_epoch]), shapes[anchor_epoch])[anchor_index])
-        fixed = [i for i in range(anchor_epoch) if i not in free]
-        remaining = (HALVING_840000_TIME - GENESIS_TIME - into_anchor_epoch
-                     - int(timespans[fixed].sum() + gaps[fixed].sum()))
-        weights = np.random.default_rng([seed, _CALENDAR_STREAM]).dirichlet(np.full(len(free), 5.0))
-        timespans[free], gaps[free] = share_calendar(remaining, gap_draws[free], weights)
+    plan = _plan_closed_epochs(bits, rngs)
+    if closed:
+        measured = (_difficulty_hashrate_hs(bits[closed - 1]) * BLOCK_INTERVAL_SECONDS * INTERVALS_PER_EPOCH
+                    / plan.timespans[closed - 1])
+    else:
+        measured = _difficulty_hashrate_hs(bits[0])
+    open_state = _EngineState(closed, bits[closed], measured, None, GENESIS_TIME)
+    if plan.free and int(history["end_height"].iloc[-1]) >= HALVING_840000_HEIGHT:
+        _fit_calendar(plan, open_state, seed, model)
 
     parts = []
     last_time = GENESIS_TIME
     for i in range(closed):
-        first_time = GENESIS_TIME if i == 0 else last_time + int(gaps[i])
-        times = first_time + interior_offsets(int(timespans[i]), shapes[i])
+        first_time = GENESIS_TIME if i == 0 else last_time + int(plan.gaps[i])
+        times = first_time + interior_offsets(int(plan.timespans[i]), plan.shapes[i])
         fees, tx_count = fee_model.sample(rngs[i], times)
         parts.append(_part(i, times, bits[i], fees, tx_count))
         last_time = int(times[-1])
     if closed:
-        open_state = _EngineState(closed, bits[closed], last_closed_hashrate, last_time, GENESIS_TIME)
+        open_state = _EngineState(closed, bits[closed], measured, last_time, GENESIS_TIME)
     return parts, open_state
+
+
+@dataclass
+class _ClosedEpochPlan:
+    timespans: np.ndarray  # int64 s, first to last block of each closed epoch
+    gaps: np.ndarray  # int64 s, previous epoch's last block to this epoch's first (0 for genesis)
+    gap_draws: np.ndarray  # unit exponential draws behind ``gaps``
+    shapes: list[np.ndarray]  # 2015 unit exponential draws per epoch: the intervals' proportions
+    free: list[int]  # epochs whose timespan only has a lower bound (see indices.sources.replay)
+
+
+def _plan_closed_epochs(bits: list[int], rngs: list[np.random.Generator]) -> _ClosedEpochPlan:
+    """Timespans reproducing each real retarget (a seeded pick inside the exact range), and draws."""
+    closed = len(rngs)
+    timespans = np.zeros(closed, dtype=np.int64)
+    gap_draws = np.zeros(closed)
+    shapes, free = [], []
+    for i, rng in enumerate(rngs):
+        low, high = timespan_range(bits[i], bits[i + 1])
+        pick, shock = rng.random(), rng.standard_normal()
+        shape = rng.standard_exponential(_EPOCH)
+        gap_draws[i] = shape[0] if i > 0 else 0.0  # the genesis block has no block before it
+        shapes.append(shape[1:])
+        if high is None:  # without the calendar: lognormal around the 2009 average
+            free.append(i)
+            factor = exp(FREE_EPOCH_LOG_SIGMA * shock - FREE_EPOCH_LOG_SIGMA**2 / 2)
+            timespans[i] = max(low, round(TARGET_TIMESPAN_SECONDS * FREE_EPOCH_TIMESPAN_FACTOR * factor))
+        else:
+            timespans[i] = low + int(pick * (high - low + 1))
+    gaps = np.rint(gap_draws * timespans / INTERVALS_PER_EPOCH).astype(np.int64)
+    return _ClosedEpochPlan(timespans, gaps, gap_draws, shapes, free)
+
+
+def _fit_calendar(plan: _ClosedEpochPlan, open_state: _EngineState, seed: int, model: HashrateModel) -> None:
+    """Give the free epochs the time genesis-to-block-840000 leaves over (in place)."""
+    anchor_epoch, anchor_index = divmod(HALVING_840000_HEIGHT, _EPOCH)
+    if max(plan.free) >= anchor_epoch:
+        return  # a free epoch after the anchor: the calendar cannot place it; keep the fallback
+    if anchor_epoch == open_state.epoch:  # seconds from the previous epoch's last block to the anchor
+        into_anchor_epoch = int(_draw_engine_epoch(open_state, seed, model).relative_times[anchor_index])
+    else:
+        into_anchor_epoch = int(plan.gaps[anchor_epoch] + interior_offsets(
+            int(plan.timespans[anchor_epoch]), plan.shapes[anchor_epoch])[anchor_index])
+    fixed = [i for i in range(anchor_epoch) if i not in plan.free]
+    remaining = (HALVING_840000_TIME - GENESIS_TIME - into_anchor_epoch
+                 - int(plan.timespans[fixed].sum() + plan.gaps[fixed].sum()))
+    weights = np.random.default_rng([seed, _CALENDAR_STREAM]).dirichlet(np.full(len(plan.free), 5.0))
+    plan.timespans[plan.free], plan.gaps[plan.free] = share_calendar(remaining, plan.gap_draws[plan.free], weights)
 
 
 # -- continuation engine ----------------------------------------------------------------------------

@@ -8,14 +8,15 @@ Credentials never appear in messages: URLs are shown without their user-info par
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from indices.sources.base import SourceError, TransientSourceError, one_line
 
 _BODY_SNIPPET_CHARS = 120
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*@")  # greedy: passwords may hold "@"
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,8 @@ class Timeouts:
 
 
 def redact_url(url: str) -> str:
-    """``url`` without any ``user:password@`` part."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` without any ``user:password@`` part (also when the scheme is missing)."""
+    return _USERINFO.sub(r"\1", url)
 
 
 def is_transient_status(status: int) -> bool:
@@ -68,8 +62,8 @@ class HttpTransport:
 
     def __init__(self, base_url: str, *, timeouts: Timeouts = Timeouts(),
                  session: requests.Session | None = None):
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"source URL must start with http:// or https://, got {redact_url(base_url)!r}")
+        if not base_url.startswith(("http://", "https://")):  # a configuration error the CLI shows as is
+            raise SourceError(f"source URL must start with http:// or https://, got {redact_url(base_url)!r}")
         self.base_url = base_url.rstrip("/")
         self.display_url = redact_url(self.base_url)
         self.timeouts = timeouts

@@ -248,3 +248,9 @@ def test_a_reorg_during_a_range_read_is_block_not_found_not_a_mixed_chain(source
     with pytest.raises(BlockNotFound, match="block 26 .* left the main chain"):
         source.blocks(20, 29)
     assert [b.hash for b in source.blocks(20, 29)][:6] == [b.hash for b in chain_blocks[20:26]]
+
+
+def test_a_url_without_scheme_is_refused_without_showing_its_password():
+    with pytest.raises(SourceError) as caught:
+        BitcoindSource("alice:s3cret@127.0.0.1:8332")
+    assert "s3cret" not in str(caught.value)

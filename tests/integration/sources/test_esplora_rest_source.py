@@ -155,3 +155,8 @@ def test_a_reorg_during_a_range_read_is_refused_rather_than_mixing_chains(esplor
 def test_an_unknown_fee_method_is_refused():
     with pytest.raises(ValueError, match="fees must be one of auto, extras, coinbase"):
         EsploraSource("http://127.0.0.1:1", fees="sum")
+
+
+def test_a_url_without_scheme_is_a_source_error_naming_it():
+    with pytest.raises(SourceError, match=r"source URL must start with http:// or https://, got 'blockstream.info/api'"):
+        EsploraSource("blockstream.info/api")
