@@ -4,7 +4,7 @@ import base64
 import json
 
 import pytest
-from conftest import Fault, reorged
+from chain_servers import Fault, reorged
 
 from indices.sources.base import BlockNotFound, BlockSource, RetryPolicy, SourceError, SourceUnavailable
 from indices.sources.bitcoind import BLOCK_STATS, BitcoindSource, block_from_rpc

@@ -1,7 +1,7 @@
 """The Esplora / mempool.space REST source against a local explorer stand-in."""
 
 import pytest
-from conftest import Fault, reorged
+from chain_servers import Fault, reorged
 
 from indices.sources.base import BlockNotFound, BlockSource, RetryPolicy, SourceError, SourceUnavailable
 from indices.sources.esplora import EsploraSource
