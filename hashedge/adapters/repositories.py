@@ -175,7 +175,7 @@ class FixingRepository:
                 "kind": f.kind,
                 "as_of": f.as_of,
                 "version": version,
-                "value": str(f.value),
+                "value": format(f.value, "f"),  # fixed-point text, never E-notation
                 "unit": f.unit,
                 "methodology_version": f.methodology_version,
                 "start_height": f.start_height,

@@ -89,7 +89,7 @@ def compute(ctx: CliContext, full: bool) -> None:
 
 def _fixing_payload(fixing) -> dict:
     payload = asdict(fixing)
-    payload["value"] = str(fixing.value)
+    payload["value"] = format(fixing.value, "f")
     return payload
 
 
@@ -104,7 +104,8 @@ def show(ctx: CliContext, name: str, at: str | None, as_json: bool) -> None:
     where = _parse_at(at)
     if isinstance(where, int):
         value = index_queries.value_at_height(runtime.uow(), name, where)
-        payload = {"index": value.index, "height": value.height, "value": str(value.value), "unit": value.unit}
+        payload = {"index": value.index, "height": value.height, "value": format(value.value, "f"),
+                   "unit": value.unit}
         text = f"{value.index} at height {value.height}: {value.value} {value.unit}"
     else:
         fixing = (index_queries.daily_fixing(runtime.uow(), name, where) if where

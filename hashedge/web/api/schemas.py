@@ -10,12 +10,19 @@ from marshmallow import Schema, fields, validate
 from hashedge.services.index_queries import MAX_PAGE_SIZE
 
 
+class PlainDecimal(fields.Decimal):
+    """An exact decimal as fixed-point text ("0.000000730000"), never E-notation."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else format(value, "f")
+
+
 class FixingSchema(Schema):
     index = fields.String(required=True)
     kind = fields.String(required=True, metadata={"description": "daily (00:00 UTC) or retarget"})
     as_of = fields.DateTime(required=True, format="iso")
     version = fields.Integer(required=True)
-    value = fields.Decimal(required=True, as_string=True)
+    value = PlainDecimal(required=True)
     unit = fields.String(required=True)
     methodology_version = fields.String(required=True)
     start_height = fields.Integer(required=True)
@@ -62,7 +69,7 @@ class ValueQuerySchema(Schema):
 class IndexValueSchema(Schema):
     index = fields.String(required=True)
     height = fields.Integer(required=True)
-    value = fields.Decimal(required=True, as_string=True)
+    value = PlainDecimal(required=True)
     unit = fields.String(required=True)
 
 
