@@ -15,6 +15,9 @@ from indices.forecast import DifficultyForecast, forecast_next_difficulty
 
 MAX_PAGE_SIZE = 1000
 FORECAST_LOOKBACK_BLOCKS = 2 * 2016
+# Blocks before a height that any standard formula reads (BME84: up to seven epochs; MRI30: about
+# 32 days), with room for slow stretches; the formulas widen their own window inside what is loaded.
+POINT_VALUE_LOOKBACK_BLOCKS = 16 * 2016
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,8 @@ def value_at_height(uow: UnitOfWork, name: str, height: int) -> IndexValue:
     """Compute an index at a block height from stored data (not necessarily a fixing)."""
     definition = definition_of(name)
     with uow:
-        blocks = uow.blocks.load_frame()
+        blocks = uow.blocks.load_frame(start_height=max(0, height - POINT_VALUE_LOOKBACK_BLOCKS),
+                                       end_height=height)
         epochs = uow.epochs.load_frame()
     try:
         value = value_at(blocks if not blocks.empty else None, epochs if not epochs.empty else None,
