@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -95,15 +96,32 @@ class BlockRepository:
         return result.rowcount
 
     def load_frame(self, start_height: int | None = None, end_height: int | None = None) -> pd.DataFrame:
-        query = select(*(getattr(BlockRow, c) for c in BLOCK_COLUMNS)).order_by(BlockRow.height)
+        """Blocks in [start_height, end_height] as a block frame.
+
+        Rows come straight from the driver and are turned into columns with numpy: this is the
+        hot path of every index computation, and per-value ORM processing would dominate it.
+        """
+        conditions = []
         if start_height is not None:
-            query = query.where(BlockRow.height >= start_height)
+            conditions.append(f"height >= {int(start_height)}")  # ints only: safe to inline
         if end_height is not None:
-            query = query.where(BlockRow.height <= end_height)
-        rows = self.session.execute(query).all()
+            conditions.append(f"height <= {int(end_height)}")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        cursor = self.session.connection().connection.cursor()  # the driver's own cursor
+        try:
+            cursor.execute(f"SELECT {', '.join(BLOCK_COLUMNS)} FROM blocks{where} ORDER BY height")
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
         if not rows:
             return empty_block_frame()
-        return normalize_block_frame(pd.DataFrame.from_records(rows, columns=list(BLOCK_COLUMNS)))
+        columns = list(zip(*rows))
+        frame = pd.DataFrame({
+            name: (np.array(values, dtype=object) if name in ("hash", "prev_hash")
+                   else np.fromiter(values, dtype=np.int64, count=len(values)))
+            for name, values in zip(BLOCK_COLUMNS, columns)
+        })
+        return normalize_block_frame(frame)
 
 
 class EpochRepository:
@@ -162,11 +180,22 @@ class FixingRepository:
             ),
         )
 
-    def published_identities(self, index_names: list[str] | None = None) -> set[tuple[str, str, datetime]]:
+    def published_identities(
+        self, index_names: list[str] | None = None, *, since: datetime | None = None
+    ) -> set[tuple[str, str, datetime]]:
         query = select(FixingRow.index_name, FixingRow.kind, FixingRow.as_of).distinct()
         if index_names:
             query = query.where(FixingRow.index_name.in_(index_names))
+        if since is not None:
+            query = query.where(FixingRow.as_of >= since)
         return {tuple(row) for row in self.session.execute(query).all()}
+
+    def newest(self) -> PublishedFixing | None:
+        """The fixing with the latest as-of time (any index, any version)."""
+        row = self.session.scalars(
+            select(FixingRow).order_by(FixingRow.as_of.desc(), FixingRow.id.desc()).limit(1)
+        ).first()
+        return _published(row) if row else None
 
     def add(self, fixings, published_at: datetime, version: int = 1, reason: str | None = None) -> int:
         rows = [

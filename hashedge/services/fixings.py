@@ -86,12 +86,11 @@ def publish_fixings(
     for attempt in (1, 2):  # a concurrent publisher may win the race once; then re-read
         with uow:
             tip = uow.blocks.tip_height()
-            latest = uow.fixings.latest(limit=1, newest_first=True)
-            incremental = latest and not full_recompute
-            since = latest[0].as_of - INCREMENTAL_LOOKBACK_TIME if incremental else None
+            newest = None if full_recompute else uow.fixings.newest()
+            since = newest.as_of - INCREMENTAL_LOOKBACK_TIME if newest else None
             from_height = None
-            if incremental and tip is not None:
-                from_height = max(0, latest[0].end_height - INCREMENTAL_LOOKBACK_BLOCKS)
+            if newest is not None and tip is not None:
+                from_height = max(0, newest.end_height - INCREMENTAL_LOOKBACK_BLOCKS)
             blocks, epochs = _load_inputs(uow, from_height=from_height)
             if blocks is None and epochs is None:
                 return PublishResult(0, 0, tip, None)
@@ -99,7 +98,7 @@ def publish_fixings(
                 blocks, epochs, names=names, confirmations=confirmations, tip_height=tip, since=since
             )
             due = [f for f in computed if f.as_of <= now]
-            published = uow.fixings.published_identities(names)
+            published = uow.fixings.published_identities(names, since=since)
             new = [f for f in due if (f.index, f.kind, f.as_of) not in published]
             uow.fixings.add(new, published_at=now)
             try:
@@ -108,7 +107,7 @@ def publish_fixings(
                 if attempt == 2:
                     raise
                 continue
-            latest_as_of = max((f.as_of for f in new), default=latest[0].as_of if latest else None)
+            latest_as_of = max((f.as_of for f in new), default=newest.as_of if newest else None)
             return PublishResult(len(new), len(due) - len(new), tip, latest_as_of)
     raise AssertionError("unreachable")
 

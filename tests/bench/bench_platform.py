@@ -46,7 +46,7 @@ def fresh_database(backend: str, folder: Path) -> tuple[str, callable]:
 
     def drop():
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
     return admin_url.set(database=name).render_as_string(hide_password=False), drop

@@ -50,11 +50,11 @@ class PostgresTemplates:
     def drop(self, url: str) -> None:
         name = make_url(url).database
         with self.admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
 
     def close(self) -> None:
         with self.admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)'))
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.template}"'))
         self.admin.dispose()
 
 
