@@ -124,3 +124,46 @@ def test_the_scheduler_process_runs_its_jobs_through_apscheduler(runtime, clock)
     assert runs["ingest_blocks"].status == "succeeded"
     with runtime.uow() as uow:
         assert uow.blocks.tip_height() == 9
+
+
+def wait_for_runs(runtime, count: int, seconds: float = 20) -> list[JobRunRow]:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        runs = job_runs(runtime)
+        if len(runs) >= count and all(r.status != "running" for r in runs):
+            return runs
+        time.sleep(0.05)
+    return job_runs(runtime)
+
+
+def test_a_run_missed_while_no_scheduler_was_up_is_caught_up_once_on_restart(runtime, clock):
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    hourly = {"ingest_blocks": 3600, "publish_fixings": 3600}
+    first = scheduler_module.SchedulerProcess(runtime, None, holder="test:1", intervals=hourly)
+    assert first.start()
+    assert len(wait_for_runs(runtime, 2)) == 2  # both jobs run at once on a fresh store
+    first.stop()
+
+    # The process was down for three hours: the stored next run times are in the past.
+    missed = datetime.now(timezone.utc) - timedelta(hours=3)
+    store = SQLAlchemyJobStore(engine=runtime.engine)
+    store.start(BackgroundScheduler(), "default")  # a store alone: no scheduler runs anything
+    for job_id in hourly:
+        job = store.lookup_job(job_id)
+        job.next_run_time = missed
+        store.update_job(job)
+
+    clock.advance(timedelta(hours=3))
+    second = scheduler_module.SchedulerProcess(runtime, None, holder="test:2", intervals=hourly)
+    assert second.start()
+    try:
+        runs = wait_for_runs(runtime, 4)
+    finally:
+        second.stop()
+    assert [r.job for r in runs].count("ingest_blocks") == 2  # caught up once, not three times
+    assert [r.job for r in runs].count("publish_fixings") == 2
+    assert all(r.status == "succeeded" for r in runs)
