@@ -10,7 +10,6 @@ import json
 import os
 import sys
 from datetime import date, datetime, time, timezone
-from pathlib import Path
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError

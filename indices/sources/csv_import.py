@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from indices.blocks import BLOCK_COLUMNS, Block, empty_block_frame, frame_to_blocks, normalize_block_frame
+from indices.blocks import BLOCK_COLUMNS, empty_block_frame, normalize_block_frame
 from indices.chain import POW_LIMIT, RETARGET_INTERVAL_BLOCKS, bits_to_target, target_to_bits
-from indices.sources.base import BlockNotFound
+from indices.sources.frame_source import FrameBlockSource
 
 EPOCH_COLUMNS = ("epoch", "start_height", "end_height", "bits")
 DEFAULT_CHUNK_ROWS = 100_000
@@ -211,43 +211,17 @@ def write_block_csv(frame: pd.DataFrame, path: str | Path) -> None:
     normalize_block_frame(frame).to_csv(path, index=False, columns=list(BLOCK_COLUMNS))
 
 
-class CsvBlockSource:
+class CsvBlockSource(FrameBlockSource):
     """A ``BlockSource`` over a block CSV file, read and validated on first use."""
 
     def __init__(self, path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS):
+        super().__init__(None)
         self.path = Path(path)
+        self.description = str(self.path)
         self._chunk_rows = chunk_rows
-        self._frame: pd.DataFrame | None = None
 
     @property
     def frame(self) -> pd.DataFrame:
         if self._frame is None:
             self._frame = read_block_csv(self.path, self._chunk_rows)
         return self._frame
-
-    def _rows(self, start_height: int, end_height: int) -> pd.DataFrame:
-        frame = self.frame
-        if frame.empty:
-            raise BlockNotFound(f"{self.path} holds no blocks", height=start_height)
-        first, last = int(frame["height"].iloc[0]), int(frame["height"].iloc[-1])
-        for height in (start_height, end_height):
-            if not first <= height <= last:
-                raise BlockNotFound(f"{self.path} holds heights {first}-{last}, not {height}", height=height)
-        return frame.iloc[start_height - first:end_height - first + 1]
-
-    def tip_height(self) -> int:
-        frame = self.frame
-        if frame.empty:
-            raise BlockNotFound(f"{self.path} holds no blocks")
-        return int(frame["height"].iloc[-1])
-
-    def block_hash(self, height: int) -> str:
-        return str(self._rows(height, height)["hash"].iloc[0])
-
-    def block(self, height: int) -> Block:
-        return frame_to_blocks(self._rows(height, height))[0]
-
-    def blocks(self, start_height: int, end_height: int) -> list[Block]:
-        if end_height < start_height:
-            return []
-        return frame_to_blocks(self._rows(start_height, end_height))

@@ -38,7 +38,7 @@ from math import exp, sqrt
 import numpy as np
 import pandas as pd
 
-from indices.blocks import BLOCK_COLUMNS, Block, frame_to_blocks, normalize_block_frame
+from indices.blocks import BLOCK_COLUMNS, normalize_block_frame
 from indices.chain import (
     BLOCK_INTERVAL_SECONDS,
     DIFFICULTY_1_BITS,
@@ -51,7 +51,7 @@ from indices.chain import (
     next_work_required,
     parse_bits,
 )
-from indices.sources.base import BlockNotFound
+from indices.sources.frame_source import FrameBlockSource
 from indices.sources.fee_model import DEFAULT_FEE_MODEL, FeeModel
 from indices.sources.replay import INTERVALS_PER_EPOCH, interior_offsets, share_calendar, timespan_range
 
@@ -329,43 +329,20 @@ def _checked_history(epochs: pd.DataFrame) -> pd.DataFrame:
 
 # -- block source ---------------------------------------------------------------------------------
 
-class ChainSimulator:
+class ChainSimulator(FrameBlockSource):
     """A ``BlockSource`` over a simulated block frame (from ``simulate_chain`` or ``replay_history``)."""
 
+    description = "the simulated chain"
+
     def __init__(self, frame: pd.DataFrame):
-        self._frame = normalize_block_frame(frame)
-        if self._frame.empty:
+        frame = normalize_block_frame(frame)
+        if frame.empty:
             raise ValueError("a simulated chain needs at least one block")
-        self._first = int(self._frame["height"].iloc[0])
+        super().__init__(frame)
 
     @classmethod
     def synthetic(cls, n_blocks: int, *, seed: int = 0, **options) -> ChainSimulator:
         return cls(simulate_chain(n_blocks, seed=seed, **options))
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        return self._frame
-
-    def tip_height(self) -> int:
-        return self._first + len(self._frame) - 1
-
-    def _rows(self, start_height: int, end_height: int) -> pd.DataFrame:
-        for height in (start_height, end_height):
-            if not self._first <= height <= self.tip_height():
-                raise BlockNotFound(f"the simulated chain holds heights {self._first}-{self.tip_height()}, "
-                                    f"not {height}", height=height)
-        return self._frame.iloc[start_height - self._first:end_height - self._first + 1]
-
-    def block_hash(self, height: int) -> str:
-        return str(self._rows(height, height)["hash"].iloc[0])
-
-    def block(self, height: int) -> Block:
-        return frame_to_blocks(self._rows(height, height))[0]
-
-    def blocks(self, start_height: int, end_height: int) -> list[Block]:
-        if end_height < start_height:
-            return []
-        return frame_to_blocks(self._rows(start_height, end_height))
 
     def with_reorg(self, depth: int, *, salt: str = "reorg") -> ChainSimulator:
         """This chain with its last ``depth`` blocks replaced by a competing branch (new hashes,
