@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timezone
 from pathlib import Path
 
 import click
@@ -141,3 +142,21 @@ def forecast(ctx: CliContext, as_json: bool) -> None:
         return
     click.echo(f"next difficulty {result.next_difficulty:,.0f} ({result.change_pct:+.2f}%) in "
                f"{result.blocks_remaining} blocks; 95% band {result.low_95:,.0f} - {result.high_95:,.0f}")
+
+
+@index.command()
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["daily", "retarget"]), required=True)
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]), required=True,
+              help="the fixing's as-of time in UTC")
+@click.option("--reason", required=True, help="why the published value is being corrected")
+@pass_cli
+def correct(ctx: CliContext, name: str, kind: str, as_of, reason: str) -> None:
+    """Publish a new version of a fixing, recomputed from the stored data, with a reason."""
+    runtime = ctx.runtime
+    fixing = fixing_services.correct_fixing(
+        runtime.uow(), runtime.clock, index=name, kind=kind, as_of=as_of.replace(tzinfo=timezone.utc),
+        reason=reason, confirmations=runtime.settings.confirmations,
+    )
+    click.echo(f"{fixing.index} {fixing.kind} fixing as of {fixing.as_of.isoformat()} is now version "
+               f"{fixing.version}: {format(fixing.value, 'f')} {fixing.unit}")
