@@ -6,6 +6,7 @@ from flask import Flask, redirect, url_for
 from flask_smorest import Api
 
 from hashedge.bootstrap import Runtime, bootstrap
+from hashedge.web.api.schemas import ErrorSchema, PlainDecimal
 
 
 def create_app(runtime: Runtime | None = None, test_config: dict | None = None) -> Flask:
@@ -27,8 +28,9 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     from hashedge.web import desk, errors
     from hashedge.web.api import indices as indices_api
 
-    api = Api(app, spec_kwargs={"info": {"description": "Bitcoin hashrate indices, fixings and "
+    api = HashEdgeApi(app, spec_kwargs={"info": {"description": "Bitcoin hashrate indices, fixings and "
                                          "derivatives. Amounts in satoshis; units in field names."}})
+    api.register_field(PlainDecimal, "string", "decimal")  # exact decimals travel as text
     api.register_blueprint(indices_api.blp, url_prefix="/api/v1")
     app.register_blueprint(desk.bp)
     errors.register(app)
@@ -42,6 +44,12 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
         return None
 
     return app
+
+
+class HashEdgeApi(Api):
+    """flask-smorest's Api documenting the error body this app really sends (web/errors.py)."""
+
+    ERROR_SCHEMA = ErrorSchema
 
 
 def runtime_of(app: Flask) -> Runtime:
