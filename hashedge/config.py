@@ -30,7 +30,8 @@ class Settings:
                         sessions survive restarts. Never a fixed development string.
     confirmations       HASHEDGE_CONFIRMATIONS; blocks a fixing's last block needs (default 6).
     shared_data_dir     HASHEDGE_SHARED_DATA; where real reference data lives (../shared/data).
-    bitcoind_url, ...   block sources for ingestion (HASHEDGE_BITCOIND_URL, HASHEDGE_ESPLORA_URL).
+    bitcoind_url, ...   block sources for ingestion (HASHEDGE_BITCOIND_URL, _USER, _PASSWORD or
+                        _COOKIE_FILE for Bitcoin Core; HASHEDGE_ESPLORA_URL).
     """
 
     database_url: str
@@ -41,6 +42,7 @@ class Settings:
     bitcoind_url: str | None = None
     bitcoind_user: str | None = None
     bitcoind_password: str | None = field(default=None, repr=False)
+    bitcoind_cookie_file: Path | None = None
     esplora_url: str | None = None
     ingest_interval_seconds: int = 60
 
@@ -76,6 +78,8 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
         bitcoind_url=environ.get("HASHEDGE_BITCOIND_URL"),
         bitcoind_user=environ.get("HASHEDGE_BITCOIND_USER"),
         bitcoind_password=environ.get("HASHEDGE_BITCOIND_PASSWORD"),
+        bitcoind_cookie_file=Path(environ["HASHEDGE_BITCOIND_COOKIE_FILE"])
+        if environ.get("HASHEDGE_BITCOIND_COOKIE_FILE") else None,
         esplora_url=environ.get("HASHEDGE_ESPLORA_URL"),
         ingest_interval_seconds=_env_int(environ, "HASHEDGE_INGEST_INTERVAL_SECONDS", 60),
     )

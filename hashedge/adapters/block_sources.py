@@ -19,7 +19,8 @@ def make_source(kind: str, settings: Settings, *, url: str | None = None, path: 
         url = url or settings.bitcoind_url
         if not url:
             raise InvalidInput("no node URL: pass --url or set HASHEDGE_BITCOIND_URL", fields={"url": ["required"]})
-        return BitcoindSource(url, user=settings.bitcoind_user, password=settings.bitcoind_password)
+        return BitcoindSource(url, user=settings.bitcoind_user, password=settings.bitcoind_password,
+                              cookie_file=settings.bitcoind_cookie_file)
     if kind == "esplora":
         from indices.sources.esplora import EsploraSource
 
