@@ -50,3 +50,37 @@ class ReorgTooDeep(Conflict):
             " fixings rely on; rerun with --allow-deep-reorg after review"
         )
         self.fork_height, self.tip_height, self.confirmations = fork_height, tip_height, confirmations
+
+
+class Unauthenticated(HashEdgeError):
+    """No API key, or one that is malformed, unknown or revoked (never says which)."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class IdempotencyKeyReused(Conflict):
+    """An idempotency key already used for a different request."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, idempotency_key: str):
+        super().__init__(
+            f"idempotency key {idempotency_key!r} was already used for a different request",
+            fields={"idempotency_key": ["already used for a different request; use a new key"]},
+        )
+        self.idempotency_key = idempotency_key
+
+
+class InsufficientCollateral(HashEdgeError):
+    """A withdrawal that would take collateral below what initial margin requires."""
+
+    code = "insufficient_collateral"
+    http_status = 422
+
+    def __init__(self, message: str, *, amount_sats: int, balance_sats: int, initial_margin_sats: int,
+                 free_collateral_sats: int, shortfall_sats: int):
+        super().__init__(message, fields={"amount_sats": [message]})
+        self.amount_sats, self.balance_sats = amount_sats, balance_sats
+        self.initial_margin_sats, self.free_collateral_sats = initial_margin_sats, free_collateral_sats
+        self.shortfall_sats = shortfall_sats

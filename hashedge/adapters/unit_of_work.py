@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from hashedge.adapters.ledger_repositories import AccountRepository, ApiKeyRepository, LedgerRepository
 from hashedge.adapters.repositories import (
     BlockRepository,
     EpochRepository,
@@ -25,6 +26,9 @@ class UnitOfWork:
         self.epochs = EpochRepository(self.session)
         self.fixings = FixingRepository(self.session)
         self.job_runs = JobRunRepository(self.session)
+        self.accounts = AccountRepository(self.session)
+        self.api_keys = ApiKeyRepository(self.session)
+        self.ledger = LedgerRepository(self.session)
         return self
 
     def __exit__(self, *exc_info) -> None:

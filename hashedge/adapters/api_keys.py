@@ -1,0 +1,62 @@
+"""API keys: generation, parsing and hashing. The plaintext exists once, when a key is issued.
+
+A key reads ``he_<prefix>_<secret>``: the prefix (12 hex characters) is stored in clear to find
+the key's row; the secret (32 random bytes, URL-safe base64) is never stored: the whole key is
+kept only as a salted PBKDF2-HMAC-SHA256 hash in a self-describing record, ``pbkdf2_sha256$<iterations>$<salt>$<hash>``,
+so the iteration count can be raised later without invalidating issued keys.
+
+The secret carries 256 bits of entropy, so no amount of guessing recovers it from a leaked
+hash; the salt and the iterations are defence in depth, kept cheap (a few milliseconds) because
+every API request verifies a key. Comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, field
+
+KEY_PREFIX = "he"
+ALGORITHM = "pbkdf2_sha256"
+ITERATIONS = 20_000
+_KEY_PATTERN = re.compile(r"^he_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
+# Verified against when a prefix is unknown, so a miss costs as much as a hit.
+_DUMMY_RECORD = f"{ALGORITHM}${ITERATIONS}${'00' * 16}${'00' * 32}"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    prefix: str
+    plaintext: str = field(repr=False)  # never printed by accident
+
+
+def generate_key() -> IssuedKey:
+    prefix = secrets.token_hex(6)
+    return IssuedKey(prefix, f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}")
+
+
+def prefix_of(plaintext: str) -> str | None:
+    """The lookup prefix of a well-formed key, else None."""
+    match = _KEY_PATTERN.match(plaintext) if isinstance(plaintext, str) else None
+    return match.group(1) if match else None
+
+
+def _derive(plaintext: str, salt: bytes, iterations: int) -> bytes:
+    return hashlib.pbkdf2_hmac("sha256", plaintext.encode(), salt, iterations)
+
+
+def hash_key(plaintext: str, *, iterations: int = ITERATIONS) -> str:
+    salt = secrets.token_bytes(16)
+    return f"{ALGORITHM}${iterations}${salt.hex()}${_derive(plaintext, salt, iterations).hex()}"
+
+
+def verify_key(plaintext: str, record: str | None) -> bool:
+    """True if ``plaintext`` matches the stored ``record`` (constant-time; None never matches,
+    after the same work as a real check)."""
+    algorithm, iterations, salt, expected = (record or _DUMMY_RECORD).split("$")
+    if algorithm != ALGORITHM:
+        raise ValueError(f"unknown API key hash algorithm {algorithm!r}")
+    actual = _derive(plaintext, bytes.fromhex(salt), int(iterations))
+    return hmac.compare_digest(actual, bytes.fromhex(expected)) and record is not None

@@ -1,0 +1,278 @@
+"""Repositories for participants, API keys and the journal: plain records and domain entries out,
+never ORM rows.
+
+The journal is written in the order the database enforces (``orm_ledger``): postings first, then
+the entry row that seals them, then the derived balances, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, true, update
+from sqlalchemy.orm import Session
+
+from hashedge.adapters.orm_ledger import (
+    AccountRow,
+    ApiKeyRow,
+    JournalEntryRow,
+    JournalPostingRow,
+    LedgerBalanceRow,
+)
+from hashedge.domain.ledger import AccountKind, JournalEntry, LedgerAccount, Posting, collateral
+
+_BALANCES = LedgerBalanceRow.__table__
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    id: int
+    name: str
+    created_at: datetime
+
+    @property
+    def collateral(self) -> LedgerAccount:
+        return collateral_of(self.id)
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    prefix: str
+    account_id: int
+    secret_hash: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RecordedEntry:
+    """A journal entry as stored: the domain entry (``entry_id`` set) and when it was recorded."""
+
+    id: int
+    entry: JournalEntry
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One entry's effect on one ledger account (a statement line before its running balance)."""
+
+    entry_id: int
+    kind: str
+    memo: str
+    occurred_at: datetime
+    recorded_at: datetime
+    amount_sats: int
+
+
+def collateral_of(account_id: int) -> LedgerAccount:
+    """The participant's collateral ledger account; the domain keys owners by text."""
+    return collateral(str(account_id))
+
+
+def _account(row: AccountRow) -> AccountRecord:
+    return AccountRecord(row.id, row.name, row.created_at)
+
+
+class AccountRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, name: str, created_at: datetime) -> AccountRecord:
+        """A participant and its (empty) collateral ledger account."""
+        row = AccountRow(name=name, created_at=created_at)
+        self.session.add(row)
+        self.session.flush()
+        self.session.execute(insert(LedgerBalanceRow), [{
+            "account_key": collateral_of(row.id).key, "kind": AccountKind.COLLATERAL.value,
+            "owner_id": row.id, "balance_sats": 0,
+        }])
+        return _account(row)
+
+    def get(self, account_id: int) -> AccountRecord | None:
+        row = self.session.get(AccountRow, account_id)
+        return _account(row) if row else None
+
+    def by_name(self, name: str) -> AccountRecord | None:
+        row = self.session.scalar(select(AccountRow).where(AccountRow.name == name))
+        return _account(row) if row else None
+
+
+class ApiKeyRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, account_id: int, prefix: str, secret_hash: str, created_at: datetime) -> None:
+        self.session.add(ApiKeyRow(account_id=account_id, prefix=prefix, secret_hash=secret_hash,
+                                   created_at=created_at))
+        self.session.flush()
+
+    def by_prefix(self, prefix: str) -> ApiKeyRecord | None:
+        row = self.session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))
+        if row is None:
+            return None
+        return ApiKeyRecord(row.prefix, row.account_id, row.secret_hash, row.created_at, row.revoked_at)
+
+    def revoke(self, prefix: str, revoked_at: datetime) -> bool:
+        result = self.session.execute(
+            update(ApiKeyRow).where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=revoked_at)
+        )
+        return result.rowcount == 1
+
+
+class LedgerRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    # --- balances ------------------------------------------------------------------------
+
+    def lock_balances(self, accounts) -> dict[LedgerAccount, int]:
+        """Balances of ``accounts``, their rows locked until the transaction ends.
+
+        Rows are locked in account-key order, so writers touching the same accounts queue up
+        instead of deadlocking. PostgreSQL takes row locks (``FOR UPDATE``); SQLite holds the
+        database write lock from ``BEGIN IMMEDIATE`` (see ``database.make_engine``) instead.
+        Accounts without a balance row are left out.
+        """
+        keys = sorted({account.key for account in accounts})
+        rows = self.session.execute(
+            select(LedgerBalanceRow.account_key, LedgerBalanceRow.balance_sats)
+            .where(LedgerBalanceRow.account_key.in_(keys))
+            .order_by(LedgerBalanceRow.account_key)
+            .with_for_update()
+        ).all()
+        return {LedgerAccount.parse(key): balance for key, balance in rows}
+
+    def balances(self, accounts=None) -> dict[LedgerAccount, int]:
+        """Stored (derived) balances, of every ledger account or of ``accounts``; no locks."""
+        query = select(LedgerBalanceRow.account_key, LedgerBalanceRow.balance_sats)
+        if accounts is not None:
+            query = query.where(LedgerBalanceRow.account_key.in_([a.key for a in accounts]))
+        return {LedgerAccount.parse(key): balance for key, balance in self.session.execute(query).all()}
+
+    def journal_balances(self) -> dict[LedgerAccount, int]:
+        """Balances recomputed from every posting in the journal (reconciliation)."""
+        rows = self.session.execute(
+            select(JournalPostingRow.account_key, func.sum(JournalPostingRow.amount_sats))
+            .group_by(JournalPostingRow.account_key)
+        ).all()
+        return {LedgerAccount.parse(key): int(total) for key, total in rows}
+
+    def unbalanced_entries(self) -> dict[int, int]:
+        """Entry id -> sum of its postings, for every entry that does not sum to zero."""
+        rows = self.session.execute(
+            select(JournalPostingRow.entry_id, func.sum(JournalPostingRow.amount_sats))
+            .group_by(JournalPostingRow.entry_id)
+            .having(func.sum(JournalPostingRow.amount_sats) != 0)
+        ).all()
+        return {entry_id: int(total) for entry_id, total in rows}
+
+    # --- the journal ---------------------------------------------------------------------
+
+    def _next_entry_id(self) -> int:
+        if self.session.get_bind().dialect.name == "postgresql":
+            return self.session.scalar(text("SELECT nextval('journal_entry_ids')"))
+        # SQLite: writers are serialized (BEGIN IMMEDIATE), and append() writes the entry row
+        # before anyone can ask again, so the next id is simply one past the largest.
+        return (self.session.scalar(select(func.max(JournalEntryRow.id))) or 0) + 1
+
+    def append(self, entry: JournalEntry, recorded_at: datetime) -> RecordedEntry:
+        """Write ``entry``: postings, then the sealing entry row, then the derived balances.
+
+        Callers decide first (idempotency, denials) under ``lock_balances``; see
+        ``services.ledger.post``.
+        """
+        entry_id = self._next_entry_id()
+        self.session.execute(insert(JournalPostingRow), [
+            {"entry_id": entry_id, "account_key": p.account.key, "amount_sats": p.amount_sats}
+            for p in entry.postings
+        ])
+        self.session.execute(insert(JournalEntryRow), [{
+            "id": entry_id, "kind": entry.kind.value, "idempotency_key": entry.idempotency_key,
+            "memo": entry.memo, "occurred_at": entry.occurred_at, "recorded_at": recorded_at,
+        }])
+        self.session.execute(
+            update(_BALANCES)
+            .where(_BALANCES.c.account_key == bindparam("key"))
+            .values(balance_sats=_BALANCES.c.balance_sats + bindparam("delta")),
+            [{"key": p.account.key, "delta": p.amount_sats} for p in sorted(entry.postings, key=_by_key)],
+        )
+        return self._recorded(entry_id)
+
+    def find(self, idempotency_key: str) -> RecordedEntry | None:
+        entry_id = self.session.scalar(
+            select(JournalEntryRow.id).where(JournalEntryRow.idempotency_key == idempotency_key)
+        )
+        return None if entry_id is None else self._recorded(entry_id)
+
+    def entries(self) -> list[RecordedEntry]:
+        """The whole journal in the order it was written (tests and audits; not a hot path)."""
+        ids = self.session.scalars(select(JournalEntryRow.id).order_by(JournalEntryRow.id)).all()
+        return [self._recorded(entry_id) for entry_id in ids]
+
+    def _recorded(self, entry_id: int) -> RecordedEntry:
+        row = self.session.execute(
+            select(JournalEntryRow.kind, JournalEntryRow.idempotency_key, JournalEntryRow.memo,
+                   JournalEntryRow.occurred_at, JournalEntryRow.recorded_at)
+            .where(JournalEntryRow.id == entry_id)
+        ).one()
+        postings = self.session.execute(
+            select(JournalPostingRow.account_key, JournalPostingRow.amount_sats)
+            .where(JournalPostingRow.entry_id == entry_id)
+            .order_by(JournalPostingRow.account_key)
+        ).all()
+        entry = JournalEntry(
+            kind=row.kind, idempotency_key=row.idempotency_key, occurred_at=row.occurred_at,
+            memo=row.memo, entry_id=str(entry_id),
+            postings=tuple(Posting(LedgerAccount.parse(key), amount) for key, amount in postings),
+        )
+        return RecordedEntry(entry_id, entry, row.recorded_at)
+
+    # --- statements ----------------------------------------------------------------------
+
+    def _movements(self, account: LedgerAccount, start: datetime | None, end: datetime | None):
+        query = (
+            select(JournalEntryRow.id, JournalEntryRow.kind, JournalEntryRow.memo,
+                   JournalEntryRow.occurred_at, JournalEntryRow.recorded_at, JournalPostingRow.amount_sats)
+            .join(JournalPostingRow, JournalPostingRow.entry_id == JournalEntryRow.id)
+            .where(JournalPostingRow.account_key == account.key)
+        )
+        if start is not None:
+            query = query.where(JournalEntryRow.occurred_at >= start)
+        if end is not None:
+            query = query.where(JournalEntryRow.occurred_at <= end)
+        return query
+
+    def movements(self, account: LedgerAccount, *, start=None, end=None, limit: int, offset: int) -> list[Movement]:
+        """The account's postings with occurred_at in [start, end], by (occurred_at, entry id)."""
+        query = (self._movements(account, start, end)
+                 .order_by(JournalEntryRow.occurred_at, JournalEntryRow.id).limit(limit).offset(offset))
+        return [Movement(*row) for row in self.session.execute(query).all()]
+
+    def count_movements(self, account: LedgerAccount, *, start=None, end=None) -> int:
+        subquery = self._movements(account, start, end).subquery()
+        return self.session.scalar(select(func.count()).select_from(subquery)) or 0
+
+    def balance_before(self, account: LedgerAccount, occurred_at: datetime, entry_id: int) -> int:
+        """The account's balance just before entry ``entry_id`` in (occurred_at, id) order."""
+        return self._sum(account, or_(JournalEntryRow.occurred_at < occurred_at,
+                                      and_(JournalEntryRow.occurred_at == occurred_at,
+                                           JournalEntryRow.id < entry_id)))
+
+    def balance_through(self, account: LedgerAccount, end: datetime | None) -> int:
+        """The account's balance counting every entry that occurred at or before ``end``."""
+        return self._sum(account, JournalEntryRow.occurred_at <= end if end is not None else true())
+
+    def _sum(self, account: LedgerAccount, condition) -> int:
+        total = self.session.scalar(
+            select(func.sum(JournalPostingRow.amount_sats))
+            .join(JournalEntryRow, JournalPostingRow.entry_id == JournalEntryRow.id)
+            .where(JournalPostingRow.account_key == account.key, condition)
+        )
+        return int(total or 0)
+
+
+def _by_key(posting: Posting) -> str:
+    return posting.account.key

@@ -1,0 +1,149 @@
+"""Participants and their API keys: create, authenticate, revoke, look up, summarize."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy.exc import IntegrityError
+
+from hashedge.adapters import api_keys
+from hashedge.adapters.ledger_repositories import AccountRecord
+from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.clock import Clock
+from hashedge.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")
+NAME_RULE = ("1 to 64 letters, digits, spaces or . _ @ -, starting with a letter or digit, "
+             "and not only digits (those are account ids)")
+
+
+@dataclass(frozen=True)
+class MarginFigures:
+    """What the margin engine says about an account. Until trading lands nobody holds positions,
+    so every account is flat: no margin, no unrealized PnL, healthy."""
+
+    initial_margin_sats: int = 0
+    maintenance_margin_sats: int = 0
+    unrealized_pnl_sats: int = 0
+    status: str = "healthy"  # healthy | margin_call | liquidatable
+
+
+MarginView = Callable[[int, UnitOfWork], MarginFigures]
+
+
+def flat_account_margin(account_id: int, uow: UnitOfWork) -> MarginFigures:
+    return MarginFigures()
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    id: int
+    name: str
+    collateral_sats: int
+    equity_sats: int  # collateral + unrealized PnL
+    initial_margin_sats: int
+    maintenance_margin_sats: int
+    unrealized_pnl_sats: int
+    free_collateral_sats: int  # equity - initial margin; negative in a margin call
+    status: str
+
+    @property
+    def balances(self) -> dict[str, int]:
+        return {"collateral_sats": self.collateral_sats}
+
+
+def valid_name(name: str) -> str:
+    name = name.strip() if isinstance(name, str) else ""
+    if not _NAME_PATTERN.match(name) or name.isdigit():
+        raise InvalidInput(f"invalid account name {name!r}", fields={"name": [f"must be {NAME_RULE}"]})
+    return name
+
+
+def require_account(uow: UnitOfWork, account_id: int) -> AccountRecord:
+    """The account, inside an open unit of work; NotFound otherwise."""
+    account = uow.accounts.get(account_id)
+    if account is None:
+        raise NotFound(f"no account with id {account_id}", fields={"account": ["unknown account"]})
+    return account
+
+
+def create_account(uow: UnitOfWork, clock: Clock, name: str) -> tuple[AccountRecord, str]:
+    """A participant with an empty collateral account and one API key, returned in plaintext
+    this once (only its hash is stored)."""
+    name = valid_name(name)
+    now = clock.now()
+    key = api_keys.generate_key()
+    duplicate = Conflict(f"an account named {name!r} already exists", fields={"name": ["already taken"]})
+    with uow:
+        if uow.accounts.by_name(name) is not None:
+            raise duplicate
+        try:
+            account = uow.accounts.add(name, now)
+            uow.api_keys.add(account.id, key.prefix, api_keys.hash_key(key.plaintext), now)
+            uow.commit()
+        except IntegrityError:  # created by someone else meanwhile
+            raise duplicate from None
+    return account, key.plaintext
+
+
+def issue_api_key(uow: UnitOfWork, clock: Clock, account_id: int) -> str:
+    """Another key for an existing account; the plaintext is returned once."""
+    key = api_keys.generate_key()
+    with uow:
+        require_account(uow, account_id)
+        uow.api_keys.add(account_id, key.prefix, api_keys.hash_key(key.plaintext), clock.now())
+        uow.commit()
+    return key.plaintext
+
+
+def revoke_api_key(uow: UnitOfWork, clock: Clock, prefix: str) -> None:
+    with uow:
+        if not uow.api_keys.revoke(prefix, clock.now()):
+            raise NotFound(f"no active API key with prefix {prefix!r}")
+        uow.commit()
+
+
+def authenticate_api_key(uow: UnitOfWork, key: str | None) -> int:
+    """The id of the account ``key`` belongs to; Unauthenticated for a missing, malformed,
+    unknown or revoked key (the same answer, in about the same time, for each)."""
+    key = key.strip() if isinstance(key, str) else ""
+    prefix = api_keys.prefix_of(key)
+    record = None
+    if prefix is not None:
+        with uow:  # short: the hash is checked outside the transaction
+            record = uow.api_keys.by_prefix(prefix)
+    active = record is not None and record.revoked_at is None
+    if not api_keys.verify_key(key, record.secret_hash if active else None):
+        raise Unauthenticated("missing, invalid or revoked API key",
+                              fields={"Authorization": ["expected 'Bearer <API key>'"]})
+    return record.account_id
+
+
+def resolve_account(uow: UnitOfWork, reference: str) -> AccountRecord:
+    """An account by id (all digits) or by name."""
+    reference = reference.strip()
+    with uow:
+        if reference.isdigit():
+            account = uow.accounts.get(int(reference)) if len(reference) <= 18 else None
+        else:
+            account = uow.accounts.by_name(reference)
+    if account is None:
+        raise NotFound(f"no account with id or name {reference!r}", fields={"account": ["unknown account"]})
+    return account
+
+
+def account_summary(uow: UnitOfWork, account_id: int, margin: MarginView = flat_account_margin) -> AccountSummary:
+    with uow:
+        account = require_account(uow, account_id)
+        collateral_sats = uow.ledger.balances([account.collateral]).get(account.collateral, 0)
+        figures = margin(account.id, uow)
+    equity = collateral_sats + figures.unrealized_pnl_sats
+    return AccountSummary(
+        id=account.id, name=account.name, collateral_sats=collateral_sats, equity_sats=equity,
+        initial_margin_sats=figures.initial_margin_sats,
+        maintenance_margin_sats=figures.maintenance_margin_sats,
+        unrealized_pnl_sats=figures.unrealized_pnl_sats,
+        free_collateral_sats=equity - figures.initial_margin_sats, status=figures.status,
+    )

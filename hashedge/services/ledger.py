@@ -1,0 +1,258 @@
+"""Ledger use cases: post an entry exactly once, deposits and withdrawals, statements, and the
+reconciliation of derived balances against the journal.
+
+The rules of entries (postings sum to zero, idempotency compares kind and postings, when a
+withdrawal is denied) are the domain's (``hashedge.domain.ledger``); this module decides *under
+the right locks* and stores. Every entry locks the balance rows it touches before it reads them,
+so two withdrawals racing on one account are decided one after the other, never on the same
+stale balance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy.exc import IntegrityError
+
+from hashedge.adapters.ledger_repositories import Movement, RecordedEntry
+from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.clock import Clock
+from hashedge.domain import ledger
+from hashedge.domain.ledger import JournalEntry, LedgerAccount
+from hashedge.domain.units import SATS_PER_BTC
+from hashedge.errors import IdempotencyKeyReused, InsufficientCollateral, InvalidInput
+from hashedge.services.accounts import require_account
+
+MAX_AMOUNT_SATS = 21_000_000 * SATS_PER_BTC  # no single movement exceeds every bitcoin there is
+MAX_IDEMPOTENCY_KEY_LENGTH = 100
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"  # visible ASCII, no spaces
+MAX_PAGE_SIZE = 1000
+
+MarginRequirement = Callable[[int, UnitOfWork], int]
+"""(account id, open unit of work) -> initial margin the account's positions require, in sats."""
+
+
+def no_open_positions(account_id: int, uow: UnitOfWork) -> int:
+    """The initial margin of an account without positions (all of them, until trading lands)."""
+    return 0
+
+
+@dataclass(frozen=True)
+class PostedEntry:
+    recorded: RecordedEntry
+    replayed: bool  # True when the idempotency key had already been posted with this content
+
+
+@dataclass(frozen=True)
+class CollateralMovement:
+    """A deposit or withdrawal as its requester sees it (``amount_sats`` is positive)."""
+
+    entry_id: int
+    account_id: int
+    kind: str
+    amount_sats: int
+    idempotency_key: str  # the requester's key, without the account namespace
+    occurred_at: datetime
+    recorded_at: datetime
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    entry_id: int
+    kind: str
+    memo: str
+    occurred_at: datetime
+    recorded_at: datetime
+    amount_sats: int  # signed: what the entry added to the account
+    balance_after_sats: int
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    account_id: int
+    start: datetime | None
+    end: datetime | None
+    opening_balance_sats: int  # just before the first line of this page
+    closing_balance_sats: int  # just after the last line of this page
+    lines: list[StatementLine]
+    total: int
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class BalanceCheck:
+    """Stored balances against the journal: differences as account -> (stored, from journal)."""
+
+    accounts_checked: int
+    differences: dict[str, tuple[int, int]]
+    unbalanced_entries: dict[int, int]
+    total_sats: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and not self.unbalanced_entries and self.total_sats == 0
+
+
+# --- inputs ---------------------------------------------------------------------------
+
+
+def require_amount(amount_sats: object, field: str = "amount_sats") -> int:
+    if isinstance(amount_sats, bool) or not isinstance(amount_sats, int):
+        raise InvalidInput(f"{field} must be a whole number of satoshis", fields={field: ["not an integer"]})
+    if not 1 <= amount_sats <= MAX_AMOUNT_SATS:
+        raise InvalidInput(f"{field} must be between 1 and {MAX_AMOUNT_SATS} sats, got {amount_sats}",
+                           fields={field: [f"must be between 1 and {MAX_AMOUNT_SATS}"]})
+    return amount_sats
+
+
+def request_key(account_id: int, idempotency_key: str) -> str:
+    """The journal key of a participant's request: the client's key, namespaced by account so
+    one client can never collide with (or learn about) another's keys."""
+    if (not isinstance(idempotency_key, str) or len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH
+            or not re.match(IDEMPOTENCY_KEY_PATTERN, idempotency_key)):
+        raise InvalidInput("invalid idempotency key", fields={"idempotency_key": [
+            f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters"]})
+    return f"account:{account_id}:{idempotency_key}"
+
+
+# --- posting --------------------------------------------------------------------------
+
+
+def post(uow: UnitOfWork, entry: JournalEntry, recorded_at: datetime,
+         guard: Callable[[dict[LedgerAccount, int]], None] | None = None) -> PostedEntry:
+    """Append ``entry`` once, inside the caller's open unit of work (the caller commits).
+
+    Locks the balance rows of the entry's accounts, then: a key already posted with the same
+    content returns the original (``replayed``); with other content it is
+    ``IdempotencyKeyReused``; otherwise ``guard`` sees the locked balances and may raise a
+    denial before anything is written.
+    """
+    balances = uow.ledger.lock_balances(p.account for p in entry.postings)
+    missing = {p.account.key for p in entry.postings} - {a.key for a in balances}
+    if missing:
+        raise InvalidInput(f"unknown ledger accounts: {', '.join(sorted(missing))}")
+    original = uow.ledger.find(entry.idempotency_key)
+    if original is not None:
+        if original.entry.content != entry.content:
+            raise IdempotencyKeyReused(entry.idempotency_key)
+        return PostedEntry(original, replayed=True)
+    if guard is not None:
+        guard(balances)
+    try:
+        return PostedEntry(uow.ledger.append(entry, recorded_at), replayed=False)
+    except IntegrityError as exc:  # the same key posted concurrently with other accounts
+        if "idempotency_key" in str(exc.orig):
+            raise IdempotencyKeyReused(entry.idempotency_key) from None
+        raise
+
+
+def _post_request(uow: UnitOfWork, entry: JournalEntry, now: datetime, client_key: str, guard=None) -> PostedEntry:
+    try:
+        return post(uow, entry, now, guard)
+    except IdempotencyKeyReused:  # name the key the client sent, not its namespaced form
+        raise IdempotencyKeyReused(client_key) from None
+
+
+def _movement(account_id: int, posted: PostedEntry, client_key: str) -> CollateralMovement:
+    recorded = posted.recorded
+    return CollateralMovement(
+        entry_id=recorded.id, account_id=account_id, kind=recorded.entry.kind.value,
+        amount_sats=abs(recorded.entry.amount_for(ledger.collateral(str(account_id)))),
+        idempotency_key=client_key, occurred_at=recorded.entry.occurred_at,
+        recorded_at=recorded.recorded_at, replayed=posted.replayed,
+    )
+
+
+def deposit(uow: UnitOfWork, clock: Clock, account_id: int, amount_sats: int, idempotency_key: str,
+            *, memo: str = "") -> CollateralMovement:
+    """Credit bitcoin received in custody to the account's collateral (idempotent by key)."""
+    amount = require_amount(amount_sats)
+    key = request_key(account_id, idempotency_key)
+    now = clock.now()
+    with uow:
+        account = require_account(uow, account_id)
+        entry = ledger.deposit(str(account.id), amount, idempotency_key=key, occurred_at=now, memo=memo)
+        posted = _post_request(uow, entry, now, idempotency_key)
+        uow.commit()
+    return _movement(account_id, posted, idempotency_key)
+
+
+def withdraw(uow: UnitOfWork, clock: Clock, account_id: int, amount_sats: int, idempotency_key: str,
+             margin_requirement: MarginRequirement = no_open_positions, *, memo: str = "") -> CollateralMovement:
+    """Pay collateral out to custody, refused (``InsufficientCollateral``) when it would leave
+    less collateral than the account's positions require as initial margin."""
+    amount = require_amount(amount_sats)
+    key = request_key(account_id, idempotency_key)
+    now = clock.now()
+    with uow:
+        account = require_account(uow, account_id)
+        entry = ledger.withdrawal(str(account.id), amount, idempotency_key=key, occurred_at=now, memo=memo)
+
+        def enough_free_collateral(balances: dict[LedgerAccount, int]) -> None:
+            balance = balances[account.collateral]
+            initial_margin = margin_requirement(account.id, uow)  # under the lock, like the balance
+            denial = ledger.withdrawal_denial(amount, balance - initial_margin)
+            if denial is not None:
+                raise InsufficientCollateral(
+                    f"{denial.message} (collateral {balance} sats, initial margin {initial_margin} sats)",
+                    amount_sats=amount, balance_sats=balance, initial_margin_sats=initial_margin,
+                    free_collateral_sats=max(balance - initial_margin, 0), shortfall_sats=denial.shortfall_sats,
+                )
+
+        posted = _post_request(uow, entry, now, idempotency_key, guard=enough_free_collateral)
+        uow.commit()
+    return _movement(account_id, posted, idempotency_key)
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def statement(uow: UnitOfWork, account_id: int, start: datetime | None = None, end: datetime | None = None,
+              *, page: int = 1, page_size: int = 100) -> StatementPage:
+    """The account's entries with occurred_at in [start, end] (inclusive), in the order they
+    took effect (occurred_at, then entry id), each with the balance after it."""
+    if page < 1:
+        raise InvalidInput("page starts at 1", fields={"page": ["must be at least 1"]})
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInput("page size out of range", fields={"page_size": [f"must be between 1 and {MAX_PAGE_SIZE}"]})
+    if start and end and start > end:
+        raise InvalidInput("start is after end", fields={"start": ["must not be after end"]})
+    with uow:
+        account = require_account(uow, account_id).collateral
+        movements = uow.ledger.movements(account, start=start, end=end, limit=page_size,
+                                         offset=(page - 1) * page_size)
+        total = uow.ledger.count_movements(account, start=start, end=end)
+        if movements:
+            opening = uow.ledger.balance_before(account, movements[0].occurred_at, movements[0].entry_id)
+        else:  # past the last page, or an empty range: the balance at the range's end
+            opening = uow.ledger.balance_through(account, end)
+    lines, balance = [], opening
+    for movement in movements:
+        balance += movement.amount_sats
+        lines.append(_line(movement, balance))
+    return StatementPage(account_id, start, end, opening, balance, lines, total, page, page_size)
+
+
+def _line(movement: Movement, balance_after: int) -> StatementLine:
+    return StatementLine(movement.entry_id, movement.kind, movement.memo, movement.occurred_at,
+                         movement.recorded_at, movement.amount_sats, balance_after)
+
+
+def check_balances(uow: UnitOfWork) -> BalanceCheck:
+    """Recompute every balance from the journal and compare with the stored ones; also find
+    entries that do not sum to zero (the database refuses them, so there should be none)."""
+    with uow:
+        stored = uow.ledger.balances()
+        derived = uow.ledger.journal_balances()
+        unbalanced = uow.ledger.unbalanced_entries()
+    accounts = set(stored) | set(derived)
+    differences = {
+        account.key: (stored.get(account, 0), derived.get(account, 0))
+        for account in accounts if stored.get(account, 0) != derived.get(account, 0)
+    }
+    return BalanceCheck(len(accounts), differences, unbalanced, sum(derived.values()))
