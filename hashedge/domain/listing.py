@@ -9,7 +9,8 @@ Cycle
 - **Epoch futures** (``BME14``, ``BME14C``, ``DIFF``): the 6 epochs after the current one,
   ``current_epoch + 1 .. current_epoch + 6`` (the current epoch's difficulty is already fixed).
   When the chain enters a new epoch, the contract settling on it stops trading and the next
-  epoch is added.
+  epoch is added. An epoch whose halt height the tip has already reached (the tip is the last
+  block before it, whose timestamp fixes its difficulty) is not listed: it could not trade.
 
 Expected epoch start (last trading time of an epoch contract): with the chain at ``tip_height``
 at ``now``, epoch E is expected to start after ``E * 2016 - tip_height`` more blocks of 600 s:
@@ -96,6 +97,8 @@ def listing_cycle(
         specs.append(hashprice_monthly(month.year, month.month))
     capped = capped_range(capped_reference_price) if capped_reference_price is not None else None
     for epoch in range(current_epoch + 1, current_epoch + EPOCHS_LISTED + 1):
+        if tip >= epoch * BLOCKS_PER_EPOCH - 1:
+            continue  # halted already: its difficulty is fixed by the tip's timestamp
         last_trading = expected_epoch_start(now, tip, epoch)
         for product in EPOCH_PRODUCTS:
             if product is Product.BME14_CAPPED:

@@ -75,7 +75,13 @@ def test_every_listed_contract_is_still_ahead_of_now(now, epoch, blocks_in):
     tip = epoch * 2016 + blocks_in
     specs = listing_cycle(now, epoch, tip_height=tip)
     assert all(spec.is_trading_open(now, tip_height=tip) for spec in specs)
-    assert len({s.symbol for s in specs}) == len(specs) == 6 + 6 * 2
+    assert len({s.symbol for s in specs}) == len(specs) == 6 + (5 if blocks_in == 2015 else 6) * 2
+
+
+def test_an_epoch_whose_difficulty_the_tip_already_fixes_is_not_listed():
+    last_block = EPOCH * 2016 + 2015
+    listed = symbols(listing_cycle(NOW, EPOCH, tip_height=last_block))
+    assert "DIFF-E461" not in listed and listed[-1] == "DIFF-E466"
 
 
 def test_capped_contracts_get_a_range_forty_percent_each_way_rounded_outward():
