@@ -1,0 +1,219 @@
+"""The governed risk parameters: documented defaults, hard bounds, and the margin calibration.
+
+``RiskParameters`` is one frozen object with every number the margin engine, the fee schedule,
+the OTC desk and the mark rule read. Governance changes it through the registry names of
+``as_registry`` / ``from_registry``; a value outside its hard bound is refused with
+``ParameterOutOfBounds`` whatever the vote says.
+
+Margin defaults (``hashedge/domain/MARGIN.md`` has the data, the numbers and the comparison
+with market practice). The recipe, applied to ``pricing.margin_ratio`` by ``calibrated_margin``:
+
+- initial margin = the 99% worst loss over a **7-day margin period of risk** (daily variation
+  margin, a day to meet a call, days to close out in a thin book), rounded up to a whole percent;
+- maintenance margin = **two thirds** of initial, rounded up to a whole percent; it must cover the
+  99% loss over the 3 days a liquidation may take (checked by the tests).
+
+=================  =======  ===========  ================================================
+product            initial  maintenance  calibration (6.25 BTC era, 99%, historical)
+=================  =======  ===========  ================================================
+HASHPRICE_MONTHLY  15.0%    10.0%        HASHPRICE 7 d 14.47%, 3 d 9.25%
+BME14_EPOCH        15.0%    10.0%        BME14 7 d 14.47%, 3 d 9.25%
+DIFF_EPOCH         13.0%    9.0%         DIFF 7 d 12.64%, 3 d 8.47%
+BME14_CAPPED       n/a      n/a          fully collateralized: the whole range
+=================  =======  ===========  ================================================
+
+Other defaults: maker fee 2 bps, taker fee 5 bps of notional (rounded up to the sat); OTC block
+trades within 5% of the mark; market orders checked (and protected by the service) at 5% from
+the mark; mark = model fair value clipped into the two-sided book (``marks``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import Enum
+from fractions import Fraction
+from types import MappingProxyType
+
+from hashedge.domain.errors import DomainError, InvalidValue
+from hashedge.domain.instruments import Product
+from hashedge.domain.units import require_price
+
+# --- the calibration recipe ---------------------------------------------------------------------
+
+CALIBRATION_CONFIDENCE = 0.99
+MARGIN_PERIOD_OF_RISK_DAYS = 7
+LIQUIDATION_PERIOD_DAYS = 3
+MAINTENANCE_FRACTION = Fraction(2, 3)
+RATIO_STEP = Decimal("0.01")
+CALIBRATION_INDEX = {
+    Product.HASHPRICE_MONTHLY: "HASHPRICE",
+    Product.BME14_EPOCH: "BME14",
+    Product.DIFF_EPOCH: "DIFF",
+}
+FULLY_COLLATERALIZED = frozenset({Product.BME14_CAPPED})
+
+
+class MarkAnchoring(str, Enum):
+    """How the mark uses the order book when it is two-sided (``marks``)."""
+
+    MODEL_CLIPPED_TO_BOOK = "model_clipped_to_book"  # model fair value clipped into [bid, ask]
+    BOOK_MID = "book_mid"  # mid of bid and ask
+    MODEL_ONLY = "model_only"  # ignore the book
+
+
+@dataclass(frozen=True)
+class MarginRatios:
+    """Initial and maintenance margin as fractions of notional (0.15 = 15%)."""
+
+    initial: Decimal
+    maintenance: Decimal
+
+
+@dataclass(frozen=True)
+class Bound:
+    low: Decimal
+    high: Decimal
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, Decimal) and self.low <= value <= self.high
+
+
+class ParameterOutOfBounds(DomainError, ValueError):
+    """A parameter value outside its hard bound (or breaking a rule between parameters)."""
+
+    def __init__(self, name: str, value: object, low: object, high: object, reason: str = ""):
+        super().__init__(f"parameter {name}={value} is outside its bound [{low}, {high}]"
+                         + (f": {reason}" if reason else ""))
+        self.name, self.value, self.low, self.high = name, value, low, high
+
+
+BOUNDS = {
+    "margin.initial": Bound(Decimal("0.05"), Decimal(1)),  # >= the 1-day 99% move (5.2%)
+    "margin.maintenance": Bound(Decimal("0.025"), Decimal(1)),  # and never above initial
+    "fees.maker_bps": Bound(Decimal(0), Decimal(50)),
+    "fees.taker_bps": Bound(Decimal(0), Decimal(100)),
+    "otc.band_ratio": Bound(Decimal("0.005"), Decimal("0.25")),
+    "orders.market_band_ratio": Bound(Decimal("0.005"), Decimal("0.25")),
+}
+
+
+def round_up_to_step(ratio: float | Fraction | Decimal, step: Decimal = RATIO_STEP) -> Decimal:
+    """``ratio`` rounded up to a multiple of ``step`` (e.g. 0.1447 -> 0.15)."""
+    steps = math.ceil(Fraction(ratio) / Fraction(step))
+    return (step * steps).normalize()
+
+
+def calibrated_margin(margin_ratio: Callable[[str, float, float], float]) -> dict[Product, MarginRatios]:
+    """The recipe (module docstring) applied to a calibration function, e.g. ``pricing.margin_ratio``.
+
+    The domain does not import ``pricing``: the caller passes the function in.
+    """
+    ratios = {}
+    for product, index in CALIBRATION_INDEX.items():
+        initial = round_up_to_step(margin_ratio(index, MARGIN_PERIOD_OF_RISK_DAYS, CALIBRATION_CONFIDENCE))
+        maintenance = round_up_to_step(Fraction(initial) * MAINTENANCE_FRACTION)
+        ratios[product] = MarginRatios(initial, maintenance)
+    return ratios
+
+
+DEFAULT_MARGIN: Mapping[Product, MarginRatios] = MappingProxyType({
+    Product.HASHPRICE_MONTHLY: MarginRatios(Decimal("0.15"), Decimal("0.1")),
+    Product.BME14_EPOCH: MarginRatios(Decimal("0.15"), Decimal("0.1")),
+    Product.DIFF_EPOCH: MarginRatios(Decimal("0.13"), Decimal("0.09")),
+})
+
+
+# --- the parameter object -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskParameters:
+    """Every governed number the trading core reads, with its documented default."""
+
+    margin: Mapping[Product, MarginRatios] = field(default_factory=lambda: DEFAULT_MARGIN)
+    maker_fee_bps: Decimal = Decimal(2)
+    taker_fee_bps: Decimal = Decimal(5)
+    otc_band_ratio: Decimal = Decimal("0.05")
+    market_order_band_ratio: Decimal = Decimal("0.05")
+    mark_anchoring: MarkAnchoring = MarkAnchoring.MODEL_CLIPPED_TO_BOOK
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mark_anchoring", MarkAnchoring(self.mark_anchoring))
+        object.__setattr__(self, "margin", MappingProxyType({Product(p): r for p, r in self.margin.items()}))
+        missing = set(CALIBRATION_INDEX) - set(self.margin)
+        if missing:
+            names = ", ".join(sorted(p.value for p in missing))
+            raise InvalidValue("margin", names, "needs margin ratios for every margined product")
+        for name, value in self.as_registry().items():
+            if name != "mark.anchoring":
+                _check_bound(name, value)
+        for product, ratios in self.margin.items():
+            if product in FULLY_COLLATERALIZED:
+                raise InvalidValue("margin", product.value, "is fully collateralized and takes no ratio")
+            if ratios.maintenance > ratios.initial:
+                name = f"margin.maintenance.{product.value}"
+                raise ParameterOutOfBounds(name, ratios.maintenance, BOUNDS["margin.maintenance"].low,
+                                           ratios.initial, "maintenance cannot exceed initial margin")
+
+    def ratios(self, product: Product) -> MarginRatios:
+        product = Product(product)
+        if product in FULLY_COLLATERALIZED:
+            raise InvalidValue("product", product.value, "is margined at its whole range, not by a ratio")
+        return self.margin[product]
+
+    def as_registry(self) -> dict[str, Decimal | str]:
+        """Flat ``name -> value`` pairs, the names governance proposals use."""
+        values: dict[str, Decimal | str] = {}
+        for product in sorted(self.margin, key=lambda p: p.value):
+            values[f"margin.initial.{product.value}"] = self.margin[product].initial
+            values[f"margin.maintenance.{product.value}"] = self.margin[product].maintenance
+        values |= {
+            "fees.maker_bps": self.maker_fee_bps,
+            "fees.taker_bps": self.taker_fee_bps,
+            "otc.band_ratio": self.otc_band_ratio,
+            "orders.market_band_ratio": self.market_order_band_ratio,
+            "mark.anchoring": self.mark_anchoring.value,
+        }
+        return values
+
+    @classmethod
+    def from_registry(cls, values: Mapping[str, Decimal | str]) -> RiskParameters:
+        """Parameters from registry pairs; names not given keep their defaults, unknown names fail."""
+        return cls().with_changes(values)
+
+    def with_changes(self, changes: Mapping[str, Decimal | str]) -> RiskParameters:
+        """A copy with some registry values changed (bounds checked)."""
+        known = self.as_registry()
+        unknown = sorted(set(changes) - set(known))
+        if unknown:
+            raise InvalidValue("name", ", ".join(unknown), "is not a governed parameter")
+        merged = known | dict(changes)
+        margin = {}
+        for product in self.margin:
+            margin[product] = MarginRatios(merged[f"margin.initial.{product.value}"],
+                                           merged[f"margin.maintenance.{product.value}"])
+        return replace(
+            self, margin=margin, maker_fee_bps=merged["fees.maker_bps"],
+            taker_fee_bps=merged["fees.taker_bps"], otc_band_ratio=merged["otc.band_ratio"],
+            market_order_band_ratio=merged["orders.market_band_ratio"],
+            mark_anchoring=MarkAnchoring(merged["mark.anchoring"]),
+        )
+
+
+def bound_of(name: str) -> Bound:
+    """The hard bound of a registry name (``margin.initial.<product>`` share one bound)."""
+    family = name.rsplit(".", 1)[0] if name.startswith("margin.") else name
+    if family not in BOUNDS:
+        raise InvalidValue("name", name, "has no numeric bound")
+    return BOUNDS[family]
+
+
+def _check_bound(name: str, value: object) -> None:
+    bound = bound_of(name)
+    if not isinstance(value, Decimal):
+        require_price(value, name)
+    if value not in bound:
+        raise ParameterOutOfBounds(name, value, bound.low, bound.high)
