@@ -1,0 +1,320 @@
+"""Margin: requirements, equity, status, and the pre-trade and withdrawal checks.
+
+Pure functions of positions, marks (``instrument_id -> Decimal``, the instrument id being the
+contract symbol), contract specs and ``RiskParameters``. Marks are passed in, never fetched.
+
+Definitions (all in integer sats)
+---------------------------------
+- notional of q contracts at mark M: ``|q| x M x multiplier``.
+- requirement per position, computed exactly and **rounded up once per position**:
+  futures: ``|q| x M x multiplier x ratio`` (initial or maintenance ratio of the product);
+  capped/floored (fully collateralized): the whole loss to the end of the range, for the long
+  ``q x (M - floor) x multiplier``, for the short ``|q| x (cap - M) x multiplier``, the same for
+  initial and maintenance. With M clamped to [floor, cap], equity minus this requirement is
+  ``collateral - (entry - floor) x m x q`` whatever the mark: what the long posted at entry, so
+  a capped position never becomes liquidatable by moving (``liquidation`` must not close it).
+- unrealized PnL: ``Position.unrealized_pnl_sats`` at the mark (rounded down per position).
+- equity = collateral + unrealized PnL (accruals are posted to collateral by the services).
+- status (DESIGN section 6): equity < maintenance -> ``liquidatable``; else equity < initial
+  -> ``margin_call`` (no risk-increasing orders); else ``healthy``. Open orders do not count.
+- order margin: what open orders would add if they all filled at their limit prices: per
+  instrument the worst of "all buys fill" and "all sells fill" (requirement of
+  ``q + buys`` vs ``q - sells``) minus the position's own requirement, plus for each order the
+  loss it would book at once against the mark (a buy above the mark, a sell below it) and its
+  taker fee. A market order is taken at the mark moved by ``market_order_band_ratio`` against
+  it, rounded outward to the tick; the service should send it as a limit IOC at that price so
+  the check holds.
+- free collateral = equity - initial margin - order margin.
+
+Checks
+------
+- ``pre_trade_check``: an order that only reduces a position (opposite side, and with the
+  account's other orders on that side no larger than the position) always passes, even in a
+  margin call. Any other order passes if free collateral, counting it as an open order, stays
+  >= 0; otherwise ``Rejected(INSUFFICIENT_FREE_COLLATERAL, shortfall_sats=...)``.
+- ``withdrawal_check``: the amount must be positive and at most the free collateral counted
+  with unrealized *losses* but without unrealized *gains* (gains are paid by variation margin,
+  not before); so free collateral stays >= 0 after any withdrawal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+from fractions import Fraction
+
+from hashedge.domain.denials import RejectReason, Rejected
+from hashedge.domain.errors import DomainError, InvalidValue
+from hashedge.domain.instruments import ContractSpec
+from hashedge.domain.ledger import withdrawal_denial
+from hashedge.domain.orders import Order, OrderType, Side
+from hashedge.domain.parameters import RiskParameters
+from hashedge.domain.positions import Position
+from hashedge.domain.units import MARGIN_ROUNDING, Rounding, exact, require_price, require_sats, round_to_tick, to_sats
+
+BPS = 10_000
+
+
+class MarginStatus(str, Enum):
+    HEALTHY = "healthy"
+    MARGIN_CALL = "margin_call"
+    LIQUIDATABLE = "liquidatable"
+
+
+class MissingMark(DomainError):
+    """A position or order on an instrument without a mark or a spec (a service bug)."""
+
+    def __init__(self, instrument_id: str, what: str = "mark"):
+        super().__init__(f"no {what} for instrument {instrument_id!r}")
+        self.instrument_id, self.what = instrument_id, what
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountState:
+    """What margin needs to know about one account: collateral, positions, resting orders."""
+
+    account_id: str
+    collateral_sats: int
+    positions: tuple[Position, ...] = ()
+    open_orders: tuple[Order, ...] = ()
+
+    def __post_init__(self) -> None:
+        require_sats(self.collateral_sats, "collateral_sats")
+        object.__setattr__(self, "positions", tuple(self.positions))
+        object.__setattr__(self, "open_orders", tuple(self.open_orders))
+        seen = set()
+        for position in self.positions:
+            if position.account_id != self.account_id:
+                raise InvalidValue("positions", position.account_id, f"is not account {self.account_id!r}")
+            if position.instrument_id in seen:
+                raise InvalidValue("positions", position.instrument_id, "appears twice")
+            seen.add(position.instrument_id)
+        for order in self.open_orders:
+            if order.account_id != self.account_id:
+                raise InvalidValue("open_orders", order.order_id, f"is not an order of {self.account_id!r}")
+
+    def position(self, instrument_id: str) -> int:
+        return next((p.quantity for p in self.positions if p.instrument_id == instrument_id), 0)
+
+
+@dataclass(frozen=True)
+class AccountMargin:
+    """One account's margin picture at the given marks."""
+
+    account_id: str
+    collateral_sats: int
+    unrealized_pnl_sats: int
+    equity_sats: int
+    initial_margin_sats: int
+    maintenance_margin_sats: int
+    order_margin_sats: int
+    free_collateral_sats: int
+    status: MarginStatus
+
+
+# --- one position -------------------------------------------------------------------------------
+
+
+def effective_mark(spec: ContractSpec, mark: Decimal) -> Decimal:
+    """The mark margin uses: positive, and clamped to [floor, cap] for a capped contract."""
+    price = require_price(mark, "mark_price")
+    if price <= 0:
+        raise InvalidValue("mark_price", price, f"must be positive for {spec.symbol}")
+    if spec.is_capped:
+        assert spec.floor is not None and spec.cap is not None
+        return min(max(price, spec.floor), spec.cap)
+    return price
+
+
+def requirement_per_contract(spec: ContractSpec, mark: Decimal, ratio: Decimal | None, *, long: bool) -> Fraction:
+    """Exact sats one contract needs: mark x multiplier x ratio, or the range left if capped."""
+    price, size = exact(effective_mark(spec, mark)), exact(spec.multiplier)
+    if spec.is_capped:
+        assert spec.floor is not None and spec.cap is not None
+        return (price - exact(spec.floor)) * size if long else (exact(spec.cap) - price) * size
+    assert ratio is not None
+    return price * size * exact(ratio)
+
+
+def ratios_for(spec: ContractSpec, params: RiskParameters) -> tuple[Decimal | None, Decimal | None]:
+    """(initial, maintenance) ratios of the contract's product; ``None`` for a capped contract."""
+    if spec.is_capped:
+        return None, None
+    ratios = params.ratios(spec.product)
+    return ratios.initial, ratios.maintenance
+
+
+def _requirement(spec: ContractSpec, quantity: int, mark: Decimal, ratio: Decimal | None) -> int:
+    if quantity == 0:
+        return 0
+    per_contract = requirement_per_contract(spec, mark, ratio, long=quantity > 0)
+    return to_sats(abs(quantity) * per_contract, MARGIN_ROUNDING)
+
+
+def notional_sats(spec: ContractSpec, quantity: int, mark: Decimal) -> int:
+    """|q| x mark x multiplier, rounded up (a base for requirements and penalties)."""
+    return to_sats(abs(quantity) * exact(effective_mark(spec, mark)) * exact(spec.multiplier), MARGIN_ROUNDING)
+
+
+def initial_margin_sats(spec: ContractSpec, quantity: int, mark: Decimal, params: RiskParameters) -> int:
+    return _requirement(spec, quantity, mark, ratios_for(spec, params)[0])
+
+
+def maintenance_margin_sats(spec: ContractSpec, quantity: int, mark: Decimal, params: RiskParameters) -> int:
+    return _requirement(spec, quantity, mark, ratios_for(spec, params)[1])
+
+
+def margin_status(equity_sats: int, initial_margin_sats: int, maintenance_margin_sats: int) -> MarginStatus:
+    if equity_sats < maintenance_margin_sats:
+        return MarginStatus.LIQUIDATABLE
+    if equity_sats < initial_margin_sats:
+        return MarginStatus.MARGIN_CALL
+    return MarginStatus.HEALTHY
+
+
+# --- one account --------------------------------------------------------------------------------
+
+
+def _lookup(instrument_id: str, marks: Mapping[str, Decimal],
+            specs: Mapping[str, ContractSpec]) -> tuple[ContractSpec, Decimal]:
+    if instrument_id not in specs:
+        raise MissingMark(instrument_id, "contract spec")
+    if instrument_id not in marks:
+        raise MissingMark(instrument_id)
+    return specs[instrument_id], marks[instrument_id]
+
+
+def _position_figures(position: Position, marks: Mapping[str, Decimal], specs: Mapping[str, ContractSpec],
+                      params: RiskParameters) -> tuple[int, int, int]:
+    """(unrealized PnL, initial, maintenance) of one position."""
+    spec, mark = _lookup(position.instrument_id, marks, specs)
+    if position.multiplier != spec.multiplier:
+        raise InvalidValue("multiplier", position.multiplier, f"differs from {spec.symbol}'s {spec.multiplier}")
+    price = effective_mark(spec, mark)
+    initial, maintenance = ratios_for(spec, params)
+    return (position.unrealized_pnl_sats(price), _requirement(spec, position.quantity, price, initial),
+            _requirement(spec, position.quantity, price, maintenance))
+
+
+def unrealized_pnl_sats(account: AccountState, marks: Mapping[str, Decimal],
+                        specs: Mapping[str, ContractSpec]) -> int:
+    """Sum of the positions' unrealized PnL at the (effective) marks."""
+    total = 0
+    for position in account.positions:
+        spec, mark = _lookup(position.instrument_id, marks, specs)
+        total += position.unrealized_pnl_sats(effective_mark(spec, mark))
+    return total
+
+
+def order_price(spec: ContractSpec, order: Order, mark: Decimal, params: RiskParameters) -> Decimal:
+    """The price an order is checked at: its limit, or for a market order the band edge."""
+    if order.order_type is OrderType.LIMIT:
+        assert order.price is not None
+        return order.price
+    price, band = effective_mark(spec, mark), params.market_order_band_ratio
+    if order.side is Side.BUY:
+        edge = round_to_tick(price * (1 + band), spec.tick_size, Rounding.UP)
+    else:
+        edge = max(round_to_tick(price * (1 - band), spec.tick_size, Rounding.DOWN), spec.tick_size)
+    return effective_mark(spec, edge) if spec.is_capped else edge
+
+
+def _order_cost(spec: ContractSpec, order: Order, mark: Decimal, params: RiskParameters) -> int:
+    """Loss booked at once against the mark if the order fills at its price, plus the taker fee."""
+    price, quantity = exact(order_price(spec, order, mark, params)), order.remaining_quantity
+    size = quantity * exact(spec.multiplier)
+    adverse = max(Fraction(0), (price - exact(effective_mark(spec, mark))) * order.side.sign * size)
+    fee = price * size * exact(params.taker_fee_bps) / BPS
+    return to_sats(adverse + fee, MARGIN_ROUNDING)
+
+
+def _working(orders: tuple[Order, ...]) -> list[Order]:
+    return [o for o in orders if not o.is_terminal and o.remaining_quantity > 0]
+
+
+def order_margin_sats(account: AccountState, marks: Mapping[str, Decimal], specs: Mapping[str, ContractSpec],
+                      params: RiskParameters, orders: tuple[Order, ...] | None = None) -> int:
+    """What ``orders`` (default: the account's open orders) add to initial margin (module doc)."""
+    working = _working(account.open_orders if orders is None else orders)
+    total, by_instrument = 0, {}
+    for order in working:
+        spec, mark = _lookup(order.instrument_id, marks, specs)
+        total += _order_cost(spec, order, mark, params)
+        buys, sells = by_instrument.get(order.instrument_id, (0, 0))
+        if order.side is Side.BUY:
+            by_instrument[order.instrument_id] = (buys + order.remaining_quantity, sells)
+        else:
+            by_instrument[order.instrument_id] = (buys, sells + order.remaining_quantity)
+    for instrument_id, (buys, sells) in sorted(by_instrument.items()):
+        spec, mark = _lookup(instrument_id, marks, specs)
+        ratio, held = ratios_for(spec, params)[0], account.position(instrument_id)
+        worst = max(_requirement(spec, held + buys, mark, ratio), _requirement(spec, held - sells, mark, ratio))
+        total += worst - _requirement(spec, held, mark, ratio)
+    return total
+
+
+def account_margin(account: AccountState, marks: Mapping[str, Decimal], params: RiskParameters, *,
+                   specs: Mapping[str, ContractSpec]) -> AccountMargin:
+    """Equity, requirements, free collateral and status of one account."""
+    pnl = initial = maintenance = 0
+    for position in account.positions:
+        p, i, m = _position_figures(position, marks, specs, params)
+        pnl, initial, maintenance = pnl + p, initial + i, maintenance + m
+    orders = order_margin_sats(account, marks, specs, params)
+    equity = account.collateral_sats + pnl
+    return AccountMargin(
+        account_id=account.account_id, collateral_sats=account.collateral_sats, unrealized_pnl_sats=pnl,
+        equity_sats=equity, initial_margin_sats=initial, maintenance_margin_sats=maintenance,
+        order_margin_sats=orders, free_collateral_sats=equity - initial - orders,
+        status=margin_status(equity, initial, maintenance),
+    )
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+
+def _reduces_only(account: AccountState, order: Order) -> bool:
+    held = account.position(order.instrument_id)
+    if held == 0 or (held > 0) == (order.side is Side.BUY):
+        return False
+    same_side = sum(o.remaining_quantity for o in _working(account.open_orders)
+                    if o.instrument_id == order.instrument_id and o.side is order.side
+                    and o.order_id != order.order_id)
+    return same_side + order.remaining_quantity <= abs(held)
+
+
+def pre_trade_check(account: AccountState, order: Order, marks: Mapping[str, Decimal], params: RiskParameters,
+                    *, specs: Mapping[str, ContractSpec]) -> Rejected | None:
+    """``None`` if ``order`` may go to the book, else the denial with the shortfall in sats."""
+    if order.account_id != account.account_id:
+        raise InvalidValue("order", order.order_id, f"is not an order of {account.account_id!r}")
+    _lookup(order.instrument_id, marks, specs)
+    if _reduces_only(account, order):
+        return None
+    others = tuple(o for o in account.open_orders if o.order_id != order.order_id)
+    summary = account_margin(account, marks, params, specs=specs)
+    with_order = order_margin_sats(account, marks, specs, params, others + (order,))
+    required = summary.initial_margin_sats + with_order
+    shortfall = required - summary.equity_sats
+    if shortfall <= 0:
+        return None
+    message = (f"order needs {required} sats of initial margin with the account's positions and open"
+               f" orders, equity is {summary.equity_sats} sats: short by {shortfall} sats")
+    return Rejected(RejectReason.INSUFFICIENT_FREE_COLLATERAL, "quantity", message, shortfall_sats=shortfall)
+
+
+def withdrawable_sats(account: AccountState, marks: Mapping[str, Decimal], params: RiskParameters, *,
+                      specs: Mapping[str, ContractSpec]) -> int:
+    """Collateral that may leave: free collateral without unrealized gains, never below 0."""
+    summary = account_margin(account, marks, params, specs=specs)
+    equity = summary.collateral_sats + min(summary.unrealized_pnl_sats, 0)
+    return max(equity - summary.initial_margin_sats - summary.order_margin_sats, 0)
+
+
+def withdrawal_check(account: AccountState, amount_sats: int, marks: Mapping[str, Decimal],
+                     params: RiskParameters, *, specs: Mapping[str, ContractSpec]) -> Rejected | None:
+    """``None`` if ``amount_sats`` may be withdrawn, else the denial with the shortfall."""
+    return withdrawal_denial(amount_sats, withdrawable_sats(account, marks, params, specs=specs))
