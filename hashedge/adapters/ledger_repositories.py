@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, text, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.orm_ledger import (
@@ -23,6 +24,11 @@ from hashedge.adapters.orm_ledger import (
 from hashedge.domain.ledger import AccountKind, JournalEntry, LedgerAccount, Posting, collateral
 
 _BALANCES = LedgerBalanceRow.__table__
+
+
+class KeyAlreadyPosted(Exception):
+    """``append`` found the entry's idempotency key taken (by a concurrent transaction); nothing
+    was written and the caller's transaction is still usable."""
 
 
 @dataclass(frozen=True)
@@ -182,9 +188,20 @@ class LedgerRepository:
         """Write ``entry``: postings, then the sealing entry row, then the derived balances.
 
         Callers decide first (idempotency, denials) under ``lock_balances``; see
-        ``services.ledger.post``.
+        ``services.ledger.post``. Runs in a savepoint so that a key taken meanwhile
+        (``KeyAlreadyPosted``) leaves the caller's transaction intact.
         """
-        entry_id = self._next_entry_id()
+        try:
+            with self.session.begin_nested():
+                entry_id = self._next_entry_id()
+                self._write(entry_id, entry, recorded_at)
+        except IntegrityError as exc:
+            if "idempotency_key" in str(exc.orig):
+                raise KeyAlreadyPosted(entry.idempotency_key) from exc
+            raise
+        return self._recorded(entry_id)
+
+    def _write(self, entry_id: int, entry: JournalEntry, recorded_at: datetime) -> None:
         self.session.execute(insert(JournalPostingRow), [
             {"entry_id": entry_id, "account_key": p.account.key, "amount_sats": p.amount_sats}
             for p in entry.postings
@@ -193,13 +210,14 @@ class LedgerRepository:
             "id": entry_id, "kind": entry.kind.value, "idempotency_key": entry.idempotency_key,
             "memo": entry.memo, "occurred_at": entry.occurred_at, "recorded_at": recorded_at,
         }])
+        # Platform accounts are only ever incremented here (atomically, under the row lock the
+        # UPDATE takes); participants' rows were locked by the caller before deciding.
         self.session.execute(
             update(_BALANCES)
             .where(_BALANCES.c.account_key == bindparam("key"))
             .values(balance_sats=_BALANCES.c.balance_sats + bindparam("delta")),
             [{"key": p.account.key, "delta": p.amount_sats} for p in sorted(entry.postings, key=_by_key)],
         )
-        return self._recorded(entry_id)
 
     def find(self, idempotency_key: str) -> RecordedEntry | None:
         entry_id = self.session.scalar(

@@ -3,9 +3,9 @@ reconciliation of derived balances against the journal.
 
 The rules of entries (postings sum to zero, idempotency compares kind and postings, when a
 withdrawal is denied) are the domain's (``hashedge.domain.ledger``); this module decides *under
-the right locks* and stores. Every entry locks the balance rows it touches before it reads them,
-so two withdrawals racing on one account are decided one after the other, never on the same
-stale balance.
+the right locks* and stores. Every entry locks its participants' balance rows before reading
+them, so two withdrawals racing on one account are decided one after the other, never on the
+same stale balance.
 """
 
 from __future__ import annotations
@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy.exc import IntegrityError
-
-from hashedge.adapters.ledger_repositories import Movement, RecordedEntry
+from hashedge.adapters.ledger_repositories import KeyAlreadyPosted, Movement, RecordedEntry
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain import ledger
-from hashedge.domain.ledger import JournalEntry, LedgerAccount
+from hashedge.domain.ledger import AccountKind, JournalEntry, LedgerAccount
 from hashedge.domain.units import SATS_PER_BTC
-from hashedge.errors import IdempotencyKeyReused, InsufficientCollateral, InvalidInput
+from hashedge.errors import IdempotencyKeyReused, InsufficientCollateral, InvalidInput, NotFound
 from hashedge.services.accounts import require_account
 
 MAX_AMOUNT_SATS = 21_000_000 * SATS_PER_BTC  # no single movement exceeds every bitcoin there is
@@ -127,28 +125,33 @@ def post(uow: UnitOfWork, entry: JournalEntry, recorded_at: datetime,
          guard: Callable[[dict[LedgerAccount, int]], None] | None = None) -> PostedEntry:
     """Append ``entry`` once, inside the caller's open unit of work (the caller commits).
 
-    Locks the balance rows of the entry's accounts, then: a key already posted with the same
+    Locks the balance rows of the participants' (collateral) accounts in the entry, the
+    balances that denials are about; platform accounts are only incremented, atomically, so
+    unrelated accounts never wait for each other. Then: a key already posted with the same
     content returns the original (``replayed``); with other content it is
     ``IdempotencyKeyReused``; otherwise ``guard`` sees the locked balances and may raise a
     denial before anything is written.
     """
-    balances = uow.ledger.lock_balances(p.account for p in entry.postings)
-    missing = {p.account.key for p in entry.postings} - {a.key for a in balances}
+    participants = [p.account for p in entry.postings if p.account.kind is AccountKind.COLLATERAL]
+    balances = uow.ledger.lock_balances(participants)
+    missing = {a.key for a in participants} - {a.key for a in balances}
     if missing:
-        raise InvalidInput(f"unknown ledger accounts: {', '.join(sorted(missing))}")
+        raise NotFound(f"no ledger account {', '.join(sorted(missing))}")
     original = uow.ledger.find(entry.idempotency_key)
     if original is not None:
-        if original.entry.content != entry.content:
-            raise IdempotencyKeyReused(entry.idempotency_key)
-        return PostedEntry(original, replayed=True)
+        return _replay(original, entry)
     if guard is not None:
         guard(balances)
     try:
         return PostedEntry(uow.ledger.append(entry, recorded_at), replayed=False)
-    except IntegrityError as exc:  # the same key posted concurrently with other accounts
-        if "idempotency_key" in str(exc.orig):
-            raise IdempotencyKeyReused(entry.idempotency_key) from None
-        raise
+    except KeyAlreadyPosted:  # by a transaction that shared no lock with this one
+        return _replay(uow.ledger.find(entry.idempotency_key), entry)
+
+
+def _replay(original: RecordedEntry, entry: JournalEntry) -> PostedEntry:
+    if original.entry.content != entry.content:
+        raise IdempotencyKeyReused(entry.idempotency_key)
+    return PostedEntry(original, replayed=True)
 
 
 def _post_request(uow: UnitOfWork, entry: JournalEntry, now: datetime, client_key: str, guard=None) -> PostedEntry:
