@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+from hashedge.domain import ledger as journal
 from hashedge.errors import InsufficientCollateral
 from hashedge.services import accounts, ledger
 
@@ -96,3 +97,27 @@ def test_withdrawals_from_different_accounts_do_not_wait_for_each_other_on_postg
     assert all(isinstance(r, ledger.CollateralMovement) for r in results), results
     expected_overlap = 2 if runtime.engine.dialect.name == "postgresql" else 1
     assert margin.most_deciding_at_once == expected_overlap
+
+
+def test_an_entry_between_platform_accounts_posted_at_once_on_ten_connections_is_written_once(runtime):
+    """No participant row to lock: the unique idempotency key decides, and the losers get the
+    winner's entry back (a savepoint keeps their transactions usable)."""
+    split = journal.transfer(journal.FEES, journal.INSURANCE_FUND, 1_000, idempotency_key="fee-split:2026-11-01",
+                             occurred_at=runtime.clock.now())
+
+    def post_split(_i):
+        with runtime.uow() as uow:
+            posted = ledger.post(uow, split, runtime.clock.now())
+            uow.commit()
+        return posted
+
+    results = race(post_split)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len({r.recorded.id for r in results}) == 1
+    assert sorted(r.replayed for r in results) == [False] + [True] * (THREADS - 1)
+    check = ledger.check_balances(runtime.uow())
+    assert check.ok and check.differences == {}
+    with runtime.uow() as uow:
+        assert uow.ledger.balances([journal.FEES, journal.INSURANCE_FUND]) == {
+            journal.FEES: -1_000, journal.INSURANCE_FUND: 1_000}
