@@ -140,8 +140,14 @@ def ingest_new_blocks(
     fork = None
     with uow:
         tip = uow.blocks.tip_height()
+        source_tip = source.tip_height()
+        if tip is not None and source_tip < tip:
+            # The source is behind us (a node restarting or still syncing): nothing to fetch, and
+            # blocks it has not seen yet are not a reorg unless its own tip disagrees with ours.
+            if source.block_hash(source_tip) == uow.blocks.hashes(source_tip, source_tip).get(source_tip):
+                return IngestResult(added_blocks=0, removed_blocks=0, tip_height=tip)
         if tip is not None:
-            fork = _find_fork_height(uow, source, tip)
+            fork = _find_fork_height(uow, source, min(tip, source_tip))
             if fork < tip:
                 if tip - fork >= confirmations and not allow_deep_reorg:
                     raise ReorgTooDeep(fork, tip, confirmations)
@@ -150,7 +156,7 @@ def ingest_new_blocks(
             next_height = fork + 1
         else:
             next_height = 0 if start_height is None else start_height
-    target = source.tip_height() if end_height is None else end_height
+    target = source_tip if end_height is None else end_height
     first_height = next_height
     added = 0
     while next_height <= target:

@@ -167,3 +167,13 @@ def test_a_run_missed_while_no_scheduler_was_up_is_caught_up_once_on_restart(run
     assert [r.job for r in runs].count("ingest_blocks") == 2  # caught up once, not three times
     assert [r.job for r in runs].count("publish_fixings") == 2
     assert all(r.status == "succeeded" for r in runs)
+
+
+def test_a_source_behind_the_stored_chain_changes_nothing(runtime, clock):
+    chain = make_frame(30)
+    clock.set(at_block(25))
+    ingest_blocks_job(JobContext(runtime, RevealingSource(chain, clock)), slot_of(clock.now(), 60))
+    lagging = RevealingSource(chain.iloc[:20], clock)  # a node that has only synced to height 19
+    clock.advance(timedelta(minutes=1))
+    summary = ingest_blocks_job(JobContext(runtime, lagging), slot_of(clock.now(), 60))
+    assert summary == {"added_blocks": 0, "removed_blocks": 0, "tip_height": 25}
