@@ -28,6 +28,7 @@ MAX_AMOUNT_SATS = 21_000_000 * SATS_PER_BTC  # no single movement exceeds every 
 MAX_IDEMPOTENCY_KEY_LENGTH = 100
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"  # visible ASCII, no spaces
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 1_000_000  # keeps offsets within every database's integers
 
 MarginRequirement = Callable[[int, UnitOfWork], int]
 """(account id, open unit of work) -> initial margin the account's positions require, in sats."""
@@ -219,8 +220,8 @@ def statement(uow: UnitOfWork, account_id: int, start: datetime | None = None, e
               *, page: int = 1, page_size: int = 100) -> StatementPage:
     """The account's entries with occurred_at in [start, end] (inclusive), in the order they
     took effect (occurred_at, then entry id), each with the balance after it."""
-    if page < 1:
-        raise InvalidInput("page starts at 1", fields={"page": ["must be at least 1"]})
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput("page out of range", fields={"page": [f"must be between 1 and {MAX_PAGE}"]})
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInput("page size out of range", fields={"page_size": [f"must be between 1 and {MAX_PAGE_SIZE}"]})
     if start and end and start > end:

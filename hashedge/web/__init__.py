@@ -26,12 +26,15 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     app.extensions["hashedge"] = runtime
 
     from hashedge.web import desk, errors
+    from hashedge.web.api import accounts as accounts_api
     from hashedge.web.api import indices as indices_api
 
     api = HashEdgeApi(app, spec_kwargs={"info": {"description": "Bitcoin hashrate indices, fixings and "
                                          "derivatives. Amounts in satoshis; units in field names."}})
     api.register_field(PlainDecimal, "string", "decimal")  # exact decimals travel as text
     api.register_blueprint(indices_api.blp, url_prefix="/api/v1")
+    api.spec.components.security_scheme(accounts_api.BEARER_SCHEME, accounts_api.BEARER_SCHEME_SPEC)
+    api.register_blueprint(accounts_api.blp, url_prefix="/api/v1")
     app.register_blueprint(desk.bp)
     errors.register(app)
 

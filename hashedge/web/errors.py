@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from hashedge.errors import HashEdgeError
+from hashedge.errors import HashEdgeError, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,10 @@ def _flatten_webargs_messages(messages: dict) -> dict[str, list[str]]:
 def register(app: Flask) -> None:
     @app.errorhandler(HashEdgeError)
     def _domain_error(exc: HashEdgeError):
-        return error_response(exc.http_status, exc.code, exc.message, exc.fields)
+        response = make_response(error_response(exc.http_status, exc.code, exc.message, exc.fields))
+        if isinstance(exc, Unauthenticated):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="hashedge"'
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -202,7 +202,8 @@ def test_a_statement_can_cover_a_time_window(runtime, history):
 
 
 @pytest.mark.parametrize("query, field", [
-    ({"page": 0}, "page"), ({"page_size": 0}, "page_size"), ({"page_size": 1001}, "page_size")])
+    ({"page": 0}, "page"), ({"page": 10**30}, "page"), ({"page_size": 0}, "page_size"),
+    ({"page_size": 1001}, "page_size")])
 def test_bad_statement_queries_name_the_field(runtime, alice, query, field):
     with pytest.raises(InvalidInput) as raised:
         ledger.statement(runtime.uow(), alice.id, **query)

@@ -1,0 +1,81 @@
+"""REST endpoints of one account, authenticated by its API key: each parses, calls one service,
+and renders. A key only ever reaches its own account: the account id comes from the key."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from hashedge.services import accounts, ledger
+from hashedge.web.api.account_schemas import (
+    AccountSchema,
+    CollateralMovementSchema,
+    IdempotencyHeaderSchema,
+    StatementPageSchema,
+    StatementQuerySchema,
+    WithdrawalRequestSchema,
+)
+from hashedge.web.api.schemas import ErrorSchema
+
+BEARER_SCHEME = "bearerAuth"
+BEARER_SCHEME_SPEC = {"type": "http", "scheme": "bearer",
+                      "description": "an API key from `hashedge account create`"}
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+blp = Blueprint("account", __name__, description="Your account: balances, margin, statements, withdrawals")
+
+
+def _runtime():
+    return current_app.extensions["hashedge"]
+
+
+def _bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" else None
+
+
+@blp.before_request
+def _authenticate() -> None:
+    g.account_id = accounts.authenticate_api_key(_runtime().uow(), _bearer_token())
+
+
+def _secured(view):
+    view = blp.doc(security=[{BEARER_SCHEME: []}])(view)
+    return blp.alt_response(401, schema=ErrorSchema, description="Missing, invalid or revoked API key")(view)
+
+
+@blp.route("/account", methods=["GET"])
+@blp.response(200, AccountSchema)
+@_secured
+def get_account():
+    """Balances, equity, margin and status of the key's account."""
+    return accounts.account_summary(_runtime().uow(), g.account_id)
+
+
+@blp.route("/statements", methods=["GET"])
+@blp.arguments(StatementQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
+@blp.response(200, StatementPageSchema)
+@blp.alt_response(400, schema=ErrorSchema, description="Invalid parameters, with field messages")
+@_secured
+def list_statements(**query):
+    """Journal entries of the account in [start, end], oldest first, with running balances."""
+    return ledger.statement(_runtime().uow(), g.account_id, **query)
+
+
+@blp.route("/withdrawals", methods=["POST"])
+@blp.arguments(WithdrawalRequestSchema, unknown=RAISE)
+@blp.arguments(IdempotencyHeaderSchema, location="headers")
+@blp.response(201, CollateralMovementSchema, headers={
+    REPLAYED_HEADER: {"description": "true when this is the stored answer to an earlier request",
+                      "schema": {"type": "string"}}})
+@blp.alt_response(400, schema=ErrorSchema, description="Invalid amount or missing Idempotency-Key")
+@blp.alt_response(409, schema=ErrorSchema, description="Idempotency-Key already used for another request")
+@blp.alt_response(422, schema=ErrorSchema, description="Not enough free collateral above initial margin")
+@_secured
+def create_withdrawal(body: dict, headers: dict):
+    """Pay collateral out; refused when it would leave less than initial margin."""
+    runtime = _runtime()
+    movement = ledger.withdraw(runtime.uow(), runtime.clock, g.account_id, body["amount_sats"],
+                               headers["idempotency_key"])
+    return movement, 201, ({REPLAYED_HEADER: "true"} if movement.replayed else {})
