@@ -1,0 +1,123 @@
+"""``hashedge account ...``, ``deposit``, ``withdraw`` and ``ledger check``: the desk's view of
+participants' money. ACCOUNT is an account id or name."""
+
+from __future__ import annotations
+
+import uuid
+
+import click
+
+from hashedge.cli import CliContext, _echo_json, cli, pass_cli
+from hashedge.services import accounts as account_services
+from hashedge.services import ledger as ledger_services
+
+
+@cli.group()
+def account() -> None:
+    """Participants and their API keys."""
+
+
+@account.command("create")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help='print {"id", "name", "api_key"}')
+@pass_cli
+def create(ctx: CliContext, name: str, as_json: bool) -> None:
+    """Create an account with an empty collateral balance and one API key (shown only now)."""
+    runtime = ctx.runtime
+    created, api_key = account_services.create_account(runtime.uow(), runtime.clock, name)
+    if as_json:
+        _echo_json({"id": created.id, "name": created.name, "api_key": api_key})
+        return
+    click.echo(f"account {created.id} ({created.name}) created")
+    click.echo(f"API key, shown this once (only its hash is kept): {api_key}")
+
+
+def _summary_payload(summary: account_services.AccountSummary) -> dict:
+    """The same shape as ``GET /api/v1/account``."""
+    return {
+        "id": summary.id, "name": summary.name, "balances": summary.balances,
+        "equity_sats": summary.equity_sats, "unrealized_pnl_sats": summary.unrealized_pnl_sats,
+        "initial_margin_sats": summary.initial_margin_sats,
+        "maintenance_margin_sats": summary.maintenance_margin_sats,
+        "free_collateral_sats": summary.free_collateral_sats, "status": summary.status,
+    }
+
+
+@account.command("show")
+@click.argument("reference", metavar="ACCOUNT")
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def show(ctx: CliContext, reference: str, as_json: bool) -> None:
+    """Balances, equity, margin and status of an account."""
+    runtime = ctx.runtime
+    found = account_services.resolve_account(runtime.uow(), reference)
+    summary = account_services.account_summary(runtime.uow(), found.id)
+    if as_json:
+        _echo_json(_summary_payload(summary))
+        return
+    click.echo(f"account {summary.id} ({summary.name}): {summary.status}")
+    for label, amount in (("collateral", summary.collateral_sats), ("equity", summary.equity_sats),
+                          ("initial margin", summary.initial_margin_sats),
+                          ("maintenance margin", summary.maintenance_margin_sats),
+                          ("free collateral", summary.free_collateral_sats)):
+        click.echo(f"  {label:<19}{amount:>22,} sats")
+
+
+def _movement_options(command):
+    command = click.option("--memo", default="", help="kept with the journal entry (e.g. a txid)")(command)
+    return click.option("--idempotency-key", "idempotency_key",
+                        help="retry-safe key (default: a new one per invocation)")(command)
+
+
+def _report(verb: str, preposition: str, movement, runtime, account_name: str) -> None:
+    balance = account_services.account_summary(runtime.uow(), movement.account_id).collateral_sats
+    again = " (already done with this idempotency key)" if movement.replayed else ""
+    click.echo(f"{verb} {movement.amount_sats} sats {preposition} account {movement.account_id} "
+               f"({account_name}){again}: entry {movement.entry_id}; collateral now {balance} sats")
+
+
+@cli.command()
+@click.argument("reference", metavar="ACCOUNT")
+@click.argument("amount_sats", metavar="SATS", type=int)
+@_movement_options
+@pass_cli
+def deposit(ctx: CliContext, reference: str, amount_sats: int, idempotency_key: str | None, memo: str) -> None:
+    """Credit SATS received in custody to ACCOUNT's collateral."""
+    runtime = ctx.runtime
+    found = account_services.resolve_account(runtime.uow(), reference)
+    movement = ledger_services.deposit(runtime.uow(), runtime.clock, found.id, amount_sats,
+                                       idempotency_key or f"cli-{uuid.uuid4().hex}", memo=memo)
+    _report("deposited", "to", movement, runtime, found.name)
+
+
+@cli.command()
+@click.argument("reference", metavar="ACCOUNT")
+@click.argument("amount_sats", metavar="SATS", type=int)
+@_movement_options
+@pass_cli
+def withdraw(ctx: CliContext, reference: str, amount_sats: int, idempotency_key: str | None, memo: str) -> None:
+    """Pay SATS of ACCOUNT's collateral out; refused below initial margin."""
+    runtime = ctx.runtime
+    found = account_services.resolve_account(runtime.uow(), reference)
+    movement = ledger_services.withdraw(runtime.uow(), runtime.clock, found.id, amount_sats,
+                                        idempotency_key or f"cli-{uuid.uuid4().hex}", memo=memo)
+    _report("withdrew", "from", movement, runtime, found.name)
+
+
+@cli.group("ledger")
+def ledger_group() -> None:
+    """The journal."""
+
+
+@ledger_group.command("check")
+@pass_cli
+def check(ctx: CliContext) -> None:
+    """Recompute every balance from the journal; exit 1 on any difference."""
+    report = ledger_services.check_balances(ctx.runtime.uow())
+    for key, (stored, derived) in sorted(report.differences.items()):
+        click.echo(f"MISMATCH {key}: stored {stored} sats, journal {derived} sats", err=True)
+    for entry_id, total in sorted(report.unbalanced_entries.items()):
+        click.echo(f"UNBALANCED entry {entry_id}: postings sum to {total} sats", err=True)
+    if not report.ok:
+        raise click.ClickException(f"ledger out of balance (all balances sum to {report.total_sats} sats)")
+    click.echo(f"ledger balances: {report.accounts_checked} accounts agree with the journal; total 0 sats")
