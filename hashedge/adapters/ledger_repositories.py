@@ -143,6 +143,8 @@ class LedgerRepository:
         Accounts without a balance row are left out.
         """
         keys = sorted({account.key for account in accounts})
+        if not keys:
+            return {}
         rows = self.session.execute(
             select(LedgerBalanceRow.account_key, LedgerBalanceRow.balance_sats)
             .where(LedgerBalanceRow.account_key.in_(keys))

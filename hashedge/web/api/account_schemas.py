@@ -25,8 +25,8 @@ class AccountSchema(Schema):
     unrealized_pnl_sats = fields.Integer(required=True)
     initial_margin_sats = fields.Integer(required=True)
     maintenance_margin_sats = fields.Integer(required=True)
-    free_collateral_sats = fields.Integer(
-        required=True, metadata={"description": "equity - initial margin: what may be withdrawn (negative in a margin call)"})
+    free_collateral_sats = fields.Integer(required=True, metadata={
+        "description": "equity - initial margin: what may be withdrawn (negative in a margin call)"})
     status = fields.String(required=True, validate=validate.OneOf(["healthy", "margin_call", "liquidatable"]))
 
 
