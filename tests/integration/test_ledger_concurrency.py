@@ -82,6 +82,24 @@ def test_one_request_retried_on_ten_connections_at_once_is_posted_once(runtime):
     assert ledger.check_balances(runtime.uow()).ok
 
 
+class MeetingPoint:
+    """A margin engine that waits (up to a second) for the other withdrawal to be deciding too,
+    so the test sees whether two decisions can overlap without depending on thread timing."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self.deciding = self.most_deciding_at_once = 0
+
+    def __call__(self, account_id, uow) -> int:
+        with self._condition:
+            self.deciding += 1
+            self.most_deciding_at_once = max(self.most_deciding_at_once, self.deciding)
+            self._condition.notify_all()
+            self._condition.wait_for(lambda: self.deciding >= 2, timeout=1.0)
+            self.deciding -= 1
+        return 0
+
+
 def test_withdrawals_from_different_accounts_do_not_wait_for_each_other_on_postgresql(runtime):
     """Row locks are per account: on PostgreSQL two accounts decide at the same time (SQLite has
     one writer at a time, so there it is enough that both succeed)."""
@@ -90,7 +108,7 @@ def test_withdrawals_from_different_accounts_do_not_wait_for_each_other_on_postg
         account, _ = accounts.create_account(runtime.uow(), runtime.clock, name)
         ledger.deposit(runtime.uow(), runtime.clock, account.id, 1_000, "funding")
         ids.append(account.id)
-    margin = SlowFlatMargin()
+    margin = MeetingPoint()
 
     results = race(lambda i: ledger.withdraw(runtime.uow(), runtime.clock, ids[i], 1_000, "out", margin), threads=2)
 
