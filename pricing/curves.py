@@ -242,7 +242,9 @@ def bootstrap_hazard_curve(
             raise PricingInputError(
                 "par_spreads" if par_spreads is not None else "upfront_quotes",
                 dict(par_spreads or upfront_quotes or {}),
-                f"admit no non-negative hazard curve ({error})",
+                f"admit no hazard curve: a forward default intensity between two pillars would have to be "
+                f"negative or beyond the solver's bound; the quotes are not arbitrage-free at this "
+                f"recovery ({error})",
             ) from None
     return HazardCurve(
         day, tuple(from_ql_date(d) for d, _ in nodes), tuple(float(h) for _, h in nodes)

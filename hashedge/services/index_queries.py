@@ -14,6 +14,7 @@ from indices.definitions import IndexDefinition, UnknownIndex, get_definition, s
 from indices.forecast import DifficultyForecast, forecast_next_difficulty
 
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 1_000_000  # beyond any real history; keeps offsets inside every backend's integers
 FORECAST_LOOKBACK_BLOCKS = 2 * 2016
 # Blocks before a height that any standard formula reads (BME84: up to seven epochs; MRI30: about
 # 32 days), with room for slow stretches; the formulas widen their own window inside what is loaded.
@@ -76,8 +77,8 @@ def fixings_page(
     page_size: int = 100,
 ) -> FixingsPage:
     definition = definition_of(name)
-    if page < 1:
-        raise InvalidInput("page starts at 1", fields={"page": ["must be at least 1"]})
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput("page out of range", fields={"page": [f"must be between 1 and {MAX_PAGE}"]})
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInput("page size out of range",
                            fields={"page_size": [f"must be between 1 and {MAX_PAGE_SIZE}"]})

@@ -66,6 +66,7 @@ def test_fixings_can_be_filtered_by_time(client):
     ("page_size=1001", "page_size"),
     ("page=0", "page"),
     ("page=abc", "page"),
+    ("page=99999999999999999999", "page"),
     ("kind=weekly", "kind"),
     ("start=yesterday", "start"),
     ("start=2026-01-01T00:00:00", "start"),  # no offset: ambiguous, refused

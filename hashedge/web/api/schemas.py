@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from hashedge.services.index_queries import MAX_PAGE_SIZE
+from hashedge.services.index_queries import MAX_PAGE, MAX_PAGE_SIZE
 
 
 class PlainDecimal(fields.Decimal):
@@ -50,7 +50,7 @@ class FixingsQuerySchema(Schema):
     start = fields.AwareDateTime(default_timezone=None, metadata={"description": "inclusive, ISO 8601 with offset"})
     end = fields.AwareDateTime(default_timezone=None, metadata={"description": "inclusive"})
     kind = fields.String(validate=validate.OneOf(["daily", "retarget"]))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 

@@ -150,3 +150,16 @@ OTHER_CASES = {
 def test_bad_inputs_elsewhere_raise(call, mentions):
     with pytest.raises(ValueError, match=mentions):
         call()
+
+
+def test_par_spreads_no_hazard_curve_can_reach_are_a_clear_error():
+    import datetime as dt
+
+    from pricing import price_cds
+    from pricing.errors import PricingInputError
+
+    tenors = ("6M", "1Y", "2Y", "3Y", "5Y", "7Y", "10Y")
+    quotes = dict(zip(tenors, [0.046875] * 6 + [0.05078125]))  # found by hypothesis at 90% recovery
+    with pytest.raises(PricingInputError, match="not arbitrage-free"):
+        price_cds(trade_date=dt.date(2020, 1, 1), maturity="10Y", notional=1e7, running_spread=0.05,
+                  recovery=0.9, par_spreads=quotes)
