@@ -11,6 +11,14 @@ from hashedge.adapters.repositories import (
     FixingRepository,
     JobRunRepository,
 )
+from hashedge.adapters.trading_repositories import (
+    InstrumentRepository,
+    MarkRepository,
+    OrderRepository,
+    PositionRepository,
+    SettlementRunRepository,
+    TradeRepository,
+)
 
 
 class UnitOfWork:
@@ -29,6 +37,12 @@ class UnitOfWork:
         self.accounts = AccountRepository(self.session)
         self.api_keys = ApiKeyRepository(self.session)
         self.ledger = LedgerRepository(self.session)
+        self.instruments = InstrumentRepository(self.session)
+        self.orders = OrderRepository(self.session)
+        self.trades = TradeRepository(self.session)
+        self.positions = PositionRepository(self.session)
+        self.marks = MarkRepository(self.session)
+        self.settlement_runs = SettlementRunRepository(self.session)
         return self
 
     def __exit__(self, *exc_info) -> None:

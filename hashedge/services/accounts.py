@@ -37,6 +37,13 @@ def flat_account_margin(account_id: int, uow: UnitOfWork) -> MarginFigures:
     return MarginFigures()
 
 
+def engine_account_margin(account_id: int, uow: UnitOfWork) -> MarginFigures:
+    """The figures of the margin engine (``services.margin.margin_figures``)."""
+    from hashedge.services.margin import margin_figures  # trading builds on this module
+
+    return margin_figures(account_id, uow)
+
+
 @dataclass(frozen=True)
 class AccountSummary:
     id: int
@@ -134,7 +141,7 @@ def resolve_account(uow: UnitOfWork, reference: str) -> AccountRecord:
     return account
 
 
-def account_summary(uow: UnitOfWork, account_id: int, margin: MarginView = flat_account_margin) -> AccountSummary:
+def account_summary(uow: UnitOfWork, account_id: int, margin: MarginView = engine_account_margin) -> AccountSummary:
     with uow:
         account = require_account(uow, account_id)
         collateral_sats = uow.ledger.balances([account.collateral]).get(account.collateral, 0)

@@ -19,6 +19,7 @@ from hashedge.bootstrap import Runtime
 from hashedge.errors import Conflict, InvalidInput
 from hashedge.services import chain_data
 from hashedge.services import fixings as fixing_services
+from hashedge.services import instruments as instrument_services
 
 FUTURE_BLOCKS = timedelta(days=30)
 DEFAULT_EPOCH_FILE = "btc_difficulty_epochs.csv"
@@ -31,10 +32,13 @@ class DemoReport:
     tip_height: int | None
     fixings_published: int
     live_source: object | None
+    instruments_listed: int = 0
+    instruments_marked: int = 0
 
     def summary(self) -> str:
         return (f"{self.epochs} epochs of real history, {self.blocks_added} new blocks "
-                f"(tip {self.tip_height}), {self.fixings_published} fixings published")
+                f"(tip {self.tip_height}), {self.fixings_published} fixings published, "
+                f"{self.instruments_listed} instruments listed, {self.instruments_marked} marked")
 
 
 def default_epoch_file(runtime: Runtime) -> Path | None:
@@ -116,4 +120,8 @@ def prepare_demo(
     result = fixing_services.publish_fixings(
         runtime.uow(), runtime.clock, confirmations=runtime.settings.confirmations, full_recompute=True
     )
-    return DemoReport(epoch_count, added, result.tip_height, result.published, live_source)
+    echo("listing instruments and marking them")
+    listing = instrument_services.run_listing(runtime.uow(), runtime.clock)
+    marks = instrument_services.update_marks(runtime.uow(), runtime.clock)
+    return DemoReport(epoch_count, added, result.tip_height, result.published, live_source,
+                      len(listing.listed), len(marks.marked))

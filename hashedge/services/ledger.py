@@ -39,6 +39,15 @@ def no_open_positions(account_id: int, uow: UnitOfWork) -> int:
     return 0
 
 
+def margin_engine_requirement(account_id: int, uow: UnitOfWork) -> int:
+    """What the account's positions and open orders hold back from withdrawal, from the margin
+    engine (``services.margin.withdrawal_requirement_sats``: initial and order margin plus
+    unrealized losses)."""
+    from hashedge.services.margin import withdrawal_requirement_sats  # trading builds on this module
+
+    return withdrawal_requirement_sats(account_id, uow)
+
+
 @dataclass(frozen=True)
 class PostedEntry:
     recorded: RecordedEntry
@@ -187,7 +196,7 @@ def deposit(uow: UnitOfWork, clock: Clock, account_id: int, amount_sats: int, id
 
 
 def withdraw(uow: UnitOfWork, clock: Clock, account_id: int, amount_sats: int, idempotency_key: str,
-             margin_requirement: MarginRequirement = no_open_positions, *, memo: str = "") -> CollateralMovement:
+             margin_requirement: MarginRequirement = margin_engine_requirement, *, memo: str = "") -> CollateralMovement:
     """Pay collateral out to custody, refused (``InsufficientCollateral``) when it would leave
     less collateral than the account's positions require as initial margin."""
     amount = require_amount(amount_sats)

@@ -28,6 +28,7 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     from hashedge.web import desk, errors
     from hashedge.web.api import accounts as accounts_api
     from hashedge.web.api import indices as indices_api
+    from hashedge.web.api import trading as trading_api
 
     api = HashEdgeApi(app, spec_kwargs={"info": {"description": "Bitcoin hashrate indices, fixings and "
                                          "derivatives. Amounts in satoshis; units in field names."}})
@@ -35,6 +36,8 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     api.register_blueprint(indices_api.blp, url_prefix="/api/v1")
     api.spec.components.security_scheme(accounts_api.BEARER_SCHEME, accounts_api.BEARER_SCHEME_SPEC)
     api.register_blueprint(accounts_api.blp, url_prefix="/api/v1")
+    api.register_blueprint(trading_api.market_blp, url_prefix="/api/v1")
+    api.register_blueprint(trading_api.blp, url_prefix="/api/v1")
     app.register_blueprint(desk.bp)
     errors.register(app)
 

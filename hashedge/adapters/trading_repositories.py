@@ -1,0 +1,378 @@
+"""Repositories for trading: domain values in and out (``ContractSpec``, ``Order``, ``Fill``,
+``Position``), never ORM rows. Decimals are stored as fixed-point text and read back exactly."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from hashedge.adapters.orm_trading import (
+    InstrumentRow,
+    InstrumentSequenceRow,
+    MarkRow,
+    OrderRow,
+    PositionRow,
+    SettlementRunRow,
+    TradeRow,
+)
+from hashedge.domain.fills import Fill
+from hashedge.domain.instruments import ContractSpec, spec_for
+from hashedge.domain.orders import Order
+from hashedge.domain.positions import Position
+
+RESTING_STATUSES = ("open", "partially_filled")
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+@dataclass(frozen=True)
+class InstrumentRecord:
+    spec: ContractSpec
+    status: str  # listed | expired | settled
+    listed_at: datetime
+    final_price: Decimal | None
+    settled_at: datetime | None
+
+    @property
+    def symbol(self) -> str:
+        return self.spec.symbol
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    order: Order
+    style: str
+    idempotency_key: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TradeRecord:
+    fill: Fill
+    kind: str  # book | block
+    buyer_fee_sats: int
+    seller_fee_sats: int
+
+
+@dataclass(frozen=True)
+class MarkRecord:
+    instrument: str
+    as_of: datetime
+    price: Decimal
+    source: str
+    model_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class SettlementRunRecord:
+    business_date: date
+    kind: str
+    status: str
+    summary: dict
+    started_at: datetime
+    finished_at: datetime | None
+
+
+def _instrument(row: InstrumentRow) -> InstrumentRecord:
+    spec = spec_for(row.symbol, last_trading_time=row.last_trading_time, floor=_decimal(row.floor),
+                    cap=_decimal(row.cap))
+    return InstrumentRecord(spec, row.status, row.listed_at, _decimal(row.final_price), row.settled_at)
+
+
+def _order(row: OrderRow) -> Order:
+    return Order(
+        order_id=row.id, account_id=str(row.account_id), instrument_id=row.instrument, side=row.side,
+        quantity=row.quantity, sequence=row.sequence, created_at=row.created_at, order_type=row.order_type,
+        price=_decimal(row.price), time_in_force=row.time_in_force, post_only=row.post_only,
+        status=row.status, filled_quantity=row.filled_quantity, cancel_reason=row.cancel_reason,
+    )
+
+
+def _stored(row: OrderRow) -> StoredOrder:
+    return StoredOrder(_order(row), row.style, row.idempotency_key, row.updated_at)
+
+
+def _trade(row: TradeRow) -> TradeRecord:
+    fill = Fill(
+        fill_id=row.id, instrument_id=row.instrument, price=Decimal(row.price), quantity=row.quantity,
+        occurred_at=row.occurred_at, buyer_account_id=str(row.buyer_account_id),
+        seller_account_id=str(row.seller_account_id), buy_order_id=row.buy_order_id,
+        sell_order_id=row.sell_order_id, aggressor=row.aggressor,
+    )
+    return TradeRecord(fill, row.kind, row.buyer_fee_sats, row.seller_fee_sats)
+
+
+class InstrumentRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, spec: ContractSpec, listed_at: datetime) -> None:
+        self.session.add(InstrumentRow(
+            symbol=spec.symbol, product=spec.product.value, underlying=spec.underlying,
+            multiplier=_text(spec.multiplier), multiplier_unit=spec.multiplier_unit, quote_unit=spec.quote_unit,
+            tick_size=_text(spec.tick_size), lot_size=spec.lot_size, last_trading_time=spec.last_trading_time,
+            settlement_rule=spec.settlement_rule.value, floor=_text(spec.floor), cap=_text(spec.cap),
+            status="listed", listed_at=listed_at,
+        ))
+        self.session.add(InstrumentSequenceRow(instrument=spec.symbol, last_sequence=0))
+        self.session.flush()
+
+    def get(self, symbol: str) -> InstrumentRecord | None:
+        row = self.session.get(InstrumentRow, symbol)
+        return _instrument(row) if row else None
+
+    def all(self, statuses: tuple[str, ...] | None = None) -> list[InstrumentRecord]:
+        query = select(InstrumentRow).order_by(InstrumentRow.last_trading_time, InstrumentRow.symbol)
+        if statuses:
+            query = query.where(InstrumentRow.status.in_(statuses))
+        return [_instrument(row) for row in self.session.scalars(query).all()]
+
+    def symbols(self) -> set[str]:
+        return set(self.session.scalars(select(InstrumentRow.symbol)).all())
+
+    def set_status(self, symbol: str, status: str, *, final_price: Decimal | None = None,
+                   settled_at: datetime | None = None) -> None:
+        values = {"status": status}
+        if final_price is not None:
+            values |= {"final_price": _text(final_price), "settled_at": settled_at}
+        self.session.execute(update(InstrumentRow).where(InstrumentRow.symbol == symbol).values(**values))
+
+    def lock_sequence(self, symbol: str) -> int | None:
+        """The instrument's last order sequence, its row locked until the transaction ends."""
+        return self.session.scalar(
+            select(InstrumentSequenceRow.last_sequence).where(InstrumentSequenceRow.instrument == symbol)
+            .with_for_update()
+        )
+
+    def lock_sequences(self, symbols) -> None:
+        """Lock several instruments' rows, in symbol order (no deadlock between lockers)."""
+        symbols = sorted(set(symbols))
+        if symbols:
+            self.session.execute(
+                select(InstrumentSequenceRow.instrument).where(InstrumentSequenceRow.instrument.in_(symbols))
+                .order_by(InstrumentSequenceRow.instrument).with_for_update()
+            ).all()
+
+    def set_sequence(self, symbol: str, last_sequence: int) -> None:
+        self.session.execute(update(InstrumentSequenceRow).where(InstrumentSequenceRow.instrument == symbol)
+                             .values(last_sequence=last_sequence))
+
+
+class OrderRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, order: Order, *, style: str, idempotency_key: str | None, at: datetime,
+            tick_size: Decimal) -> None:
+        self.session.execute(insert(OrderRow), [{
+            "price_ticks": None if order.price is None else int(order.price / tick_size),
+            "id": order.order_id, "account_id": int(order.account_id), "instrument": order.instrument_id,
+            "side": order.side.value, "style": style, "order_type": order.order_type.value,
+            "time_in_force": order.time_in_force.value, "post_only": order.post_only,
+            "price": _text(order.price), "quantity": order.quantity, "filled_quantity": order.filled_quantity,
+            "status": order.status.value,
+            "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
+            "sequence": order.sequence, "idempotency_key": idempotency_key, "created_at": order.created_at,
+            "updated_at": at,
+        }])
+
+    def save_state(self, order: Order, at: datetime) -> None:
+        """Store a resting order's new state (fills, cancellation)."""
+        self.session.execute(update(OrderRow).where(OrderRow.id == order.order_id).values(
+            filled_quantity=order.filled_quantity, status=order.status.value,
+            cancel_reason=order.cancel_reason.value if order.cancel_reason else None, updated_at=at,
+        ))
+
+    def get(self, order_id: str) -> StoredOrder | None:
+        row = self.session.get(OrderRow, order_id)
+        return _stored(row) if row else None
+
+    def by_idempotency_key(self, account_id: int, key: str) -> StoredOrder | None:
+        row = self.session.scalar(select(OrderRow).where(OrderRow.account_id == account_id,
+                                                         OrderRow.idempotency_key == key))
+        return _stored(row) if row else None
+
+    def _resting(self, condition) -> list[Order]:
+        # Plain rows rather than ORM entities: the book is rebuilt from these on every order.
+        table = OrderRow.__table__
+        rows = self.session.execute(select(table).where(condition, table.c.status.in_(RESTING_STATUSES))).all()
+        return [_order(row) for row in rows]
+
+    def resting(self, instrument: str) -> list[Order]:
+        return self._resting(OrderRow.__table__.c.instrument == instrument)
+
+    def crossed_by(self, order: Order, tick_size: Decimal) -> list[Order]:
+        """The resting orders ``order`` would trade with: the opposite side at prices it crosses
+        (all of the opposite side for a market order). Enough to match it exactly."""
+        c = OrderRow.__table__.c
+        condition = (c.instrument == order.instrument_id) & (c.side == order.side.opposite.value)
+        if order.price is not None:
+            ticks = int(order.price / tick_size)
+            condition &= (c.price_ticks <= ticks) if order.side.value == "buy" else (c.price_ticks >= ticks)
+        return self._resting(condition)
+
+    def resting_of(self, account_id: int) -> list[Order]:
+        return self._resting(OrderRow.__table__.c.account_id == account_id)
+
+    def of_account(self, account_id: int, *, instrument: str | None = None, open_only: bool = False,
+                   limit: int = 100, offset: int = 0) -> list[StoredOrder]:
+        query = select(OrderRow).where(OrderRow.account_id == account_id)
+        if instrument:
+            query = query.where(OrderRow.instrument == instrument)
+        if open_only:
+            query = query.where(OrderRow.status.in_(RESTING_STATUSES))
+        query = query.order_by(OrderRow.created_at.desc(), OrderRow.id).limit(limit).offset(offset)
+        return [_stored(row) for row in self.session.scalars(query).all()]
+
+
+class TradeRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, fill: Fill, *, kind: str, fees_sats: dict[str, int]) -> None:
+        self.session.execute(insert(TradeRow), [{
+            "id": fill.fill_id, "kind": kind, "instrument": fill.instrument_id, "price": _text(fill.price),
+            "quantity": fill.quantity, "buyer_account_id": int(fill.buyer_account_id),
+            "seller_account_id": int(fill.seller_account_id), "buy_order_id": fill.buy_order_id,
+            "sell_order_id": fill.sell_order_id,
+            "aggressor": fill.aggressor.value if fill.aggressor else None,
+            "buyer_fee_sats": fees_sats.get(fill.buyer_account_id, 0),
+            "seller_fee_sats": fees_sats.get(fill.seller_account_id, 0), "occurred_at": fill.occurred_at,
+        }])
+
+    def of_account(self, account_id: int, *, instrument: str | None = None, limit: int = 100,
+                   offset: int = 0) -> list[TradeRecord]:
+        query = select(TradeRow).where(or_(TradeRow.buyer_account_id == account_id,
+                                           TradeRow.seller_account_id == account_id))
+        if instrument:
+            query = query.where(TradeRow.instrument == instrument)
+        query = query.order_by(TradeRow.occurred_at.desc(), TradeRow.id).limit(limit).offset(offset)
+        return [_trade(row) for row in self.session.scalars(query).all()]
+
+    def of_instrument(self, instrument: str) -> list[TradeRecord]:
+        query = select(TradeRow).where(TradeRow.instrument == instrument).order_by(TradeRow.occurred_at)
+        return [_trade(row) for row in self.session.scalars(query).all()]
+
+
+class PositionRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    @staticmethod
+    def _position(row: PositionRow, multiplier: Decimal) -> Position:
+        return Position(account_id=str(row.account_id), instrument_id=row.instrument, multiplier=multiplier,
+                        quantity=row.quantity, open_value=Decimal(row.open_value),
+                        realized_pnl_sats=row.realized_pnl_sats)
+
+    def _multipliers(self) -> dict[str, Decimal]:
+        return {s: Decimal(m) for s, m in self.session.execute(
+            select(InstrumentRow.symbol, InstrumentRow.multiplier)).all()}
+
+    def get(self, account_id: int, spec: ContractSpec) -> Position:
+        """The stored position, or a flat one."""
+        row = self.session.get(PositionRow, (account_id, spec.symbol))
+        if row is None:
+            return Position(account_id=str(account_id), instrument_id=spec.symbol, multiplier=spec.multiplier)
+        return self._position(row, spec.multiplier)
+
+    def of_account(self, account_id: int, *, include_flat: bool = False) -> list[Position]:
+        query = select(PositionRow).where(PositionRow.account_id == account_id)
+        if not include_flat:
+            query = query.where(PositionRow.quantity != 0)
+        multipliers = self._multipliers()
+        rows = self.session.scalars(query.order_by(PositionRow.instrument)).all()
+        return [self._position(row, multipliers[row.instrument]) for row in rows]
+
+    def open_in(self, instrument: str, multiplier: Decimal) -> list[Position]:
+        rows = self.session.scalars(select(PositionRow).where(
+            PositionRow.instrument == instrument, PositionRow.quantity != 0).order_by(PositionRow.account_id)).all()
+        return [self._position(row, multiplier) for row in rows]
+
+    def instruments_with_positions(self) -> set[str]:
+        return set(self.session.scalars(select(PositionRow.instrument).where(PositionRow.quantity != 0)).all())
+
+    def save(self, position: Position, at: datetime) -> None:
+        key = (int(position.account_id), position.instrument_id)
+        row = self.session.get(PositionRow, key)
+        values = {"quantity": position.quantity, "open_value": _text(position.open_value),
+                  "realized_pnl_sats": position.realized_pnl_sats, "updated_at": at}
+        if row is None:
+            self.session.add(PositionRow(account_id=key[0], instrument=key[1], **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+        self.session.flush()
+
+    def save_many(self, positions: list[Position], at: datetime) -> None:
+        """Store new states of positions that exist already (settlement), in one statement."""
+        if not positions:
+            return
+        self.session.flush()
+        table = PositionRow.__table__
+        self.session.execute(
+            update(table).where(table.c.account_id == bindparam("b_account"),
+                                table.c.instrument == bindparam("b_instrument"))
+            .values(quantity=bindparam("b_quantity"), open_value=bindparam("b_open_value"),
+                    realized_pnl_sats=bindparam("b_realized"), updated_at=bindparam("b_at")),
+            [{"b_account": int(p.account_id), "b_instrument": p.instrument_id, "b_quantity": p.quantity,
+              "b_open_value": _text(p.open_value), "b_realized": p.realized_pnl_sats, "b_at": at}
+             for p in positions],
+        )
+
+    def net_quantity(self, instrument: str) -> int:
+        return int(self.session.scalar(select(func.coalesce(func.sum(PositionRow.quantity), 0))
+                                       .where(PositionRow.instrument == instrument)) or 0)
+
+
+class MarkRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, instrument: str, as_of: datetime, price: Decimal, source: str,
+            model_price: Decimal | None) -> None:
+        self.session.add(MarkRow(instrument=instrument, as_of=as_of, price=_text(price), source=source,
+                                 model_price=_text(model_price)))
+        self.session.flush()
+
+    def latest(self, instruments=None, *, at_or_before: datetime | None = None) -> dict[str, MarkRecord]:
+        """The latest mark of each instrument (optionally as of a moment)."""
+        newest = select(MarkRow.instrument, func.max(MarkRow.id).label("id")).group_by(MarkRow.instrument)
+        if instruments is not None:
+            newest = newest.where(MarkRow.instrument.in_(list(instruments)))
+        if at_or_before is not None:
+            newest = newest.where(MarkRow.as_of <= at_or_before)
+        ids = newest.subquery()
+        rows = self.session.scalars(select(MarkRow).join(ids, MarkRow.id == ids.c.id)).all()
+        return {row.instrument: MarkRecord(row.instrument, row.as_of, Decimal(row.price), row.source,
+                                           _decimal(row.model_price)) for row in rows}
+
+
+class SettlementRunRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, business_date: date, kind: str) -> SettlementRunRecord | None:
+        row = self.session.scalar(select(SettlementRunRow).where(
+            SettlementRunRow.business_date == business_date, SettlementRunRow.kind == kind))
+        if row is None:
+            return None
+        return SettlementRunRecord(row.business_date, row.kind, row.status, json.loads(row.summary),
+                                   row.started_at, row.finished_at)
+
+    def add_completed(self, business_date: date, kind: str, summary: dict, started_at: datetime,
+                      finished_at: datetime) -> None:
+        self.session.add(SettlementRunRow(business_date=business_date, kind=kind, status="completed",
+                                          summary=json.dumps(summary, default=str), started_at=started_at,
+                                          finished_at=finished_at))
+        self.session.flush()

@@ -1,0 +1,72 @@
+"""The margin engine applied to stored state: an account's collateral, positions and resting
+orders at the latest marks. The rules are ``hashedge.domain.margin``'s; this module only loads.
+
+Every function runs inside the caller's open unit of work (it reads what the caller has locked).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hashedge.adapters.ledger_repositories import collateral_of
+from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.domain.instruments import ContractSpec
+from hashedge.domain.margin import AccountMargin, AccountState, account_margin, withdrawable_sats
+from hashedge.domain.parameters import RiskParameters
+from hashedge.errors import DataUnavailable
+
+
+def risk_parameters() -> RiskParameters:
+    """The governed parameters in force (the documented defaults until governance lands)."""
+    return RiskParameters()
+
+
+def account_state(uow: UnitOfWork, account_id: int) -> AccountState:
+    account = collateral_of(account_id)
+    collateral_sats = uow.ledger.balances([account]).get(account, 0)
+    return AccountState(account_id=str(account_id), collateral_sats=collateral_sats,
+                        positions=tuple(uow.positions.of_account(account_id)),
+                        open_orders=tuple(uow.orders.resting_of(account_id)))
+
+
+def marks_and_specs(uow: UnitOfWork, state: AccountState,
+                    extra: tuple[str, ...] = ()) -> tuple[dict[str, Decimal], dict[str, ContractSpec]]:
+    """Latest marks and specs of every instrument the account touches (plus ``extra``)."""
+    symbols = ({p.instrument_id for p in state.positions} | {o.instrument_id for o in state.open_orders}
+               | set(extra))
+    marks = {symbol: record.price for symbol, record in uow.marks.latest(symbols).items()}
+    missing = sorted(symbols - set(marks))
+    if missing:
+        raise DataUnavailable(f"no mark yet for {', '.join(missing)}: run `hashedge instruments mark`",
+                              fields={"instrument": [f"{symbol} has no mark" for symbol in missing]})
+    specs = {}
+    for symbol in symbols:
+        record = uow.instruments.get(symbol)
+        specs[symbol] = record.spec
+    return marks, specs
+
+
+def margin_of(uow: UnitOfWork, account_id: int) -> AccountMargin:
+    state = account_state(uow, account_id)
+    marks, specs = marks_and_specs(uow, state)
+    return account_margin(state, marks, risk_parameters(), specs=specs)
+
+
+def withdrawal_requirement_sats(account_id: int, uow: UnitOfWork) -> int:
+    """What must stay in collateral: everything above ``domain.margin.withdrawable_sats``
+    (initial margin, order margin and unrealized losses; unrealized gains do not count)."""
+    state = account_state(uow, account_id)
+    if not state.positions and not state.open_orders:
+        return 0
+    marks, specs = marks_and_specs(uow, state)
+    return state.collateral_sats - withdrawable_sats(state, marks, risk_parameters(), specs=specs)
+
+
+def margin_figures(account_id: int, uow: UnitOfWork):
+    """``services.accounts.MarginFigures`` from the real margin engine."""
+    from hashedge.services.accounts import MarginFigures
+
+    summary = margin_of(uow, account_id)
+    return MarginFigures(initial_margin_sats=summary.initial_margin_sats + summary.order_margin_sats,
+                         maintenance_margin_sats=summary.maintenance_margin_sats,
+                         unrealized_pnl_sats=summary.unrealized_pnl_sats, status=summary.status.value)

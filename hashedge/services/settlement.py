@@ -1,0 +1,133 @@
+"""Daily settlement of a business date: variation margin, then final settlement of expiries.
+
+``run_daily_settlement(uow, clock, business_date)`` runs once per date, in one transaction,
+recorded in ``settlement_runs`` under (date, ``daily``): running it again returns the recorded
+summary and changes nothing.
+
+1. **Variation margin** (CME-style): every instrument with open positions and a mark as of the
+   date's close (00:00 UTC the next day) is settled at that mark. Each position is re-marked
+   (``Position.mark_to``): its open PnL is crystallized and its entry value reset to the
+   settlement price. Per instrument one ``variation_margin`` entry moves each account's PnL to or
+   from collateral against settlement clearing; gains and losses net to zero except for the
+   sub-sat rounding (down, against the account) that stays in clearing.
+2. **Final settlement**: every contract whose last trading time is at or before the close and
+   whose fixings are all published is settled at ``domain.settlement.settlement_price`` (clamped
+   by ``final_price`` for capped contracts): positions expire (``Position.expire``), resting
+   orders are cancelled, one ``final_settlement`` entry, and the instrument becomes ``settled``.
+   A contract whose fixings are not all in yet stays ``expired`` and is reported as pending; a
+   later date's run settles it.
+
+Locks: the instruments' sequence rows in symbol order, then the collateral rows of every
+account with a position, in key order (the order ``place_order`` uses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+from hashedge.adapters.ledger_repositories import collateral_of
+from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.clock import Clock
+from hashedge.domain import ledger
+from hashedge.domain.book import OrderBook
+from hashedge.domain.orders import CancelReason
+from hashedge.domain.settlement import MissingFixings, final_price, settlement_price
+from hashedge.errors import InvalidInput
+from hashedge.services.ledger import post
+
+DAILY = "daily"
+
+
+@dataclass(frozen=True)
+class SettlementSummary:
+    business_date: date
+    already_done: bool
+    variation_margin_sats: dict[str, dict[str, int]] = field(default_factory=dict)  # symbol -> account -> sats
+    settlement_prices: dict[str, str] = field(default_factory=dict)
+    final_settlements: dict[str, dict[str, int]] = field(default_factory=dict)
+    pending: dict[str, str] = field(default_factory=dict)  # symbol -> why it is not settled yet
+
+    def as_dict(self) -> dict:
+        return {"variation_margin_sats": self.variation_margin_sats, "settlement_prices": self.settlement_prices,
+                "final_settlements": self.final_settlements, "pending": self.pending}
+
+
+def business_day_close(business_date: date) -> datetime:
+    """A business date closes at 00:00 UTC of the next day."""
+    return datetime.combine(business_date + timedelta(days=1), time(0), tzinfo=timezone.utc)
+
+
+def run_daily_settlement(uow: UnitOfWork, clock: Clock, business_date: date) -> SettlementSummary:
+    if not isinstance(business_date, date) or isinstance(business_date, datetime):
+        raise InvalidInput("business date must be a date", fields={"date": ["expected YYYY-MM-DD"]})
+    now, close = clock.now(), business_day_close(business_date)
+    with uow:
+        done = uow.settlement_runs.get(business_date, DAILY)
+        if done is not None:
+            return _from_record(business_date, done.summary)
+        records = {r.symbol: r for r in uow.instruments.all(("listed", "expired"))}
+        uow.instruments.lock_sequences(records)
+        with_positions = uow.positions.instruments_with_positions() & set(records)
+        positions = {s: uow.positions.open_in(s, records[s].spec.multiplier) for s in sorted(with_positions)}
+        owners = {int(p.account_id) for held in positions.values() for p in held}
+        uow.ledger.lock_balances([collateral_of(owner) for owner in owners])
+        summary = SettlementSummary(business_date, already_done=False)
+        marks = uow.marks.latest(with_positions, at_or_before=close)
+        for symbol, held in positions.items():
+            if symbol not in marks:
+                summary.pending[symbol] = "no mark as of the close"
+                continue
+            price = marks[symbol].price
+            summary.settlement_prices[symbol] = format(price, "f")
+            summary.variation_margin_sats[symbol] = _apply(
+                uow, held, lambda p: p.mark_to(price), ledger.variation_margin,
+                f"settlement:{business_date.isoformat()}:vm:{symbol}", now)
+        for symbol, record in records.items():
+            if record.spec.last_trading_time > close:
+                continue
+            _final(uow, record, summary, business_date, now)
+        uow.settlement_runs.add_completed(business_date, DAILY, summary.as_dict(), now, clock.now())
+        uow.commit()
+    return summary
+
+
+def _apply(uow: UnitOfWork, held, change, builder, key: str, now: datetime) -> dict[str, int]:
+    amounts: dict[str, int] = {}
+    changed = []
+    for before in held:
+        after = change(before)
+        changed.append(after)
+        amounts[before.account_id] = after.realized_pnl_sats - before.realized_pnl_sats
+    uow.positions.save_many(changed, now)
+    entry = builder(amounts, idempotency_key=key, occurred_at=now, memo=key)
+    if entry is not None:
+        post(uow, entry, now)
+    return amounts
+
+
+def _final(uow: UnitOfWork, record, summary: SettlementSummary, business_date: date, now: datetime) -> None:
+    spec = record.spec
+    fixings = uow.fixings.latest(spec.underlying)
+    try:
+        price = final_price(spec, settlement_price(spec, fixings))
+    except MissingFixings as exc:
+        uow.instruments.set_status(spec.symbol, "expired")
+        summary.pending[spec.symbol] = str(exc)
+        return
+    book = OrderBook.from_resting(spec.trading_rules(), uow.orders.resting(spec.symbol))
+    for order in book.resting_orders():
+        uow.orders.save_state(order.cancelled(CancelReason.EXPIRY), now)
+    held = uow.positions.open_in(spec.symbol, spec.multiplier)
+    uow.ledger.lock_balances([collateral_of(int(p.account_id)) for p in held])
+    summary.final_settlements[spec.symbol] = _apply(
+        uow, held, lambda p: p.expire(price), ledger.final_settlement,
+        f"settlement:{business_date.isoformat()}:final:{spec.symbol}", now)
+    summary.settlement_prices[spec.symbol] = format(price, "f")
+    uow.instruments.set_status(spec.symbol, "settled", final_price=price, settled_at=now)
+
+
+def _from_record(business_date: date, stored: dict) -> SettlementSummary:
+    return SettlementSummary(business_date, True, stored.get("variation_margin_sats", {}),
+                             stored.get("settlement_prices", {}), stored.get("final_settlements", {}),
+                             stored.get("pending", {}))

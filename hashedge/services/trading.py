@@ -1,0 +1,304 @@
+"""Trading use cases: place and cancel orders, and read orders, trades and positions.
+
+``place_order`` does everything in ONE transaction, in this lock order (the same everywhere, so
+writers queue instead of deadlocking): the instrument's sequence row (matching is serialized per
+instrument), then the collateral rows of every account the match touches, in key order. Under
+those locks it rebuilds the book from the stored resting orders, matches (``domain.book``),
+checks the taker's margin (``domain.margin.pre_trade_check``), and stores the order, the makers'
+new states, the trades, the positions, the fees (``ledger.fee`` to the fees account) and the PnL
+the fills realized (``ledger.variation_margin`` against settlement clearing). Nothing is stored
+for a refused order.
+
+Market orders are sent to the book as limit IOC orders at the edge of the market-order band
+around the mark (``domain.margin.order_price``), the price the margin check assumed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from hashedge.adapters.ledger_repositories import collateral_of
+from hashedge.adapters.trading_repositories import InstrumentRecord, StoredOrder, TradeRecord
+from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.clock import Clock
+from hashedge.domain import ledger
+from hashedge.domain.book import OrderBook
+from hashedge.domain.denials import Rejected
+from hashedge.domain.fees import fill_fees_sats
+from hashedge.domain.fills import Fill
+from hashedge.domain.instruments import ContractSpec
+from hashedge.domain.margin import order_price, pre_trade_check
+from hashedge.domain.orders import Order, OrderType, Side, TimeInForce, order_style, validate_order
+from hashedge.domain.parameters import RiskParameters
+from hashedge.domain.positions import Position
+from hashedge.errors import Conflict, HashEdgeError, IdempotencyKeyReused, InvalidInput, NotFound
+from hashedge.services.accounts import require_account
+from hashedge.services.instruments import get_instrument
+from hashedge.services.ledger import post, request_key
+from hashedge.services.margin import account_state, marks_and_specs, risk_parameters
+
+MAX_QUANTITY = 1_000_000
+MAX_PAGE_SIZE = 1000
+
+
+class OrderRejected(HashEdgeError):
+    """The book or the margin check refused an order; ``reason`` is the domain's reason."""
+
+    code = "order_rejected"
+    http_status = 422
+
+    def __init__(self, denial: Rejected):
+        fields = {denial.field or "order": [denial.message]}
+        super().__init__(denial.message, fields=fields)
+        self.reason = denial.reason.value
+        self.shortfall_sats = denial.shortfall_sats
+
+
+class InsufficientMargin(OrderRejected):
+    code = "insufficient_margin"
+
+
+class TradingClosed(Conflict):
+    code = "trading_closed"
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: Order
+    style: str
+    fills: tuple[Fill, ...]
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class PositionView:
+    position: Position
+    mark_price: Decimal | None
+    unrealized_pnl_sats: int | None
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, fields={field: [message]})
+
+
+def parse_side(side: object) -> Side:
+    if side not in ("buy", "sell"):
+        raise _invalid("side", f"side must be 'buy' or 'sell', got {side!r}")
+    return Side(side)
+
+
+def parse_quantity(quantity: object, field: str = "quantity") -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise _invalid(field, f"{field} must be a whole number of contracts")
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise _invalid(field, f"{field} must be between 1 and {MAX_QUANTITY}, got {quantity}")
+    return quantity
+
+
+def parse_price(price: object, field: str = "price") -> Decimal | None:
+    if price is None:
+        return None
+    if isinstance(price, bool) or not isinstance(price, (int, Decimal, str)):
+        raise _invalid(field, f"{field} must be a decimal number")
+    try:
+        value = Decimal(price) if not isinstance(price, Decimal) else price
+    except ArithmeticError:
+        raise _invalid(field, f"{field} must be a decimal number, got {price!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise _invalid(field, f"{field} must be a positive finite number, got {price}")
+    return value
+
+
+def _denied(denial: Rejected | None) -> None:
+    if denial is not None:
+        raise OrderRejected(denial)
+
+
+def require_trading_open(uow: UnitOfWork, record: InstrumentRecord, now: datetime) -> None:
+    if record.status != "listed" or not record.spec.is_trading_open(now, uow.blocks.tip_height()):
+        raise TradingClosed(f"trading in {record.symbol} is closed ({record.status})",
+                            fields={"instrument": ["trading is closed"]})
+
+
+# --- fills: positions, fees, realized PnL ---------------------------------------------------
+
+
+def record_fill(uow: UnitOfWork, spec: ContractSpec, fill: Fill, *, kind: str, params: RiskParameters,
+                now: datetime) -> dict[str, int]:
+    """Store a fill (book or block) with its consequences; returns the fees charged per account.
+
+    The caller holds the instrument lock and the collateral locks of both parties.
+    """
+    fees = fill_fees_sats(fill, spec, params)
+    uow.trades.add(fill, kind=kind, fees_sats=fees)
+    realized = {}
+    for owner in (fill.buyer_account_id, fill.seller_account_id):
+        before = uow.positions.get(int(owner), spec)
+        after = before.apply(fill)
+        uow.positions.save(after, now)
+        realized[owner] = after.realized_pnl_sats - before.realized_pnl_sats
+    entry = ledger.variation_margin(realized, idempotency_key=f"trade:{fill.fill_id}:pnl", occurred_at=now,
+                                    memo=f"PnL realized by trade {fill.fill_id}")
+    if entry is not None:
+        post(uow, entry, now)
+    for owner, amount in sorted(fees.items()):
+        if amount > 0:
+            post(uow, ledger.fee(owner, amount, idempotency_key=f"trade:{fill.fill_id}:fee:{owner}",
+                                 occurred_at=now, memo=f"{kind} trade {fill.fill_id} in {spec.symbol}"), now)
+    return fees
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+
+def _new_order(account_id: int, spec: ContractSpec, side: Side, style_name: str, quantity: int,
+               price: Decimal | None, sequence: int, now: datetime) -> Order:
+    style = order_style(style_name)
+    if isinstance(style, Rejected):
+        raise InvalidInput(style.message, fields={"type": [style.message]})
+    return Order(order_id=uuid.uuid4().hex, account_id=str(account_id), instrument_id=spec.symbol, side=side,
+                 quantity=quantity, sequence=sequence, created_at=now, order_type=style.order_type,
+                 price=price, time_in_force=style.time_in_force, post_only=style.post_only)
+
+
+def _protected_market_order(order: Order, spec: ContractSpec, mark: Decimal, params: RiskParameters) -> Order:
+    if order.order_type is not OrderType.MARKET:
+        return order
+    edge = order_price(spec, order, mark, params)
+    return dataclasses.replace(order, order_type=OrderType.LIMIT, price=edge, time_in_force=TimeInForce.IOC
+                               if order.time_in_force is TimeInForce.GTC else order.time_in_force)
+
+
+def _replay(stored: StoredOrder, symbol: str, side: Side, style: str, quantity: int, price: Decimal | None,
+            client_key: str, uow: UnitOfWork) -> PlacedOrder:
+    order = stored.order
+    same = (order.instrument_id == symbol and order.side is side and stored.style == style
+            and order.quantity == quantity and (style == "market" or order.price == price))
+    if not same:
+        raise IdempotencyKeyReused(client_key)
+    fills = tuple(t.fill for t in uow.trades.of_instrument(symbol)
+                  if order.order_id in (t.fill.buy_order_id, t.fill.sell_order_id))
+    return PlacedOrder(order, stored.style, fills, replayed=True)
+
+
+def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: str, side: str, order_type: str,
+                quantity: int, price: Decimal | int | str | None = None,
+                idempotency_key: str | None = None) -> PlacedOrder:
+    """Validate, margin-check, match and store an order (module docstring)."""
+    side_value, quantity = parse_side(side), parse_quantity(quantity)
+    limit_price = parse_price(price)
+    if order_type == "market":
+        limit_price = None  # a market order's price is the band edge, set below
+    key = request_key(account_id, idempotency_key) if idempotency_key is not None else None
+    now, params = clock.now(), risk_parameters()
+    with uow:
+        require_account(uow, account_id)
+        record = get_instrument(uow, instrument)
+        spec = record.spec
+        if key is not None:
+            stored = uow.orders.by_idempotency_key(account_id, key)
+            if stored is not None:
+                return _replay(stored, spec.symbol, side_value, order_type, quantity, limit_price,
+                               idempotency_key, uow)
+        require_trading_open(uow, record, now)
+        last_sequence = uow.instruments.lock_sequence(spec.symbol)
+        order = _new_order(account_id, spec, side_value, order_type, quantity, limit_price, last_sequence + 1, now)
+        _denied(validate_order(order, spec.trading_rules()))
+        if order.order_type is OrderType.MARKET:
+            marks, _ = marks_and_specs(uow, account_state(uow, account_id), (spec.symbol,))
+            order = _protected_market_order(order, spec, marks[spec.symbol], params)
+        # Only the resting orders it crosses can trade with it: matching against them gives the
+        # same result as the whole book (post-only is refused by any of them, FOK counts them).
+        book = OrderBook.from_resting(spec.trading_rules(), uow.orders.crossed_by(order, spec.tick_size),
+                                      last_sequence=last_sequence)
+        result = book.submit(order)
+        _denied(result.rejected)
+        touched = {str(account_id)} | {m.account_id for m in result.maker_updates}
+        uow.ledger.lock_balances([collateral_of(int(owner)) for owner in touched])
+        state = account_state(uow, account_id)  # read under the account's lock
+        marks, specs = marks_and_specs(uow, state, (spec.symbol,))
+        denial = pre_trade_check(state, order, marks, params, specs=specs)
+        if denial is not None:
+            raise InsufficientMargin(denial)
+        uow.instruments.set_sequence(spec.symbol, order.sequence)
+        uow.orders.add(result.order, style=order_type, idempotency_key=key, at=now, tick_size=spec.tick_size)
+        for maker in result.maker_updates:
+            uow.orders.save_state(maker, now)
+        for fill in result.fills:
+            record_fill(uow, spec, fill, kind="book", params=params, now=now)
+        uow.commit()
+    return PlacedOrder(result.order, order_type, result.fills)
+
+
+def cancel_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str) -> Order:
+    """Cancel one of the account's resting orders; another account's order is NotFound."""
+    now = clock.now()
+    with uow:
+        stored = uow.orders.get(order_id) if isinstance(order_id, str) else None
+        if stored is None or stored.order.account_id != str(account_id):
+            raise NotFound(f"no order {order_id!r}", fields={"order_id": ["unknown order"]})
+        symbol = stored.order.instrument_id
+        uow.instruments.lock_sequence(symbol)
+        current = uow.orders.get(order_id).order
+        if not current.is_resting:
+            raise Conflict(f"order {order_id} is {current.status.value}, not resting",
+                           fields={"order_id": [f"order is {current.status.value}"]})
+        record = get_instrument(uow, symbol)
+        book = OrderBook.from_resting(record.spec.trading_rules(), uow.orders.resting(symbol))
+        cancelled = book.cancel(order_id)
+        if isinstance(cancelled, Rejected):  # pragma: no cover - checked just above
+            raise OrderRejected(cancelled)
+        uow.orders.save_state(cancelled, now)
+        uow.commit()
+    return cancelled
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE or not 0 <= offset <= 10_000_000:
+        raise _invalid("limit", f"limit must be 1 to {MAX_PAGE_SIZE} and offset 0 to 10,000,000")
+
+
+def list_orders(uow: UnitOfWork, account_id: int, *, open_only: bool = False, instrument: str | None = None,
+                limit: int = 100, offset: int = 0) -> list[StoredOrder]:
+    _page(limit, offset)
+    with uow:
+        return uow.orders.of_account(account_id, instrument=instrument, open_only=open_only, limit=limit,
+                                     offset=offset)
+
+
+def get_order(uow: UnitOfWork, account_id: int, order_id: str) -> StoredOrder:
+    with uow:
+        stored = uow.orders.get(order_id)
+    if stored is None or stored.order.account_id != str(account_id):
+        raise NotFound(f"no order {order_id!r}", fields={"order_id": ["unknown order"]})
+    return stored
+
+
+def list_trades(uow: UnitOfWork, account_id: int, *, instrument: str | None = None, limit: int = 100,
+                offset: int = 0) -> list[TradeRecord]:
+    _page(limit, offset)
+    with uow:
+        return uow.trades.of_account(account_id, instrument=instrument, limit=limit, offset=offset)
+
+
+def list_positions(uow: UnitOfWork, account_id: int) -> list[PositionView]:
+    """Open positions with their mark and unrealized PnL (``None`` without a mark)."""
+    with uow:
+        positions = uow.positions.of_account(account_id)
+        marks = uow.marks.latest([p.instrument_id for p in positions])
+    views = []
+    for position in positions:
+        mark = marks.get(position.instrument_id)
+        pnl = position.unrealized_pnl_sats(mark.price) if mark else None
+        views.append(PositionView(position, mark.price if mark else None, pnl))
+    return views

@@ -1,0 +1,130 @@
+"""REST endpoints for trading: instruments and book depth (public market data), and the orders,
+trades and positions of the API key's account. Each parses, calls one service, and renders; the
+account always comes from the key, so another account's order is a 404."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from hashedge.services import accounts, instruments, trading
+from hashedge.web.api.accounts import REPLAYED_HEADER, _bearer_token, _secured
+from hashedge.web.api.schemas import ErrorSchema
+from hashedge.web.api.trading_schemas import (
+    DepthQuerySchema,
+    DepthSchema,
+    FillSchema,
+    InstrumentSchema,
+    OptionalIdempotencyHeaderSchema,
+    OrderRequestSchema,
+    OrderSchema,
+    OrdersQuerySchema,
+    PositionSchema,
+    TradesQuerySchema,
+    depth_view,
+    instrument_view,
+    order_view,
+    position_view,
+    trade_view,
+)
+
+market_blp = Blueprint("market", __name__, description="Listed instruments, marks and order book depth")
+blp = Blueprint("trading", __name__, description="Your orders, trades and positions")
+
+
+def _runtime():
+    return current_app.extensions["hashedge"]
+
+
+@blp.before_request
+def _authenticate() -> None:
+    g.account_id = accounts.authenticate_api_key(_runtime().uow(), _bearer_token())
+
+
+@market_blp.route("/instruments", methods=["GET"])
+@market_blp.response(200, InstrumentSchema(many=True))
+def list_instruments():
+    """Listed and expired (not yet settled) contracts with their specs and latest marks."""
+    runtime = _runtime()
+    return [instrument_view(v) for v in instruments.list_instruments(runtime.uow(), runtime.clock)]
+
+
+@market_blp.route("/instruments/<string:symbol>/book", methods=["GET"])
+@market_blp.arguments(DepthQuerySchema, location="query", unknown=RAISE)
+@market_blp.response(200, DepthSchema)
+@market_blp.alt_response(404, schema=ErrorSchema, description="Unknown instrument")
+def book(query: dict, symbol: str):
+    """Aggregated resting quantity per price level, best first."""
+    return depth_view(instruments.depth(_runtime().uow(), symbol, query["levels"]))
+
+
+@blp.route("/orders", methods=["POST"])
+@blp.arguments(OrderRequestSchema, unknown=RAISE)
+@blp.arguments(OptionalIdempotencyHeaderSchema, location="headers")
+@blp.response(201, OrderSchema)
+@blp.alt_response(400, schema=ErrorSchema, description="Invalid order, with field messages")
+@blp.alt_response(404, schema=ErrorSchema, description="Unknown instrument")
+@blp.alt_response(409, schema=ErrorSchema, description="Trading closed, no mark yet, or Idempotency-Key reused")
+@blp.alt_response(422, schema=ErrorSchema, description="Refused by the book or the margin check (shortfall)")
+@_secured
+def place_order(body: dict, headers: dict):
+    """Place an order: matched at once against the book; a GTC limit remainder rests."""
+    runtime = _runtime()
+    placed = trading.place_order(runtime.uow(), runtime.clock, g.account_id, instrument=body["instrument"],
+                                 side=body["side"], order_type=body["type"], quantity=body["quantity"],
+                                 price=body["price"], idempotency_key=headers["idempotency_key"])
+    rendered = order_view(placed.order, placed.style, placed.fills)
+    return rendered, 201, ({REPLAYED_HEADER: "true"} if placed.replayed else {})
+
+
+@blp.route("/orders", methods=["GET"])
+@blp.arguments(OrdersQuerySchema, location="query", unknown=RAISE)
+@blp.response(200, OrderSchema(many=True))
+@_secured
+def list_orders(query: dict):
+    """The account's orders, newest first (``status=open`` for resting ones)."""
+    stored = trading.list_orders(_runtime().uow(), g.account_id, open_only=query["status"] == "open",
+                                 instrument=query.get("instrument"), limit=query["limit"], offset=query["offset"])
+    return [order_view(s.order, s.style) for s in stored]
+
+
+@blp.route("/orders/<string:order_id>", methods=["GET"])
+@blp.response(200, OrderSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No such order for this account")
+@_secured
+def get_order(order_id: str):
+    stored = trading.get_order(_runtime().uow(), g.account_id, order_id)
+    return order_view(stored.order, stored.style)
+
+
+@blp.route("/orders/<string:order_id>", methods=["DELETE"])
+@blp.response(200, OrderSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No such order for this account")
+@blp.alt_response(409, schema=ErrorSchema, description="The order is no longer resting")
+@_secured
+def cancel_order(order_id: str):
+    """Cancel a resting order."""
+    runtime = _runtime()
+    cancelled = trading.cancel_order(runtime.uow(), runtime.clock, g.account_id, order_id)
+    stored = trading.get_order(runtime.uow(), g.account_id, order_id)
+    return order_view(cancelled, stored.style)
+
+
+@blp.route("/trades", methods=["GET"])
+@blp.arguments(TradesQuerySchema, location="query", unknown=RAISE)
+@blp.response(200, FillSchema(many=True))
+@_secured
+def list_trades(query: dict):
+    """The account's trades (book fills and block trades), newest first, with its fees."""
+    records = trading.list_trades(_runtime().uow(), g.account_id, instrument=query.get("instrument"),
+                                  limit=query["limit"], offset=query["offset"])
+    return [trade_view(r, g.account_id) for r in records]
+
+
+@blp.route("/positions", methods=["GET"])
+@blp.response(200, PositionSchema(many=True))
+@_secured
+def list_positions():
+    """Open positions: signed quantity, average price, mark, unrealized and realized PnL."""
+    return [position_view(v) for v in trading.list_positions(_runtime().uow(), g.account_id)]

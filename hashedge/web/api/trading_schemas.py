@@ -1,0 +1,171 @@
+"""Marshmallow schemas for instruments, the book, orders, trades and positions.
+
+Prices are exact decimals sent as text (``PlainDecimal``); money is integer sats in ``*_sats``.
+The ``*_view`` functions flatten service results (domain values) into what the schemas dump.
+"""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from hashedge.domain.orders import ORDER_STYLES
+from hashedge.services.ledger import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH
+from hashedge.services.trading import MAX_PAGE_SIZE, MAX_QUANTITY
+from hashedge.web.api.schemas import PlainDecimal
+
+
+class InstrumentSchema(Schema):
+    symbol = fields.String(required=True, metadata={"description": "e.g. HP-2026-12, BME14-E420, DIFF-E421"})
+    product = fields.String(required=True)
+    underlying = fields.String(required=True)
+    quote_unit = fields.String(required=True)
+    multiplier = PlainDecimal(required=True, metadata={"description": "sats per one quote unit per contract"})
+    multiplier_unit = fields.String(required=True)
+    tick_size = PlainDecimal(required=True)
+    lot_size = fields.Integer(required=True)
+    last_trading_time = fields.DateTime(required=True, format="iso")
+    settlement_rule = fields.String(required=True)
+    floor = PlainDecimal(allow_none=True)
+    cap = PlainDecimal(allow_none=True)
+    status = fields.String(required=True, metadata={"description": "listed, expired or settled"})
+    trading_open = fields.Boolean(required=True)
+    mark_price = PlainDecimal(allow_none=True)
+    mark_source = fields.String(allow_none=True)
+    marked_at = fields.DateTime(format="iso", allow_none=True)
+
+
+class LevelSchema(Schema):
+    price = PlainDecimal(required=True)
+    quantity = fields.Integer(required=True)
+
+
+class DepthSchema(Schema):
+    instrument = fields.String(required=True)
+    bids = fields.List(fields.Nested(LevelSchema), required=True)
+    asks = fields.List(fields.Nested(LevelSchema), required=True)
+
+
+class DepthQuerySchema(Schema):
+    levels = fields.Integer(load_default=20, validate=validate.Range(min=1, max=500))
+
+
+class OrderRequestSchema(Schema):
+    instrument = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    side = fields.String(required=True, validate=validate.OneOf(["buy", "sell"]))
+    type = fields.String(load_default="limit", validate=validate.OneOf(list(ORDER_STYLES)))
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY),
+                              metadata={"description": "contracts, a positive whole number"})
+    price = fields.Decimal(allow_none=True, load_default=None, allow_nan=False,
+                           metadata={"description": "limit price in the quote unit; ignored for market orders"})
+
+
+class OptionalIdempotencyHeaderSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key", load_default=None,
+        validate=[validate.Length(min=1, max=MAX_IDEMPOTENCY_KEY_LENGTH), validate.Regexp(IDEMPOTENCY_KEY_PATTERN)],
+        metadata={"description": "a retry with the same key gets the original order"},
+    )
+
+
+class FillSchema(Schema):
+    id = fields.String(required=True)
+    instrument = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "book or block"})
+    side = fields.String(required=True, metadata={"description": "your side: buy or sell"})
+    liquidity = fields.String(allow_none=True, metadata={"description": "maker, taker, or null for a block trade"})
+    price = PlainDecimal(required=True)
+    quantity = fields.Integer(required=True)
+    fee_sats = fields.Integer(allow_none=True)
+    occurred_at = fields.DateTime(required=True, format="iso")
+
+
+class OrderSchema(Schema):
+    id = fields.String(required=True)
+    instrument = fields.String(required=True)
+    side = fields.String(required=True)
+    type = fields.String(required=True)
+    price = PlainDecimal(allow_none=True)
+    quantity = fields.Integer(required=True)
+    filled_quantity = fields.Integer(required=True)
+    remaining_quantity = fields.Integer(required=True)
+    status = fields.String(required=True)
+    cancel_reason = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True, format="iso")
+    fills = fields.List(fields.Nested(FillSchema))
+
+
+class OrdersQuerySchema(Schema):
+    status = fields.String(load_default="all", validate=validate.OneOf(["all", "open"]))
+    instrument = fields.String(validate=validate.Length(min=1, max=32))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
+
+
+class TradesQuerySchema(Schema):
+    instrument = fields.String(validate=validate.Length(min=1, max=32))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
+
+
+class PositionSchema(Schema):
+    instrument = fields.String(required=True)
+    quantity = fields.Integer(required=True, metadata={"description": "signed: positive long, negative short"})
+    side = fields.String(required=True)
+    average_price = PlainDecimal(required=True)
+    mark_price = PlainDecimal(allow_none=True)
+    unrealized_pnl_sats = fields.Integer(allow_none=True)
+    realized_pnl_sats = fields.Integer(required=True)
+
+
+# --- presenters ------------------------------------------------------------------------------
+
+
+def fill_view(fill, account_id: int, kind: str = "book", fee_sats: int | None = None) -> dict:
+    owner = str(account_id)
+    liquidity = None
+    if fill.aggressor is not None:
+        liquidity = "taker" if fill.taker_account_id == owner else "maker"
+    return {"id": fill.fill_id, "instrument": fill.instrument_id, "kind": kind,
+            "side": fill.side_of(owner).value, "liquidity": liquidity, "price": fill.price,
+            "quantity": fill.quantity, "fee_sats": fee_sats, "occurred_at": fill.occurred_at}
+
+
+def trade_view(record, account_id: int) -> dict:
+    fill = record.fill
+    fee = record.buyer_fee_sats if fill.buyer_account_id == str(account_id) else record.seller_fee_sats
+    return fill_view(fill, account_id, record.kind, fee)
+
+
+def order_view(order, style: str, fills=(), account_id: int | None = None) -> dict:
+    return {"id": order.order_id, "instrument": order.instrument_id, "side": order.side.value, "type": style,
+            "price": order.price, "quantity": order.quantity, "filled_quantity": order.filled_quantity,
+            "remaining_quantity": order.remaining_quantity, "status": order.status.value,
+            "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
+            "created_at": order.created_at,
+            "fills": [fill_view(f, int(order.account_id)) for f in fills]}
+
+
+def position_view(view) -> dict:
+    position = view.position
+    return {"instrument": position.instrument_id, "quantity": position.quantity, "side": position.side.value,
+            "average_price": position.average_price, "mark_price": view.mark_price,
+            "unrealized_pnl_sats": view.unrealized_pnl_sats, "realized_pnl_sats": position.realized_pnl_sats}
+
+
+def instrument_view(view) -> dict:
+    spec = view.record.spec
+    return {"symbol": spec.symbol, "product": spec.product.value, "underlying": spec.underlying,
+            "quote_unit": spec.quote_unit, "multiplier": spec.multiplier, "multiplier_unit": spec.multiplier_unit,
+            "tick_size": spec.tick_size, "lot_size": spec.lot_size, "last_trading_time": spec.last_trading_time,
+            "settlement_rule": spec.settlement_rule.value, "floor": spec.floor, "cap": spec.cap,
+            "status": view.record.status, "trading_open": view.trading_open, "mark_price": view.mark_price,
+            "mark_source": view.mark_source, "marked_at": view.marked_at}
+
+
+def depth_view(depth) -> dict:
+    return {"instrument": depth.instrument,
+            "bids": [{"price": p, "quantity": q} for p, q in depth.bids],
+            "asks": [{"price": p, "quantity": q} for p, q in depth.asks]}
