@@ -295,8 +295,9 @@ class PositionRepository:
         return [self._position(row, multipliers[row.instrument]) for row in rows]
 
     def open_in(self, instrument: str, multiplier: Decimal) -> list[Position]:
-        rows = self.session.scalars(select(PositionRow).where(
-            PositionRow.instrument == instrument, PositionRow.quantity != 0).order_by(PositionRow.account_id)).all()
+        table = PositionRow.__table__  # plain rows: settlement reads every open position
+        rows = self.session.execute(select(table).where(
+            table.c.instrument == instrument, table.c.quantity != 0).order_by(table.c.account_id)).all()
         return [self._position(row, multiplier) for row in rows]
 
     def instruments_with_positions(self) -> set[str]:

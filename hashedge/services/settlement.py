@@ -7,9 +7,10 @@ summary and changes nothing.
 1. **Variation margin** (CME-style): every instrument with open positions and a mark as of the
    date's close (00:00 UTC the next day) is settled at that mark. Each position is re-marked
    (``Position.mark_to``): its open PnL is crystallized and its entry value reset to the
-   settlement price. Per instrument one ``variation_margin`` entry moves each account's PnL to or
-   from collateral against settlement clearing; gains and losses net to zero except for the
-   sub-sat rounding (down, against the account) that stays in clearing.
+   settlement price. One ``variation_margin`` entry for the date moves each account's PnL (net
+   over its instruments; the summary keeps it per instrument) to or from collateral against
+   settlement clearing; gains and losses net to zero except for the sub-sat rounding (down,
+   against the account) that stays in clearing.
 2. **Final settlement**: every contract whose last trading time is at or before the close and
    whose fixings are all published is settled at ``domain.settlement.settlement_price`` (clamped
    by ``final_price`` for capped contracts): positions expire (``Position.expire``), resting
@@ -74,15 +75,20 @@ def run_daily_settlement(uow: UnitOfWork, clock: Clock, business_date: date) -> 
         uow.ledger.lock_balances([collateral_of(owner) for owner in owners])
         summary = SettlementSummary(business_date, already_done=False)
         marks = uow.marks.latest(with_positions, at_or_before=close)
+        total_sats: dict[str, int] = {}
         for symbol, held in positions.items():
             if symbol not in marks:
                 summary.pending[symbol] = "no mark as of the close"
                 continue
             price = marks[symbol].price
             summary.settlement_prices[symbol] = format(price, "f")
-            summary.variation_margin_sats[symbol] = _apply(
-                uow, held, lambda p: p.mark_to(price), ledger.variation_margin,
-                f"settlement:{business_date.isoformat()}:vm:{symbol}", now)
+            summary.variation_margin_sats[symbol] = amounts = _remark(uow, held, lambda p: p.mark_to(price), now)
+            for owner, amount in amounts.items():
+                total_sats[owner] = total_sats.get(owner, 0) + amount
+        key = f"settlement:{business_date.isoformat()}:variation_margin"
+        entry = ledger.variation_margin(total_sats, idempotency_key=key, occurred_at=now, memo=key)
+        if entry is not None:  # one entry for the date: each account's net over its instruments
+            post(uow, entry, now)
         for symbol, record in records.items():
             if record.spec.last_trading_time > close:
                 continue
@@ -92,7 +98,8 @@ def run_daily_settlement(uow: UnitOfWork, clock: Clock, business_date: date) -> 
     return summary
 
 
-def _apply(uow: UnitOfWork, held, change, builder, key: str, now: datetime) -> dict[str, int]:
+def _remark(uow: UnitOfWork, held, change, now: datetime) -> dict[str, int]:
+    """Apply ``change`` to each position, store them, and return the PnL each one crystallized."""
     amounts: dict[str, int] = {}
     changed = []
     for before in held:
@@ -100,6 +107,11 @@ def _apply(uow: UnitOfWork, held, change, builder, key: str, now: datetime) -> d
         changed.append(after)
         amounts[before.account_id] = after.realized_pnl_sats - before.realized_pnl_sats
     uow.positions.save_many(changed, now)
+    return amounts
+
+
+def _apply(uow: UnitOfWork, held, change, builder, key: str, now: datetime) -> dict[str, int]:
+    amounts = _remark(uow, held, change, now)
     entry = builder(amounts, idempotency_key=key, occurred_at=now, memo=key)
     if entry is not None:
         post(uow, entry, now)
