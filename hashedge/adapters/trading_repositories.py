@@ -371,6 +371,10 @@ class SettlementRunRepository:
         return SettlementRunRecord(row.business_date, row.kind, row.status, json.loads(row.summary),
                                    row.started_at, row.finished_at)
 
+    def latest_date(self, kind: str) -> date | None:
+        return self.session.scalar(select(func.max(SettlementRunRow.business_date)).where(
+            SettlementRunRow.kind == kind))
+
     def add_completed(self, business_date: date, kind: str, summary: dict, started_at: datetime,
                       finished_at: datetime) -> None:
         self.session.add(SettlementRunRow(business_date=business_date, kind=kind, status="completed",

@@ -24,8 +24,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from hashedge.bootstrap import Runtime
+from hashedge.errors import DataUnavailable
 from hashedge.jobs.lease import SchedulerLease
 from hashedge.services import fixings as fixing_services
+from hashedge.services import instruments as instrument_services
+from hashedge.services import settlement as settlement_services
 from hashedge.services.chain_data import ingest_new_blocks
 from indices.sources.base import BlockSource
 
@@ -33,6 +36,10 @@ log = logging.getLogger(__name__)
 
 INGEST_INTERVAL_SECONDS = 60
 PUBLISH_INTERVAL_SECONDS = 300
+REFRESH_INSTRUMENTS_INTERVAL_SECONDS = 300  # listing cycle and marks
+# Hourly: the first run after 00:00 UTC settles the day that closed (after its midnight fixings
+# are published); a date whose expiries wait for fixings is picked up by the next date's run.
+SETTLE_INTERVAL_SECONDS = 3600
 LEASE_TTL = timedelta(seconds=30)
 LEASE_RENEW_SECONDS = 10
 
@@ -106,9 +113,38 @@ def publish_fixings_job(context: JobContext, scheduled_for: datetime) -> dict | 
     return run_recorded(runtime, "publish_fixings", scheduled_for, work)
 
 
+def refresh_instruments_job(context: JobContext, scheduled_for: datetime) -> dict | None:
+    runtime = context.runtime
+
+    def work() -> dict:
+        try:
+            listing = instrument_services.run_listing(runtime.uow(), runtime.clock)
+        except DataUnavailable as exc:  # a fresh install before its first ingest: nothing to list yet
+            return {"skipped": str(exc)}
+        marks = instrument_services.update_marks(runtime.uow(), runtime.clock)
+        return {"listed": listing.listed, "expired": listing.expired, "marked": len(marks.marked),
+                "unmarked": marks.unmarked}
+
+    return run_recorded(runtime, "refresh_instruments", scheduled_for, work)
+
+
+def settle_daily_job(context: JobContext, scheduled_for: datetime) -> dict | None:
+    runtime = context.runtime
+
+    def work() -> dict:
+        summaries = settlement_services.run_due_settlements(runtime.uow, runtime.clock)
+        return {"settled_dates": [s.business_date.isoformat() for s in summaries if not s.already_done],
+                "final_settlements": sorted({sym for s in summaries for sym in s.final_settlements}),
+                "pending": summaries[-1].pending if summaries else {}}
+
+    return run_recorded(runtime, "settle_daily", scheduled_for, work)
+
+
 JOBS: dict[str, tuple[Callable[[JobContext, datetime], dict | None], int]] = {
     "ingest_blocks": (ingest_blocks_job, INGEST_INTERVAL_SECONDS),
     "publish_fixings": (publish_fixings_job, PUBLISH_INTERVAL_SECONDS),
+    "refresh_instruments": (refresh_instruments_job, REFRESH_INSTRUMENTS_INTERVAL_SECONDS),
+    "settle_daily": (settle_daily_job, SETTLE_INTERVAL_SECONDS),
 }
 
 

@@ -18,6 +18,11 @@ summary and changes nothing.
    A contract whose fixings are not all in yet stays ``expired`` and is reported as pending; a
    later date's run settles it.
 
+A date that has not begun is refused. Today's date may be settled before its close: at the marks
+as of now, expiring only what has stopped trading; the date is then done, and the next date's run
+re-marks from there. ``run_due_settlements`` (the nightly job) settles every closed date since
+the last one settled, oldest first, each in its own transaction.
+
 Locks: the instruments' sequence rows in symbol order, then the collateral rows of every
 account with a position, in key order (the order ``place_order`` uses).
 """
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Callable
 
 from hashedge.adapters.ledger_repositories import collateral_of
 from hashedge.adapters.unit_of_work import UnitOfWork
@@ -63,18 +69,24 @@ def run_daily_settlement(uow: UnitOfWork, clock: Clock, business_date: date) -> 
     if not isinstance(business_date, date) or isinstance(business_date, datetime):
         raise InvalidInput("business date must be a date", fields={"date": ["expected YYYY-MM-DD"]})
     now, close = clock.now(), business_day_close(business_date)
+    if business_date > now.date():
+        raise InvalidInput(f"business date {business_date} has not begun",
+                           fields={"date": ["must be today or earlier (UTC)"]})
+    # Today's date may be settled early: at the marks as of now, and only expiring what has
+    # already stopped trading. A later date's run re-marks from there, so nothing is lost.
+    cutoff = min(close, now)
     with uow:
-        done = uow.settlement_runs.get(business_date, DAILY)
-        if done is not None:
-            return _from_record(business_date, done.summary)
         records = {r.symbol: r for r in uow.instruments.all(("listed", "expired"))}
         uow.instruments.lock_sequences(records)
+        done = uow.settlement_runs.get(business_date, DAILY)  # read under the locks: runs queue
+        if done is not None:
+            return _from_record(business_date, done.summary)
         with_positions = uow.positions.instruments_with_positions() & set(records)
         positions = {s: uow.positions.open_in(s, records[s].spec.multiplier) for s in sorted(with_positions)}
         owners = {int(p.account_id) for held in positions.values() for p in held}
         uow.ledger.lock_balances([collateral_of(owner) for owner in owners])
         summary = SettlementSummary(business_date, already_done=False)
-        marks = uow.marks.latest(with_positions, at_or_before=close)
+        marks = uow.marks.latest(with_positions, at_or_before=cutoff)
         total_sats: dict[str, int] = {}
         for symbol, held in positions.items():
             if symbol not in marks:
@@ -90,7 +102,7 @@ def run_daily_settlement(uow: UnitOfWork, clock: Clock, business_date: date) -> 
         if entry is not None:  # one entry for the date: each account's net over its instruments
             post(uow, entry, now)
         for symbol, record in records.items():
-            if record.spec.last_trading_time > close:
+            if record.spec.last_trading_time > cutoff:
                 continue
             _final(uow, record, summary, business_date, now)
         uow.settlement_runs.add_completed(business_date, DAILY, summary.as_dict(), now, clock.now())
@@ -143,3 +155,22 @@ def _from_record(business_date: date, stored: dict) -> SettlementSummary:
     return SettlementSummary(business_date, True, stored.get("variation_margin_sats", {}),
                              stored.get("settlement_prices", {}), stored.get("final_settlements", {}),
                              stored.get("pending", {}))
+
+
+def run_due_settlements(new_uow: Callable[[], UnitOfWork], clock: Clock) -> list[SettlementSummary]:
+    """Settle every closed business date after the last settled one, up to yesterday (UTC).
+
+    With no settlement on record it settles yesterday only: history before the platform's first
+    run has nothing to re-mark. Each date commits on its own, so an interrupted catch-up resumes
+    where it stopped.
+    """
+    yesterday = clock.now().date() - timedelta(days=1)
+    with new_uow() as uow:
+        last = uow.settlement_runs.latest_date(DAILY)
+    first = yesterday if last is None else last + timedelta(days=1)
+    summaries = []
+    day = first
+    while day <= yesterday:
+        summaries.append(run_daily_settlement(new_uow(), clock, day))
+        day += timedelta(days=1)
+    return summaries

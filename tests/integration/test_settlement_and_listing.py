@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from hashedge.domain.instruments import hashprice_monthly
+from hashedge.jobs.scheduler import JobContext, refresh_instruments_job, slot_of
 from hashedge.services import accounts, instruments, ledger, settlement, trading
 from indices.fixings import FixingValue
 
@@ -74,3 +75,7 @@ def test_listing_and_marks_come_from_the_stored_chain_and_fixings(populated_runt
     assert not marks.unmarked and set(marks.marked) == set(first.listed)
     listed = {v.record.symbol: v for v in instruments.list_instruments(runtime.uow(), runtime.clock)}
     assert listed["HP-2026-12"].mark_price > 0 and listed["HP-2026-12"].trading_open
+
+    # The scheduler's job runs the same cycle: nothing new to list, every contract re-marked.
+    job = refresh_instruments_job(JobContext(runtime, None), slot_of(runtime.clock.now(), 300))
+    assert job == {"listed": [], "expired": [], "marked": len(first.listed), "unmarked": []}

@@ -1,0 +1,88 @@
+"""Settlement by date as the nightly job runs it, on SQLite and PostgreSQL: closed dates caught up
+in order, a date not begun refused, today settled early without expiring what still trades."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from hashedge.domain.instruments import hashprice_monthly
+from hashedge.errors import InvalidInput
+from hashedge.jobs.scheduler import JobContext, settle_daily_job, slot_of
+from hashedge.services import accounts, ledger, settlement, trading
+
+UTC = timezone.utc
+SYMBOL = "HP-2026-11"  # November: last trading at the end of 30 November
+
+
+@pytest.fixture
+def hedged(runtime):
+    """HP-2026-11 marked at 50,000 and a short/long pair of 2 contracts, on 1 November."""
+    clock = runtime.clock
+    with runtime.uow() as uow:
+        uow.instruments.add(hashprice_monthly(2026, 11), clock.now())
+        uow.marks.add(SYMBOL, clock.now(), Decimal(50000), "model", Decimal(50000))
+        uow.commit()
+    ids = []
+    for name in ("short", "long"):
+        account, _ = accounts.create_account(runtime.uow(), clock, name)
+        ledger.deposit(runtime.uow(), clock, account.id, 50_000_000, f"seed-{name}")
+        ids.append(account.id)
+    for account_id, side in zip(ids, ("sell", "buy")):
+        trading.place_order(runtime.uow(), clock, account_id, instrument=SYMBOL, side=side, order_type="limit",
+                            quantity=2, price=50000)
+    return ids
+
+
+def mark(runtime, at: datetime, price: int) -> None:
+    with runtime.uow() as uow:
+        uow.marks.add(SYMBOL, at, Decimal(price), "model", Decimal(price))
+        uow.commit()
+
+
+def collateral(runtime, account_id: int) -> int:
+    return accounts.account_summary(runtime.uow(), account_id).collateral_sats
+
+
+def test_the_job_settles_every_closed_date_since_the_last_one_in_order(runtime, hedged):
+    short, _long = hedged
+    clock = runtime.clock
+    mark(runtime, datetime(2026, 11, 1, 18, tzinfo=UTC), 50100)
+    mark(runtime, datetime(2026, 11, 3, 18, tzinfo=UTC), 49900)
+    clock.set(datetime(2026, 11, 2, 1, tzinfo=UTC))
+    first = settle_daily_job(JobContext(runtime, None), slot_of(clock.now(), 3600))
+    assert first["settled_dates"] == ["2026-11-01"]  # no history: yesterday only
+    assert collateral(runtime, short) == 50_000_000 - 600 - 100 * 2 * 30  # maker fee (2 bps), then VM
+
+    clock.set(datetime(2026, 11, 5, 2, tzinfo=UTC))  # the scheduler was down for three days
+    caught_up = settle_daily_job(JobContext(runtime, None), slot_of(clock.now(), 3600))
+    assert caught_up["settled_dates"] == ["2026-11-02", "2026-11-03", "2026-11-04"]
+    # 1 Nov re-marked to 50,100; 3 Nov to 49,900: the short is back to +100 over its entry
+    assert collateral(runtime, short) == 50_000_000 - 600 + 100 * 2 * 30
+    assert settle_daily_job(JobContext(runtime, None), slot_of(clock.now(), 3600)) is None  # same slot
+    clock.advance(timedelta(hours=1))
+    assert settle_daily_job(JobContext(runtime, None), slot_of(clock.now(), 3600))["settled_dates"] == []
+    assert ledger.check_balances(runtime.uow()).ok
+
+
+def test_a_date_that_has_not_begun_is_refused_and_changes_nothing(runtime, hedged):
+    with pytest.raises(InvalidInput, match="has not begun") as refused:
+        settlement.run_daily_settlement(runtime.uow(), runtime.clock, date(2026, 11, 2))
+    assert "date" in refused.value.fields
+    with runtime.uow() as uow:
+        assert uow.settlement_runs.get(date(2026, 11, 2), "daily") is None
+
+
+def test_settling_today_early_never_expires_a_contract_still_trading(runtime, hedged):
+    clock = runtime.clock
+    clock.set(datetime(2026, 11, 30, 12, tzinfo=UTC))  # the contract trades until midnight
+    mark(runtime, clock.now(), 50050)
+    early = settlement.run_daily_settlement(runtime.uow(), clock, date(2026, 11, 30))
+    assert SYMBOL not in early.pending and SYMBOL not in early.final_settlements
+    assert early.variation_margin_sats[SYMBOL] == {str(hedged[0]): -3_000, str(hedged[1]): 3_000}
+    with runtime.uow() as uow:
+        assert uow.instruments.get(SYMBOL).status == "listed"
+    trading.place_order(runtime.uow(), clock, hedged[1], instrument=SYMBOL, side="sell", order_type="limit",
+                        quantity=1, price=50100)  # still open for trading
