@@ -100,6 +100,9 @@ class AccountRepository:
         row = self.session.get(AccountRow, account_id)
         return _account(row) if row else None
 
+    def names(self) -> dict[int, str]:
+        return dict(self.session.execute(select(AccountRow.id, AccountRow.name)).all())
+
     def by_name(self, name: str) -> AccountRecord | None:
         row = self.session.scalar(select(AccountRow).where(AccountRow.name == name))
         return _account(row) if row else None
@@ -159,6 +162,12 @@ class LedgerRepository:
         if accounts is not None:
             query = query.where(LedgerBalanceRow.account_key.in_([a.key for a in accounts]))
         return {LedgerAccount.parse(key): balance for key, balance in self.session.execute(query).all()}
+
+    def collateral_balances(self) -> dict[str, int]:
+        """Every participant's collateral balance keyed by account id as text (the risk sweep)."""
+        rows = self.session.execute(select(LedgerBalanceRow.owner_id, LedgerBalanceRow.balance_sats).where(
+            LedgerBalanceRow.kind == AccountKind.COLLATERAL.value)).all()
+        return {str(owner): balance for owner, balance in rows}
 
     def journal_balances(self) -> dict[LedgerAccount, int]:
         """Balances recomputed from every posting in the journal (reconciliation)."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+import pandas as pd
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -299,6 +300,15 @@ class PositionRepository:
         rows = self.session.execute(select(table).where(
             table.c.instrument == instrument, table.c.quantity != 0).order_by(table.c.account_id)).all()
         return [self._position(row, multiplier) for row in rows]
+
+    def open_frame(self) -> pd.DataFrame:
+        """Every open position as ``domain.margin_batch`` takes them (account ids as text)."""
+        table = PositionRow.__table__
+        rows = self.session.execute(select(table.c.account_id, table.c.instrument, table.c.quantity,
+                                           table.c.open_value).where(table.c.quantity != 0)).all()
+        return pd.DataFrame({"account_id": [str(r[0]) for r in rows], "instrument_id": [r[1] for r in rows],
+                             "quantity": [r[2] for r in rows], "open_value": [Decimal(r[3]) for r in rows]},
+                            columns=["account_id", "instrument_id", "quantity", "open_value"])
 
     def instruments_with_positions(self) -> set[str]:
         return set(self.session.scalars(select(PositionRow.instrument).where(PositionRow.quantity != 0)).all())

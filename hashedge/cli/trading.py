@@ -11,6 +11,7 @@ from hashedge.cli import CliContext, _echo_json, cli, pass_cli
 from hashedge.services import accounts as account_services
 from hashedge.services import block_trades
 from hashedge.services import instruments as instrument_services
+from hashedge.services import risk as risk_services
 from hashedge.services import settlement as settlement_services
 
 
@@ -112,3 +113,24 @@ def settle(ctx: CliContext, business_date, as_json: bool) -> None:
     click.echo(f"settled {day}: variation margin on {len(summary.variation_margin_sats)} instruments, "
                f"{len(summary.final_settlements)} expiries"
                + (f", pending {', '.join(sorted(summary.pending))}" if summary.pending else ""))
+
+
+@cli.command()
+@click.option("--all", "show_all", is_flag=True, help="every account, not only those at risk")
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def risk(ctx: CliContext, show_all: bool, as_json: bool) -> None:
+    """Equity, margin and status of every account at the latest marks (margin calls first)."""
+    runtime = ctx.runtime
+    result = risk_services.sweep(runtime.uow(), runtime.clock)
+    frame = result.accounts if show_all else result.at_risk()
+    rows = [{"id": int(account_id), **{k: (v if isinstance(v, str) else int(v)) for k, v in row.items()}}
+            for account_id, row in frame.iterrows()]
+    if as_json:
+        _echo_json({"as_of": result.as_of.isoformat(), "counts": result.counts(), "accounts": rows})
+        return
+    counts = result.counts()
+    click.echo(f"{len(result.accounts)} accounts: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    for row in rows:
+        click.echo(f"{row['id']:>6} {row['name']:<20} {row['status']:<13} equity {row['equity_sats']:>16,} "
+                   f"IM {row['initial_margin_sats']:>14,} MM {row['maintenance_margin_sats']:>14,} sats")

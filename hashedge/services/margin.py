@@ -37,7 +37,7 @@ def marks_and_specs(uow: UnitOfWork, state: AccountState,
     marks = {symbol: record.price for symbol, record in uow.marks.latest(symbols).items()}
     missing = sorted(symbols - set(marks))
     if missing:
-        raise DataUnavailable(f"no mark yet for {', '.join(missing)}: run `hashedge instruments mark`",
+        raise DataUnavailable(f"no mark yet for {', '.join(missing)}: run `hashedge instruments refresh`",
                               fields={"instrument": [f"{symbol} has no mark" for symbol in missing]})
     specs = {}
     for symbol in symbols:

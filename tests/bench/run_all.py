@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = ["bench_indices.py", "bench_platform.py", "bench_pricing.py", "bench_margin.py"]
+SCRIPTS = ["bench_indices.py", "bench_platform.py", "bench_pricing.py", "bench_margin.py", "bench_matching.py"]
 
 
 def main() -> int:
