@@ -1,5 +1,6 @@
 """SQLAlchemy 2 table mappings for trading: instruments, orders, trades, positions, marks and
-settlement runs. The schema is owned by Alembic (``versions/0003_trading.py``).
+settlement runs. The schema is owned by Alembic (``versions/0003_trading.py``,
+``versions/0004_order_amendments.py``).
 
 Prices and other exact decimals are fixed-point text (``format(value, "f")``); money is sats.
 """
@@ -69,6 +70,23 @@ class OrderRow(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderAmendmentRow(Base):
+    """One cancel/replace of a resting order: what it changed, the sequence it took, the client's key."""
+
+    __tablename__ = "order_amendments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    previous_quantity: Mapped[int] = mapped_column(BigInteger)
+    previous_price: Mapped[str] = mapped_column(String(PRICE_LENGTH))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    price: Mapped[str] = mapped_column(String(PRICE_LENGTH))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class TradeRow(Base):

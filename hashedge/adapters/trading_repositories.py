@@ -16,6 +16,7 @@ from hashedge.adapters.orm_trading import (
     InstrumentRow,
     InstrumentSequenceRow,
     MarkRow,
+    OrderAmendmentRow,
     OrderRow,
     PositionRow,
     SettlementRunRow,
@@ -37,6 +38,10 @@ def _decimal(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
+def _ticks(price: Decimal | None, tick_size: Decimal) -> int | None:
+    return None if price is None else int(price / tick_size)
+
+
 @dataclass(frozen=True)
 class InstrumentRecord:
     spec: ContractSpec
@@ -56,6 +61,21 @@ class StoredOrder:
     style: str
     idempotency_key: str | None
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredAmendment:
+    """A cancel/replace of a resting order: its terms before and after, and the sequence it took."""
+
+    order_id: str
+    account_id: int
+    sequence: int
+    previous_quantity: int
+    previous_price: Decimal
+    quantity: int
+    price: Decimal
+    idempotency_key: str | None
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -177,7 +197,7 @@ class OrderRepository:
     def add(self, order: Order, *, style: str, idempotency_key: str | None, at: datetime,
             tick_size: Decimal) -> None:
         self.session.execute(insert(OrderRow), [{
-            "price_ticks": None if order.price is None else int(order.price / tick_size),
+            "price_ticks": _ticks(order.price, tick_size),
             "id": order.order_id, "account_id": int(order.account_id), "instrument": order.instrument_id,
             "side": order.side.value, "style": style, "order_type": order.order_type.value,
             "time_in_force": order.time_in_force.value, "post_only": order.post_only,
@@ -195,8 +215,35 @@ class OrderRepository:
             cancel_reason=order.cancel_reason.value if order.cancel_reason else None, updated_at=at,
         ))
 
+    def save_amended(self, order: Order, at: datetime, tick_size: Decimal) -> None:
+        """Store a replaced order's new terms (quantity, price, sequence) and resulting state."""
+        self.session.execute(update(OrderRow).where(OrderRow.id == order.order_id).values(
+            quantity=order.quantity, price=_text(order.price), price_ticks=_ticks(order.price, tick_size),
+            sequence=order.sequence, filled_quantity=order.filled_quantity, status=order.status.value,
+            cancel_reason=order.cancel_reason.value if order.cancel_reason else None, updated_at=at,
+        ))
+
+    def add_amendment(self, amendment: StoredAmendment) -> None:
+        self.session.execute(insert(OrderAmendmentRow), [{
+            "order_id": amendment.order_id, "account_id": amendment.account_id, "sequence": amendment.sequence,
+            "previous_quantity": amendment.previous_quantity, "previous_price": _text(amendment.previous_price),
+            "quantity": amendment.quantity, "price": _text(amendment.price),
+            "idempotency_key": amendment.idempotency_key, "occurred_at": amendment.occurred_at,
+        }])
+
+    def amendment_by_idempotency_key(self, account_id: int, key: str) -> StoredAmendment | None:
+        row = self.session.scalar(select(OrderAmendmentRow).where(OrderAmendmentRow.account_id == account_id,
+                                                                  OrderAmendmentRow.idempotency_key == key))
+        if row is None:
+            return None
+        return StoredAmendment(row.order_id, row.account_id, row.sequence, row.previous_quantity,
+                               Decimal(row.previous_price), row.quantity, Decimal(row.price), row.idempotency_key,
+                               row.occurred_at)
+
     def get(self, order_id: str) -> StoredOrder | None:
-        row = self.session.get(OrderRow, order_id)
+        """The order as stored now: read again even if this session has read it before, so a
+        read after taking the instrument's lock sees what other transactions committed."""
+        row = self.session.get(OrderRow, order_id, populate_existing=True)
         return _stored(row) if row else None
 
     def by_idempotency_key(self, account_id: int, key: str) -> StoredOrder | None:

@@ -1,4 +1,4 @@
-"""Trading use cases: place and cancel orders, and read orders, trades and positions.
+"""Trading use cases: place, replace and cancel orders, and read orders, trades and positions.
 
 ``place_order`` does everything in ONE transaction, in this lock order (the same everywhere, so
 writers queue instead of deadlocking): the instrument's sequence row (matching is serialized per
@@ -8,6 +8,12 @@ checks the taker's margin (``domain.margin.pre_trade_check``), and stores the or
 new states, the trades, the positions, the fees (``ledger.fee`` to the fees account) and the PnL
 the fills realized (``ledger.variation_margin`` against settlement clearing). Nothing is stored
 for a refused order.
+
+``replace_order`` (cancel/replace) follows the same discipline: the instrument's sequence row,
+the book rebuilt from storage, ``OrderBook.replace``, the collateral rows of every account the
+match touches, the margin check of the amended order, then the order's new terms, the makers,
+trades, positions, fees and PnL, and an amendment record (``order_amendments``) that holds the
+request's idempotency key. A refusal stores nothing: the order stays as it was.
 
 Market orders are sent to the book as limit IOC orders at the edge of the market-order band
 around the mark (``domain.margin.order_price``), the price the margin check assumed.
@@ -22,11 +28,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from hashedge.adapters.ledger_repositories import collateral_of
-from hashedge.adapters.trading_repositories import InstrumentRecord, StoredOrder, TradeRecord
+from hashedge.adapters.trading_repositories import InstrumentRecord, StoredAmendment, StoredOrder, TradeRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain import ledger
-from hashedge.domain.book import OrderBook
+from hashedge.domain.book import MatchResult, OrderBook
 from hashedge.domain.denials import Rejected
 from hashedge.domain.fees import fill_fees_sats
 from hashedge.domain.fills import Fill
@@ -42,6 +48,7 @@ from hashedge.services.ledger import post, request_key
 from hashedge.services.margin import account_state, marks_and_specs, risk_parameters
 
 MAX_QUANTITY = 1_000_000
+MAX_PRICE = 10**12  # far above any quote of any product; keeps prices in 64-bit ticks
 MAX_PAGE_SIZE = 1000
 
 
@@ -68,6 +75,8 @@ class TradingClosed(Conflict):
 
 @dataclass(frozen=True)
 class PlacedOrder:
+    """An order as placed or amended, with the fills that request made (all of the order's on a replay)."""
+
     order: Order
     style: str
     fills: tuple[Fill, ...]
@@ -113,7 +122,18 @@ def parse_price(price: object, field: str = "price") -> Decimal | None:
         raise _invalid(field, f"{field} must be a decimal number, got {price!r}") from None
     if not value.is_finite() or value <= 0:
         raise _invalid(field, f"{field} must be a positive finite number, got {price}")
-    return value
+    if value > MAX_PRICE:
+        raise _invalid(field, f"{field} must be at most {MAX_PRICE}, got {value}")
+    return _without_trailing_zeros(value)
+
+
+def _without_trailing_zeros(value: Decimal) -> Decimal:
+    """The same number without trailing fractional zeros (exact, unlike ``normalize``, which
+    rounds to the context's precision): 50000.000 is stored as 50000."""
+    sign, digits, exponent = value.as_tuple()
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    return Decimal((sign, digits, exponent))
 
 
 def _denied(denial: Rejected | None) -> None:
@@ -155,6 +175,30 @@ def record_fill(uow: UnitOfWork, spec: ContractSpec, fill: Fill, *, kind: str, p
     return fees
 
 
+def _lock_parties(uow: UnitOfWork, account_id: int, result: MatchResult) -> None:
+    """Lock the collateral rows of every account the match touches (in key order)."""
+    touched = {str(account_id)} | {m.account_id for m in result.maker_updates}
+    uow.ledger.lock_balances([collateral_of(int(owner)) for owner in touched])
+
+
+def _check_margin(uow: UnitOfWork, account_id: int, order: Order, spec: ContractSpec,
+                  params: RiskParameters) -> None:
+    state = account_state(uow, account_id)  # read under the account's lock
+    marks, specs = marks_and_specs(uow, state, (spec.symbol,))
+    denial = pre_trade_check(state, order, marks, params, specs=specs)
+    if denial is not None:
+        raise InsufficientMargin(denial)
+
+
+def _store_match(uow: UnitOfWork, spec: ContractSpec, result: MatchResult, *, params: RiskParameters,
+                 now: datetime) -> None:
+    """Store what a match did to the book besides the incoming order: the makers and the fills."""
+    for maker in result.maker_updates:
+        uow.orders.save_state(maker, now)
+    for fill in result.fills:
+        record_fill(uow, spec, fill, kind="book", params=params, now=now)
+
+
 # --- orders ----------------------------------------------------------------------------------
 
 
@@ -183,9 +227,12 @@ def _replay(stored: StoredOrder, symbol: str, side: Side, style: str, quantity: 
             and order.quantity == quantity and (style == "market" or order.price == price))
     if not same:
         raise IdempotencyKeyReused(client_key)
-    fills = tuple(t.fill for t in uow.trades.of_instrument(symbol)
-                  if order.order_id in (t.fill.buy_order_id, t.fill.sell_order_id))
-    return PlacedOrder(order, stored.style, fills, replayed=True)
+    return PlacedOrder(order, stored.style, _fills_of(uow, order), replayed=True)
+
+
+def _fills_of(uow: UnitOfWork, order: Order) -> tuple[Fill, ...]:
+    return tuple(t.fill for t in uow.trades.of_instrument(order.instrument_id)
+                 if order.order_id in (t.fill.buy_order_id, t.fill.sell_order_id))
 
 
 def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: str, side: str, order_type: str,
@@ -207,6 +254,8 @@ def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: s
             if stored is not None:
                 return _replay(stored, spec.symbol, side_value, order_type, quantity, limit_price,
                                idempotency_key, uow)
+            if uow.orders.amendment_by_idempotency_key(account_id, key) is not None:
+                raise IdempotencyKeyReused(idempotency_key)
         require_trading_open(uow, record, now)
         last_sequence = uow.instruments.lock_sequence(spec.symbol)
         order = _new_order(account_id, spec, side_value, order_type, quantity, limit_price, last_sequence + 1, now)
@@ -220,36 +269,112 @@ def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: s
                                       last_sequence=last_sequence)
         result = book.submit(order)
         _denied(result.rejected)
-        touched = {str(account_id)} | {m.account_id for m in result.maker_updates}
-        uow.ledger.lock_balances([collateral_of(int(owner)) for owner in touched])
-        state = account_state(uow, account_id)  # read under the account's lock
-        marks, specs = marks_and_specs(uow, state, (spec.symbol,))
-        denial = pre_trade_check(state, order, marks, params, specs=specs)
-        if denial is not None:
-            raise InsufficientMargin(denial)
+        _lock_parties(uow, account_id, result)
+        _check_margin(uow, account_id, order, spec, params)
         uow.instruments.set_sequence(spec.symbol, order.sequence)
         uow.orders.add(result.order, style=order_type, idempotency_key=key, at=now, tick_size=spec.tick_size)
-        for maker in result.maker_updates:
-            uow.orders.save_state(maker, now)
-        for fill in result.fills:
-            record_fill(uow, spec, fill, kind="book", params=params, now=now)
+        _store_match(uow, spec, result, params=params, now=now)
         uow.commit()
     return PlacedOrder(result.order, order_type, result.fills)
+
+
+def _own_order(uow: UnitOfWork, account_id: int, order_id: str) -> StoredOrder:
+    """The account's order; another account's (or no) order is NotFound, never a hint it exists."""
+    stored = uow.orders.get(order_id) if isinstance(order_id, str) else None
+    if stored is None or stored.order.account_id != str(account_id):
+        raise NotFound(f"no order {order_id!r}", fields={"order_id": ["unknown order"]})
+    return stored
+
+
+def _require_resting(order: Order) -> None:
+    if not order.is_resting:
+        raise Conflict(f"order {order.order_id} is {order.status.value}, not resting",
+                       fields={"order_id": [f"order is {order.status.value}"]})
+
+
+def _replayed_amendment(uow: UnitOfWork, account_id: int, key: str, client_key: str, order_id: str,
+                        quantity: int | None, price: Decimal | None) -> PlacedOrder | None:
+    """The stored answer to a retried amendment, ``None`` for a new key; a key already used for
+    anything else (another amendment, placing an order) is ``IdempotencyKeyReused``."""
+    if uow.orders.by_idempotency_key(account_id, key) is not None:
+        raise IdempotencyKeyReused(client_key)
+    amendment = uow.orders.amendment_by_idempotency_key(account_id, key)
+    if amendment is None:
+        return None
+    same = (amendment.order_id == order_id
+            and amendment.quantity == (amendment.previous_quantity if quantity is None else quantity)
+            and amendment.price == (amendment.previous_price if price is None else price))
+    if not same:
+        raise IdempotencyKeyReused(client_key)
+    stored = uow.orders.get(order_id)
+    return PlacedOrder(stored.order, stored.style, _fills_of(uow, stored.order), replayed=True)
+
+
+def replace_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str, *, quantity: int | None = None,
+                  price: Decimal | int | str | None = None, idempotency_key: str | None = None) -> PlacedOrder:
+    """Cancel/replace one of the account's resting orders atomically (module docstring).
+
+    ``quantity`` is the new total, filled included, and must exceed what is filled; ``None``
+    keeps the quantity, and ``price=None`` the price. A lower quantity at the same price keeps
+    the order's place in the queue (and, adding no risk, skips the margin check); any other
+    change takes a new place and may trade at once. Another account's order is NotFound, an
+    order no longer resting a Conflict.
+    """
+    if quantity is None and price is None:
+        message = "give a new quantity, a new price or both"
+        raise InvalidInput(message, fields={"quantity": [message], "price": [message]})
+    new_quantity = None if quantity is None else parse_quantity(quantity)
+    new_price = parse_price(price)
+    key = request_key(account_id, idempotency_key) if idempotency_key is not None else None
+    now, params = clock.now(), risk_parameters()
+    with uow:
+        require_account(uow, account_id)
+        symbol = _own_order(uow, account_id, order_id).order.instrument_id
+        last_sequence = uow.instruments.lock_sequence(symbol)
+        if key is not None:  # looked up under the lock: a concurrent retry sees the first one's record
+            replayed = _replayed_amendment(uow, account_id, key, idempotency_key, order_id, new_quantity, new_price)
+            if replayed is not None:
+                return replayed
+        stored = uow.orders.get(order_id)  # read again under the instrument's lock
+        before = stored.order
+        _require_resting(before)
+        record = get_instrument(uow, symbol)
+        spec = record.spec
+        require_trading_open(uow, record, now)
+        quantity_after = before.quantity if new_quantity is None else new_quantity
+        price_after = before.price if new_price is None else new_price
+        # The order itself and the opposite orders its new price crosses: enough to replace it
+        # exactly as the whole book would (see place_order).
+        crossed = uow.orders.crossed_by(dataclasses.replace(before, price=price_after), spec.tick_size)
+        book = OrderBook.from_resting(spec.trading_rules(), [before, *crossed], last_sequence=last_sequence)
+        sequence = last_sequence + 1
+        result = book.replace(order_id, quantity=quantity_after, price=price_after, sequence=sequence,
+                              occurred_at=now)
+        if isinstance(result, Rejected):
+            raise OrderRejected(result)
+        _lock_parties(uow, account_id, result)
+        if price_after != before.price or quantity_after > before.quantity:  # a lower quantity adds no risk
+            amended = before.amended(quantity=quantity_after, price=price_after, sequence=sequence)
+            _check_margin(uow, account_id, amended, spec, params)
+        uow.instruments.set_sequence(symbol, sequence)
+        uow.orders.save_amended(result.order, now, spec.tick_size)
+        uow.orders.add_amendment(StoredAmendment(
+            order_id=order_id, account_id=account_id, sequence=sequence, previous_quantity=before.quantity,
+            previous_price=before.price, quantity=quantity_after, price=price_after, idempotency_key=key,
+            occurred_at=now))
+        _store_match(uow, spec, result, params=params, now=now)
+        uow.commit()
+    return PlacedOrder(result.order, stored.style, result.fills)
 
 
 def cancel_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str) -> Order:
     """Cancel one of the account's resting orders; another account's order is NotFound."""
     now = clock.now()
     with uow:
-        stored = uow.orders.get(order_id) if isinstance(order_id, str) else None
-        if stored is None or stored.order.account_id != str(account_id):
-            raise NotFound(f"no order {order_id!r}", fields={"order_id": ["unknown order"]})
-        symbol = stored.order.instrument_id
+        symbol = _own_order(uow, account_id, order_id).order.instrument_id
         uow.instruments.lock_sequence(symbol)
         current = uow.orders.get(order_id).order
-        if not current.is_resting:
-            raise Conflict(f"order {order_id} is {current.status.value}, not resting",
-                           fields={"order_id": [f"order is {current.status.value}"]})
+        _require_resting(current)
         record = get_instrument(uow, symbol)
         book = OrderBook.from_resting(record.spec.trading_rules(), uow.orders.resting(symbol))
         cancelled = book.cancel(order_id)
@@ -278,10 +403,7 @@ def list_orders(uow: UnitOfWork, account_id: int, *, open_only: bool = False, in
 
 def get_order(uow: UnitOfWork, account_id: int, order_id: str) -> StoredOrder:
     with uow:
-        stored = uow.orders.get(order_id)
-    if stored is None or stored.order.account_id != str(account_id):
-        raise NotFound(f"no order {order_id!r}", fields={"order_id": ["unknown order"]})
-    return stored
+        return _own_order(uow, account_id, order_id)
 
 
 def list_trades(uow: UnitOfWork, account_id: int, *, instrument: str | None = None, limit: int = 100,

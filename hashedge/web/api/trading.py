@@ -17,6 +17,7 @@ from hashedge.web.api.trading_schemas import (
     FillSchema,
     InstrumentSchema,
     OptionalIdempotencyHeaderSchema,
+    OrderAmendmentSchema,
     OrderRequestSchema,
     OrderSchema,
     OrdersQuerySchema,
@@ -96,6 +97,29 @@ def list_orders(query: dict):
 def get_order(order_id: str):
     stored = trading.get_order(_runtime().uow(), g.account_id, order_id)
     return order_view(stored.order, stored.style)
+
+
+@blp.route("/orders/<string:order_id>", methods=["PATCH"])
+@blp.arguments(OrderAmendmentSchema, unknown=RAISE)
+@blp.arguments(OptionalIdempotencyHeaderSchema, location="headers")
+@blp.response(200, OrderSchema, headers={
+    REPLAYED_HEADER: {"description": "true when this is the stored answer to an earlier request",
+                      "schema": {"type": "string"}}})
+@blp.alt_response(400, schema=ErrorSchema, description="Invalid quantity or price, with field messages")
+@blp.alt_response(404, schema=ErrorSchema, description="No such order for this account")
+@blp.alt_response(409, schema=ErrorSchema,
+                  description="The order is no longer resting, trading is closed, or Idempotency-Key reused")
+@blp.alt_response(422, schema=ErrorSchema,
+                  description="Refused by the book (e.g. quantity not above filled) or the margin check (shortfall)")
+@_secured
+def replace_order(body: dict, headers: dict, order_id: str):
+    """Cancel/replace a resting order atomically; a new price takes a new place and may trade at once."""
+    runtime = _runtime()
+    replaced = trading.replace_order(runtime.uow(), runtime.clock, g.account_id, order_id,
+                                     quantity=body.get("quantity"), price=body.get("price"),
+                                     idempotency_key=headers["idempotency_key"])
+    rendered = order_view(replaced.order, replaced.style, replaced.fills)
+    return rendered, 200, ({REPLAYED_HEADER: "true"} if replaced.replayed else {})
 
 
 @blp.route("/orders/<string:order_id>", methods=["DELETE"])

@@ -6,11 +6,11 @@ The ``*_view`` functions flatten service results (domain values) into what the s
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from hashedge.domain.orders import ORDER_STYLES
 from hashedge.services.ledger import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH
-from hashedge.services.trading import MAX_PAGE_SIZE, MAX_QUANTITY
+from hashedge.services.trading import MAX_PAGE_SIZE, MAX_PRICE, MAX_QUANTITY
 from hashedge.web.api.schemas import PlainDecimal
 
 
@@ -49,14 +49,37 @@ class DepthQuerySchema(Schema):
     levels = fields.Integer(load_default=20, validate=validate.Range(min=1, max=500))
 
 
+_PRICE_RANGE = validate.Range(min=0, min_inclusive=False, max=MAX_PRICE)
+# apispec would document a Decimal's bounds as strings ("0"): state them as numbers.
+_PRICE_BOUNDS = {"minimum": 0, "exclusiveMinimum": True, "maximum": MAX_PRICE}
+
+
 class OrderRequestSchema(Schema):
     instrument = fields.String(required=True, validate=validate.Length(min=1, max=32))
     side = fields.String(required=True, validate=validate.OneOf(["buy", "sell"]))
     type = fields.String(load_default="limit", validate=validate.OneOf(list(ORDER_STYLES)))
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY),
                               metadata={"description": "contracts, a positive whole number"})
-    price = fields.Decimal(allow_none=True, load_default=None, allow_nan=False,
-                           metadata={"description": "limit price in the quote unit; ignored for market orders"})
+    price = fields.Decimal(allow_none=True, load_default=None, allow_nan=False, validate=_PRICE_RANGE,
+                           metadata={"description": "limit price in the quote unit; ignored for market orders",
+                                     **_PRICE_BOUNDS})
+
+
+class OrderAmendmentSchema(Schema):
+    """Cancel/replace: a new total quantity, a new price, or both."""
+
+    quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY), metadata={
+        "description": "the new total in contracts, filled included (must exceed what is filled); lowering it"
+                       " at the same price keeps the order's place in the queue"})
+    price = fields.Decimal(allow_nan=False, validate=_PRICE_RANGE, metadata={
+        "description": "the new limit price: the order takes a new place in the queue and trades at once if it"
+                       " crosses", **_PRICE_BOUNDS})
+
+    @validates_schema
+    def _changes_something(self, data: dict, **kwargs) -> None:
+        if "quantity" not in data and "price" not in data:
+            message = "give a new quantity, a new price or both"
+            raise ValidationError({"quantity": [message], "price": [message]})
 
 
 class OptionalIdempotencyHeaderSchema(Schema):
