@@ -308,6 +308,11 @@ class TradeRepository:
         query = query.order_by(TradeRow.occurred_at.desc(), TradeRow.id).limit(limit).offset(offset)
         return [_trade(row) for row in self.session.scalars(query).all()]
 
+    def of_order(self, order_id: str) -> list[TradeRecord]:
+        """The fills an order took part in, as buyer or seller, oldest first."""
+        query = select(TradeRow).where(or_(TradeRow.buy_order_id == order_id, TradeRow.sell_order_id == order_id))
+        return [_trade(row) for row in self.session.scalars(query.order_by(TradeRow.occurred_at)).all()]
+
     def of_instrument(self, instrument: str) -> list[TradeRecord]:
         query = select(TradeRow).where(TradeRow.instrument == instrument).order_by(TradeRow.occurred_at)
         return [_trade(row) for row in self.session.scalars(query).all()]

@@ -81,6 +81,7 @@ class PlacedOrder:
     style: str
     fills: tuple[Fill, ...]
     replayed: bool = False
+    fees_sats: tuple[int, ...] = ()  # what the order's account paid on each fill, in order
 
 
 @dataclass(frozen=True)
@@ -191,12 +192,14 @@ def _check_margin(uow: UnitOfWork, account_id: int, order: Order, spec: Contract
 
 
 def _store_match(uow: UnitOfWork, spec: ContractSpec, result: MatchResult, *, params: RiskParameters,
-                 now: datetime) -> None:
-    """Store what a match did to the book besides the incoming order: the makers and the fills."""
+                 now: datetime) -> tuple[int, ...]:
+    """Store what a match did to the book besides the incoming order: the makers and the fills.
+    Returns the fee the incoming order's account paid on each fill."""
     for maker in result.maker_updates:
         uow.orders.save_state(maker, now)
-    for fill in result.fills:
-        record_fill(uow, spec, fill, kind="book", params=params, now=now)
+    owner = result.order.account_id
+    return tuple(record_fill(uow, spec, fill, kind="book", params=params, now=now).get(owner, 0)
+                 for fill in result.fills)
 
 
 # --- orders ----------------------------------------------------------------------------------
@@ -227,12 +230,14 @@ def _replay(stored: StoredOrder, symbol: str, side: Side, style: str, quantity: 
             and order.quantity == quantity and (style == "market" or order.price == price))
     if not same:
         raise IdempotencyKeyReused(client_key)
-    return PlacedOrder(order, stored.style, _fills_of(uow, order), replayed=True)
+    return _stored_answer(uow, order, stored.style)
 
 
-def _fills_of(uow: UnitOfWork, order: Order) -> tuple[Fill, ...]:
-    return tuple(t.fill for t in uow.trades.of_instrument(order.instrument_id)
-                 if order.order_id in (t.fill.buy_order_id, t.fill.sell_order_id))
+def _stored_answer(uow: UnitOfWork, order: Order, style: str) -> PlacedOrder:
+    """A replay: the order as stored now, with every fill it took part in and its fees."""
+    trades = uow.trades.of_order(order.order_id)
+    fees = tuple(t.buyer_fee_sats if t.fill.buy_order_id == order.order_id else t.seller_fee_sats for t in trades)
+    return PlacedOrder(order, style, tuple(t.fill for t in trades), replayed=True, fees_sats=fees)
 
 
 def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: str, side: str, order_type: str,
@@ -273,9 +278,9 @@ def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: s
         _check_margin(uow, account_id, order, spec, params)
         uow.instruments.set_sequence(spec.symbol, order.sequence)
         uow.orders.add(result.order, style=order_type, idempotency_key=key, at=now, tick_size=spec.tick_size)
-        _store_match(uow, spec, result, params=params, now=now)
+        fees = _store_match(uow, spec, result, params=params, now=now)
         uow.commit()
-    return PlacedOrder(result.order, order_type, result.fills)
+    return PlacedOrder(result.order, order_type, result.fills, fees_sats=fees)
 
 
 def _own_order(uow: UnitOfWork, account_id: int, order_id: str) -> StoredOrder:
@@ -307,7 +312,7 @@ def _replayed_amendment(uow: UnitOfWork, account_id: int, key: str, client_key: 
     if not same:
         raise IdempotencyKeyReused(client_key)
     stored = uow.orders.get(order_id)
-    return PlacedOrder(stored.order, stored.style, _fills_of(uow, stored.order), replayed=True)
+    return _stored_answer(uow, stored.order, stored.style)
 
 
 def replace_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str, *, quantity: int | None = None,
@@ -362,9 +367,9 @@ def replace_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str,
             order_id=order_id, account_id=account_id, sequence=sequence, previous_quantity=before.quantity,
             previous_price=before.price, quantity=quantity_after, price=price_after, idempotency_key=key,
             occurred_at=now))
-        _store_match(uow, spec, result, params=params, now=now)
+        fees = _store_match(uow, spec, result, params=params, now=now)
         uow.commit()
-    return PlacedOrder(result.order, stored.style, result.fills)
+    return PlacedOrder(result.order, stored.style, result.fills, fees_sats=fees)
 
 
 def cancel_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str) -> Order:

@@ -39,6 +39,7 @@ def test_crossing_orders_over_http_leave_opposite_positions(api):
     bought = client.post("/api/v1/orders", json=order("buy"), headers=keys["trader"])
     assert bought.status_code == 201 and bought.json["status"] == "filled"
     assert bought.json["fills"][0]["liquidity"] == "taker"
+    assert bought.json["fills"][0]["fee_sats"] == 1550  # 5 bps of 2 x 50,000 x 31
     miner = client.get("/api/v1/positions", headers=keys["miner"]).json
     trader = client.get("/api/v1/positions", headers=keys["trader"]).json
     assert [(p["instrument"], p["quantity"]) for p in miner] == [(SYMBOL, -2)]
@@ -47,6 +48,19 @@ def test_crossing_orders_over_http_leave_opposite_positions(api):
     assert account["initial_margin_sats"] == 2 * 50000 * 31 * 15 // 100
     trades = client.get("/api/v1/trades", headers=keys["miner"]).json
     assert [(t["side"], t["liquidity"], t["fee_sats"]) for t in trades] == [("sell", "maker", 620)]
+
+
+def test_a_retried_order_with_its_idempotency_key_is_answered_once_with_its_fills_and_fees(api):
+    client, keys = api
+    client.post("/api/v1/orders", json=order("sell"), headers=keys["miner"])
+    key = {**keys["trader"], "Idempotency-Key": "buy-1"}
+    first = client.post("/api/v1/orders", json=order("buy"), headers=key)
+    again = client.post("/api/v1/orders", json=order("buy"), headers=key)
+    assert first.status_code == again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == first.json and [f["fee_sats"] for f in again.json["fills"]] == [1550]
+    assert [p["quantity"] for p in client.get("/api/v1/positions", headers=keys["trader"]).json] == [2]
+    other = client.post("/api/v1/orders", json=order("buy", quantity=3), headers=key)
+    assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_key_reused"
 
 
 def test_a_key_never_sees_or_cancels_another_accounts_order(api):

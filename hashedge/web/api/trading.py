@@ -63,7 +63,9 @@ def book(query: dict, symbol: str):
 @blp.route("/orders", methods=["POST"])
 @blp.arguments(OrderRequestSchema, unknown=RAISE)
 @blp.arguments(OptionalIdempotencyHeaderSchema, location="headers")
-@blp.response(201, OrderSchema)
+@blp.response(201, OrderSchema, headers={
+    REPLAYED_HEADER: {"description": "true when this is the stored answer to an earlier request",
+                      "schema": {"type": "string"}}})
 @blp.alt_response(400, schema=ErrorSchema, description="Invalid order, with field messages")
 @blp.alt_response(404, schema=ErrorSchema, description="Unknown instrument")
 @blp.alt_response(409, schema=ErrorSchema, description="Trading closed, no mark yet, or Idempotency-Key reused")
@@ -75,7 +77,7 @@ def place_order(body: dict, headers: dict):
     placed = trading.place_order(runtime.uow(), runtime.clock, g.account_id, instrument=body["instrument"],
                                  side=body["side"], order_type=body["type"], quantity=body["quantity"],
                                  price=body["price"], idempotency_key=headers["idempotency_key"])
-    rendered = order_view(placed.order, placed.style, placed.fills)
+    rendered = order_view(placed.order, placed.style, placed.fills, placed.fees_sats)
     return rendered, 201, ({REPLAYED_HEADER: "true"} if placed.replayed else {})
 
 
@@ -118,7 +120,7 @@ def replace_order(body: dict, headers: dict, order_id: str):
     replaced = trading.replace_order(runtime.uow(), runtime.clock, g.account_id, order_id,
                                      quantity=body.get("quantity"), price=body.get("price"),
                                      idempotency_key=headers["idempotency_key"])
-    rendered = order_view(replaced.order, replaced.style, replaced.fills)
+    rendered = order_view(replaced.order, replaced.style, replaced.fills, replaced.fees_sats)
     return rendered, 200, ({REPLAYED_HEADER: "true"} if replaced.replayed else {})
 
 

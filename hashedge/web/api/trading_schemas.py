@@ -162,13 +162,15 @@ def trade_view(record, account_id: int) -> dict:
     return fill_view(fill, account_id, record.kind, fee)
 
 
-def order_view(order, style: str, fills=(), account_id: int | None = None) -> dict:
+def order_view(order, style: str, fills=(), fees_sats=()) -> dict:
+    """An order; ``fees_sats`` (aligned with ``fills``) are the order's account's fees, when known."""
+    fees = list(fees_sats) + [None] * (len(fills) - len(fees_sats))
     return {"id": order.order_id, "instrument": order.instrument_id, "side": order.side.value, "type": style,
             "price": order.price, "quantity": order.quantity, "filled_quantity": order.filled_quantity,
             "remaining_quantity": order.remaining_quantity, "status": order.status.value,
             "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
             "created_at": order.created_at,
-            "fills": [fill_view(f, int(order.account_id)) for f in fills]}
+            "fills": [fill_view(f, int(order.account_id), fee_sats=fee) for f, fee in zip(fills, fees)]}
 
 
 def position_view(view) -> dict:
