@@ -80,6 +80,18 @@ class BlockRepository:
         )
         return dict(rows.all())
 
+    def headers_at(self, heights) -> list[tuple[int, int, int]]:
+        """(height, time, bits) of the stored blocks among ``heights``, in height order."""
+        wanted = sorted({int(h) for h in heights})
+        if not wanted:
+            return []
+        rows = self.session.execute(
+            select(BlockRow.height, BlockRow.time, BlockRow.bits)
+            .where(BlockRow.height.in_(wanted))
+            .order_by(BlockRow.height)
+        )
+        return [(int(h), int(t), int(b)) for h, t, b in rows.all()]
+
     def add_frame(self, frame: pd.DataFrame) -> int:
         """Insert new blocks (heights not stored yet; the caller has checked). Returns rows added."""
         if frame.empty:
@@ -245,6 +257,18 @@ class FixingRepository:
         query = query.order_by(order, FixingRow.kind, FixingRow.index_name).offset(offset)
         if limit is not None:
             query = query.limit(limit)
+        return [_published(row) for row in self.session.scalars(query).all()]
+
+    def latest_ending_at(self, index_name: str, kind: str, end_heights) -> list[PublishedFixing]:
+        """Latest version of each ``kind`` fixing of ``index_name`` whose block range ends at one
+        of ``end_heights`` (e.g. the retarget fixings that settle epoch contracts)."""
+        wanted = sorted({int(h) for h in end_heights})
+        if not wanted:
+            return []
+        query = (self._latest_versions()
+                 .where(FixingRow.index_name == index_name, FixingRow.kind == kind,
+                        FixingRow.end_height.in_(wanted))
+                 .order_by(FixingRow.as_of))
         return [_published(row) for row in self.session.scalars(query).all()]
 
     def count_latest(self, index_name: str, *, kind=None, start=None, end=None) -> int:

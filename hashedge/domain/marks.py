@@ -16,18 +16,35 @@ through it. ``book_mid`` (mid of a two-sided book, rounded to the tick, else the
 the mid of a two-sided book, then to the previous mark; with none of them there is no mark
 (``NoMark``), and the service keeps the instrument out of trading.
 
-Model fair values come in as plain numbers; the service computes them with ``pricing``:
+Model fair values come in as plain numbers, computed by the service with ``pricing`` along one
+forward difficulty path (``pricing.forward``, built once per marking run; pricing/README.md,
+"Forward path for marks"): the current and past epochs known from stored blocks and epochs, the
+next epoch from the next-difficulty forecast (``indices.forecast``, retarget rule with the 4x
+clamp), later epochs grown at the trend g = exp(mean ln(D_e / D_(e-1))) - 1 over the trailing 26
+epochs (about a year) ending at the current one, fees per block held at the mean of the last
+2016 stored blocks. This module turns them into prices:
 
-- epoch BME14 / DIFF futures: ``pricing.futures.bme_settlement_btc_per_th_day(path, E, 1)`` or
-  the forecast difficulty of epoch E (decomposition from per-epoch forecasts, or the term
-  structure), converted by ``epoch_model_price`` to the quote unit;
-- monthly hashprice: ``hashprice_monthly_model_price`` here, from the latest HASHPRICE fixing
-  and a growth assumption: each day of the window not yet fixed is projected as
-  ``latest x (1 + g) ** -(days ahead / 14)``, g the difficulty growth per epoch (0 = flat; the
-  IDGR of ``pricing.difficulty_curve`` = implied), since hashprice moves as 1/difficulty when fees
-  and the subsidy stay put; days already fixed count at their fixing. Fees and halvings are not
-  modelled (the next halving, around April 2028, is outside the listing horizon until late 2027;
-  ``pricing.futures.hashprice_settlement_sats_per_phd`` handles both if the service prefers it).
+- epoch BME14 / capped BME14 / DIFF futures (``epoch_forward_price``): the predicted settlement
+  fixing, i.e. the underlying's retarget fixing at the first block of the contract's epoch k
+  (height ``k * 2016``). That block already lies in epoch k, so DIFF there is D_k and BME14
+  (T = 1 epoch, the current one included) is K x subsidy_k / D_k for epoch k alone
+  (``pricing.futures.bme_settlement_btc_per_th_day(path, k, 1)``), converted exactly to the quote
+  unit and rounded to the tick. Once that fixing is published, the model value *is* the
+  settlement price (``settlement.settlement_price``); a capped contract's mark is then clamped
+  to its range like its final price (rule 3 above);
+- monthly hashprice (``hashprice_monthly_forward_price``): the mean of the window's daily
+  fixings, each published day at its fixing and the others at the path's prediction
+  (``ForwardPath.hashprice_mean_sats_per_phd``: per-epoch hashprice with the flat fees,
+  weighted by the days each epoch covers), rounded to the tick like the settlement, so a fully
+  fixed window marks at its settlement price. The path's step at each retarget matches the
+  settlement rule more closely than a continuous decay from the latest fixing.
+
+Without stored blocks (a database holding fixings only) there is no path, and the service falls
+back to the flat model: ``epoch_forward_price`` on the underlying's latest fixing, and
+``hashprice_monthly_model_price`` from the latest HASHPRICE fixing with growth 0 (for a growth g
+it projects each day not yet fixed as ``latest x (1 + g) ** -(days ahead / 14)``, hashprice moving
+as 1/difficulty when fees and the subsidy stay put). Halvings are in the path (per-epoch subsidy);
+the next one, around April 2028, is outside the listing horizon until late 2027.
 
 A float enters only as a model value, converted through its shortest repr and rounded to the
 tick at once.
@@ -39,7 +56,7 @@ from the mark than the ratio allows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -48,9 +65,16 @@ from fractions import Fraction
 
 from hashedge.domain.denials import RejectReason, Rejected
 from hashedge.domain.errors import DomainError, InvalidValue
-from hashedge.domain.instruments import EPOCH_NOMINAL_DAYS, ContractSpec, MonthWindow
+from hashedge.domain.instruments import EPOCH_NOMINAL_DAYS, ContractSpec, EpochWindow, MonthWindow
 from hashedge.domain.parameters import MarkAnchoring, RiskParameters
-from hashedge.domain.settlement import daily_fixing_times, quote_from_index, round_to_tick
+from hashedge.domain.settlement import (
+    FixingLike,
+    MissingFixings,
+    daily_fixing_times,
+    quote_from_index,
+    round_to_tick,
+    settlement_price,
+)
 from hashedge.domain.units import Rounding, exact, is_on_tick, require_price
 from hashedge.domain.units import round_to_tick as round_to_tick_directed
 
@@ -173,6 +197,46 @@ def hashprice_monthly_model_price(
         else:
             total += _projected(latest, moment - latest_fixing_at, growth_per_epoch)
     return _on_tick(spec, total / spec.window.days)
+
+
+def epoch_forward_price(
+    spec: ContractSpec, *, predicted_index_value: Decimal | float | None,
+    retarget_fixings: Iterable[FixingLike] = (),
+) -> Decimal | None:
+    """Model value of an epoch future (module docstring): the settlement price once its retarget
+    fixing is among ``retarget_fixings``, else the predicted fixing as a price on the tick
+    (``None`` without a prediction)."""
+    if not isinstance(spec.window, EpochWindow):
+        raise InvalidValue("spec", spec.symbol, "is not an epoch contract")
+    try:
+        return settlement_price(spec, retarget_fixings)
+    except MissingFixings:
+        pass
+    return None if predicted_index_value is None else epoch_model_price(spec, predicted_index_value)
+
+
+def hashprice_monthly_forward_price(
+    spec: ContractSpec, *, window_fixings: Mapping[datetime, Decimal],
+    predicted_mean: Callable[[Sequence[datetime]], Decimal | float] | None,
+) -> Decimal | None:
+    """Model value of a monthly hashprice future (module docstring).
+
+    ``window_fixings`` holds the window's published daily fixings (as-of -> value);
+    ``predicted_mean(times)`` is the predicted mean of the fixings as of ``times`` (the days not
+    fixed yet), e.g. ``pricing.ForwardPath.hashprice_mean_sats_per_phd``. With every day fixed
+    the result is the settlement price; with days missing and no prediction, ``None``.
+    """
+    if not isinstance(spec.window, MonthWindow):
+        raise InvalidValue("spec", spec.symbol, "is not a monthly contract")
+    times = daily_fixing_times(spec.window)
+    total = sum((exact(require_price(window_fixings[t], "window_fixings")) for t in times if t in window_fixings),
+                Fraction(0))
+    missing = [t for t in times if t not in window_fixings]
+    if missing:
+        if predicted_mean is None:
+            return None
+        total += len(missing) * exact(model_value(predicted_mean(missing), "predicted_mean"))
+    return _on_tick(spec, quote_from_index(spec, total / len(times)))
 
 
 def _projected(latest: Decimal, ahead: timedelta, growth_per_epoch: float) -> Fraction:

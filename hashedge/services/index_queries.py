@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
+import pandas as pd
+
 from hashedge.adapters.repositories import PublishedFixing
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.errors import DataUnavailable, InvalidInput, NotFound
@@ -133,10 +135,16 @@ def series(uow: UnitOfWork, names: list[str], *, kind: str = "daily", days: int 
         return {name: uow.fixings.latest(name, kind=kind, start=start) for name in names}
 
 
+def forecast_blocks(uow: UnitOfWork) -> pd.DataFrame:
+    """The blocks the next-difficulty forecast reads (the last 2 x 2016 up to the tip), inside an
+    open unit of work; DataUnavailable without blocks."""
+    tip = uow.blocks.tip_height()
+    if tip is None:
+        raise DataUnavailable("no blocks stored yet: ingest chain data first")
+    return uow.blocks.load_frame(start_height=max(0, tip - FORECAST_LOOKBACK_BLOCKS))
+
+
 def difficulty_forecast(uow: UnitOfWork) -> DifficultyForecast:
     with uow:
-        tip = uow.blocks.tip_height()
-        if tip is None:
-            raise DataUnavailable("no blocks stored yet: ingest chain data first")
-        blocks = uow.blocks.load_frame(start_height=max(0, tip - FORECAST_LOOKBACK_BLOCKS))
+        blocks = forecast_blocks(uow)
     return forecast_next_difficulty(blocks)

@@ -1,34 +1,70 @@
 """Instruments: listing by the cycle, marks, and what the API and CLI show about them.
 
-Mark model (kept simple on purpose; the rule that anchors it to the book is ``domain.marks``):
+Mark model (the formulas: ``domain.marks`` and pricing/README.md, "Forward path for marks"):
+once per marking run the service loads the chain data and builds one forward difficulty path
+with ``pricing.forward``: the current and earlier epochs known (stored blocks, then the epoch
+history), the next epoch from the next-difficulty forecast (``indices.forecast``, as the index
+service computes it), later epochs grown at the trend of the trailing 26 epochs, fees per block
+held at the mean of the last 2016 blocks. Then, per contract:
 
-- monthly HASHPRICE futures: ``domain.marks.hashprice_monthly_model_price`` from the latest daily
-  HASHPRICE fixing, flat difficulty (growth 0), with the window's published fixings counted as
-  they are;
-- BME14 / capped BME14 / DIFF epoch futures: the latest fixing of the underlying (daily or
-  retarget, the newest) taken as the prediction of the settlement fixing (a flat curve),
-  converted by ``domain.marks.epoch_model_price``.
+- BME14 / capped BME14 / DIFF epoch futures: the path's prediction of the settlement retarget
+  fixing (``ForwardPath.retarget_fixing``), or the settlement price once that fixing is
+  published (``domain.marks.epoch_forward_price``);
+- monthly HASHPRICE futures: published days at their fixings, the others at the path's
+  prediction (``domain.marks.hashprice_monthly_forward_price``).
 
-The model value is then clipped into the two-sided book (``RiskParameters.mark_anchoring``), and
-without a model the previous mark is kept. Every mark is stored with its source.
+Without stored blocks there is no path and the flat model is the fallback (the underlying's
+latest fixing; ``hashprice_monthly_model_price`` with growth 0). The model value is then clipped
+into the two-sided book (``RiskParameters.mark_anchoring``), and without a model the previous
+mark is kept. Every mark is stored with its source.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from hashedge.adapters.trading_repositories import InstrumentRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain.book import OrderBook
-from hashedge.domain.instruments import BLOCKS_PER_EPOCH, PRODUCT_TERMS, MonthWindow, Product
+from hashedge.adapters.repositories import PublishedFixing
+from hashedge.domain.instruments import (
+    BLOCK_INTERVAL,
+    BLOCKS_PER_EPOCH,
+    PRODUCT_TERMS,
+    EpochWindow,
+    MonthWindow,
+    Product,
+)
 from hashedge.domain.listing import instruments_to_list
-from hashedge.domain.marks import NoMark, epoch_model_price, hashprice_monthly_model_price, mark_price
-from hashedge.domain.settlement import DAILY_FIXING, daily_fixing_times
+from hashedge.domain.marks import (
+    NoMark,
+    epoch_forward_price,
+    hashprice_monthly_forward_price,
+    hashprice_monthly_model_price,
+    mark_price,
+)
+from hashedge.domain.settlement import DAILY_FIXING, RETARGET_FIXING, daily_fixing_times
 from hashedge.errors import DataUnavailable, NotFound
+from hashedge.services.index_queries import forecast_blocks
 from hashedge.services.margin import risk_parameters
+from indices.forecast import forecast_next_difficulty
+from pricing.errors import PricingInputError
+from pricing.forward import (
+    TREND_WINDOW_EPOCHS,
+    ChainObservation,
+    ForwardPath,
+    forward_path,
+    known_epochs,
+    mean_fees_per_block_sats,
+    trend_growth_per_epoch,
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -124,19 +160,81 @@ def bme14_in_quote_unit(value: Decimal) -> Decimal:
     return value * factor.numerator / factor.denominator
 
 
-def _model_price(uow: UnitOfWork, record: InstrumentRecord, now: datetime) -> Decimal | None:
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(int(seconds), tz=timezone.utc)
+
+
+def load_forward_path(uow: UnitOfWork, records: Sequence[InstrumentRecord]) -> ForwardPath | None:
+    """The forward difficulty path covering ``records`` (module docstring), inside an open unit
+    of work; ``None`` without stored blocks."""
+    if uow.blocks.tip_height() is None:
+        return None
+    blocks = forecast_blocks(uow)
+    tip, tip_time = int(blocks["height"].iat[-1]), int(blocks["time"].iat[-1])
+    current = tip // BLOCKS_PER_EPOCH
+    first = max(0, current - TREND_WINDOW_EPOCHS)  # the trend window's changes start at first + 1
+    history = uow.epochs.load_frame()
+    history = history[(history["epoch"] >= first) & (history["epoch"] <= current)]
+    heights = [epoch * BLOCKS_PER_EPOCH for epoch in range(first, current + 1)]
+    heights.append(max(uow.blocks.first_height(), first * BLOCKS_PER_EPOCH))  # a partial first epoch
+    observations = [ChainObservation(int(h), int(b)) for h, b in zip(history["start_height"], history["bits"])]
+    observations += [ChainObservation(h, b, _utc(t)) for h, t, b in uow.blocks.headers_at(heights)]
+    observations.append(ChainObservation(tip, int(blocks["bits"].iat[-1])))
+    try:
+        forecast = forecast_next_difficulty(blocks)
+        next_difficulty, next_time = forecast.next_difficulty, forecast.expected_retarget_time
+    except ValueError:  # too few blocks for either projection: trend from the current difficulty
+        next_difficulty = None
+        next_time = _utc(tip_time) + ((current + 1) * BLOCKS_PER_EPOCH - tip) * BLOCK_INTERVAL
+    epochs = [r.spec.window.last for r in records if isinstance(r.spec.window, EpochWindow)]
+    months = [r.spec.window.end for r in records if isinstance(r.spec.window, MonthWindow)]
+    try:
+        known = known_epochs(observations)
+        trend = trend_growth_per_epoch(known.difficulty, current)
+        return forward_path(
+            known_difficulty=known.difficulty, known_starts=known.starts, current_epoch=current,
+            next_difficulty=next_difficulty, next_retarget_time=next_time,
+            growth_per_epoch=trend.growth_per_epoch,
+            fees_per_block_sats=mean_fees_per_block_sats(blocks["total_fees_sats"].tolist()),
+            last_epoch=max(epochs, default=current + 1), until=max(months, default=None))
+    except PricingInputError as exc:
+        log.warning("no forward difficulty path (marking on the flat model): %s", exc)
+        return None
+
+
+def _model_price(uow: UnitOfWork, record: InstrumentRecord, now: datetime, path: ForwardPath | None,
+                 settling: Mapping[str, list[PublishedFixing]]) -> Decimal | None:
     spec = record.spec
     if isinstance(spec.window, MonthWindow):
-        latest = _latest_value(uow, "HASHPRICE", DAILY_FIXING)
-        if latest is None:
-            return None
         times = daily_fixing_times(spec.window)
         published = uow.fixings.latest("HASHPRICE", kind=DAILY_FIXING, start=times[0], end=times[-1])
         window = {f.as_of: f.value for f in published if f.as_of <= now}
+        if path is not None:
+            return hashprice_monthly_forward_price(spec, window_fixings=window,
+                                                   predicted_mean=path.hashprice_mean_sats_per_phd)
+        latest = _latest_value(uow, "HASHPRICE", DAILY_FIXING)
+        if latest is None:
+            return None
         return hashprice_monthly_model_price(spec, latest_fixing_sats_per_phd=latest.value,
                                              latest_fixing_at=latest.as_of, window_fixings=window)
-    latest = _latest_value(uow, spec.underlying)
-    return None if latest is None else epoch_model_price(spec, latest.value)
+    if path is not None:
+        # The settlement fixing is the retarget fixing at height last * 2016, the first block of
+        # epoch ``last``: DIFF = D_last, BME14 = K x subsidy / D over epoch ``last`` alone.
+        predicted = path.retarget_fixing(spec.underlying, spec.window.last)
+    else:
+        latest = _latest_value(uow, spec.underlying)
+        predicted = None if latest is None else latest.value
+    return epoch_forward_price(spec, predicted_index_value=predicted,
+                               retarget_fixings=settling.get(spec.underlying, []))
+
+
+def _settlement_fixings(uow: UnitOfWork, records: Sequence[InstrumentRecord]) -> dict[str, list[PublishedFixing]]:
+    """The published retarget fixings that settle the epoch contracts among ``records``."""
+    heights: dict[str, set[int]] = {}
+    for record in records:
+        if isinstance(record.spec.window, EpochWindow):
+            heights.setdefault(record.spec.underlying, set()).add(record.spec.window.settlement_height)
+    return {index: uow.fixings.latest_ending_at(index, RETARGET_FIXING, wanted) for index, wanted in heights.items()}
 
 
 def update_marks(uow: UnitOfWork, clock: Clock) -> MarkResult:
@@ -146,11 +244,18 @@ def update_marks(uow: UnitOfWork, clock: Clock) -> MarkResult:
     with uow:
         records = uow.instruments.all(("listed", "expired"))
         previous = uow.marks.latest([r.symbol for r in records])
+        path = load_forward_path(uow, records) if records else None
+        settling = _settlement_fixings(uow, records)
         for record in records:
             book = OrderBook.from_resting(record.spec.trading_rules(), uow.orders.resting(record.symbol))
             before = previous.get(record.symbol)
             try:
-                mark = mark_price(record.spec, model_price=_model_price(uow, record, now), best_bid=book.best_bid(),
+                model = _model_price(uow, record, now, path, settling)
+            except PricingInputError as exc:  # e.g. an epoch the path does not reach
+                log.warning("no model value for %s: %s", record.symbol, exc)
+                model = None
+            try:
+                mark = mark_price(record.spec, model_price=model, best_bid=book.best_bid(),
                                   best_ask=book.best_ask(), anchoring=params.mark_anchoring,
                                   previous_mark=before.price if before else None)
             except NoMark:
