@@ -24,6 +24,7 @@ from hashedge.adapters.orm_ledger import (
 from hashedge.domain.ledger import AccountKind, JournalEntry, LedgerAccount, Posting, collateral
 
 _BALANCES = LedgerBalanceRow.__table__
+_BULK_POSTINGS = 32  # above this many postings, PostgreSQL updates the balances in one statement
 
 
 class KeyAlreadyPosted(Exception):
@@ -223,11 +224,25 @@ class LedgerRepository:
         }])
         # Platform accounts are only ever incremented here (atomically, under the row lock the
         # UPDATE takes); participants' rows were locked by the caller before deciding.
+        postings = sorted(entry.postings, key=_by_key)
+        if len(postings) > _BULK_POSTINGS and self.session.get_bind().dialect.name == "postgresql":
+            # A settlement entry moves thousands of balances: one UPDATE ... FROM unnest instead of
+            # a round trip per row. Deltas are summed per account first: UPDATE ... FROM applies
+            # one source row per target row.
+            deltas: dict[str, int] = {}
+            for posting in postings:
+                deltas[posting.account.key] = deltas.get(posting.account.key, 0) + posting.amount_sats
+            self.session.execute(text(
+                "UPDATE ledger_balances AS b SET balance_sats = b.balance_sats + v.delta "
+                "FROM unnest(CAST(:keys AS text[]), CAST(:deltas AS bigint[])) AS v(account_key, delta) "
+                "WHERE b.account_key = v.account_key"
+            ), {"keys": list(deltas), "deltas": list(deltas.values())})
+            return
         self.session.execute(
             update(_BALANCES)
             .where(_BALANCES.c.account_key == bindparam("key"))
             .values(balance_sats=_BALANCES.c.balance_sats + bindparam("delta")),
-            [{"key": p.account.key, "delta": p.amount_sats} for p in sorted(entry.postings, key=_by_key)],
+            [{"key": p.account.key, "delta": p.amount_sats} for p in postings],
         )
 
     def find(self, idempotency_key: str) -> RecordedEntry | None:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pandas as pd
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.orm_trading import (
@@ -28,6 +28,7 @@ from hashedge.domain.orders import Order
 from hashedge.domain.positions import Position
 
 RESTING_STATUSES = ("open", "partially_filled")
+_BULK_BATCH = 20_000  # rows per bulk statement (bounded parameter arrays)
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -382,6 +383,9 @@ class PositionRepository:
         if not positions:
             return
         self.session.flush()
+        if self.session.get_bind().dialect.name == "postgresql":
+            self._save_many_postgresql(positions, at)
+            return
         table = PositionRow.__table__
         self.session.execute(
             update(table).where(table.c.account_id == bindparam("b_account"),
@@ -392,6 +396,23 @@ class PositionRepository:
               "b_open_value": _text(p.open_value), "b_realized": p.realized_pnl_sats, "b_at": at}
              for p in positions],
         )
+
+    def _save_many_postgresql(self, positions: list[Position], at: datetime) -> None:
+        # One UPDATE ... FROM unnest(arrays) per batch: an executemany of 100,000 single-row
+        # updates costs a round trip each even pipelined (about 3x slower on loopback).
+        for start in range(0, len(positions), _BULK_BATCH):
+            batch = positions[start:start + _BULK_BATCH]
+            self.session.execute(text(
+                "UPDATE positions AS p SET quantity = v.quantity, open_value = v.open_value, "
+                "realized_pnl_sats = v.realized_pnl_sats, updated_at = :at "
+                "FROM unnest(CAST(:accounts AS bigint[]), CAST(:instruments AS text[]), "
+                "CAST(:quantities AS bigint[]), CAST(:open_values AS text[]), CAST(:realized AS bigint[])) "
+                "AS v(account_id, instrument, quantity, open_value, realized_pnl_sats) "
+                "WHERE p.account_id = v.account_id AND p.instrument = v.instrument"
+            ), {"at": at, "accounts": [int(p.account_id) for p in batch],
+                "instruments": [p.instrument_id for p in batch], "quantities": [p.quantity for p in batch],
+                "open_values": [_text(p.open_value) for p in batch],
+                "realized": [p.realized_pnl_sats for p in batch]})
 
     def net_quantity(self, instrument: str) -> int:
         return int(self.session.scalar(select(func.coalesce(func.sum(PositionRow.quantity), 0))

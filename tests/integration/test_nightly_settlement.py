@@ -86,3 +86,35 @@ def test_settling_today_early_never_expires_a_contract_still_trading(runtime, he
         assert uow.instruments.get(SYMBOL).status == "listed"
     trading.place_order(runtime.uow(), clock, hedged[1], instrument=SYMBOL, side="sell", order_type="limit",
                         quantity=1, price=50100)  # still open for trading
+
+
+def test_variation_margin_for_many_accounts_moves_each_balance_exactly(runtime):
+    """Enough accounts for the bulk paths (PostgreSQL updates positions and balances from arrays)."""
+    clock = runtime.clock
+    with runtime.uow() as uow:
+        uow.instruments.add(hashprice_monthly(2026, 11), clock.now())
+        uow.commit()
+    mark(runtime, clock.now(), 50000)
+    shorts, longs = [], []
+    for i in range(36):
+        account, _ = accounts.create_account(runtime.uow(), clock, f"acct-{i}")
+        ledger.deposit(runtime.uow(), clock, account.id, 50_000_000, f"seed-{i}")
+        (shorts if i % 2 == 0 else longs).append(account.id)
+    for short, long in zip(shorts, longs):  # each pair trades 1 + its index contracts
+        quantity = 1 + shorts.index(short)
+        for account_id, side in ((short, "sell"), (long, "buy")):
+            trading.place_order(runtime.uow(), clock, account_id, instrument=SYMBOL, side=side,
+                                order_type="limit", quantity=quantity, price=50000)
+    before = {a: collateral(runtime, a) for a in shorts + longs}
+    mark(runtime, datetime(2026, 11, 1, 20, tzinfo=UTC), 50017)
+    clock.set(datetime(2026, 11, 2, 0, 30, tzinfo=UTC))
+    summary = settlement.run_daily_settlement(runtime.uow(), clock, date(2026, 11, 1))
+    assert len(summary.variation_margin_sats[SYMBOL]) == 36
+    for i, (short, long) in enumerate(zip(shorts, longs)):
+        moved = 17 * 30 * (1 + i)
+        assert collateral(runtime, short) == before[short] - moved
+        assert collateral(runtime, long) == before[long] + moved
+    with runtime.uow() as uow:
+        positions = {p.account_id: p for p in uow.positions.open_in(SYMBOL, Decimal(30))}
+    assert positions[str(shorts[3])].open_value == Decimal(-4 * 50017)  # re-marked at the settlement price
+    assert ledger.check_balances(runtime.uow()).ok
