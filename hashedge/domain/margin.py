@@ -20,10 +20,14 @@ Definitions (all in integer sats)
 - order margin: what open orders would add if they all filled at their limit prices: per
   instrument the worst of "all buys fill" and "all sells fill" (requirement of
   ``q + buys`` vs ``q - sells``) minus the position's own requirement, plus for each order the
-  loss it would book at once against the mark (a buy above the mark, a sell below it) and its
-  taker fee. A market order is taken at the mark moved by ``market_order_band_ratio`` against
-  it, rounded outward to the tick; the service should send it as a limit IOC at that price so
-  the check holds.
+  loss it would book at once against the mark (a buy above the mark, a sell below it) and the
+  most its fills can be charged in taker fees: the taker fee of one contract, rounded up, times
+  the quantity. ``domain.fees`` rounds each fill's fee up on its own, so the fee of the whole
+  quantity rounded up once would not do: an order filled in pieces, or partly filled with the
+  rest still resting (and counted again here), pays up to a sat more per piece, and an order
+  accepted at the edge of its margin would leave the account short. A market order is taken at
+  the mark moved by ``market_order_band_ratio`` against it, rounded outward to the tick; the
+  service should send it as a limit IOC at that price so the check holds.
 - free collateral = equity - initial margin - order margin.
 
 Checks
@@ -47,14 +51,13 @@ from fractions import Fraction
 
 from hashedge.domain.denials import RejectReason, Rejected
 from hashedge.domain.errors import DomainError, InvalidValue
+from hashedge.domain.fees import fee_sats
 from hashedge.domain.instruments import ContractSpec
 from hashedge.domain.ledger import withdrawal_denial
 from hashedge.domain.orders import Order, OrderType, Side
 from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.positions import Position
 from hashedge.domain.units import MARGIN_ROUNDING, Rounding, exact, require_price, require_sats, round_to_tick, to_sats
-
-BPS = 10_000
 
 
 class MarginStatus(str, Enum):
@@ -222,12 +225,12 @@ def order_price(spec: ContractSpec, order: Order, mark: Decimal, params: RiskPar
 
 
 def _order_cost(spec: ContractSpec, order: Order, mark: Decimal, params: RiskParameters) -> int:
-    """Loss booked at once against the mark if the order fills at its price, plus the taker fee."""
-    price, quantity = exact(order_price(spec, order, mark, params)), order.remaining_quantity
-    size = quantity * exact(spec.multiplier)
+    """Loss booked at once against the mark if the order fills at its price, plus the most its
+    fills can pay in taker fees (module docstring: per contract, rounded up)."""
+    at, quantity = order_price(spec, order, mark, params), order.remaining_quantity
+    price, size = exact(at), quantity * exact(spec.multiplier)
     adverse = max(Fraction(0), (price - exact(effective_mark(spec, mark))) * order.side.sign * size)
-    fee = price * size * exact(params.taker_fee_bps) / BPS
-    return to_sats(adverse + fee, MARGIN_ROUNDING)
+    return to_sats(adverse, MARGIN_ROUNDING) + quantity * fee_sats(spec, 1, at, params.taker_fee_bps)
 
 
 def _working(orders: tuple[Order, ...]) -> list[Order]:

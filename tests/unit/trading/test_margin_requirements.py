@@ -109,18 +109,19 @@ def test_open_orders_add_order_margin_but_not_to_the_status():
     buy = order("alice", HP, "buy", 10, "45100")
     state = account(2_100_000, orders=(buy,))
     summary = account_margin(state, MARKS, PARAMS, specs=SPECS)
-    # 2,092,500 for 10 contracts + 31,000 paid above the mark + 6,990.5 taker fee, rounded up once
-    assert summary.order_margin_sats == 2_092_500 + 37_991
-    assert (summary.free_collateral_sats, summary.status) == (2_100_000 - 2_130_491, MarginStatus.HEALTHY)
+    # 2,092,500 for 10 contracts + 31,000 paid above the mark + 10 x the taker fee of one contract
+    # (699.05 up to 700: each fill's fee is rounded up on its own, so that is the most it can pay)
+    assert summary.order_margin_sats == 2_092_500 + 38_000
+    assert (summary.free_collateral_sats, summary.status) == (2_100_000 - 2_130_500, MarginStatus.HEALTHY)
 
 
 def test_orders_on_both_sides_count_the_worse_side_only():
     held = position("alice", HP, 10, "45000")
     orders = (order("alice", HP, "buy", 2, "45000"), order("alice", HP, "sell", 25, "45000"))
     summary = account_margin(account(10_000_000, held, orders=orders), MARKS, PARAMS, specs=SPECS)
-    fees = 1_395 + 17_438  # 5 bps of 2 x 45,000 x 31, and of 25 x 45,000 x 31 (17,437.5 up)
+    fees = 2 * 698 + 25 * 698  # 5 bps of 45,000 x 31 is 697.5 a contract, rounded up
     # worst of long 12 (2,511,000) and short 15 (3,138,750), less the position's own 2,092,500
-    assert summary.order_margin_sats == 3_138_750 - 2_092_500 + fees == 1_065_083
+    assert summary.order_margin_sats == 3_138_750 - 2_092_500 + fees == 1_065_096
 
 
 def test_a_position_without_a_mark_or_spec_is_a_bug():

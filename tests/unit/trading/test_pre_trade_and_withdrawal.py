@@ -33,13 +33,14 @@ def test_an_order_the_account_can_carry_passes():
 
 def test_an_order_that_would_leave_equity_below_initial_margin_is_refused_with_the_shortfall():
     denial = check(account(2_100_000), order("alice", HP, "buy", 10, "45100"))
-    # needs 2,092,500 margin + 31,000 above the mark + 6,990.5 fee -> 2,130,491
-    assert (denial.reason, denial.field, denial.shortfall_sats) == (RejectReason.INSUFFICIENT_FREE_COLLATERAL, "quantity", 30_491)
-    assert "2130491 sats" in denial.message and "short by 30491 sats" in denial.message
+    # needs 2,092,500 margin + 31,000 above the mark + 10 x 700 fee (699.05 a contract, up) -> 2,130,500
+    assert (denial.reason, denial.field, denial.shortfall_sats) == (RejectReason.INSUFFICIENT_FREE_COLLATERAL, "quantity", 30_500)
+    assert "2130500 sats" in denial.message and "short by 30500 sats" in denial.message
 
 
 def test_the_exact_collateral_needed_is_enough():
-    assert check(account(2_130_491), order("alice", HP, "buy", 10, "45100")) is None
+    assert check(account(2_130_500), order("alice", HP, "buy", 10, "45100")) is None
+    assert check(account(2_130_499), order("alice", HP, "buy", 10, "45100")).shortfall_sats == 1
 
 
 def test_a_market_order_is_checked_at_the_band_edge_against_it():
@@ -66,8 +67,8 @@ def test_adding_risk_in_a_margin_call_is_refused():
 
 def test_flipping_through_zero_is_not_a_reduction():
     state = account(1_500_000, position("alice", HP, 10, "45000"))
-    # worst case stays long 10 (2,092,500) + fee on 15 contracts 10,462.5 -> 2,102,963
-    assert check(state, order("alice", HP, "sell", 15, "45000")).shortfall_sats == 602_963
+    # worst case stays long 10 (2,092,500) + fee on 15 contracts 15 x 698 (697.5 up) -> 2,102,970
+    assert check(state, order("alice", HP, "sell", 15, "45000")).shortfall_sats == 602_970
 
 
 def test_a_sell_that_reduces_only_together_with_other_sells_must_be_covered():
@@ -125,7 +126,7 @@ def test_unrealized_losses_count_against_a_withdrawal_but_gains_do_not_count_for
 
 def test_open_orders_hold_collateral_back_from_withdrawal():
     state = account(3_000_000, orders=(order("alice", HP, "buy", 10, "45100"),))
-    assert withdrawable_sats(state, MARKS, PARAMS, specs=SPECS) == 3_000_000 - 2_130_491
+    assert withdrawable_sats(state, MARKS, PARAMS, specs=SPECS) == 3_000_000 - 2_130_500
 
 
 def test_a_flat_account_withdraws_its_whole_balance_and_no_more():
