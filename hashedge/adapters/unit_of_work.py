@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from hashedge.adapters.ledger_repositories import AccountRepository, ApiKeyRepository, LedgerRepository
-from hashedge.adapters.repositories import (
-    BlockRepository,
-    EpochRepository,
-    FixingRepository,
-    JobRunRepository,
-)
-from hashedge.adapters.trading_repositories import (
+from hashedge.adapters.repositories.indices import BlockRepository, EpochRepository, FixingRepository
+from hashedge.adapters.repositories.jobs import JobRunRepository
+from hashedge.adapters.repositories.ledger import AccountRepository, ApiKeyRepository, LedgerRepository
+from hashedge.adapters.repositories.trading import (
     InstrumentRepository,
     MarkRepository,
     OrderRepository,

@@ -13,7 +13,7 @@ from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hashedge.adapters.orm import SchedulerLeaseRow
+from hashedge.adapters.orm.jobs import SchedulerLeaseRow
 
 LEASE_NAME = "scheduler"
 

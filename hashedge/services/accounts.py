@@ -9,7 +9,7 @@ from typing import Callable
 from sqlalchemy.exc import IntegrityError
 
 from hashedge.adapters import api_keys
-from hashedge.adapters.ledger_repositories import AccountRecord
+from hashedge.adapters.repositories.ledger import AccountRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.errors import Conflict, InvalidInput, NotFound, Unauthenticated

@@ -14,8 +14,8 @@ import dataclasses
 import uuid
 from decimal import Decimal
 
-from hashedge.adapters.ledger_repositories import collateral_of
-from hashedge.adapters.trading_repositories import TradeRecord
+from hashedge.adapters.repositories.ledger import collateral_of
+from hashedge.adapters.repositories.trading import TradeRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain.fills import Fill

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from hashedge.adapters.repositories import PublishedFixing
+from hashedge.adapters.repositories.indices import PublishedFixing
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.errors import Conflict, DataUnavailable, NotFound

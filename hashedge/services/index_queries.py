@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from hashedge.adapters.repositories import PublishedFixing
+from hashedge.adapters.repositories.indices import PublishedFixing
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.errors import DataUnavailable, InvalidInput, NotFound
 from indices.compute import value_at

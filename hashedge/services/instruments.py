@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from hashedge.adapters.trading_repositories import InstrumentRecord
+from hashedge.adapters.repositories.trading import InstrumentRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain.book import OrderBook
-from hashedge.adapters.repositories import PublishedFixing
+from hashedge.adapters.repositories.indices import PublishedFixing
 from hashedge.domain.instruments import (
     BLOCK_INTERVAL,
     BLOCKS_PER_EPOCH,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from hashedge.adapters.ledger_repositories import KeyAlreadyPosted, Movement, RecordedEntry
+from hashedge.adapters.repositories.ledger import KeyAlreadyPosted, Movement, RecordedEntry
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain import ledger

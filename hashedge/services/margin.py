@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from hashedge.adapters.ledger_repositories import collateral_of
+from hashedge.adapters.repositories.ledger import collateral_of
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.domain.instruments import ContractSpec
 from hashedge.domain.margin import AccountMargin, AccountState, account_margin, withdrawable_sats

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable
 
-from hashedge.adapters.ledger_repositories import collateral_of
+from hashedge.adapters.repositories.ledger import collateral_of
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain import ledger

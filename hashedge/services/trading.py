@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from hashedge.adapters.ledger_repositories import collateral_of
-from hashedge.adapters.trading_repositories import InstrumentRecord, StoredAmendment, StoredOrder, TradeRecord
+from hashedge.adapters.repositories.ledger import collateral_of
+from hashedge.adapters.repositories.trading import InstrumentRecord, StoredAmendment, StoredOrder, TradeRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain import ledger

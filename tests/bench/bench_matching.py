@@ -28,8 +28,8 @@ from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from hashedge.adapters.database import make_engine, upgrade_database
-from hashedge.adapters.orm_ledger import AccountRow, LedgerBalanceRow
-from hashedge.adapters.orm_trading import PositionRow
+from hashedge.adapters.orm.ledger import AccountRow, LedgerBalanceRow
+from hashedge.adapters.orm.trading import PositionRow
 from hashedge.bootstrap import bootstrap
 from hashedge.clock import FixedClock
 from hashedge.config import load_settings

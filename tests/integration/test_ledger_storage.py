@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hashedge.adapters.orm import Base
-from hashedge.adapters.orm_ledger import AccountRow
+from hashedge.adapters.orm.ledger import AccountRow
 from hashedge.services import accounts, ledger
 
 LEDGER_TABLES = {"accounts", "api_keys", "ledger_balances", "journal_entries", "journal_postings"}

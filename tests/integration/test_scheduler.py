@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from hashedge.adapters.demo_chain import RevealingSource
-from hashedge.adapters.orm import JobRunRow
+from hashedge.adapters.orm.jobs import JobRunRow
 from hashedge.jobs import scheduler as scheduler_module
 from hashedge.jobs.lease import SchedulerLease
 from hashedge.jobs.scheduler import JobContext, ingest_blocks_job, run_recorded, slot_of

@@ -2,7 +2,6 @@
 
 from alembic import context
 
-from hashedge.adapters import orm_ledger  # noqa: F401  (registers the ledger tables on Base)
 from hashedge.adapters.orm import Base
 
 config = context.config

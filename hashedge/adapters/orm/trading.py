@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hashedge.adapters.orm import Base, UTCDateTime
+from hashedge.adapters.orm.base import Base, UTCDateTime
 
 PRICE_LENGTH = 64
 

@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from hashedge.adapters.orm_trading import (
+from hashedge.adapters.orm.trading import (
     InstrumentRow,
     InstrumentSequenceRow,
     MarkRow,

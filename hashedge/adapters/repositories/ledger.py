@@ -1,7 +1,7 @@
 """Repositories for participants, API keys and the journal: plain records and domain entries out,
 never ORM rows.
 
-The journal is written in the order the database enforces (``orm_ledger``): postings first, then
+The journal is written in the order the database enforces (``orm.ledger``): postings first, then
 the entry row that seals them, then the derived balances, all in the caller's transaction.
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, text, true, u
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hashedge.adapters.orm_ledger import (
+from hashedge.adapters.orm.ledger import (
     AccountRow,
     ApiKeyRow,
     JournalEntryRow,

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hashedge.adapters.orm import Base, UTCDateTime
+from hashedge.adapters.orm.base import Base, UTCDateTime
 
 # BIGINT on PostgreSQL; INTEGER on SQLite so the column is the rowid alias.
 EntryId = BigInteger().with_variant(Integer(), "sqlite")

@@ -1,0 +1,2 @@
+"""Repositories, one module per context: the queries services need, returning domain values,
+frames and plain records, never ORM rows."""
