@@ -84,3 +84,29 @@ class InsufficientCollateral(HashEdgeError):
         self.amount_sats, self.balance_sats = amount_sats, balance_sats
         self.initial_margin_sats, self.free_collateral_sats = initial_margin_sats, free_collateral_sats
         self.shortfall_sats = shortfall_sats
+
+
+class Forbidden(HashEdgeError):
+    """The user is known but may not do this (a role without the permission, the requester of a
+    four-eyes request trying to approve it)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class LoginRefused(HashEdgeError):
+    """Wrong user name or password, or a disabled user (never says which)."""
+
+    code = "login_refused"
+    http_status = 401
+
+
+class TooManyAttempts(HashEdgeError):
+    """Login throttled after repeated failures; ``retry_after_seconds`` says for how long."""
+
+    code = "too_many_attempts"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after_seconds: int):
+        super().__init__(message, fields={"username": [message]})
+        self.retry_after_seconds = retry_after_seconds

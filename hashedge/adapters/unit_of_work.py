@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from hashedge.adapters.repositories.desk import (
+    AuditRepository,
+    DeskRequestRepository,
+    DeskUserRepository,
+    LoginAttemptRepository,
+    ReversalRepository,
+)
 from hashedge.adapters.repositories.indices import BlockRepository, EpochRepository, FixingRepository
 from hashedge.adapters.repositories.jobs import JobRunRepository
 from hashedge.adapters.repositories.ledger import AccountRepository, ApiKeyRepository, LedgerRepository
@@ -39,6 +46,11 @@ class UnitOfWork:
         self.positions = PositionRepository(self.session)
         self.marks = MarkRepository(self.session)
         self.settlement_runs = SettlementRunRepository(self.session)
+        self.desk_users = DeskUserRepository(self.session)
+        self.login_attempts = LoginAttemptRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        self.desk_requests = DeskRequestRepository(self.session)
+        self.reversals = ReversalRepository(self.session)
         return self
 
     def __exit__(self, *exc_info) -> None:

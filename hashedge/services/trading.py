@@ -152,12 +152,13 @@ def require_trading_open(uow: UnitOfWork, record: InstrumentRecord, now: datetim
 
 
 def record_fill(uow: UnitOfWork, spec: ContractSpec, fill: Fill, *, kind: str, params: RiskParameters,
-                now: datetime) -> dict[str, int]:
+                now: datetime, charge_fees: bool = True) -> dict[str, int]:
     """Store a fill (book or block) with its consequences; returns the fees charged per account.
 
-    The caller holds the instrument lock and the collateral locks of both parties.
+    The caller holds the instrument lock and the collateral locks of both parties. Only the
+    reversal of a block trade is booked without fees (``charge_fees=False``).
     """
-    fees = fill_fees_sats(fill, spec, params)
+    fees = fill_fees_sats(fill, spec, params) if charge_fees else {}
     uow.trades.add(fill, kind=kind, fees_sats=fees)
     realized = {}
     for owner in (fill.buyer_account_id, fill.seller_account_id):

@@ -108,6 +108,21 @@ class AccountRepository:
         row = self.session.scalar(select(AccountRow).where(AccountRow.name == name))
         return _account(row) if row else None
 
+    def _matching(self, query, name_contains: str | None):
+        if name_contains:
+            escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(func.lower(AccountRow.name).like(f"%{escaped.lower()}%", escape="\\"))
+        return query
+
+    def search(self, name_contains: str | None = None, *, limit: int, offset: int) -> list[AccountRecord]:
+        """Accounts whose name contains ``name_contains`` (any case), by id."""
+        query = self._matching(select(AccountRow), name_contains).order_by(AccountRow.id).limit(limit).offset(offset)
+        return [_account(row) for row in self.session.scalars(query)]
+
+    def count(self, name_contains: str | None = None) -> int:
+        return int(self.session.scalar(self._matching(select(func.count()).select_from(AccountRow),
+                                                      name_contains)) or 0)
+
 
 class ApiKeyRepository:
     def __init__(self, session: Session):
@@ -123,6 +138,12 @@ class ApiKeyRepository:
         if row is None:
             return None
         return ApiKeyRecord(row.prefix, row.account_id, row.secret_hash, row.created_at, row.revoked_at)
+
+    def of_account(self, account_id: int) -> list[ApiKeyRecord]:
+        """The account's keys, newest first (hashes included; callers show prefixes only)."""
+        rows = self.session.scalars(select(ApiKeyRow).where(ApiKeyRow.account_id == account_id)
+                                    .order_by(ApiKeyRow.id.desc()))
+        return [ApiKeyRecord(r.prefix, r.account_id, r.secret_hash, r.created_at, r.revoked_at) for r in rows]
 
     def revoke(self, prefix: str, revoked_at: datetime) -> bool:
         result = self.session.execute(

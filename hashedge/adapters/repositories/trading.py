@@ -309,6 +309,17 @@ class TradeRepository:
         query = query.order_by(TradeRow.occurred_at.desc(), TradeRow.id).limit(limit).offset(offset)
         return [_trade(row) for row in self.session.scalars(query).all()]
 
+    def get(self, trade_id: str) -> TradeRecord | None:
+        row = self.session.get(TradeRow, trade_id) if isinstance(trade_id, str) else None
+        return _trade(row) if row else None
+
+    def recent_blocks(self, *, limit: int, offset: int = 0) -> list[TradeRecord]:
+        query = select(TradeRow).where(TradeRow.kind == "block").order_by(TradeRow.occurred_at.desc(), TradeRow.id)
+        return [_trade(row) for row in self.session.scalars(query.limit(limit).offset(offset)).all()]
+
+    def count_blocks(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(TradeRow).where(TradeRow.kind == "block")) or 0)
+
     def of_order(self, order_id: str) -> list[TradeRecord]:
         """The fills an order took part in, as buyer or seller, oldest first."""
         query = select(TradeRow).where(or_(TradeRow.buy_order_id == order_id, TradeRow.sell_order_id == order_id))
@@ -453,6 +464,15 @@ class SettlementRunRepository:
             return None
         return SettlementRunRecord(row.business_date, row.kind, row.status, json.loads(row.summary),
                                    row.started_at, row.finished_at)
+
+    def recent(self, *, limit: int, offset: int = 0) -> list[SettlementRunRecord]:
+        query = select(SettlementRunRow).order_by(SettlementRunRow.business_date.desc(), SettlementRunRow.kind)
+        return [SettlementRunRecord(row.business_date, row.kind, row.status, json.loads(row.summary),
+                                    row.started_at, row.finished_at)
+                for row in self.session.scalars(query.limit(limit).offset(offset))]
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(SettlementRunRow)) or 0)
 
     def latest_date(self, kind: str) -> date | None:
         return self.session.scalar(select(func.max(SettlementRunRow.business_date)).where(
