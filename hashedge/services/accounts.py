@@ -154,3 +154,47 @@ def account_summary(uow: UnitOfWork, account_id: int, margin: MarginView = engin
         unrealized_pnl_sats=figures.unrealized_pnl_sats,
         free_collateral_sats=equity - figures.initial_margin_sats, status=figures.status,
     )
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    account: AccountRecord
+    collateral_sats: int
+    active_keys: int
+
+
+@dataclass(frozen=True)
+class AccountsPage:
+    items: list[AccountLine]
+    total: int
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class KeyLine:
+    prefix: str
+    created_at: object
+    revoked_at: object
+
+
+def list_accounts(uow: UnitOfWork, *, name_contains: str | None = None, page: int = 1,
+                  page_size: int = 25) -> AccountsPage:
+    """Accounts by id, optionally those whose name contains the text, with their collateral."""
+    if not 1 <= page <= 1_000_000 or not 1 <= page_size <= 500:
+        raise InvalidInput("page out of range", fields={"page": ["page 1 to 1000000, size 1 to 500"]})
+    text = (name_contains or "").strip()[:64] or None
+    with uow:
+        found = uow.accounts.search(text, limit=page_size, offset=(page - 1) * page_size)
+        total = uow.accounts.count(text)
+        balances = uow.ledger.balances([a.collateral for a in found])
+        keys = {a.id: sum(1 for k in uow.api_keys.of_account(a.id) if k.revoked_at is None) for a in found}
+    lines = [AccountLine(a, balances.get(a.collateral, 0), keys[a.id]) for a in found]
+    return AccountsPage(lines, total, page, page_size)
+
+
+def list_api_keys(uow: UnitOfWork, account_id: int) -> list[KeyLine]:
+    """The account's keys by prefix (never their hashes), newest first."""
+    with uow:
+        require_account(uow, account_id)
+        return [KeyLine(k.prefix, k.created_at, k.revoked_at) for k in uow.api_keys.of_account(account_id)]

@@ -19,7 +19,7 @@ from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain.margin import MarginStatus
 from hashedge.domain.margin_batch import margin_batch
-from hashedge.errors import DataUnavailable
+from hashedge.errors import DataUnavailable, InvalidInput
 from hashedge.services.margin import risk_parameters
 
 
@@ -54,3 +54,35 @@ def sweep(uow: UnitOfWork, clock: Clock) -> RiskSweep:
     result = margin_batch(positions, collateral, marks, risk_parameters(), specs=specs)
     result.insert(0, "name", [names.get(int(account_id), "") for account_id in result.index])
     return RiskSweep(clock.now(), result)
+
+
+@dataclass(frozen=True)
+class MonitorLine:
+    account_id: int
+    name: str
+    status: str
+    equity_sats: int
+    initial_margin_sats: int
+    maintenance_margin_sats: int
+    free_collateral_sats: int
+    margin_usage: float | None  # initial margin / equity; None when equity is not positive
+
+
+def margin_monitor(uow: UnitOfWork, clock: Clock, *, status: str | None = None) -> tuple[RiskSweep, list[MonitorLine]]:
+    """Accounts with margin, the most used first (no positive equity first of all), optionally only
+    one status; the sweep's figures (equal to the margin engine's)."""
+    if status and status not in {s.value for s in MarginStatus}:
+        raise InvalidInput(f"unknown status {status!r}", fields={"status": ["healthy, margin_call or liquidatable"]})
+    result = sweep(uow, clock)
+    lines = []
+    for account_id, row in result.accounts.iterrows():
+        if status and row["status"] != status:
+            continue
+        equity, initial = int(row["equity_sats"]), int(row["initial_margin_sats"])
+        if initial == 0 and not status:
+            continue  # no positions: nothing to monitor
+        lines.append(MonitorLine(int(account_id), row["name"], row["status"], equity, initial,
+                                 int(row["maintenance_margin_sats"]), int(row["free_collateral_sats"]),
+                                 initial / equity if equity > 0 else None))
+    lines.sort(key=lambda line: (line.margin_usage is not None, -(line.margin_usage or 0), line.account_id))
+    return result, lines

@@ -119,7 +119,7 @@ class AccountRepository:
         query = self._matching(select(AccountRow), name_contains).order_by(AccountRow.id).limit(limit).offset(offset)
         return [_account(row) for row in self.session.scalars(query)]
 
-    def count(self, name_contains: str | None = None) -> int:
+    def count(self, name_contains: str | None = None) -> int:  # noqa: D401 - all accounts without a filter
         return int(self.session.scalar(self._matching(select(func.count()).select_from(AccountRow),
                                                       name_contains)) or 0)
 
