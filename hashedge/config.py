@@ -30,6 +30,8 @@ class Settings:
                         sessions survive restarts. Never a fixed development string.
     confirmations       HASHEDGE_CONFIRMATIONS; blocks a fixing's last block needs (default 6).
     shared_data_dir     HASHEDGE_SHARED_DATA; where real reference data lives (../shared/data).
+    cookie_secure       HASHEDGE_COOKIE_SECURE: auto (Secure cookies when the request came over
+                        https), true or false.
     bitcoind_url, ...   block sources for ingestion (HASHEDGE_BITCOIND_URL, _USER, _PASSWORD or
                         _COOKIE_FILE for Bitcoin Core; HASHEDGE_ESPLORA_URL).
     """
@@ -45,6 +47,7 @@ class Settings:
     bitcoind_cookie_file: Path | None = None
     esplora_url: str | None = None
     ingest_interval_seconds: int = 60
+    cookie_secure: str = "auto"
 
     @property
     def is_sqlite(self) -> bool:
@@ -82,8 +85,11 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
         if environ.get("HASHEDGE_BITCOIND_COOKIE_FILE") else None,
         esplora_url=environ.get("HASHEDGE_ESPLORA_URL"),
         ingest_interval_seconds=_env_int(environ, "HASHEDGE_INGEST_INTERVAL_SECONDS", 60),
+        cookie_secure=(environ.get("HASHEDGE_COOKIE_SECURE") or "auto").strip().lower(),
     )
     values.update(overrides)
+    if values["cookie_secure"] not in ("auto", "true", "false"):
+        raise ValueError("HASHEDGE_COOKIE_SECURE must be auto, true or false")
     if values["confirmations"] < 1:
         raise ValueError("HASHEDGE_CONFIRMATIONS must be at least 1")
     return Settings(**values)

@@ -25,7 +25,8 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
         app.config.update(test_config)
     app.extensions["hashedge"] = runtime
 
-    from hashedge.web import desk, errors
+    from hashedge.web import errors
+    from hashedge.web.desk import init_desk
     from hashedge.web.api import accounts as accounts_api
     from hashedge.web.api import indices as indices_api
     from hashedge.web.api import trading as trading_api
@@ -38,12 +39,12 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     api.register_blueprint(accounts_api.blp, url_prefix="/api/v1")
     api.register_blueprint(trading_api.market_blp, url_prefix="/api/v1")
     api.register_blueprint(trading_api.blp, url_prefix="/api/v1")
-    app.register_blueprint(desk.bp)
+    init_desk(app)
     errors.register(app)
 
     @app.get("/")
     def home():
-        return redirect(url_for("desk.indices"))
+        return redirect(url_for("desk.home"))
 
     @app.teardown_appcontext
     def _no_leaks(_exc):  # sessions live inside units of work; nothing to tear down per request

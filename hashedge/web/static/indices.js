@@ -1,19 +1,22 @@
 // Draws the desk's index charts from the JSON the page embeds; marks the page ready when done.
+// Each canvas sits in a fixed-height .chart-box, so Chart.js sizes the chart to its frame.
 (function () {
   const data = JSON.parse(document.getElementById("chart-data").textContent);
   const toPoints = (series) => (series || []).map((p) => ({ x: p.t, y: p.v }));
   const dateTicks = { callback: (value) => new Date(value).toISOString().slice(0, 10), maxTicksLimit: 6 };
-  const timeAxis = { type: "linear", ticks: dateTicks };
+  const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+  const valueTicks = { callback: (value) => compact.format(value), maxTicksLimit: 6 };
+  const timeAxis = { type: "linear", ticks: dateTicks, grid: { display: false } };
 
   function lineChart(canvasId, datasets, yTitle) {
     return new Chart(document.getElementById(canvasId), {
       type: "line",
       data: { datasets },
       options: {
-        animation: false, parsing: true, normalized: true, maintainAspectRatio: false,
+        animation: false, parsing: true, normalized: true, responsive: true, maintainAspectRatio: false,
         elements: { point: { radius: 0 } },
-        scales: { x: timeAxis, y: { title: { display: true, text: yTitle } } },
-        plugins: { legend: { display: datasets.length > 1 } },
+        scales: { x: timeAxis, y: { title: { display: true, text: yTitle }, ticks: valueTicks } },
+        plugins: { legend: { display: datasets.length > 1, labels: { boxWidth: 12 } } },
       },
     });
   }
@@ -34,7 +37,7 @@
     lineChart("chart-bme", [
       { label: "BME14", data: toPoints(data.series.BME14), borderColor: "#2a9d8f", borderWidth: 1.5 },
       { label: "BME84", data: toPoints(data.series.BME84), borderColor: "#264653", borderWidth: 1.5 },
-    ], "BTC/TH/day"),
+    ], "sats/PH/day"),
     lineChart("chart-hashprice", [
       { label: "HASHPRICE", data: toPoints(data.series.HASHPRICE), borderColor: "#e76f51", borderWidth: 1.5 },
     ], "sats/PH/day"),

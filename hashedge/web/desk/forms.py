@@ -1,0 +1,105 @@
+"""The desk's forms (Flask-WTF: each POST form carries the session's CSRF token).
+
+Forms only parse and check shapes (required, lengths, number formats); every business rule (the
+band, margin, four-eyes thresholds, roles) is a service's, and a service's refusal comes back onto
+the form's fields with ``apply_errors`` so the page shows it next to what was typed.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+from hashedge.errors import HashEdgeError
+
+DECIMAL = Regexp(r"^\s*\d+(\.\d+)?\s*$", message="a positive number, digits and an optional decimal point")
+
+
+class LoginForm(FlaskForm):
+    username = StringField("User name", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+class OnboardForm(FlaskForm):
+    name = StringField("Account name", validators=[DataRequired(), Length(max=64)])
+
+
+class ActionForm(FlaskForm):
+    """A form with nothing but its CSRF token (issue a key, run a job)."""
+
+
+class RevokeKeyForm(FlaskForm):
+    prefix = HiddenField(validators=[DataRequired(), Length(max=32)])
+
+
+class DepositForm(FlaskForm):
+    account = StringField("Account (id or name)", validators=[DataRequired(), Length(max=64)])
+    amount_sats = IntegerField("Amount (sats)", validators=[DataRequired(), NumberRange(min=1)])
+    memo = StringField("Memo (e.g. the transaction id)", validators=[Optional(), Length(max=200)])
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=100)])
+
+    def fresh_key(self) -> "DepositForm":
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = f"desk-{uuid.uuid4().hex}"
+        return self
+
+
+class WithdrawalForm(DepositForm):
+    pass
+
+
+class BlockTradeForm(FlaskForm):
+    buyer = StringField("Buyer (id or name)", validators=[DataRequired(), Length(max=64)])
+    seller = StringField("Seller (id or name)", validators=[DataRequired(), Length(max=64)])
+    instrument = SelectField("Instrument", validators=[DataRequired()], choices=[])
+    quantity = IntegerField("Quantity (contracts)", validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+    price = StringField("Price", validators=[DataRequired(), Length(max=32), DECIMAL])
+    action = HiddenField(default="preview")
+
+
+class ReverseForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+
+
+class DecisionForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=500)])
+
+
+class SettlementForm(FlaskForm):
+    business_date = DateField("Business date (UTC)", validators=[DataRequired()])
+
+
+class HedgeForm(FlaskForm):
+    """A GET form (a calculation changes nothing): no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    hashrate_phs = StringField("Hashrate (PH/s)", validators=[DataRequired(), Length(max=20), DECIMAL])
+    instrument = SelectField("Contract (window)", validators=[DataRequired()], choices=[])
+
+
+FIELD_ALIASES = {"amount": "amount_sats", "date": "business_date", "order": "quantity", "buyer_id": "buyer",
+                 "seller_id": "seller", "account_id": "account"}
+
+
+def apply_errors(form: FlaskForm, exc: HashEdgeError, *, default: str | None = None) -> None:
+    """Put a service's refusal onto the form: each field message next to its field, the rest (and a
+    refusal without fields) on ``default`` or above the form."""
+    placed = False
+    for name, messages in (exc.fields or {}).items():
+        name = FIELD_ALIASES.get(name, name)
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + [m for m in messages if m not in field.errors]
+            placed = True
+    if placed:
+        return
+    target = getattr(form, default, None) if default else None
+    if target is not None:
+        target.errors = list(target.errors) + [exc.message]
+    else:
+        form.form_errors.append(exc.message)
