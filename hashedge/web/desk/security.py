@@ -33,9 +33,8 @@ class DeskSessionInterface(SecureCookieSessionInterface):
 
 def init_security(app: Flask) -> None:
     runtime = app.extensions["hashedge"]
-    app.config.setdefault("SESSION_COOKIE_NAME", "hashedge_desk")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.update(SESSION_COOKIE_NAME="hashedge_desk", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax")
     app.config.setdefault("SESSION_COOKIE_SECURE_MODE", runtime.settings.cookie_secure)
     app.session_interface = DeskSessionInterface()
 
