@@ -33,7 +33,7 @@ def serve(ctx: CliContext, host: str, port: int) -> None:
     from hashedge.web import create_app
 
     _require_schema(ctx)
-    click.echo(f"serving on http://{host}:{port}/desk/indices")
+    click.echo(f"serving on http://{host}:{port}/desk/")
     _serve(create_app(ctx.runtime), host, port)
 
 
@@ -100,6 +100,7 @@ def demo(ctx: CliContext, no_serve, host, port, epochs_file, blocks_file, days, 
         echo=click.echo,
     )
     click.echo(f"demo ready in {time.monotonic() - started:.1f} s: {report.summary()}")
+    _demo_desk_user(runtime)
     if no_serve:
         return
     from hashedge.web import create_app
@@ -107,8 +108,18 @@ def demo(ctx: CliContext, no_serve, host, port, epochs_file, blocks_file, days, 
     process = SchedulerProcess(runtime, report.live_source)
     if not process.start():
         click.echo("another scheduler holds the lease; serving without one")
-    click.echo(f"open http://{host}:{port}/desk/indices  (API: http://{host}:{port}/api/v1/indices)")
+    click.echo(f"open http://{host}:{port}/desk/  (API: http://{host}:{port}/api/v1/indices)")
     try:
         _serve(create_app(runtime), host, port)
     finally:
         process.stop()
+
+
+def _demo_desk_user(runtime) -> None:
+    """A first desk user for a fresh demo database (an admin with a one-time password)."""
+    from hashedge.services import desk_users
+
+    if desk_users.list_users(runtime.uow()):
+        return
+    _user, password = desk_users.create_user(runtime.uow(), runtime.clock, "demo", "admin", "admin")
+    click.echo(f"desk login: admin / {password}  (shown once; more users: hashedge desk user create NAME --role R)")

@@ -113,6 +113,7 @@ class Overview:
     recent_jobs: list[JobRunRecord]
     risk_counts: dict[str, int] | None
     risk_note: str | None
+    recent_activity: list
 
 
 def overview(uow: UnitOfWork, clock: Clock) -> Overview:
@@ -127,9 +128,10 @@ def overview(uow: UnitOfWork, clock: Clock) -> Overview:
         runs = uow.settlement_runs.recent(limit=1)
         failed = uow.job_runs.recent(5, 0, status="failed")
         recent = uow.job_runs.recent(8, 0)
+        activity = uow.audit.page(limit=8, offset=0)
     try:
         counts, note = risk.sweep(uow, clock).counts(), None
     except DataUnavailable as exc:
         counts, note = None, exc.message
     return Overview(clock.now(), accounts, tip, latest_fixing, listed, pending, runs[0] if runs else None,
-                    failed, recent, counts, note)
+                    failed, recent, counts, note, activity)

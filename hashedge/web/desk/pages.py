@@ -65,8 +65,8 @@ def btc(value) -> str:
 def number(value, places: int = 0) -> str:
     if value is None:
         return "—"
-    if isinstance(value, Decimal):
-        return f"{value:,f}" if places == 0 and value == value.to_integral_value() else f"{value:,.{places}f}"
+    if isinstance(value, Decimal) and places == 0:
+        return f"{value:,f}"  # exactly as stored: a price on a 0.01 tick keeps its cents
     return f"{value:,.{places}f}"
 
 
