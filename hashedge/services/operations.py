@@ -84,12 +84,11 @@ class FixingLine:
 def fixings(uow: UnitOfWork, *, index: str, page: int = 1, page_size: int = 50, verify: bool = False) -> tuple[Page, int | None]:
     """A page of an index's fixings (newest first) and, when ``verify``, each one's recomputation
     from stored chain data (``services.fixings.verify_fixings``) and how many fixings were checked."""
-    _page(page, page_size)
-    result = index_queries.fixings_page(uow, index, page=1, page_size=1)
-    last_page = max(1, -(-result.total // page_size))
-    # The API pages oldest first; the desk shows the newest first.
-    found = index_queries.fixings_page(uow, index, page=max(1, last_page - page + 1), page_size=page_size)
-    items = list(reversed(found.items)) if page <= last_page else []
+    offset = _page(page, page_size)
+    name = index_queries.definition_of(index).name
+    with uow:
+        items = uow.fixings.latest(name, limit=page_size, offset=offset, newest_first=True)
+        total = uow.fixings.count_latest(name)
     problems, checked = {}, None
     if verify:
         report = verify_fixings(uow)
@@ -97,7 +96,7 @@ def fixings(uow: UnitOfWork, *, index: str, page: int = 1, page_size: int = 50, 
         problems = {(m.index, m.kind, m.as_of): m.reason for m in report.mismatches}
     lines = [FixingLine(f, None if not verify else f.identity not in problems, problems.get(f.identity))
              for f in items]
-    return Page(lines, result.total, page, page_size), checked
+    return Page(lines, total, page, page_size), checked
 
 
 @dataclass(frozen=True)
