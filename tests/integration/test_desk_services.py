@@ -12,7 +12,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from hashedge.domain.instruments import hashprice_monthly
-from hashedge.errors import Conflict, Forbidden, InsufficientCollateral, InvalidInput, LoginRefused, TooManyAttempts
+from hashedge.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientCollateral,
+    InvalidInput,
+    LoginRefused,
+    NotFound,
+    TooManyAttempts,
+)
 from hashedge.services import accounts, approvals, audit, block_trades, desk_actions, desk_users, ledger, trading
 from hashedge.services.audit import Actor
 
@@ -133,7 +141,7 @@ def test_onboarding_then_revoking_a_key_is_recorded_against_the_new_account(runt
     account, key = desk_actions.onboard_account(runtime.session_factory, runtime.clock, TRADER, "dave")
     assert accounts.authenticate_api_key(runtime.uow(), key) == account.id
     prefix = key.split("_")[1]
-    with pytest.raises(Exception):  # another account's key is not this account's to revoke
+    with pytest.raises(NotFound):  # another account's key is not this account's to revoke
         desk_actions.revoke_api_key(runtime.session_factory, runtime.clock, TRADER, desk["alice"], prefix)
     desk_actions.revoke_api_key(runtime.session_factory, runtime.clock, TRADER, account.id, prefix)
     records = audit_log(runtime, target=f"account:{account.id}")
