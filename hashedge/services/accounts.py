@@ -188,8 +188,8 @@ def list_accounts(uow: UnitOfWork, *, name_contains: str | None = None, page: in
         found = uow.accounts.search(text, limit=page_size, offset=(page - 1) * page_size)
         total = uow.accounts.count(text)
         balances = uow.ledger.balances([a.collateral for a in found])
-        keys = {a.id: sum(1 for k in uow.api_keys.of_account(a.id) if k.revoked_at is None) for a in found}
-    lines = [AccountLine(a, balances.get(a.collateral, 0), keys[a.id]) for a in found]
+        keys = uow.api_keys.active_counts(a.id for a in found)
+    lines = [AccountLine(a, balances.get(a.collateral, 0), keys.get(a.id, 0)) for a in found]
     return AccountsPage(lines, total, page, page_size)
 
 
@@ -198,3 +198,9 @@ def list_api_keys(uow: UnitOfWork, account_id: int) -> list[KeyLine]:
     with uow:
         require_account(uow, account_id)
         return [KeyLine(k.prefix, k.created_at, k.revoked_at) for k in uow.api_keys.of_account(account_id)]
+
+
+def account_names(uow: UnitOfWork, *, limit: int = 500) -> list[str]:
+    """The names of the first ``limit`` accounts (the desk's suggestions for account fields)."""
+    with uow:
+        return [a.name for a in uow.accounts.search(None, limit=limit, offset=0)]

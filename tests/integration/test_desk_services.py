@@ -282,3 +282,17 @@ def test_reversing_a_block_trade_restores_positions_and_refunds_its_fees_once(ru
     assert by_id[reversal.fill.fill_id].reverses == trade.fill.fill_id
     assert by_id[trade.fill.fill_id].reason == "wrong counterparty"
     assert ledger.check_balances(runtime.uow()).ok
+
+
+def test_the_account_list_filters_by_name_in_any_case_and_pages(runtime, desk):
+    for name in ("Delta_Hash", "deltahash", "Echo"):
+        desk_actions.onboard_account(runtime.session_factory, runtime.clock, TRADER, name)
+    found = accounts.list_accounts(runtime.uow(), name_contains="DELTA")
+    assert [line.account.name for line in found.items] == ["Delta_Hash", "deltahash"] and found.total == 2
+    underscore = accounts.list_accounts(runtime.uow(), name_contains="a_h")  # "_" is a letter here, not a wildcard
+    assert [line.account.name for line in underscore.items] == ["Delta_Hash"]
+    second = accounts.list_accounts(runtime.uow(), page=2, page_size=2)
+    assert [line.account.name for line in second.items] == ["carol", "Delta_Hash"] and second.total == 6
+    assert second.items[0].collateral_sats == DEPOSIT_SATS and second.items[0].active_keys == 1
+    with pytest.raises(InvalidInput):
+        accounts.list_accounts(runtime.uow(), page=0)

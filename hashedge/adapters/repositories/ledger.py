@@ -145,6 +145,15 @@ class ApiKeyRepository:
                                     .order_by(ApiKeyRow.id.desc()))
         return [ApiKeyRecord(r.prefix, r.account_id, r.secret_hash, r.created_at, r.revoked_at) for r in rows]
 
+    def active_counts(self, account_ids) -> dict[int, int]:
+        """How many unrevoked keys each of ``account_ids`` holds (one query)."""
+        ids = list(account_ids)
+        if not ids:
+            return {}
+        rows = self.session.execute(select(ApiKeyRow.account_id, func.count()).where(
+            ApiKeyRow.account_id.in_(ids), ApiKeyRow.revoked_at.is_(None)).group_by(ApiKeyRow.account_id))
+        return {int(account_id): int(count) for account_id, count in rows.all()}
+
     def revoke(self, prefix: str, revoked_at: datetime) -> bool:
         result = self.session.execute(
             update(ApiKeyRow).where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))

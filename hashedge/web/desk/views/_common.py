@@ -19,4 +19,4 @@ def resolve(reference: str) -> int:
 
 def account_names(limit: int = 500) -> list[str]:
     """Names for the account fields' suggestions (a datalist), the first ``limit`` accounts."""
-    return [line.account.name for line in accounts.list_accounts(runtime().uow(), page_size=limit).items]
+    return accounts.account_names(runtime().uow(), limit=limit)
