@@ -63,7 +63,7 @@ def test_bme_from_the_epoch_history_alone_equals_the_reference_bme(real_epochs, 
         assert series.loc[height] == expected
 
 
-@pytest.mark.parametrize("height", [2016 * 6 - 1, 2016 * 290 + 5, 838_656, 840_236])
+@pytest.mark.parametrize("height", [2016 * 6 - 1, 2016 * 290 + 5, 838_656, 840_236, 945_503, 971_711])
 def test_bme_fixing_values_are_the_exact_rational_rounded_half_even(real_epochs, real_blocks, height):
     expected = _quantize(bme_exact(real_epochs, height, 84), 18)
     assert value_at(real_blocks, None, "BME84", height) == expected
@@ -86,10 +86,13 @@ def test_diff_matches_the_published_sanity_facts(real_epochs):
     series = index_series(None, real_epochs, "DIFF")
     assert series.loc[584_640] == pytest.approx(9.064e12, rel=1e-3)
     assert series.loc[838_656] == pytest.approx(8.639e13, rel=1e-3)
+    assert series.loc[943_488] == series.loc[945_503] == 138_966_872_071_213.2  # epoch 468, April 2026
 
 
 def test_the_epoch_history_does_not_answer_for_block_indices_or_past_its_end(real_epochs):
     with pytest.raises(ValueError, match="no blocks data covers it"):
         value_at(None, real_epochs, "HASHPRICE", 800_000)
+    past_the_end = int(real_epochs["end_height"].iloc[-1]) + 1
+    assert value_at(None, real_epochs, "DIFF", past_the_end - 1) > 0
     with pytest.raises(ValueError, match="does not cover"):
-        value_at(None, real_epochs, "DIFF", 840_237)
+        value_at(None, real_epochs, "DIFF", past_the_end)

@@ -18,19 +18,39 @@ from pricing.risk_model import (
 )
 
 
-def test_the_history_splits_into_the_four_halving_eras(mainnet_history):
+def _schedule_eras(last_epoch: int) -> list[tuple[str, int, int]]:
+    """Eras from the subsidy schedule: era k starts with the first epoch whose first block is at or
+    after height 210,000 k, and the last one ends with the history."""
+    firsts = [0]
+    while -(-210_000 * len(firsts) // 2016) <= last_epoch:
+        firsts.append(-(-210_000 * len(firsts) // 2016))
+    lasts = [first - 1 for first in firsts[1:]] + [last_epoch]
+    return [(f"{50 / 2**k:g} BTC", first, last) for k, (first, last) in enumerate(zip(firsts, lasts))]
+
+
+def test_the_history_splits_into_the_halving_eras_of_the_subsidy_schedule(mainnet_history):
     eras = halving_eras(mainnet_history)
-    assert [(e.name, e.first_epoch, e.last_epoch) for e in eras] == [
-        ("50 BTC", 0, 104), ("25 BTC", 105, 208), ("12.5 BTC", 209, 312), ("6.25 BTC", 313, 416),
+    last_epoch = int(mainnet_history.epochs[-1])
+    assert [(e.name, e.first_epoch, e.last_epoch) for e in eras] == _schedule_eras(last_epoch)
+    assert [(e.name, e.first_epoch) for e in eras[:5]] == [
+        ("50 BTC", 0), ("25 BTC", 105), ("12.5 BTC", 209), ("6.25 BTC", 313), ("3.125 BTC", 417),
     ]
-    assert [len(era_log_changes(mainnet_history, e)) for e in eras] == [104, 104, 104, 104]
+    assert eras[-1].last_epoch == last_epoch
+    # every epoch after the first has a change, and it belongs to its own era
+    assert [len(era_log_changes(mainnet_history, e)) for e in eras] == [
+        e.last_epoch - max(e.first_epoch, 1) + 1 for e in eras
+    ]
+    assert sum(len(era_log_changes(mainnet_history, e)) for e in eras) == len(mainnet_history) - 1
+    assert [len(era_log_changes(mainnet_history, e)) for e in eras[:4]] == [104, 104, 104, 104]
 
 
 def test_growth_is_not_stationary_across_eras(mainnet_history):
     means = [s.mean for _, s in era_summaries(mainnet_history, horizon_days=14)]
     raw = [float(np.mean(era_log_changes(mainnet_history, e))) for e in halving_eras(mainnet_history)]
+    assert len(means) == len(raw) == len(halving_eras(mainnet_history))  # every era, the current one too
     assert all(abs(m) < 1e-12 for m in means)  # horizon changes are centred
     assert raw[1] > 0.10 > 0.02 > raw[3] > 0  # ASIC build-out vs mature industry
+    assert raw == sorted(raw, reverse=True)  # growth has slowed era after era, the 3.125 BTC era too
 
 
 def test_the_china_mining_ban_is_the_worst_epoch_of_the_current_era(mainnet_history):

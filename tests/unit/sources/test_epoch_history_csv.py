@@ -16,14 +16,20 @@ def write(tmp_path, text, name="epochs.csv"):
     return path
 
 
-def test_the_real_history_reads_as_417_epochs_with_integer_bits(shared_data):
-    epochs = read_epoch_history(shared_data / "btc_difficulty_epochs.csv")
-    assert len(epochs) == 417
+def test_the_real_history_reads_as_one_row_per_epoch_with_integer_bits(shared_data):
+    path = shared_data / "btc_difficulty_epochs.csv"
+    epochs = read_epoch_history(path)
+    data_lines = path.read_text().splitlines()[1:]
+    assert len(epochs) == len(data_lines)
+    assert epochs["epoch"].tolist() == list(range(len(epochs)))
     assert list(epochs.columns) == ["epoch", "start_height", "end_height", "bits"]
     assert epochs.dtypes.tolist() == ["int64"] * 4
     assert epochs.iloc[0].tolist() == [0, 0, 2015, 0x1D00FFFF]
-    assert epochs[epochs["epoch"] == 290].iloc[0].tolist() == [290, 584640, 586655, 0x171F0D9B]
-    assert epochs.iloc[-1].tolist() == [416, 838656, 840236, 0x17034219]
+    for epoch, row in [(290, [290, 584640, 586655, 0x171F0D9B]), (416, [416, 838656, 840671, 0x17034219]),
+                       (468, [468, 943488, 945503, 0x17020684]), (481, [481, 969696, 971711, 0x17021EF0])]:
+        assert epochs[epochs["epoch"] == epoch].iloc[0].tolist() == row
+    last_epoch, start, end, bits = data_lines[-1].split(",")
+    assert epochs.iloc[-1].tolist() == [int(last_epoch), int(start), int(end), int(bits, 16)]
 
 
 def test_integer_bits_feed_the_bme_index_like_the_hex_text_does(shared_data, real_epochs):
