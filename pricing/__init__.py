@@ -49,6 +49,7 @@ from pricing.futures import (
     hashprice_settlement_sats_per_phd,
     value_futures,
 )
+from pricing.history import CalibrationWindows, calibration_windows, load_epoch_history
 from pricing.margin import MarginCalibration, margin_calibration, margin_ratio
 from pricing.portfolio_margin import (
     InstrumentRisk,
@@ -69,6 +70,7 @@ from pricing.term_structure import BmeFuturesQuote, DifficultyTermStructure, Dif
 __all__ = [
     "STANDARD_COUPONS",
     "BmeFuturesQuote",
+    "CalibrationWindows",
     "CappedFlooredContract",
     "CdsResult",
     "CdsTrade",
@@ -93,6 +95,7 @@ __all__ = [
     "bootstrap_discount_curve",
     "bootstrap_hazard_curve",
     "bootstrap_scenarios",
+    "calibration_windows",
     "default_probability",
     "default_risk",
     "difficulty_from_growth",
@@ -105,6 +108,7 @@ __all__ = [
     "implied_growth_rate",
     "implied_hazard_rate",
     "known_epochs",
+    "load_epoch_history",
     "margin_calibration",
     "margin_ratio",
     "mean_discount",

@@ -8,6 +8,10 @@ read at import time.
 Eras: difficulty growth is not stationary (CPU and GPU mining, the arrival of ASICs, a mature
 industry), so statistics are kept per halving era, an epoch belonging to the era of the subsidy
 at its first block. The per-epoch change ``ln(D_e / D_(e-1))`` belongs to epoch e's era.
+
+Calibration windows (``calibration_windows``): margins are calibrated on the current era and on a
+stressed window, the era holding the largest one-epoch fall of difficulty on record; both are
+found from the data, never typed as epoch numbers.
 """
 
 from __future__ import annotations
@@ -117,3 +121,46 @@ def era_log_changes(history: EpochHistory, era: Era | None = None) -> np.ndarray
         epochs <= chosen.last_epoch
     )
     return history.log_changes[mask]
+
+
+def era_of(history: EpochHistory, epoch: int) -> Era:
+    """The halving era of the history that holds ``epoch``."""
+    for era in halving_eras(history):
+        if era.first_epoch <= epoch <= era.last_epoch:
+            return era
+    raise PricingInputError("epoch", epoch, f"is outside the history ({history.epochs[0]}-{history.epochs[-1]})")
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationWindows:
+    """The eras margins are calibrated on (``hashedge/domain/MARGIN.md``).
+
+    ``current``: the latest halving era, today's industry. ``stressed``: the era holding the
+    largest one-epoch fall of difficulty on record (``stress_epoch``, log change
+    ``stress_log_change``), kept in every calibration so that a calm current era cannot lower
+    margins below what the worst known shock needs (anti-procyclicality). The two are the same era
+    when the current one holds the record fall.
+    """
+
+    current: Era
+    stressed: Era
+    stress_epoch: int
+    stress_log_change: float
+
+    @property
+    def eras(self) -> tuple[Era, ...]:
+        """The distinct windows, current first."""
+        return (self.current,) if self.stressed == self.current else (self.current, self.stressed)
+
+
+def calibration_windows(history: EpochHistory) -> CalibrationWindows:
+    """The current era and the stressed window of ``history``, both found from the data."""
+    changes = history.log_changes
+    worst = int(np.argmin(changes))
+    stress_epoch = int(history.epochs[worst + 1])
+    return CalibrationWindows(
+        current=halving_eras(history)[-1],
+        stressed=era_of(history, stress_epoch),
+        stress_epoch=stress_epoch,
+        stress_log_change=float(changes[worst]),
+    )

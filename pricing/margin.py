@@ -5,9 +5,11 @@ covers its loss over ``horizon_days`` at ``confidence``, for whichever side lose
 scenario loss of rank ``ceil(confidence * n)`` (as in ``pricing.portfolio_margin``) of ``-r``
 (long) and ``r`` (short), r the contract's relative change in the scenarios of
 ``pricing.scenarios``. Defaults: the latest halving era of the mainnet epoch
-history (the 6.25 BTC era, epochs 313-416, May 2020 - April 2024), historical overlapping windows
-of centred changes, and for USD-settled contracts a BTC/USD daily volatility of 3.5% (an assumed
-figure, about 67% a year: the shared data holds no prices), independent of difficulty.
+history (``era`` picks another, e.g. the stressed window of ``pricing.history.calibration_windows``:
+the platform's margin defaults take the larger of the two, ``hashedge/domain/MARGIN.md``),
+historical overlapping windows of centred changes, and for USD-settled contracts a BTC/USD daily
+volatility of 3.5% (an assumed figure, about 67% a year: the shared data holds no prices),
+independent of difficulty.
 
 Index families: DIFF (difficulty exposure +1), BME{N} and HASHPRICE (-1; BTC-settled, fees not
 modelled), HASHPRICE_USD (-1 to difficulty, +1 to BTC/USD). pricing/README.md compares the

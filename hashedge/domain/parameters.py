@@ -6,19 +6,23 @@ the OTC desk and the mark rule read. Governance changes it through the registry 
 ``ParameterOutOfBounds`` whatever the vote says.
 
 Margin defaults (``hashedge/domain/MARGIN.md`` has the data, the numbers and the comparison
-with market practice). The recipe, applied to ``pricing.margin_ratio`` by ``calibrated_margin``:
+with market practice). The recipe, applied by ``calibrated_margin`` to ``pricing.margin_ratio`` on
+each calibration window (``pricing.calibration_windows``: the current halving era and a stressed
+window, the era holding the largest one-epoch fall of difficulty on record):
 
 - initial margin = the 99% worst loss over a **7-day margin period of risk** (daily variation
-  margin, a day to meet a call, days to close out in a thin book), rounded up to a whole percent;
-- maintenance margin = **two thirds** of initial, rounded up to a whole percent; it must cover the
-  99% loss over the 3 days a liquidation may take (checked by the tests).
+  margin, a day to meet a call, days to close out in a thin book), the **larger over the
+  windows**, rounded up to a whole percent: a calm current era never lowers margins below what
+  the worst known shock needs (anti-procyclicality, as EMIR RTS 153/2013 art. 28 asks of CCPs);
+- maintenance margin = **two thirds** of initial, rounded up to a whole percent, and never less
+  than the larger 99% loss over the **3 days** a liquidation may take (which does not bind today).
 
 =================  =======  ===========  ================================================
-product            initial  maintenance  calibration (6.25 BTC era, 99%, historical)
+product            initial  maintenance  binding window (99%, historical)
 =================  =======  ===========  ================================================
-HASHPRICE_MONTHLY  15.0%    10.0%        HASHPRICE 7 d 14.47%, 3 d 9.25%
-BME14_EPOCH        15.0%    10.0%        BME14 7 d 14.47%, 3 d 9.25%
-DIFF_EPOCH         13.0%    9.0%         DIFF 7 d 12.64%, 3 d 8.47%
+HASHPRICE_MONTHLY  15.0%    10.0%        6.25 BTC era: HASHPRICE 7 d 14.47%, 3 d 9.25%
+BME14_EPOCH        15.0%    10.0%        6.25 BTC era: BME14 7 d 14.47%, 3 d 9.25%
+DIFF_EPOCH         13.0%    9.0%         6.25 BTC era: DIFF 7 d 12.64%, 3 d 8.47%
 BME14_CAPPED       n/a      n/a          fully collateralized: the whole range
 =================  =======  ===========  ================================================
 
@@ -106,17 +110,62 @@ def round_up_to_step(ratio: float | Fraction | Decimal, step: Decimal = RATIO_ST
     return (step * steps).normalize()
 
 
-def calibrated_margin(margin_ratio: Callable[[str, float, float], float]) -> dict[Product, MarginRatios]:
-    """The recipe (module docstring) applied to a calibration function, e.g. ``pricing.margin_ratio``.
+MarginRatioFunction = Callable[[str, float, float], float]
 
-    The domain does not import ``pricing``: the caller passes the function in.
+
+Ratio = float | Fraction | Decimal
+
+
+def recipe_ratios(initial_loss: Ratio, liquidation_loss: Ratio = 0) -> MarginRatios:
+    """Initial and maintenance margin from the 7-day and 3-day 99% losses (module docstring)."""
+    initial = round_up_to_step(initial_loss)
+    maintenance = round_up_to_step(max(Fraction(initial) * MAINTENANCE_FRACTION, Fraction(liquidation_loss)))
+    return MarginRatios(initial, maintenance)
+
+
+@dataclass(frozen=True)
+class ProductCalibration:
+    """The recipe's inputs and result for one product: the losses in every window, the ratios."""
+
+    product: Product
+    index: str
+    initial_loss_by_window: Mapping[str, float]  # 99% loss over the margin period of risk
+    liquidation_loss_by_window: Mapping[str, float]  # 99% loss over the liquidation period
+    ratios: MarginRatios
+
+    @property
+    def binding_window(self) -> str:
+        """The window whose 7-day loss sets initial margin (the first one on a tie)."""
+        losses = self.initial_loss_by_window
+        return max(losses, key=losses.__getitem__)
+
+    def ratios_on(self, window: str) -> MarginRatios:
+        """The ratios the recipe would give on ``window`` alone."""
+        return recipe_ratios(self.initial_loss_by_window[window], self.liquidation_loss_by_window[window])
+
+
+def calibrate_products(ratio_by_window: Mapping[str, MarginRatioFunction]) -> dict[Product, ProductCalibration]:
+    """The recipe (module docstring) over named calibration windows, each a function
+    ``(index, horizon_days, confidence) -> loss ratio`` such as ``pricing.margin_ratio`` bound to
+    one era. The domain does not import ``pricing``: the caller passes the functions in.
     """
-    ratios = {}
+    if not ratio_by_window:
+        raise InvalidValue("windows", dict(ratio_by_window), "the recipe needs at least one calibration window")
+    calibrations = {}
     for product, index in CALIBRATION_INDEX.items():
-        initial = round_up_to_step(margin_ratio(index, MARGIN_PERIOD_OF_RISK_DAYS, CALIBRATION_CONFIDENCE))
-        maintenance = round_up_to_step(Fraction(initial) * MAINTENANCE_FRACTION)
-        ratios[product] = MarginRatios(initial, maintenance)
-    return ratios
+        initial_loss = {window: float(ratio(index, MARGIN_PERIOD_OF_RISK_DAYS, CALIBRATION_CONFIDENCE))
+                        for window, ratio in ratio_by_window.items()}
+        liquidation_loss = {window: float(ratio(index, LIQUIDATION_PERIOD_DAYS, CALIBRATION_CONFIDENCE))
+                            for window, ratio in ratio_by_window.items()}
+        ratios = recipe_ratios(max(initial_loss.values()), max(liquidation_loss.values()))
+        calibrations[product] = ProductCalibration(product, index, MappingProxyType(initial_loss),
+                                                   MappingProxyType(liquidation_loss), ratios)
+    return calibrations
+
+
+def calibrated_margin(ratio_by_window: Mapping[str, MarginRatioFunction]) -> dict[Product, MarginRatios]:
+    """The margin ratios the recipe gives for every margined product (``calibrate_products``)."""
+    return {product: calibration.ratios for product, calibration in calibrate_products(ratio_by_window).items()}
 
 
 DEFAULT_MARGIN: Mapping[Product, MarginRatios] = MappingProxyType({

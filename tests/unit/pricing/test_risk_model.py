@@ -53,11 +53,21 @@ def test_growth_is_not_stationary_across_eras(mainnet_history):
     assert raw == sorted(raw, reverse=True)  # growth has slowed era after era, the 3.125 BTC era too
 
 
-def test_the_china_mining_ban_is_the_worst_epoch_of_the_current_era(mainnet_history):
-    model = difficulty_risk_model(mainnet_history)
+def test_the_china_mining_ban_is_the_worst_epoch_on_record_and_marks_the_stressed_window(mainnet_history, windows):
+    model = difficulty_risk_model(mainnet_history, windows.stressed)
     assert model.era.name == "6.25 BTC"
     assert float(model.changes.min()) == pytest.approx(-0.3277, abs=1e-4)  # epoch 342, July 2021
+    assert float(model.changes.min()) == windows.stress_log_change == float(mainnet_history.log_changes.min())
     assert model.daily_vol == pytest.approx(model.summary.volatility / math.sqrt(14))
+
+
+def test_the_default_risk_model_is_the_current_era_which_is_calmer(mainnet_history, windows):
+    current = difficulty_risk_model(mainnet_history)
+    assert current.era == windows.current == halving_eras(mainnet_history)[-1]
+    assert current.era.name == "3.125 BTC" and windows.current != windows.stressed
+    assert len(current.changes) == current.era.last_epoch - current.era.first_epoch + 1
+    assert float(current.changes.min()) > windows.stress_log_change
+    assert current.summary.volatility < difficulty_risk_model(mainnet_history, windows.stressed).summary.volatility
 
 
 def test_whole_epoch_horizons_sum_consecutive_changes():
@@ -94,11 +104,11 @@ def test_daily_fixings_give_log_changes_over_a_horizon():
     assert fixing_log_changes(fixings, 2) == pytest.approx([2 * math.log(1.1)] * 3)
 
 
-def test_hashprice_changes_over_an_epoch_have_a_fat_upper_tail(mainnet_history):
-    summary = index_change_summary(mainnet_history, -1.0, 14)
+def test_hashprice_changes_over_an_epoch_have_a_fat_upper_tail_in_the_stressed_window(mainnet_history, windows):
+    summary = index_change_summary(mainnet_history, -1.0, 14, era=windows.stressed)
     assert summary.count == 104
     assert summary.quantiles[0.995] > 0.3  # the China ban: difficulty -32.8%, hashprice +41%
-    changes = era_log_changes(mainnet_history)
+    changes = era_log_changes(mainnet_history, windows.stressed)
     worst_two = np.sort(np.expm1(-(changes - changes.mean())))[-2:]  # 1% of 104 rounds up to 2
     assert summary.upper_expected_shortfall == pytest.approx(worst_two.mean(), rel=1e-12)
     assert summary.excess_kurtosis > 3
