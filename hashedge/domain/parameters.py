@@ -18,11 +18,11 @@ window, the era holding the largest one-epoch fall of difficulty on record):
   than the larger 99% loss over the **3 days** a liquidation may take (which does not bind today).
 
 =================  =======  ===========  ================================================
-product            initial  maintenance  binding window (99%, historical)
+product            initial  maintenance  set by (figures: MARGIN.md, generated from data)
 =================  =======  ===========  ================================================
-HASHPRICE_MONTHLY  15.0%    10.0%        6.25 BTC era: HASHPRICE 7 d 14.47%, 3 d 9.25%
-BME14_EPOCH        15.0%    10.0%        6.25 BTC era: BME14 7 d 14.47%, 3 d 9.25%
-DIFF_EPOCH         13.0%    9.0%         6.25 BTC era: DIFF 7 d 12.64%, 3 d 8.47%
+HASHPRICE_MONTHLY  15.0%    10.0%        the stressed window (6.25 BTC era), HASHPRICE
+BME14_EPOCH        15.0%    10.0%        the stressed window (6.25 BTC era), BME14
+DIFF_EPOCH         13.0%    9.0%         the stressed window (6.25 BTC era), DIFF
 BME14_CAPPED       n/a      n/a          fully collateralized: the whole range
 =================  =======  ===========  ================================================
 
@@ -95,7 +95,7 @@ class ParameterOutOfBounds(DomainError, ValueError):
 
 
 BOUNDS = {
-    "margin.initial": Bound(Decimal("0.05"), Decimal(1)),  # >= the 1-day 99% move (5.2%)
+    "margin.initial": Bound(Decimal("0.05"), Decimal(1)),  # >= the 1-day 99% move (5.2%, stressed window)
     "margin.maintenance": Bound(Decimal("0.025"), Decimal(1)),  # and never above initial
     "fees.maker_bps": Bound(Decimal(0), Decimal(50)),
     "fees.taker_bps": Bound(Decimal(0), Decimal(100)),
