@@ -5,7 +5,7 @@ epoch's measured timespan T (first to last block: 2015 intervals) into
 ``next_work_required(bits_i, 0, T)``. The result is monotone in T, so the timespans giving exactly
 ``bits_{i+1}`` form one integer interval ``[lo, hi]``, found here by bisection on the consensus
 function itself. Compact truncation can make the interval a single second wide, or empty for
-arbitrary bits; for all 416 transitions of mainnet history up to height 840236 it is non-empty
+arbitrary bits; for every transition of the mainnet history in the shared file it is non-empty
 (the real timestamps achieved them), which the tests assert.
 
 Two cases are open-ended:

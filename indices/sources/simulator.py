@@ -14,13 +14,17 @@ hashrate path drives the chain. Hashrate is a geometric Brownian motion stepped 
 subsidy halves every 210,000 blocks (``block_subsidy_sats``) and ``FeeModel`` adds fees and
 transaction counts.
 
-Calibration (``calibrate_hashrate_model``, last 52 epochs, about two years, of the real history to
-height 840236): log difficulty changes per epoch have mean 0.02047 and standard deviation 0.04329.
-The mean is the hashrate drift. The standard deviation also contains block-time luck: the measured
-timespan of 2015 exponential intervals has a log standard deviation of about 1/sqrt(2015), and a
-difficulty change involves two such timespans, so the hashrate volatility is
-sqrt(0.04329**2 - 2/2015) = 0.02968 per epoch. The simulator adds the luck back through its
-exponential block times, so simulated difficulty changes show the real dispersion.
+Calibration (``calibrate_hashrate_model``): the last 52 epochs, about two years, of the real
+history. On the shared history through epoch 481 (October 2026) that is epochs 430-481, all in
+the 3.125 BTC era: log difficulty changes per epoch have mean 0.00704 and standard deviation
+0.04615. The mean is the hashrate drift. The standard deviation also contains block-time luck:
+the measured timespan of 2015 exponential intervals has a log standard deviation of about
+1/sqrt(2015), and a difficulty change involves two such timespans, so the hashrate volatility is
+sqrt(0.04615**2 - 2/2015) = 0.03372 per epoch. The simulator adds the luck back through its
+exponential block times, so simulated difficulty changes show the real dispersion. Two years
+rather than one: with a per-epoch volatility of 4.6%, the mean of 26 changes has a standard error
+of 0.9% a epoch, more than the drift itself (the last 26 epochs fell by 0.5% a epoch, the last
+52 rose by 0.7%).
 
 Determinism: one generator per (seed, stream, epoch), always drawing a whole epoch, so a chain
 simulated to a later end time or to more blocks starts with exactly the same blocks: a demo can
@@ -76,8 +80,9 @@ class HashrateModel:
     log_volatility_per_epoch: float
 
 
-# calibrate_hashrate_model(read_epoch_history("shared/data/btc_difficulty_epochs.csv")), rounded
-DEFAULT_HASHRATE_MODEL = HashrateModel(log_drift_per_epoch=0.02047, log_volatility_per_epoch=0.02968)
+# calibrate_hashrate_model(read_epoch_history("shared/data/btc_difficulty_epochs.csv")), rounded:
+# the model of chains simulated without a history (a test checks it against the data)
+DEFAULT_HASHRATE_MODEL = HashrateModel(log_drift_per_epoch=0.00704, log_volatility_per_epoch=0.03372)
 
 
 def calibrate_hashrate_model(epochs: pd.DataFrame, window_epochs: int = CALIBRATION_WINDOW_EPOCHS) -> HashrateModel:

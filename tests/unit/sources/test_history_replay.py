@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indices.chain import TARGET_TIMESPAN_SECONDS, next_work_required
+from indices.chain import TARGET_TIMESPAN_SECONDS, difficulty_fraction, next_work_required
 from indices.sources.csv_import import read_epoch_history
 from indices.sources.replay import MAX_TIMESPAN_SECONDS, MIN_TIMESPAN_SECONDS, timespan_range
 from indices.sources.simulator import (
@@ -95,8 +95,18 @@ def test_every_timespan_of_a_range_reproduces_the_next_bits():
 
 def test_the_calibration_of_the_last_two_years_matches_the_documented_defaults(epochs):
     model = calibrate_hashrate_model(epochs)
-    assert round(model.log_drift_per_epoch, 5) == DEFAULT_HASHRATE_MODEL.log_drift_per_epoch == 0.02047
-    assert round(model.log_volatility_per_epoch, 5) == DEFAULT_HASHRATE_MODEL.log_volatility_per_epoch == 0.02968
+    assert round(model.log_drift_per_epoch, 5) == DEFAULT_HASHRATE_MODEL.log_drift_per_epoch
+    assert round(model.log_volatility_per_epoch, 5) == DEFAULT_HASHRATE_MODEL.log_volatility_per_epoch
+
+
+def test_the_calibration_reads_the_last_52_epoch_changes_and_takes_out_block_luck(epochs):
+    difficulty = np.array([float(difficulty_fraction(int(b))) for b in epochs["bits"]])
+    changes = np.diff(np.log(difficulty))[-52:]
+    model = calibrate_hashrate_model(epochs)
+    assert model.log_drift_per_epoch == pytest.approx(changes.mean(), rel=1e-12)
+    assert model.log_volatility_per_epoch**2 == pytest.approx(changes.var(ddof=1) - 2 / 2015, rel=1e-9)
+    shorter = calibrate_hashrate_model(epochs.iloc[:-1])  # one epoch less: the window moves with the data
+    assert shorter.log_drift_per_epoch == pytest.approx(np.diff(np.log(difficulty[:-1]))[-52:].mean(), rel=1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +123,28 @@ def test_the_demo_chain_continues_the_history_up_to_the_given_time(epochs, repla
     for epoch in range(len(epochs) - 1, len(chain) // 2016 - 1):  # from the history's last epoch on
         first, last = epoch * 2016, epoch * 2016 + 2015
         assert bits[last + 1] == next_work_required(int(bits[first]), int(times[first]), int(times[last]))
+
+
+def _month(chain: pd.DataFrame, height: int) -> str:
+    return pd.Timestamp(int(chain["time"].iloc[height]), unit="s", tz="UTC").strftime("%Y-%m")
+
+
+def test_the_demo_chain_is_real_history_to_its_last_epoch_on_the_real_calendar(epochs, demo_chain):
+    covered = int(epochs["end_height"].iloc[-1]) + 1
+    sizes = (epochs["end_height"] - epochs["start_height"] + 1).to_numpy()
+    assert np.array_equal(demo_chain["bits"].to_numpy()[:covered], np.repeat(epochs["bits"].to_numpy(), sizes))
+    # the data README's dates: epoch 468 in April 2026, epoch 481 (heights 969696-971711) in October 2026
+    assert _month(demo_chain, 468 * 2016) == _month(demo_chain, 469 * 2016 - 1) == "2026-04"
+    assert _month(demo_chain, 969_696) == _month(demo_chain, 971_711) == "2026-10"
+    # only what follows the history is simulated: from October to the demo's end, a few epochs
+    assert 0 < len(demo_chain) - covered < 3 * 2016
+
+
+def test_the_demos_two_stored_years_are_mostly_replayed_real_epochs(epochs, demo_chain):
+    end = int(demo_chain["time"].iloc[-1])
+    stored = demo_chain[demo_chain["time"] >= end - 730 * 86_400]  # ``hashedge demo --days 730``
+    real = stored["height"] <= int(epochs["end_height"].iloc[-1])
+    assert real.mean() > 0.9
 
 
 def test_a_later_demo_run_keeps_every_block_of_an_earlier_one(epochs, demo_chain):
