@@ -86,7 +86,7 @@ def scheduler(ctx: CliContext, kind, url, path) -> None:
 @click.option("--days", default=730, show_default=True, type=click.IntRange(30, 6000),
               help="days of simulated blocks to store before today")
 @click.option("--seed", default=1, show_default=True, type=click.IntRange(min=0),
-              help="simulator seed (1: a path that ends near the trend)")
+              help="simulator seed (block times, fees, and the epochs after the real history)")
 @pass_cli
 def demo(ctx: CliContext, no_serve, host, port, epochs_file, blocks_file, days, seed) -> None:
     """Create the database, load chain data, publish fixings, then serve with the scheduler."""

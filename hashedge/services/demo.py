@@ -1,8 +1,9 @@
 """The demo use case: a database with real epoch history, a realistic chain up to today, fixings.
 
 With no network the chain comes from the seeded simulator: it replays the real difficulty history
-(when the shared epoch file is there) and continues it to today with a calibrated hashrate path and
-fee model, a little into the future so that new blocks keep arriving while the demo runs.
+(when the shared epoch file is there) and continues it to today with a hashrate path calibrated on
+the latest real epochs and the fee model, a little into the future so that new blocks keep
+arriving while the demo runs.
 """
 
 from __future__ import annotations
@@ -50,28 +51,20 @@ def default_epoch_file(runtime: Runtime) -> Path | None:
     return next((path for path in candidates if path.exists()), None)
 
 
-# The shared history ends in April 2024 (difficulty 8.64e13). Its last two years grew 2.05% per
-# epoch, but growth then slowed: public mainnet difficulty was about 1.5e14 by November 2025, 41
-# epochs later, i.e. ln(1.5e14 / 8.64e13) / 41 = 1.35% per epoch. The demo continues at that drift
-# so that today's simulated difficulty and hashprice stay near the real chain's; the volatility is
-# the history's calibrated one.
-# Paths spread widely around that trend (today's difficulty has a log standard deviation of about
-# 0.24 across seeds: seeds 1, 2, 3, 7, 11 and 2026 end at 2.06, 2.17, 2.45, 1.68, 2.99 and
-# 3.20e14); the demo's default seed 1 ends near the trend's 2.1e14.
-DEMO_LOG_DRIFT_PER_EPOCH = 0.0135
-
-
 def simulated_chain(epochs: pd.DataFrame | None, *, seed: int, end_time: int) -> pd.DataFrame:
-    from indices.sources.simulator import (
-        DEFAULT_HASHRATE_MODEL,
-        HashrateModel,
-        calibrate_hashrate_model,
-        simulate_chain,
-    )
+    """The demo's chain up to ``end_time``.
 
-    calibrated = calibrate_hashrate_model(epochs) if epochs is not None else DEFAULT_HASHRATE_MODEL
-    model = HashrateModel(DEMO_LOG_DRIFT_PER_EPOCH, calibrated.log_volatility_per_epoch)
-    return simulate_chain(seed=seed, end_time=end_time, history=epochs, hashrate_model=model)
+    With the real epoch history (through epoch 481, October 2026, in the shared file) every
+    height it covers is replayed with its real bits, timestamps chosen so the real retargets are
+    reproduced; only the blocks after it are simulated, by a hashrate path calibrated on the last
+    52 real epochs (``calibrate_hashrate_model``: drift and volatility of the 3.125 BTC era so far),
+    so the demo's difficulty and hashprice are the real chain's up to October 2026 and only the
+    last few weeks are a simulation. Without the history the chain starts like Bitcoin's in 2009
+    with ``DEFAULT_HASHRATE_MODEL``.
+    """
+    from indices.sources.simulator import simulate_demo_chain
+
+    return simulate_demo_chain(epochs, seed=seed, end_time=end_time)
 
 
 def prepare_demo(
