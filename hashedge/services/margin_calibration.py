@@ -110,8 +110,8 @@ def sides_table(result: MarginRecalibration) -> str:
 
 
 def cover_table(result: MarginRecalibration) -> str:
-    """How many days of 99% moves each default initial margin covers, in each window."""
-    header = ["product", "initial"] + [f"days covered, {window_label(result.windows, era)}"
+    """After how many days the 99% loss reaches each initial margin, in each window."""
+    header = ["product", "initial"] + [f"days for the 99% loss to reach it, {window_label(result.windows, era)}"
                                        for era in result.windows.eras]
     rows = []
     for product, calibration in result.products.items():
@@ -131,6 +131,7 @@ def margin_doc_blocks(history: EpochHistory | None = None) -> dict[str, str]:
         "sides": sides_table(result),
         "cover": cover_table(result),
     }
+
 
 if __name__ == "__main__":
     sys.exit(run(COMMAND, margin_doc_blocks))
