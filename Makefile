@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test fuzz bench clean
 
 install: $(VENV)/.installed
 
@@ -19,6 +19,11 @@ demo: install
 
 test: install
 	$(BIN)/pytest
+
+# Deeper than `make test`: the property-based and fuzz tests only, with fresh random seeds and ten
+# times the examples (tests/hypothesis_profiles.py); a failure prints the blob that replays it.
+fuzz: install
+	HASHEDGE_HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m hypothesis
 
 bench: install
 	$(BIN)/python tests/bench/run_all.py

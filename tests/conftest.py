@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import settings
+
+from tests.hypothesis_profiles import load_profile
 
 # CI is deterministic: every property-based test derives its examples from the test itself
-# (derandomize), never from a fresh seed or a stored example database. Settings objects made in
-# test modules inherit this profile, because this file is imported before them.
-settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
-settings.load_profile(os.environ.get("HASHEDGE_HYPOTHESIS_PROFILE", "ci"))
+# (derandomize), never from a fresh seed or a stored example database; ``make fuzz`` loads the
+# ``fuzz`` profile instead (tests/hypothesis_profiles.py). Settings objects made in test modules
+# inherit the profile, because this file is imported before them.
+load_profile()
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -73,6 +73,7 @@ def serve(env):
         server.wait(timeout=10)
 
 
+@pytest.mark.timeout(240)
 def test_a_miner_and_a_trader_cross_on_a_hashprice_future_and_settle(env, serve):
     ok(env, "demo", "--no-serve")
     instruments = json.loads(ok(env, "instruments", "list", "--json"))

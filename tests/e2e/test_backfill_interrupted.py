@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from indices.blocks import blocks_to_frame
 from tests.integration.sources.chain_servers import Fault, FakeBitcoind, recent_chain
 
@@ -29,6 +31,7 @@ def stored_heights(database: Path) -> list[int]:
             return []
 
 
+@pytest.mark.timeout(120)
 def test_a_killed_backfill_resumes_and_ends_with_the_nodes_chain(tmp_path):
     chain = recent_chain(CHAIN_BLOCKS, seed=9)
     node = FakeBitcoind(chain).start()

@@ -20,6 +20,7 @@ from hashedge.domain import ledger as journal
 from hashedge.domain.ledger import AccountKind, Ledger
 from hashedge.errors import IdempotencyKeyReused, InsufficientCollateral
 from hashedge.services import accounts, ledger
+from tests.hypothesis_profiles import examples, time_budget
 
 ACCOUNTS = 3
 EXAMPLES = {"sqlite": 60, "postgresql": 10}
@@ -120,6 +121,8 @@ def assert_ledger_invariants(runtime, model: Ledger) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.hypothesis
+@pytest.mark.timeout(time_budget(180))
 def test_money_is_conserved_and_no_collateral_goes_negative(backend, sqlite_template, postgres_templates,
                                                             tmp_path_factory):
     if backend == "postgresql" and postgres_templates is None:
@@ -127,7 +130,7 @@ def test_money_is_conserved_and_no_collateral_goes_negative(backend, sqlite_temp
     folder = tmp_path_factory.mktemp(f"ledger-{backend}")
 
     @given(steps=operations)
-    @settings(max_examples=EXAMPLES[backend], deadline=None, database=None,
+    @settings(max_examples=examples(EXAMPLES[backend]), deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow])
     def check(steps):
         with fresh_runtime(backend, sqlite_template, postgres_templates, folder) as runtime:

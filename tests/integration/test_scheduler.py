@@ -104,6 +104,7 @@ def test_a_reorg_deeper_than_the_confirmation_depth_is_refused(runtime, clock):
     assert job_runs(runtime)[-1].status == "failed"
 
 
+@pytest.mark.timeout(120)
 def test_the_scheduler_process_runs_its_jobs_through_apscheduler(runtime, clock):
     clock.set(at_block(9))
     process = scheduler_module.SchedulerProcess(

@@ -47,6 +47,7 @@ from hashedge.errors import Conflict, InsufficientCollateral, InvalidInput, NotF
 from hashedge.services import accounts, block_trades, instruments, ledger, settlement, trading
 from hashedge.services.margin import margin_of, withdrawal_requirement_sats
 from indices.fixings import FixingValue
+from tests.hypothesis_profiles import examples, time_budget
 
 START = datetime(2026, 10, 31, tzinfo=timezone.utc)
 EXPIRING, RUNNING = "HP-2026-10", "HP-2026-11"  # trading in October's contract stops on 1 November
@@ -573,6 +574,8 @@ class TradingMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.hypothesis
+@pytest.mark.timeout(time_budget(240))
 def test_trading_keeps_the_books_whole(backend, sqlite_template, postgres_templates, tmp_path_factory):
     if backend == "postgresql" and postgres_templates is None:
         pytest.skip("no PostgreSQL server: set HASHEDGE_TEST_POSTGRES_URL")
@@ -583,8 +586,8 @@ def test_trading_keeps_the_books_whole(backend, sqlite_template, postgres_templa
     Machine.backend, Machine.sqlite_template, Machine.postgres_templates = backend, sqlite_template, postgres_templates
     Machine.folder = tmp_path_factory.mktemp(f"trading-{backend}")
     run_state_machine_as_test(Machine, settings=settings(
-        max_examples=EXAMPLES[backend], stateful_step_count=STEPS, deadline=None, database=None,
-        derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+        max_examples=examples(EXAMPLES[backend]), stateful_step_count=STEPS, deadline=None, database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
 
 
 # --- regressions found by the machine ---------------------------------------------------------

@@ -20,6 +20,7 @@ from hashedge.domain.orders import (
     TradingRules,
 )
 from hashedge.domain.positions import Position
+from tests.hypothesis_profiles import examples
 
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
 INSTRUMENT = "HP-2026-12"
@@ -122,7 +123,7 @@ class ReferenceBook:
         return tuple(sorted(levels.items(), reverse=side is Side.BUY))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(order_specs, max_size=40))
 def test_the_book_matches_exactly_like_a_naive_reference_book(specs):
     book, reference = OrderBook(RULES), ReferenceBook()
@@ -138,7 +139,7 @@ def test_the_book_matches_exactly_like_a_naive_reference_book(specs):
         assert not book.is_crossed()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(order_specs, max_size=30), st.randoms(use_true_random=False))
 def test_a_book_rebuilt_from_storage_at_any_point_behaves_like_the_original(specs, random):
     book = OrderBook(RULES)
@@ -160,7 +161,7 @@ trades = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(trades, st.sampled_from([Decimal("1"), Decimal("3"), Decimal("0.7"), Decimal("100")]))
 def test_realized_pnl_is_the_cash_made_less_at_most_one_sat_per_realization(steps, multiplier):
     a = Position(account_id="a", instrument_id=INSTRUMENT, multiplier=multiplier)

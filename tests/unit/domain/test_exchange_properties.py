@@ -25,6 +25,7 @@ from hashedge.domain.orders import (
 )
 from hashedge.domain.positions import Position
 from hashedge.domain.units import FEE_ROUNDING, MARGIN_ROUNDING, notional_sats
+from tests.hypothesis_profiles import examples
 
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
 INSTRUMENT = "HP-2026-12"
@@ -246,6 +247,6 @@ class Exchange(RuleBasedStateMachine):
 
 
 Exchange.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(200), stateful_step_count=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 test_random_sequences_of_exchange_events_keep_every_invariant = Exchange.TestCase

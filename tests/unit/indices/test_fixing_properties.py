@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from index_builders import random_chain
 from indices.fixings import compute_fixings
+from tests.hypothesis_profiles import examples
 
 chains = st.builds(
     lambda seed, blocks, interval, jitter, offset: random_chain(
@@ -21,7 +22,7 @@ chains = st.builds(
     jitter=st.sampled_from([0, 900, 3600]),
     offset=st.integers(0, 2000),
 )
-property_settings = settings(max_examples=30, deadline=None,
+property_settings = settings(max_examples=examples(30), deadline=None,
                              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

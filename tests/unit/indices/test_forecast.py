@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from index_builders import build_blocks, random_chain
 from indices.chain import TARGET_TIMESPAN_SECONDS, difficulty_fraction, next_work_required
 from indices.forecast import CURRENT_EPOCH, TRAILING_2016, forecast_next_difficulty
+from tests.hypothesis_profiles import examples
 
 D256_BITS = 0x1C00FFFF
 EPOCH_1 = 2016
@@ -103,7 +104,7 @@ def test_a_forecast_needs_the_first_block_of_its_epoch():
         forecast_next_difficulty(chain)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), into_epoch=st.integers(0, 2015),
        interval=st.sampled_from([100.0, 500.0, 600.0, 700.0, 3000.0]))
 def test_the_band_is_ordered_around_the_headline_forecast(seed, into_epoch, interval):

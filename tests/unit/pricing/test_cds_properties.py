@@ -7,12 +7,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pricing import price_cds
+from tests.hypothesis_profiles import examples
 
 TENORS = ("6M", "1Y", "2Y", "3Y", "5Y", "7Y", "10Y")
 trade_dates = st.dates(min_value=dt.date(2015, 1, 1), max_value=dt.date(2035, 12, 31))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(
     trade_date=trade_dates,
     first=st.floats(min_value=0.0005, max_value=0.05),
@@ -37,7 +38,7 @@ def test_every_bootstrapped_tenor_reprices_to_its_quote(trade_date, first, steps
         assert result.fair_spread == pytest.approx(spread, abs=1e-8)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     trade_date=trade_dates,
     tenor=st.sampled_from(TENORS),

@@ -14,6 +14,7 @@ from pricing.difficulty_curve import (
     difficulty_from_growth,
     mean_discount,
 )
+from tests.hypothesis_profiles import examples
 
 D0 = 8.6e13
 
@@ -50,7 +51,7 @@ def test_one_epoch_growth_is_the_plain_ratio():
     assert implied_growth_rate(D0, D0 * 1.05, 1) == pytest.approx(0.05, abs=1e-13)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     epochs=st.integers(min_value=1, max_value=5000),
     growth=st.floats(min_value=-0.74, max_value=2.99),

@@ -12,6 +12,7 @@ from hashedge.domain.margin_batch import RESULT_COLUMNS, margin_batch, positions
 from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.positions import Position
 from trading_builders import BME, CAPPED, DIFF, HP, MARKS, SPECS, position, trade
+from tests.hypothesis_profiles import examples
 
 D = Decimal
 HP_JAN = hashprice_monthly(2027, 1)
@@ -82,7 +83,7 @@ def assert_batch_equals_scalar(accounts, marks, params):
         }, account.account_id
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(portfolios(), marks_strategy, params_strategy)
 def test_the_vectorized_margin_equals_the_scalar_margin_to_the_sat(accounts, marks, params):
     assert_batch_equals_scalar(accounts, marks, params)
