@@ -70,6 +70,17 @@ class TransientSourceError(SourceError):
         self.retry_after_seconds = retry_after_seconds
 
 
+def whole_number(value: object, field: str, *, where: str) -> int:
+    """An integer field of a source's reply, as sent: a JSON number with a fraction or an
+    exponent (``50.0``: an amount in BTC where satoshis were expected, as some hosted node
+    providers answer), a boolean or text is a ``SourceError`` naming the field, never truncated
+    into a wrong amount."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        kind = "a decimal number (BTC instead of satoshis?)" if isinstance(value, float) else type(value).__name__
+        raise SourceError(f"{where}: {field} must be a whole number, got {value!r}: {kind}")
+    return value
+
+
 @runtime_checkable
 class BlockSource(Protocol):
     def tip_height(self) -> int: ...

@@ -28,6 +28,10 @@ total_fees_sats           stats ``totalfee`` (satoshis; needs the block's undo d
                           so a pruned node cannot serve old blocks)
 tx_count                  stats ``txs`` (coinbase included), else header ``nTx``
 ========================  =======================================================
+
+Integer fields must arrive as JSON integers: an amount sent as a decimal (``"subsidy": 50.0``, BTC
+instead of satoshis, as some hosted providers answer) is a ``SourceError`` naming the field, never
+stored as 50 sats.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from indices.sources.base import (
     SourceError,
     TransientSourceError,
     call_with_retry,
+    whole_number,
 )
 from indices.sources.transport import HttpTransport, Timeouts, body_snippet, is_transient_status, retry_after_seconds
 
@@ -247,16 +252,17 @@ def block_from_rpc(height: int, block_hash: str, header: dict, stats: dict) -> B
                                 height=height, block_hash=block_hash)
         if "blockhash" in stats and stats["blockhash"] != block_hash:
             raise SourceError(f"block {height}: stats describe {stats['blockhash']} instead of {block_hash}")
+        where = f"block {height}"
         tx_count = stats["txs"] if "txs" in stats else header["nTx"]
         return Block(
             height=height,
             hash=block_hash,
             prev_hash=header.get("previousblockhash", GENESIS_PREV_HASH),
-            time=int(header["time"]),
+            time=whole_number(header["time"], "getblockheader time", where=where),
             bits=int(header["bits"], 16),
-            subsidy_sats=int(stats["subsidy"]),
-            total_fees_sats=int(stats["totalfee"]),
-            tx_count=int(tx_count),
+            subsidy_sats=whole_number(stats["subsidy"], "getblockstats subsidy (satoshis)", where=where),
+            total_fees_sats=whole_number(stats["totalfee"], "getblockstats totalfee (satoshis)", where=where),
+            tx_count=whole_number(tx_count, "getblockstats txs", where=where),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SourceError(f"block {height}: unexpected getblockheader/getblockstats shape "

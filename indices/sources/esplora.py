@@ -22,6 +22,9 @@ block) and is not worth it for indices that average fees over 144 blocks.
 route, falls back to the coinbase method for the rest of the session; ``"extras"`` and
 ``"coinbase"`` force one method.
 
+Amounts, times and counts must arrive as JSON integers: a decimal (``"value": 50.0``, BTC instead
+of satoshis) is a ``SourceError`` naming the field.
+
 Statuses: 404 -> ``BlockNotFound``; 429 and 5xx -> retried, then ``SourceUnavailable``; other
 4xx -> ``SourceError`` at once.
 """
@@ -44,6 +47,7 @@ from indices.sources.base import (
     SourceError,
     TransientSourceError,
     call_with_retry,
+    whole_number,
 )
 from indices.sources.transport import HttpTransport, Timeouts, body_snippet, is_transient_status, retry_after_seconds
 
@@ -138,19 +142,20 @@ class EsploraSource:
                                   f"{data['height']} instead of {block_hash}")
             subsidy_sats = block_subsidy_sats(height)
             extras = data.get("extras")
+            where = f"block {height}"
             if isinstance(extras, dict) and "totalFees" in extras:
-                fees_sats = int(extras["totalFees"])
+                fees_sats = whole_number(extras["totalFees"], "extras.totalFees (satoshis)", where=where)
             else:
                 fees_sats = self._fees_from_coinbase(block_hash, height, subsidy_sats)
             return Block(
                 height=height,
                 hash=block_hash,
                 prev_hash=data.get("previousblockhash") or GENESIS_PREV_HASH,
-                time=int(data["timestamp"]),
-                bits=int(data["bits"]),
+                time=whole_number(data["timestamp"], "timestamp", where=where),
+                bits=whole_number(data["bits"], "bits", where=where),
                 subsidy_sats=subsidy_sats,
                 total_fees_sats=fees_sats,
-                tx_count=int(data["tx_count"]),
+                tx_count=whole_number(data["tx_count"], "tx_count", where=where),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SourceError(f"block {height}: unexpected block JSON shape ({type(exc).__name__}: {exc})") from None
@@ -162,7 +167,8 @@ class EsploraSource:
         coinbase = txs[0]
         if not coinbase["vin"] or not coinbase["vin"][0].get("is_coinbase"):
             raise SourceError(f"block {height}: the first transaction is not a coinbase")
-        reward_sats = sum(int(output["value"]) for output in coinbase["vout"])
+        reward_sats = sum(whole_number(output["value"], f"coinbase output {n} value (satoshis)", where=f"block {height}")
+                          for n, output in enumerate(coinbase["vout"]))
         return max(reward_sats - subsidy_sats, 0)  # a miner may under-claim; fees are never negative
 
     # -- HTTP ---------------------------------------------------------------------------------

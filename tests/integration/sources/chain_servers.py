@@ -200,6 +200,7 @@ class FakeBitcoind(FakeChainServer):
         self.warmup_calls = 0
         self.pruned_below = -1
         self.json_rpc_2_replies = False
+        self.amounts_in_btc = False  # "subsidy": 50.0 (BTC), as some hosted node providers answer
 
     def expected_authorization(self) -> str:
         token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
@@ -287,6 +288,8 @@ class FakeBitcoind(FakeChainServer):
             "totalfee": block.total_fees_sats, "txs": block.tx_count, "utxo_increase": others,
             "utxo_size_inc": 80 * others, "utxo_increase_actual": others - 1, "utxo_size_inc_actual": 79 * others,
         }
+        if self.amounts_in_btc:
+            full |= {"subsidy": block.subsidy_sats / 1e8, "totalfee": block.total_fees_sats / 1e8}
         return {name: full[name] for name in (stats or full)}
 
 
@@ -322,6 +325,7 @@ class FakeEsplora(FakeChainServer):
         super().__init__(blocks)
         self.mempool_extras = mempool_extras
         self.underclaimed_sats: dict[int, int] = {}  # height -> sats the miner left unclaimed
+        self.amounts_in_btc = False  # values and fee totals as BTC decimals instead of satoshis
 
     def paths(self) -> list[str]:
         return [path for _, path, _, _ in self.requests]
@@ -361,8 +365,11 @@ class FakeEsplora(FakeChainServer):
             "bits": block.bits, "difficulty": bits_to_difficulty(block.bits),
         }
 
+    def amount(self, sats: int) -> int | float:
+        return sats / 1e8 if self.amounts_in_btc else sats
+
     def extras(self, block: Block) -> dict:
-        return {"totalFees": block.total_fees_sats, "medianFee": 12.5, "feeRange": [1, 2, 5, 12, 30, 60, 300],
+        return {"totalFees": self.amount(block.total_fees_sats), "medianFee": 12.5, "feeRange": [1, 2, 5, 12, 30, 60, 300],
                 "reward": block.subsidy_sats + block.total_fees_sats,
                 "pool": {"id": 111, "name": "Foundry USA", "slug": "foundryusa"},
                 "avgFee": block.total_fees_sats // max(block.tx_count - 1, 1), "avgFeeRate": 20,
@@ -380,10 +387,10 @@ class FakeEsplora(FakeChainServer):
                      "witness": ["00" * 32], "is_coinbase": True, "sequence": 4294967295}],
             "vout": [{"scriptpubkey": "0014" + "ab" * 20, "scriptpubkey_asm": "OP_0 OP_PUSHBYTES_20 " + "ab" * 20,
                       "scriptpubkey_type": "v0_p2wpkh", "scriptpubkey_address": "bc1q4w46h2at4w46h2at4w46h2at4w46h2at8ldwyz",
-                      "value": reward - 546},
+                      "value": self.amount(reward - 546)},
                      {"scriptpubkey": "0014" + "cd" * 20, "scriptpubkey_asm": "OP_0 OP_PUSHBYTES_20 " + "cd" * 20,
                       "scriptpubkey_type": "v0_p2wpkh", "scriptpubkey_address": "bc1qehxumnwdehxumnwdehxumnwdehxumnwdq0a4lh",
-                      "value": 546},
+                      "value": self.amount(546)},
                      {"scriptpubkey": "6a24aa21a9ed" + "00" * 32, "scriptpubkey_asm": "OP_RETURN OP_PUSHBYTES_36 ...",
                       "scriptpubkey_type": "op_return", "value": 0}],
             "size": 300, "weight": 1092, "fee": 0,

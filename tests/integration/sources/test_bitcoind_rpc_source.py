@@ -254,3 +254,12 @@ def test_a_url_without_scheme_is_refused_without_showing_its_password():
     with pytest.raises(SourceError) as caught:
         BitcoindSource("alice:s3cret@127.0.0.1:8332")
     assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("reading", ["one block", "a range"])
+def test_amounts_sent_in_btc_are_refused_naming_the_field_not_stored_as_sats(source, bitcoind, reading):
+    bitcoind.amounts_in_btc = True  # "subsidy": 50.0 where Core sends 5000000000
+    with pytest.raises(SourceError) as refused:
+        source.block(3) if reading == "one block" else source.blocks(2, 4)
+    assert "getblockstats subsidy (satoshis) must be a whole number, got 50.0" in str(refused.value)
+    assert "BTC instead of satoshis" in str(refused.value)

@@ -160,3 +160,13 @@ def test_an_unknown_fee_method_is_refused():
 def test_a_url_without_scheme_is_a_source_error_naming_it():
     with pytest.raises(SourceError, match=r"source URL must start with http:// or https://, got 'blockstream.info/api'"):
         EsploraSource("blockstream.info/api")
+
+
+@pytest.mark.parametrize("fees", ["extras", "coinbase"])
+def test_amounts_sent_in_btc_are_refused_naming_the_field_not_stored_as_sats(mempool_space, waits, fees):
+    mempool_space.amounts_in_btc = True
+    with pytest.raises(SourceError) as refused:
+        make_source(mempool_space, waits, fees=fees).block(3)
+    field = "extras.totalFees (satoshis)" if fees == "extras" else "coinbase output 0 value (satoshis)"
+    assert f"block 3: {field} must be a whole number, got " in str(refused.value)
+    assert "BTC instead of satoshis" in str(refused.value)
