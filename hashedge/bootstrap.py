@@ -30,9 +30,12 @@ class Runtime:
         self.engine.dispose()
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> Runtime:
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
+              create_database: bool = True) -> Runtime:
+    """The runtime for ``settings``; ``create_database=False`` refuses a missing SQLite file
+    (``DatabaseMissing``) rather than creating an empty one."""
     settings = settings or load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=create_database)
     return Runtime(
         settings=settings,
         engine=engine,

@@ -40,6 +40,18 @@ class DataUnavailable(HashEdgeError):
     http_status = 409
 
 
+class DatabaseMissing(HashEdgeError):
+    """The configured SQLite file does not exist, and this command does not create databases."""
+
+    code = "database_missing"
+    http_status = 503
+
+    def __init__(self, path: str):
+        super().__init__(f"database: no SQLite file at {path}; run `hashedge init-db` (or `hashedge demo`) "
+                         "to create it, or check HASHEDGE_DATABASE_URL")
+        self.path = path
+
+
 class ReorgTooDeep(Conflict):
     code = "reorg_too_deep"
 

@@ -12,15 +12,26 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from hashedge.errors import DatabaseMissing
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def make_engine(database_url: str, **kwargs) -> Engine:
-    """Engine for ``database_url``; SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(database_url: str, *, create: bool = True, **kwargs) -> Engine:
+    """Engine for ``database_url``; SQLite gets WAL, a busy timeout and foreign keys.
+
+    ``create=False`` (every command but ``init-db`` and ``demo``, and the web app) refuses a
+    missing SQLite file with ``DatabaseMissing`` instead of creating its folder and an empty
+    database.
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(url.database)
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            elif not path.is_file():
+                raise DatabaseMissing(str(path))
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")

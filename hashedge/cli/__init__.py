@@ -20,7 +20,8 @@ from indices.sources.base import SourceError
 
 
 class CliContext:
-    """Builds the runtime lazily so ``--help`` works without a database."""
+    """Builds the runtime lazily so ``--help`` works without a database. Only ``init-db`` and
+    ``demo`` create a database (``setup_runtime``); every other command refuses a missing one."""
 
     def __init__(self):
         self._runtime: Runtime | None = None
@@ -28,7 +29,13 @@ class CliContext:
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
-            self._runtime = bootstrap()
+            self._runtime = bootstrap(create_database=False)
+        return self._runtime
+
+    def setup_runtime(self) -> Runtime:
+        """The runtime of a command that may create the database (its folder and file)."""
+        if self._runtime is None:
+            self._runtime = bootstrap(create_database=True)
         return self._runtime
 
 
@@ -49,7 +56,7 @@ def cli() -> None:
 @pass_cli
 def init_db(ctx: CliContext) -> None:
     """Create or upgrade the database schema (idempotent)."""
-    ctx.runtime.migrate()
+    ctx.setup_runtime().migrate()
     click.echo(f"database ready: {ctx.runtime.engine.url.render_as_string(hide_password=True)}")
 
 

@@ -92,7 +92,7 @@ def demo(ctx: CliContext, no_serve, host, port, epochs_file, blocks_file, days, 
     """Create the database, load chain data, publish fixings, then serve with the scheduler."""
     from hashedge.services import demo as demo_service
 
-    runtime = ctx.runtime
+    runtime = ctx.setup_runtime()
     started = time.monotonic()
     runtime.migrate()
     report = demo_service.prepare_demo(

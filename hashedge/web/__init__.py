@@ -10,7 +10,7 @@ from hashedge.web.api.schemas import ErrorSchema, PlainDecimal
 
 
 def create_app(runtime: Runtime | None = None, test_config: dict | None = None) -> Flask:
-    runtime = runtime or bootstrap()
+    runtime = runtime or bootstrap(create_database=False)  # the web app never creates a database
     app = Flask(__name__, instance_path=str(runtime.settings.instance_dir))
     app.config.update(
         SECRET_KEY=runtime.settings.secret_key,

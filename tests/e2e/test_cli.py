@@ -63,6 +63,18 @@ def test_init_db_is_idempotent(env):
     assert second.returncode == 0 and "database ready" in second.stdout
 
 
+@pytest.mark.parametrize("command", [["risk"], ["account", "show", "1"], ["instruments", "list"], ["ledger", "check"],
+                                     ["index", "show", "DIFF"], ["serve", "--port", "1"]],
+                         ids=lambda command: " ".join(command))
+def test_commands_other_than_init_db_and_demo_never_create_a_database(env, tmp_path, command):
+    missing = tmp_path / "no" / "such" / "dir" / "x.sqlite"
+    env = {**env, "HASHEDGE_DATABASE_URL": f"sqlite:///{missing}"}
+    assert_one_line_error(run(env, *command), f"error: database: no SQLite file at {missing}", "hashedge init-db")
+    assert not (tmp_path / "no").exists()
+    created = run(env, "init-db")
+    assert created.returncode == 0 and missing.is_file()
+
+
 def test_importing_the_real_epoch_history(env, shared_data):
     run(env, "init-db")
     path = shared_data / "btc_difficulty_epochs.csv"
