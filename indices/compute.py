@@ -174,11 +174,16 @@ def value_at(blocks: pd.DataFrame | None, epochs: pd.DataFrame | str | None, nam
     blocks, epochs, name, height = _shorthand(blocks, epochs, name, height)
     definition = get_definition(name)
     height = int(height)
+    from_epochs = _present(epochs) and definition.needs == "epochs"
     if _present(blocks):
         first = int(blocks["height"].iat[0])
         if first <= height < first + len(blocks):
-            return _value_from_blocks(blocks, definition, height - first)
-    if _present(epochs) and definition.needs == "epochs":
+            try:
+                return _value_from_blocks(blocks, definition, height - first)
+            except ValueError:
+                if not from_epochs:  # e.g. a BME window reaching before the first block given
+                    raise
+    if from_epochs:
         return _value_from_epochs(EpochHistory.of(epochs), definition, height)
     raise ValueError(f"{definition.name} at height {height}: no {definition.needs} data covers it")
 

@@ -120,8 +120,8 @@ def value_at_height(uow: UnitOfWork, name: str, height: int) -> IndexValue:
     try:
         value = value_at(blocks if not blocks.empty else None, epochs if not epochs.empty else None,
                          definition.name, height)
-    except ValueError as exc:
-        raise DataUnavailable(f"{definition.name} at height {height}: {exc}") from None
+    except ValueError as exc:  # the message names the index and the height already
+        raise DataUnavailable(str(exc)) from None
     return IndexValue(definition.name, height, value, definition.unit)
 
 

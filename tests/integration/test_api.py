@@ -115,3 +115,35 @@ def test_the_openapi_document_describes_the_index_endpoints(client):
 def test_an_unknown_route_is_a_json_404(client):
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404 and error_of(response)["code"] == "not_found"
+
+
+def test_the_readme_example_answers_from_the_real_epoch_history(client, real_epochs):
+    """``/api/v1/indices/DIFF/value?height=870000``: no block of 2024 is stored here, the epoch
+    history has the height."""
+    from indices.compute import value_at
+
+    response = client.get("/api/v1/indices/DIFF/value?height=870000")
+    assert response.status_code == 200, response.get_json()
+    assert Decimal(response.get_json()["value"]) == value_at(None, real_epochs, "DIFF", 870_000)
+
+
+def test_an_epoch_index_whose_window_starts_before_the_stored_blocks_answers_from_the_epoch_history(
+        client, populated_runtime, real_epochs):
+    from indices.compute import value_at
+
+    with populated_runtime.uow() as uow:
+        first = int(uow.blocks.load_frame()["height"].iat[0])
+    height = first + 10
+    expected = value_at(None, real_epochs, "BME84", height) if height <= real_epochs["end_height"].max() else None
+    response = client.get(f"/api/v1/indices/BME84/value?height={height}")
+    if expected is None:  # the stored blocks begin after the history ends: no data for 6 epochs back
+        assert response.status_code == 409
+    else:
+        assert response.status_code == 200 and Decimal(response.get_json()["value"]) == expected
+
+
+def test_a_height_without_data_names_the_index_and_height_once(client):
+    response = client.get("/api/v1/indices/HASHPRICE/value?height=10")
+    assert response.status_code == 409
+    message = error_of(response)["message"]
+    assert message.startswith("HASHPRICE at height 10: ") and message.count("at height 10") == 1, message
