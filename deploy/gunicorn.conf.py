@@ -12,4 +12,6 @@ timeout = 30
 graceful_timeout = 30
 accesslog = "-"
 errorlog = "-"
+# Request bodies are capped by the app (413 above 1 MiB, hashedge/web/edge.py); gunicorn's
+# own Server header says "gunicorn" without a version.
 forwarded_allow_ips = os.environ.get("HASHEDGE_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 def _serve(app, host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    from hashedge.web.edge import RequestHandler
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=RequestHandler)
 
 
 @cli.command()

@@ -25,7 +25,7 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
         app.config.update(test_config)
     app.extensions["hashedge"] = runtime
 
-    from hashedge.web import errors
+    from hashedge.web import edge, errors
     from hashedge.web.desk import init_desk
     from hashedge.web.api import accounts as accounts_api
     from hashedge.web.api import indices as indices_api
@@ -40,6 +40,7 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     api.register_blueprint(trading_api.market_blp, url_prefix="/api/v1")
     api.register_blueprint(trading_api.blp, url_prefix="/api/v1")
     init_desk(app)
+    edge.register(app)
     errors.register(app)
 
     @app.get("/")

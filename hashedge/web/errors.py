@@ -53,7 +53,11 @@ def register(app: Flask) -> None:
             fields = _flatten_webargs_messages(messages)
             return error_response(400, "invalid_input", "request parameters are invalid", fields)
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        response = make_response(error_response(exc.code or 500, code, exc.description or exc.name))
+        for name, value in exc.get_headers():  # e.g. Allow on a 405
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

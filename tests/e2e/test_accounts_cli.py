@@ -190,6 +190,8 @@ def test_the_printed_key_opens_the_account_api_and_nothing_else_does(funded_env,
     auth = {"Authorization": f"Bearer {miner['api_key']}"}
     account = requests.get(f"{served}/api/v1/account", headers=auth, timeout=10)
     assert account.status_code == 200 and account.json()["balances"] == {"collateral_sats": 100_000}
+    assert account.headers["Server"] == "HashEdge"  # `hashedge serve` names no werkzeug or Python version
+    assert account.headers["Cache-Control"] == "no-store" and account.headers["X-Content-Type-Options"] == "nosniff"
     assert requests.get(f"{served}/api/v1/account", timeout=10).status_code == 401
     refused = requests.post(f"{served}/api/v1/withdrawals", json={"amount_sats": 100_001},
                             headers=dict(auth, **{"Idempotency-Key": "all-and-more"}), timeout=10)

@@ -4,7 +4,7 @@ and renders. A key only ever reaches its own account: the account id comes from 
 from __future__ import annotations
 
 from flask import current_app, g, request
-from flask_smorest import Blueprint
+from hashedge.web.api.parsing import Blueprint
 from marshmallow import RAISE
 
 from hashedge.services import accounts, ledger

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask import current_app
-from flask_smorest import Blueprint
+from hashedge.web.api.parsing import Blueprint
 from marshmallow import RAISE
 
 from hashedge.services import index_queries

@@ -5,7 +5,7 @@ account always comes from the key, so another account's order is a 404."""
 from __future__ import annotations
 
 from flask import current_app, g
-from flask_smorest import Blueprint
+from hashedge.web.api.parsing import Blueprint
 from marshmallow import RAISE
 
 from hashedge.services import accounts, instruments, trading
