@@ -63,6 +63,66 @@ def show(ctx: CliContext, reference: str, as_json: bool) -> None:
         click.echo(f"  {label:<19}{amount:>22,} sats")
 
 
+@account.group("keys")
+def keys() -> None:
+    """An account's API keys: list them, issue another, revoke (rotation: create, switch, revoke)."""
+
+
+@keys.command("list")
+@click.argument("reference", metavar="ACCOUNT")
+@click.option("--json", "as_json", is_flag=True, help='print [{"prefix", "created_at", "revoked_at"}]')
+@pass_cli
+def keys_list(ctx: CliContext, reference: str, as_json: bool) -> None:
+    """The account's keys by prefix (the secret part is never stored), newest first."""
+    runtime = ctx.runtime
+    found = account_services.resolve_account(runtime.uow(), reference)
+    lines = account_services.list_api_keys(runtime.uow(), found.id)
+    if as_json:
+        _echo_json([{"prefix": k.prefix, "created_at": k.created_at.isoformat(),
+                     "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None} for k in lines])
+        return
+    if not lines:
+        click.echo(f"account {found.id} ({found.name}) has no API keys")
+    for k in lines:
+        state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M:%S}Z" if k.revoked_at else "active"
+        click.echo(f"{k.prefix}  created {k.created_at:%Y-%m-%d %H:%M:%S}Z  {state}")
+
+
+@keys.command("create")
+@click.argument("reference", metavar="ACCOUNT")
+@click.option("--json", "as_json", is_flag=True, help='print {"id", "name", "api_key"}')
+@pass_cli
+def keys_create(ctx: CliContext, reference: str, as_json: bool) -> None:
+    """Issue another key for the account (shown only now); older keys stay valid until revoked."""
+    runtime = ctx.runtime
+    found = account_services.resolve_account(runtime.uow(), reference)
+    api_key = account_services.issue_api_key(runtime.uow(), runtime.clock, found.id)
+    if as_json:
+        _echo_json({"id": found.id, "name": found.name, "api_key": api_key})
+        return
+    click.echo(f"API key for account {found.id} ({found.name}), shown this once (only its hash is kept): {api_key}")
+
+
+@keys.command("revoke")
+@click.argument("reference", metavar="ACCOUNT")
+@click.argument("prefix", metavar="[KEY_PREFIX]", required=False)
+@click.option("--all", "revoke_all", is_flag=True, help="revoke every active key of the account")
+@pass_cli
+def keys_revoke(ctx: CliContext, reference: str, prefix: str | None, revoke_all: bool) -> None:
+    """Revoke one key (by the 12-character prefix `keys list` shows) or, with --all, every key."""
+    if (prefix is None) == (not revoke_all):
+        raise click.UsageError("give a KEY_PREFIX or --all (not both)")
+    runtime = ctx.runtime
+    found = account_services.resolve_account(runtime.uow(), reference)
+    if revoke_all:
+        revoked = account_services.revoke_all_api_keys(runtime.uow(), runtime.clock, found.id)
+        click.echo(f"revoked {len(revoked)} key{'s' if len(revoked) != 1 else ''} of account {found.id} "
+                   f"({found.name})" + (f": {', '.join(revoked)}" if revoked else ""))
+        return
+    account_services.revoke_api_key(runtime.uow(), runtime.clock, prefix.strip(), account_id=found.id)
+    click.echo(f"revoked key {prefix.strip()} of account {found.id} ({found.name})")
+
+
 def _movement_options(command):
     command = click.option("--memo", default="", help="kept with the journal entry (e.g. a txid)")(command)
     return click.option("--idempotency-key", "idempotency_key",

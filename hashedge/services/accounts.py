@@ -105,11 +105,30 @@ def issue_api_key(uow: UnitOfWork, clock: Clock, account_id: int) -> str:
     return key.plaintext
 
 
-def revoke_api_key(uow: UnitOfWork, clock: Clock, prefix: str) -> None:
+def revoke_api_key(uow: UnitOfWork, clock: Clock, prefix: str, *, account_id: int | None = None) -> None:
+    """Revoke the active key ``prefix`` (of ``account_id`` when given: another account's key is
+    NotFound, never a hint it exists)."""
     with uow:
+        if account_id is not None:
+            require_account(uow, account_id)
+            key = uow.api_keys.by_prefix(prefix) if isinstance(prefix, str) else None
+            if key is None or key.account_id != account_id:
+                raise NotFound(f"account {account_id} has no API key {prefix!r}", fields={"prefix": ["unknown key"]})
         if not uow.api_keys.revoke(prefix, clock.now()):
-            raise NotFound(f"no active API key with prefix {prefix!r}")
+            raise NotFound(f"no active API key with prefix {prefix!r}", fields={"prefix": ["unknown or revoked"]})
         uow.commit()
+
+
+def revoke_all_api_keys(uow: UnitOfWork, clock: Clock, account_id: int) -> list[str]:
+    """Revoke every active key of the account (a leaked key, a client gone); returns their prefixes."""
+    now = clock.now()
+    with uow:
+        require_account(uow, account_id)
+        active = [k.prefix for k in uow.api_keys.of_account(account_id) if k.revoked_at is None]
+        for prefix in active:
+            uow.api_keys.revoke(prefix, now)
+        uow.commit()
+    return active
 
 
 def authenticate_api_key(uow: UnitOfWork, key: str | None) -> int:

@@ -203,3 +203,39 @@ def test_the_printed_key_opens_the_account_api_and_nothing_else_does(funded_env,
                          headers=dict(auth, **{"Idempotency-Key": "w-1"}), timeout=10)
     assert paid.status_code == 201
     assert balance(funded_env, "miner-1") == 60_000
+
+
+def test_keys_rotate_and_revoke_from_the_cli_and_the_api_follows(funded_env, miner, served):
+    """Rotation: issue a second key, switch to it, revoke the first; then --all revokes the rest."""
+    def status(key: str) -> int:
+        return requests.get(f"{served}/api/v1/account", headers={"Authorization": f"Bearer {key}"},
+                            timeout=10).status_code
+
+    first = miner["api_key"]
+    second = json.loads(ok(funded_env, "account", "keys", "create", "miner-1", "--json"))
+    assert second["id"] == miner["id"] and second["api_key"].startswith("he_") and second["api_key"] != first
+    listed = json.loads(ok(funded_env, "account", "keys", "list", "miner-1", "--json"))
+    prefixes = [k["prefix"] for k in listed]
+    assert prefixes == [second["api_key"].split("_")[1], first.split("_")[1]]  # newest first, prefixes only
+    assert all(k["revoked_at"] is None for k in listed) and first not in json.dumps(listed)
+    assert status(first) == status(second["api_key"]) == 200
+
+    assert "revoked key" in ok(funded_env, "account", "keys", "revoke", "miner-1", prefixes[1])
+    assert status(first) == 401 and status(second["api_key"]) == 200
+    assert_one_line_error(run(funded_env, "account", "keys", "revoke", "miner-1", prefixes[1]), "error:", prefixes[1])
+    other = json.loads(ok(funded_env, "account", "create", "other", "--json"))
+    other_prefix = other["api_key"].split("_")[1]
+    assert_one_line_error(run(funded_env, "account", "keys", "revoke", "miner-1", other_prefix),
+                          "error:", "has no API key")
+    assert status(other["api_key"]) == 200  # another account's key is untouched
+
+    assert ok(funded_env, "account", "keys", "revoke", "miner-1", "--all").startswith("revoked 1 key of account")
+    assert status(second["api_key"]) == 401
+    listed = json.loads(ok(funded_env, "account", "keys", "list", "miner-1", "--json"))
+    assert all(k["revoked_at"] is not None for k in listed)
+
+
+@pytest.mark.parametrize("args", [("miner-1",), ("miner-1", "abc", "--all")])
+def test_keys_revoke_needs_a_prefix_or_all_but_not_both(funded_env, args):
+    result = run(funded_env, "account", "keys", "revoke", *args)
+    assert result.returncode == 2 and "give a KEY_PREFIX or --all" in result.stderr
