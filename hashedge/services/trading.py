@@ -38,7 +38,7 @@ from hashedge.domain.fees import fill_fees_sats
 from hashedge.domain.fills import Fill
 from hashedge.domain.instruments import ContractSpec
 from hashedge.domain.margin import order_price, pre_trade_check
-from hashedge.domain.orders import Order, OrderType, Side, TimeInForce, order_style, validate_order
+from hashedge.domain.orders import CancelReason, Order, OrderType, Side, TimeInForce, order_style, validate_order
 from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.positions import Position
 from hashedge.errors import Conflict, HashEdgeError, IdempotencyKeyReused, InvalidInput, NotFound
@@ -234,11 +234,16 @@ def _replay(stored: StoredOrder, symbol: str, side: Side, style: str, quantity: 
     return _stored_answer(uow, order, stored.style)
 
 
-def _stored_answer(uow: UnitOfWork, order: Order, style: str) -> PlacedOrder:
-    """A replay: the order as stored now, with every fill it took part in and its fees."""
-    trades = uow.trades.of_order(order.order_id)
+def with_fills(order: Order, style: str, trades: list[TradeRecord], *, replayed: bool = False) -> PlacedOrder:
+    """An order with every fill it took part in and what its account paid on each."""
     fees = tuple(t.buyer_fee_sats if t.fill.buy_order_id == order.order_id else t.seller_fee_sats for t in trades)
-    return PlacedOrder(order, style, tuple(t.fill for t in trades), replayed=True, fees_sats=fees)
+    return PlacedOrder(order, style, tuple(t.fill for t in trades), replayed=replayed, fees_sats=fees)
+
+
+def _stored_answer(uow: UnitOfWork, order: Order, style: str) -> PlacedOrder:
+    """A replay: the order as stored now (it may have traded or been cancelled since the first
+    answer), with every fill it took part in and its fees."""
+    return with_fills(order, style, uow.trades.of_order(order.order_id), replayed=True)
 
 
 def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: str, side: str, order_type: str,
@@ -284,7 +289,7 @@ def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: s
     return PlacedOrder(result.order, order_type, result.fills, fees_sats=fees)
 
 
-def _own_order(uow: UnitOfWork, account_id: int, order_id: str) -> StoredOrder:
+def own_order(uow: UnitOfWork, account_id: int, order_id: str) -> StoredOrder:
     """The account's order; another account's (or no) order is NotFound, never a hint it exists."""
     stored = uow.orders.get(order_id) if isinstance(order_id, str) else None
     if stored is None or stored.order.account_id != str(account_id):
@@ -335,7 +340,7 @@ def replace_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str,
     now, params = clock.now(), risk_parameters()
     with uow:
         require_account(uow, account_id)
-        symbol = _own_order(uow, account_id, order_id).order.instrument_id
+        symbol = own_order(uow, account_id, order_id).order.instrument_id
         last_sequence = uow.instruments.lock_sequence(symbol)
         if key is not None:  # looked up under the lock: a concurrent retry sees the first one's record
             replayed = _replayed_amendment(uow, account_id, key, idempotency_key, order_id, new_quantity, new_price)
@@ -377,7 +382,7 @@ def cancel_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str) 
     """Cancel one of the account's resting orders; another account's order is NotFound."""
     now = clock.now()
     with uow:
-        symbol = _own_order(uow, account_id, order_id).order.instrument_id
+        symbol = own_order(uow, account_id, order_id).order.instrument_id
         uow.instruments.lock_sequence(symbol)
         current = uow.orders.get(order_id).order
         _require_resting(current)
@@ -387,6 +392,33 @@ def cancel_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str) 
         if isinstance(cancelled, Rejected):  # pragma: no cover - checked just above
             raise OrderRejected(cancelled)
         uow.orders.save_state(cancelled, now)
+        uow.commit()
+    return cancelled
+
+
+def cancel_all_orders(uow: UnitOfWork, clock: Clock, account_id: int, instrument: str | None = None, *,
+                      reason: CancelReason = CancelReason.USER) -> list[Order]:
+    """Cancel every resting order of the account (in one instrument when given), in one
+    transaction: the instruments' sequence rows are locked in symbol order (as every writer takes
+    them), the orders read again under the locks. Returns the orders cancelled, by instrument;
+    none resting is an empty list, not an error. The liquidation engine's first step."""
+    now = clock.now()
+    with uow:
+        require_account(uow, account_id)
+        if instrument is not None:
+            symbols = [get_instrument(uow, instrument).symbol]
+        else:
+            symbols = sorted({o.instrument_id for o in uow.orders.resting_of(account_id)})
+        uow.instruments.lock_sequences(symbols)
+        resting = uow.orders.resting_of(account_id)  # again, under the locks
+        cancelled: list[Order] = []
+        for symbol in symbols:
+            record = uow.instruments.get(symbol)
+            own = [o for o in resting if o.instrument_id == symbol]
+            book = OrderBook.from_resting(record.spec.trading_rules(), own)
+            for order in book.cancel_all(str(account_id), reason=reason):
+                uow.orders.save_state(order, now)
+                cancelled.append(order)
         uow.commit()
     return cancelled
 
@@ -409,7 +441,7 @@ def list_orders(uow: UnitOfWork, account_id: int, *, open_only: bool = False, in
 
 def get_order(uow: UnitOfWork, account_id: int, order_id: str) -> StoredOrder:
     with uow:
-        return _own_order(uow, account_id, order_id)
+        return own_order(uow, account_id, order_id)
 
 
 def list_trades(uow: UnitOfWork, account_id: int, *, instrument: str | None = None, limit: int = 100,

@@ -99,7 +99,7 @@ def test_a_miner_and_a_trader_cross_on_a_hashprice_future_and_settle(env, serve)
     assert bought.status_code == 201, bought.text
     assert bought.json()["status"] == "filled"
 
-    positions = {name: requests.get(f"{base}/api/v1/positions", headers=auth[name], timeout=30).json()
+    positions = {name: requests.get(f"{base}/api/v1/positions", headers=auth[name], timeout=30).json()["items"]
                  for name in auth}
     assert [(p["instrument"], p["quantity"]) for p in positions["miner"]] == [(monthly["symbol"], -10)]
     assert [(p["instrument"], p["quantity"]) for p in positions["trader"]] == [(monthly["symbol"], 10)]

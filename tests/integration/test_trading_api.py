@@ -40,13 +40,13 @@ def test_crossing_orders_over_http_leave_opposite_positions(api):
     assert bought.status_code == 201 and bought.json["status"] == "filled"
     assert bought.json["fills"][0]["liquidity"] == "taker"
     assert bought.json["fills"][0]["fee_sats"] == 1550  # 5 bps of 2 x 50,000 x 31
-    miner = client.get("/api/v1/positions", headers=keys["miner"]).json
-    trader = client.get("/api/v1/positions", headers=keys["trader"]).json
+    miner = client.get("/api/v1/positions", headers=keys["miner"]).json["items"]
+    trader = client.get("/api/v1/positions", headers=keys["trader"]).json["items"]
     assert [(p["instrument"], p["quantity"]) for p in miner] == [(SYMBOL, -2)]
     assert [(p["instrument"], p["quantity"]) for p in trader] == [(SYMBOL, 2)]
     account = client.get("/api/v1/account", headers=keys["miner"]).json
     assert account["initial_margin_sats"] == 2 * 50000 * 31 * 15 // 100
-    trades = client.get("/api/v1/trades", headers=keys["miner"]).json
+    trades = client.get("/api/v1/trades", headers=keys["miner"]).json["items"]
     assert [(t["side"], t["liquidity"], t["fee_sats"]) for t in trades] == [("sell", "maker", 620)]
 
 
@@ -58,7 +58,7 @@ def test_a_retried_order_with_its_idempotency_key_is_answered_once_with_its_fill
     again = client.post("/api/v1/orders", json=order("buy"), headers=key)
     assert first.status_code == again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert again.json == first.json and [f["fee_sats"] for f in again.json["fills"]] == [1550]
-    assert [p["quantity"] for p in client.get("/api/v1/positions", headers=keys["trader"]).json] == [2]
+    assert [p["quantity"] for p in client.get("/api/v1/positions", headers=keys["trader"]).json["items"]] == [2]
     other = client.post("/api/v1/orders", json=order("buy", quantity=3), headers=key)
     assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_key_reused"
 
@@ -68,7 +68,7 @@ def test_a_key_never_sees_or_cancels_another_accounts_order(api):
     placed = client.post("/api/v1/orders", json=order("buy", price=49000), headers=keys["miner"]).json
     assert client.get(f"/api/v1/orders/{placed['id']}", headers=keys["trader"]).status_code == 404
     assert client.delete(f"/api/v1/orders/{placed['id']}", headers=keys["trader"]).status_code == 404
-    assert client.get("/api/v1/orders", headers=keys["trader"]).json == []
+    assert client.get("/api/v1/orders", headers=keys["trader"]).json["items"] == []
     cancelled = client.delete(f"/api/v1/orders/{placed['id']}", headers=keys["miner"])
     assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
     assert client.delete(f"/api/v1/orders/{placed['id']}", headers=keys["miner"]).status_code == 409
@@ -156,7 +156,7 @@ def test_an_amendment_that_crosses_trades_at_once_at_the_makers_price(api, runti
     assert crossed.json["status"] == "partially_filled" and crossed.json["remaining_quantity"] == 1
     assert [(f["price"], f["quantity"], f["liquidity"]) for f in crossed.json["fills"]] == [("49900", 2, "taker")]
     assert filled(client, keys["trader"], bid) == [2]
-    positions = client.get("/api/v1/positions", headers=keys["miner"]).json
+    positions = client.get("/api/v1/positions", headers=keys["miner"]).json["items"]
     assert [(p["instrument"], p["quantity"]) for p in positions] == [(SYMBOL, -2)]
     assert client.get(f"/api/v1/instruments/{SYMBOL}/book").json["asks"] == [{"price": "49800", "quantity": 1}]
     assert ledger.check_balances(runtime.uow()).ok
@@ -229,3 +229,74 @@ def test_an_amended_price_off_the_tick_is_a_422_with_the_field(api):
     bid = place(client, keys["miner"], order("buy", price=49000))
     refused = amend(client, keys["miner"], bid["id"], price="49000.5")
     assert refused.status_code == 422 and "price" in refused.json["error"]["fields"]
+
+
+def test_an_order_read_back_shows_its_fills_and_fees_as_the_post_did(api):
+    client, keys = api
+    client.post("/api/v1/orders", json=order("sell", quantity=1), headers=keys["miner"])
+    client.post("/api/v1/orders", json=order("sell", quantity=1, price=50100), headers=keys["miner"])
+    placed = client.post("/api/v1/orders", json=order("buy", quantity=3, price=50100), headers=keys["trader"]).json
+    assert placed["status"] == "partially_filled" and len(placed["fills"]) == 2
+    one = client.get(f"/api/v1/orders/{placed['id']}", headers=keys["trader"]).json
+    listed = client.get("/api/v1/orders", headers=keys["trader"]).json
+    assert one == placed and listed["items"] == [placed] and listed["total"] == 1
+    maker_orders = client.get("/api/v1/orders", headers=keys["miner"]).json["items"]
+    assert sorted((f["liquidity"], f["fee_sats"]) for o in maker_orders for f in o["fills"]) == [
+        ("maker", 310), ("maker", 311)]  # 2 bps of 50,000 x 31 and of 50,100 x 31, rounded up
+
+
+def test_lists_share_one_page_and_filter_convention(api, runtime):
+    client, keys = api
+    ids = [client.post("/api/v1/orders", json=order("buy", quantity=1, price=49000 + n), headers=keys["miner"]).json["id"]
+           for n in range(5)]
+    first = client.get("/api/v1/orders?page_size=2", headers=keys["miner"]).json
+    third = client.get("/api/v1/orders?page_size=2&page=3", headers=keys["miner"]).json
+    assert (first["total"], first["page"], first["page_size"], len(first["items"])) == (5, 1, 2, 2)
+    assert len(third["items"]) == 1 and {o["id"] for o in first["items"] + third["items"]} < set(ids)
+    later = runtime.clock.now().isoformat()
+    assert client.get("/api/v1/orders", query_string={"start": later}, headers=keys["miner"]).json["total"] == 5
+    assert client.get("/api/v1/orders", query_string={"end": "2020-01-01T00:00:00Z"},
+                      headers=keys["miner"]).json["total"] == 0
+    assert client.get("/api/v1/orders?instrument=HP-2027-01", headers=keys["miner"]).json["total"] == 0
+
+    client.post("/api/v1/orders", json=order("sell", quantity=1, price=49004), headers=keys["trader"])
+    trades = client.get("/api/v1/trades", headers=keys["trader"]).json
+    assert (trades["total"], trades["page"]) == (1, 1)
+    assert client.get("/api/v1/trades", query_string={"end": "2020-01-01T00:00:00Z"},
+                      headers=keys["trader"]).json["items"] == []
+    assert client.get("/api/v1/trades", query_string={"start": later, "instrument": SYMBOL},
+                      headers=keys["trader"]).json["total"] == 1
+    positions = client.get(f"/api/v1/positions?instrument={SYMBOL}", headers=keys["trader"]).json
+    assert [(p["instrument"], p["quantity"]) for p in positions["items"]] == [(SYMBOL, -1)]
+    assert client.get("/api/v1/positions?instrument=HP-2027-01", headers=keys["trader"]).json["items"] == []
+    for path in ("/api/v1/orders", "/api/v1/trades", "/api/v1/positions"):
+        refused = client.get(f"{path}?page_size=1001", headers=keys["miner"])
+        assert refused.status_code == 400 and "page_size" in refused.json["error"]["fields"]
+        assert client.get(f"{path}?limit=5", headers=keys["miner"]).status_code == 400  # one convention only
+    backwards = client.get("/api/v1/trades?start=2026-12-02T00:00:00Z&end=2026-12-01T00:00:00Z", headers=keys["miner"])
+    assert backwards.status_code == 400 and "start" in backwards.json["error"]["fields"]
+
+
+def test_cancel_all_cancels_every_resting_order_of_the_key_only(api, runtime):
+    client, keys = api
+    with runtime.uow() as uow:
+        uow.instruments.add(hashprice_monthly(2027, 1), runtime.clock.now())
+        uow.marks.add("HP-2027-01", runtime.clock.now(), Decimal(50000), "model", Decimal(50000))
+        uow.commit()
+    mine = [client.post("/api/v1/orders", json=order("buy", quantity=1, price=48000 + n), headers=keys["miner"]).json
+            for n in range(2)]
+    mine.append(client.post("/api/v1/orders", json={**order("sell", quantity=1, price=52000), "instrument": "HP-2027-01"},
+                            headers=keys["miner"]).json)
+    theirs = client.post("/api/v1/orders", json=order("buy", quantity=1, price=47000), headers=keys["trader"]).json
+
+    only_january = client.delete("/api/v1/orders?instrument=HP-2027-01", headers=keys["miner"])
+    assert only_january.status_code == 200 and [o["id"] for o in only_january.json["items"]] == [mine[2]["id"]]
+    everything = client.delete("/api/v1/orders", headers=keys["miner"]).json
+    assert sorted(o["id"] for o in everything["items"]) == sorted(o["id"] for o in mine[:2])
+    assert everything["total"] == 2 and all(o["status"] == "cancelled" and o["cancel_reason"] == "user"
+                                            for o in everything["items"])
+    assert client.delete("/api/v1/orders", headers=keys["miner"]).json == {"items": [], "total": 0}
+    assert client.get(f"/api/v1/orders/{theirs['id']}", headers=keys["trader"]).json["status"] == "open"
+    assert client.get(f"/api/v1/instruments/{SYMBOL}/book").json["bids"] == [{"price": "47000", "quantity": 1}]
+    unknown = client.delete("/api/v1/orders?instrument=HP-1999-01", headers=keys["miner"])
+    assert unknown.status_code == 404

@@ -1,5 +1,5 @@
 """Fuzzing the trading API from its OpenAPI document *with a valid API key*: instruments, book
-depth, orders (place, list, read, replace, cancel), trades and positions. Whatever an
+depth, orders (place, list, read, replace, cancel one or all), trades and positions. Whatever an
 authenticated client sends, the answer is never a server error, matches its documented schema,
 and requests the schema forbids are refused. Against a live book: another account rests orders on
 both sides, and well-formed requests are often pointed at the listed instrument and at real
@@ -27,7 +27,7 @@ MARK = Decimal(50000)
 TRADING_OPERATIONS = {
     ("GET", "/api/v1/instruments"), ("GET", "/api/v1/instruments/{symbol}/book"),
     ("POST", "/api/v1/orders"), ("GET", "/api/v1/orders"), ("GET", "/api/v1/orders/{order_id}"),
-    ("PATCH", "/api/v1/orders/{order_id}"), ("DELETE", "/api/v1/orders/{order_id}"),
+    ("PATCH", "/api/v1/orders/{order_id}"), ("DELETE", "/api/v1/orders/{order_id}"), ("DELETE", "/api/v1/orders"),
     ("GET", "/api/v1/trades"), ("GET", "/api/v1/positions"),
 }
 

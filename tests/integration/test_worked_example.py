@@ -56,7 +56,7 @@ def test_a_miner_hedges_a_month_of_revenue_from_deposit_to_final_settlement(runt
     assert account["initial_margin_sats"] == 20_925_000  # 15% of 139,500,000
     assert account["maintenance_margin_sats"] == 13_950_000  # 10%
     assert account["free_collateral_sats"] == 29_930_250 - 20_925_000
-    assert client.get("/api/v1/positions", headers=as_miner).json[0]["quantity"] == -QUANTITY
+    assert client.get("/api/v1/positions", headers=as_miner).json["items"][0]["quantity"] == -QUANTITY
 
     # 10 January: hashprice has fallen; the contract is marked at 43,500 and settled daily.
     clock.set(datetime(2027, 1, 10, 20, tzinfo=UTC))
@@ -81,7 +81,7 @@ def test_a_miner_hedges_a_month_of_revenue_from_deposit_to_final_settlement(runt
     account = client.get("/api/v1/account", headers=as_miner).json
     hedge_gain_sats = 9_300_000  # (45,000 - 42,000) x 3,100 PH-days
     assert account["balances"]["collateral_sats"] == DEPOSIT_SATS - TAKER_FEE_SATS + hedge_gain_sats == 39_230_250
-    assert account["initial_margin_sats"] == 0 and client.get("/api/v1/positions", headers=as_miner).json == []
+    assert account["initial_margin_sats"] == 0 and client.get("/api/v1/positions", headers=as_miner).json["items"] == []
     trader_account = client.get("/api/v1/account", headers=as_trader).json
     assert trader_account["balances"]["collateral_sats"] == 100_000_000 - MAKER_FEE_SATS - hedge_gain_sats
     # The hedge locked the price: mined at 42,000 plus the hedge's gain is exactly 45,000 a PH-day.

@@ -274,15 +274,32 @@ class OrderRepository:
     def resting_of(self, account_id: int) -> list[Order]:
         return self._resting(OrderRow.__table__.c.account_id == account_id)
 
-    def of_account(self, account_id: int, *, instrument: str | None = None, open_only: bool = False,
-                   limit: int = 100, offset: int = 0) -> list[StoredOrder]:
-        query = select(OrderRow).where(OrderRow.account_id == account_id)
+    @staticmethod
+    def _of_account(account_id: int, instrument: str | None, open_only: bool, start: datetime | None,
+                    end: datetime | None):
+        conditions = [OrderRow.account_id == account_id]
         if instrument:
-            query = query.where(OrderRow.instrument == instrument)
+            conditions.append(OrderRow.instrument == instrument)
         if open_only:
-            query = query.where(OrderRow.status.in_(RESTING_STATUSES))
+            conditions.append(OrderRow.status.in_(RESTING_STATUSES))
+        if start is not None:
+            conditions.append(OrderRow.created_at >= start)
+        if end is not None:
+            conditions.append(OrderRow.created_at <= end)
+        return conditions
+
+    def of_account(self, account_id: int, *, instrument: str | None = None, open_only: bool = False,
+                   start: datetime | None = None, end: datetime | None = None, limit: int = 100,
+                   offset: int = 0) -> list[StoredOrder]:
+        """The account's orders, newest first (ties by id)."""
+        query = select(OrderRow).where(*self._of_account(account_id, instrument, open_only, start, end))
         query = query.order_by(OrderRow.created_at.desc(), OrderRow.id).limit(limit).offset(offset)
         return [_stored(row) for row in self.session.scalars(query).all()]
+
+    def count_of_account(self, account_id: int, *, instrument: str | None = None, open_only: bool = False,
+                         start: datetime | None = None, end: datetime | None = None) -> int:
+        conditions = self._of_account(account_id, instrument, open_only, start, end)
+        return int(self.session.scalar(select(func.count()).select_from(OrderRow).where(*conditions)) or 0)
 
 
 class TradeRepository:
@@ -300,14 +317,41 @@ class TradeRepository:
             "seller_fee_sats": fees_sats.get(fill.seller_account_id, 0), "occurred_at": fill.occurred_at,
         }])
 
-    def of_account(self, account_id: int, *, instrument: str | None = None, limit: int = 100,
-                   offset: int = 0) -> list[TradeRecord]:
-        query = select(TradeRow).where(or_(TradeRow.buyer_account_id == account_id,
-                                           TradeRow.seller_account_id == account_id))
+    @staticmethod
+    def _of_account(account_id: int, instrument: str | None, start: datetime | None, end: datetime | None):
+        conditions = [or_(TradeRow.buyer_account_id == account_id, TradeRow.seller_account_id == account_id)]
         if instrument:
-            query = query.where(TradeRow.instrument == instrument)
+            conditions.append(TradeRow.instrument == instrument)
+        if start is not None:
+            conditions.append(TradeRow.occurred_at >= start)
+        if end is not None:
+            conditions.append(TradeRow.occurred_at <= end)
+        return conditions
+
+    def of_account(self, account_id: int, *, instrument: str | None = None, start: datetime | None = None,
+                   end: datetime | None = None, limit: int = 100, offset: int = 0) -> list[TradeRecord]:
+        """The account's trades, newest first (ties by id)."""
+        query = select(TradeRow).where(*self._of_account(account_id, instrument, start, end))
         query = query.order_by(TradeRow.occurred_at.desc(), TradeRow.id).limit(limit).offset(offset)
         return [_trade(row) for row in self.session.scalars(query).all()]
+
+    def count_of_account(self, account_id: int, *, instrument: str | None = None, start: datetime | None = None,
+                         end: datetime | None = None) -> int:
+        conditions = self._of_account(account_id, instrument, start, end)
+        return int(self.session.scalar(select(func.count()).select_from(TradeRow).where(*conditions)) or 0)
+
+    def of_orders(self, order_ids) -> dict[str, list[TradeRecord]]:
+        """The fills each order took part in, oldest first, in one query."""
+        ids = list(order_ids)
+        found: dict[str, list[TradeRecord]] = {order_id: [] for order_id in ids}
+        if not ids:
+            return found
+        query = select(TradeRow).where(or_(TradeRow.buy_order_id.in_(ids), TradeRow.sell_order_id.in_(ids)))
+        for row in self.session.scalars(query.order_by(TradeRow.occurred_at, TradeRow.id)).all():
+            record = _trade(row)
+            for order_id in {row.buy_order_id, row.sell_order_id} & found.keys():
+                found[order_id].append(record)
+        return found
 
     def get(self, trade_id: str) -> TradeRecord | None:
         row = self.session.get(TradeRow, trade_id) if isinstance(trade_id, str) else None
@@ -351,8 +395,10 @@ class PositionRepository:
             return Position(account_id=str(account_id), instrument_id=spec.symbol, multiplier=spec.multiplier)
         return self._position(row, spec.multiplier)
 
-    def of_account(self, account_id: int, *, include_flat: bool = False) -> list[Position]:
+    def of_account(self, account_id: int, *, include_flat: bool = False, instrument: str | None = None) -> list[Position]:
         query = select(PositionRow).where(PositionRow.account_id == account_id)
+        if instrument:
+            query = query.where(PositionRow.instrument == instrument)
         if not include_flat:
             query = query.where(PositionRow.quantity != 0)
         multipliers = self._multipliers()

@@ -8,10 +8,12 @@ from flask import current_app, g
 from hashedge.web.api.parsing import Blueprint
 from marshmallow import RAISE
 
-from hashedge.services import accounts, instruments, trading
+from hashedge.services import accounts, instruments, trading, trading_queries
 from hashedge.web.api.accounts import REPLAYED_HEADER, _bearer_token, _secured
 from hashedge.web.api.schemas import ErrorSchema
 from hashedge.web.api.trading_schemas import (
+    CancelAllQuerySchema,
+    CancelledOrdersSchema,
     DepthQuerySchema,
     DepthSchema,
     FillSchema,
@@ -19,13 +21,17 @@ from hashedge.web.api.trading_schemas import (
     OptionalIdempotencyHeaderSchema,
     OrderAmendmentSchema,
     OrderRequestSchema,
+    OrderPageSchema,
     OrderSchema,
     OrdersQuerySchema,
-    PositionSchema,
+    PositionPageSchema,
+    PositionsQuerySchema,
+    TradePageSchema,
     TradesQuerySchema,
     depth_view,
     instrument_view,
     order_view,
+    page_view,
     position_view,
     trade_view,
 )
@@ -83,13 +89,28 @@ def place_order(body: dict, headers: dict):
 
 @blp.route("/orders", methods=["GET"])
 @blp.arguments(OrdersQuerySchema, location="query", unknown=RAISE)
-@blp.response(200, OrderSchema(many=True))
+@blp.response(200, OrderPageSchema)
+@blp.alt_response(400, schema=ErrorSchema, description="Invalid parameters, with field messages")
 @_secured
 def list_orders(query: dict):
-    """The account's orders, newest first (``status=open`` for resting ones)."""
-    stored = trading.list_orders(_runtime().uow(), g.account_id, open_only=query["status"] == "open",
-                                 instrument=query.get("instrument"), limit=query["limit"], offset=query["offset"])
-    return [order_view(s.order, s.style) for s in stored]
+    """The account's orders, newest first, each with its fills (``status=open`` for resting ones)."""
+    found = trading_queries.order_page(_runtime().uow(), g.account_id, **query)
+    return page_view(found, lambda o: order_view(o.order, o.style, o.fills, o.fees_sats))
+
+
+@blp.route("/orders", methods=["DELETE"])
+@blp.arguments(CancelAllQuerySchema, location="query", unknown=RAISE)
+@blp.response(200, CancelledOrdersSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="Unknown instrument")
+@_secured
+def cancel_all_orders(query: dict):
+    """Cancel every resting order of the account (of one instrument with ``instrument``)."""
+    runtime = _runtime()
+    cancelled = trading.cancel_all_orders(runtime.uow(), runtime.clock, g.account_id, query.get("instrument"))
+    styles = {}
+    for order in cancelled:  # the style (limit, post_only, ...) is stored beside the order
+        styles[order.order_id] = trading.get_order(runtime.uow(), g.account_id, order.order_id).style
+    return {"items": [order_view(o, styles[o.order_id]) for o in cancelled], "total": len(cancelled)}
 
 
 @blp.route("/orders/<string:order_id>", methods=["GET"])
@@ -97,8 +118,9 @@ def list_orders(query: dict):
 @blp.alt_response(404, schema=ErrorSchema, description="No such order for this account")
 @_secured
 def get_order(order_id: str):
-    stored = trading.get_order(_runtime().uow(), g.account_id, order_id)
-    return order_view(stored.order, stored.style)
+    """One of the account's orders as it is now, with every fill it took part in."""
+    found = trading_queries.order_with_fills(_runtime().uow(), g.account_id, order_id)
+    return order_view(found.order, found.style, found.fills, found.fees_sats)
 
 
 @blp.route("/orders/<string:order_id>", methods=["PATCH"])
@@ -139,18 +161,20 @@ def cancel_order(order_id: str):
 
 @blp.route("/trades", methods=["GET"])
 @blp.arguments(TradesQuerySchema, location="query", unknown=RAISE)
-@blp.response(200, FillSchema(many=True))
+@blp.response(200, TradePageSchema)
+@blp.alt_response(400, schema=ErrorSchema, description="Invalid parameters, with field messages")
 @_secured
 def list_trades(query: dict):
     """The account's trades (book fills and block trades), newest first, with its fees."""
-    records = trading.list_trades(_runtime().uow(), g.account_id, instrument=query.get("instrument"),
-                                  limit=query["limit"], offset=query["offset"])
-    return [trade_view(r, g.account_id) for r in records]
+    found = trading_queries.trade_page(_runtime().uow(), g.account_id, **query)
+    return page_view(found, lambda record: trade_view(record, g.account_id))
 
 
 @blp.route("/positions", methods=["GET"])
-@blp.response(200, PositionSchema(many=True))
+@blp.arguments(PositionsQuerySchema, location="query", unknown=RAISE)
+@blp.response(200, PositionPageSchema)
+@blp.alt_response(400, schema=ErrorSchema, description="Invalid parameters, with field messages")
 @_secured
-def list_positions():
+def list_positions(query: dict):
     """Open positions: signed quantity, average price, mark, unrealized and realized PnL."""
-    return [position_view(v) for v in trading.list_positions(_runtime().uow(), g.account_id)]
+    return page_view(trading_queries.position_page(_runtime().uow(), g.account_id, **query), position_view)

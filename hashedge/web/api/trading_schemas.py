@@ -10,7 +10,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from hashedge.domain.orders import ORDER_STYLES
 from hashedge.services.ledger import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH
-from hashedge.services.trading import MAX_PAGE_SIZE, MAX_PRICE, MAX_QUANTITY
+from hashedge.services.pages import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
+from hashedge.services.trading import MAX_PRICE, MAX_QUANTITY
 from hashedge.web.api.schemas import PlainDecimal
 
 
@@ -120,17 +121,57 @@ class OrderSchema(Schema):
     fills = fields.List(fields.Nested(FillSchema))
 
 
-class OrdersQuerySchema(Schema):
-    status = fields.String(load_default="all", validate=validate.OneOf(["all", "open"]))
-    instrument = fields.String(validate=validate.Length(min=1, max=32))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
+class PageQuerySchema(Schema):
+    """The paging parameters every list takes (``services.pages``)."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE),
+                          metadata={"description": "1-based page number"})
+    page_size = fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
+                               metadata={"description": f"items per page, 1 to {MAX_PAGE_SIZE}"})
 
 
-class TradesQuerySchema(Schema):
-    instrument = fields.String(validate=validate.Length(min=1, max=32))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
+def _instrument_filter():
+    return fields.String(validate=validate.Length(min=1, max=32), metadata={"description": "only this contract"})
+
+
+def _window_bound(description: str):
+    return fields.AwareDateTime(default_timezone=None, metadata={"description": description})
+
+
+class OrdersQuerySchema(PageQuerySchema):
+    status = fields.String(load_default="all", validate=validate.OneOf(["all", "open"]),
+                           metadata={"description": "open: resting orders only"})
+    instrument = _instrument_filter()
+    start = _window_bound("created at or after, ISO 8601 with offset")
+    end = _window_bound("created at or before, ISO 8601 with offset")
+
+
+class TradesQuerySchema(PageQuerySchema):
+    instrument = _instrument_filter()
+    start = _window_bound("traded at or after, ISO 8601 with offset")
+    end = _window_bound("traded at or before, ISO 8601 with offset")
+
+
+class PositionsQuerySchema(PageQuerySchema):
+    instrument = _instrument_filter()
+
+
+class CancelAllQuerySchema(Schema):
+    instrument = _instrument_filter()
+
+
+def _page_schema(name: str, item_schema) -> type[Schema]:
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "total": fields.Integer(required=True, metadata={"description": "items matching the filters, all pages"}),
+        "page": fields.Integer(required=True),
+        "page_size": fields.Integer(required=True),
+    }, name=name)
+
+
+class CancelledOrdersSchema(Schema):
+    items = fields.List(fields.Nested(OrderSchema), required=True, metadata={"description": "the orders cancelled"})
+    total = fields.Integer(required=True)
 
 
 class PositionSchema(Schema):
@@ -194,3 +235,13 @@ def depth_view(depth) -> dict:
     return {"instrument": depth.instrument,
             "bids": [{"price": p, "quantity": q} for p, q in depth.bids],
             "asks": [{"price": p, "quantity": q} for p, q in depth.asks]}
+
+
+OrderPageSchema = _page_schema("OrderPage", OrderSchema)
+TradePageSchema = _page_schema("TradePage", FillSchema)
+PositionPageSchema = _page_schema("PositionPage", PositionSchema)
+
+
+def page_view(page, render) -> dict:
+    return {"items": [render(item) for item in page.items], "total": page.total, "page": page.page,
+            "page_size": page.page_size}
