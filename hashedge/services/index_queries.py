@@ -11,12 +11,11 @@ import pandas as pd
 from hashedge.adapters.repositories.indices import PublishedFixing
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.errors import DataUnavailable, InvalidInput, NotFound
+from hashedge.services.pages import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, Page, check_page
 from indices.compute import value_at
 from indices.definitions import IndexDefinition, UnknownIndex, get_definition, standard_indices
 from indices.forecast import DifficultyForecast, forecast_next_difficulty
 
-MAX_PAGE_SIZE = 1000
-MAX_PAGE = 1_000_000  # beyond any real history; keeps offsets inside every backend's integers
 FORECAST_LOOKBACK_BLOCKS = 2 * 2016
 # Blocks before a height that any standard formula reads (BME84: up to seven epochs; MRI30: about
 # 32 days), with room for slow stretches; the formulas widen their own window inside what is loaded.
@@ -59,6 +58,13 @@ def list_indices(uow: UnitOfWork) -> list[IndexOverview]:
             IndexOverview(d, next(iter(uow.fixings.latest(d.name, limit=1, newest_first=True)), None))
             for d in standard_indices()
         ]
+
+
+def index_page(uow: UnitOfWork, *, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE) -> Page[IndexOverview]:
+    """``list_indices`` as a page of the API's list convention (``services.pages``)."""
+    offset = check_page(page, page_size)
+    overviews = list_indices(uow)
+    return Page(overviews[offset:offset + page_size], len(overviews), page, page_size)
 
 
 def describe_index(uow: UnitOfWork, name: str) -> IndexOverview:

@@ -52,6 +52,7 @@ from hashedge.domain.settlement import DAILY_FIXING, RETARGET_FIXING, daily_fixi
 from hashedge.errors import DataUnavailable, NotFound
 from hashedge.services.index_queries import forecast_blocks
 from hashedge.services.margin import risk_parameters
+from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page
 from indices.forecast import forecast_next_difficulty
 from pricing.errors import PricingInputError
 from pricing.forward import (
@@ -101,6 +102,14 @@ def _tip(uow: UnitOfWork) -> int:
     if tip is None:
         raise DataUnavailable("no blocks stored yet: ingest chain data before listing instruments")
     return tip
+
+
+def instrument_page(uow: UnitOfWork, clock: Clock, *, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE,
+                    include_settled: bool = False) -> Page[InstrumentView]:
+    """``list_instruments`` as a page of the API's list convention (``services.pages``)."""
+    offset = check_page(page, page_size)
+    views = list_instruments(uow, clock, include_settled=include_settled)
+    return Page(views[offset:offset + page_size], len(views), page, page_size)
 
 
 def list_instruments(uow: UnitOfWork, clock: Clock, *, include_settled: bool = False) -> list[InstrumentView]:

@@ -6,7 +6,7 @@ from flask import Flask, redirect, url_for
 from flask_smorest import Api
 
 from hashedge.bootstrap import Runtime, bootstrap
-from hashedge.web.api.schemas import ErrorSchema, PlainDecimal
+from hashedge.web.api.schemas import DecimalInput, ErrorSchema, PlainDecimal
 
 
 def create_app(runtime: Runtime | None = None, test_config: dict | None = None) -> Flask:
@@ -28,17 +28,20 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     from hashedge.web import edge, errors
     from hashedge.web.desk import init_desk
     from hashedge.web.api import accounts as accounts_api
+    from hashedge.web.api import docs as api_docs
     from hashedge.web.api import indices as indices_api
     from hashedge.web.api import trading as trading_api
 
     api = HashEdgeApi(app, spec_kwargs={"info": {"description": "Bitcoin hashrate indices, fixings and "
                                          "derivatives. Amounts in satoshis; units in field names."}})
     api.register_field(PlainDecimal, "string", "decimal")  # exact decimals travel as text
+    api.register_field(DecimalInput, None, None)  # text or number: documented by its own anyOf
     api.register_blueprint(indices_api.blp, url_prefix="/api/v1")
     api.spec.components.security_scheme(accounts_api.BEARER_SCHEME, accounts_api.BEARER_SCHEME_SPEC)
     api.register_blueprint(accounts_api.blp, url_prefix="/api/v1")
     api.register_blueprint(trading_api.market_blp, url_prefix="/api/v1")
     api.register_blueprint(trading_api.blp, url_prefix="/api/v1")
+    app.register_blueprint(api_docs.bp)
     init_desk(app)
     edge.register(app)
     errors.register(app)

@@ -22,7 +22,8 @@ def error_of(response) -> dict:
 def test_indices_lists_every_standard_index_with_its_definition_and_latest_fixing(client):
     response = client.get("/api/v1/indices")
     assert response.status_code == 200
-    overview = {item["definition"]["name"]: item for item in response.get_json()}
+    overview = {item["definition"]["name"]: item for item in response.get_json()["items"]}
+    assert response.get_json()["total"] == 12
     assert set(overview) == {"DIFF", "HASHRATE_144", "HASHRATE_432", "HASHRATE_1008", "HASHRATE_2016",
                              "HASHRATE_4320", "BME14", "BME28", "BME84", "HASHPRICE", "MRI7", "MRI30"}
     hashprice = overview["HASHPRICE"]

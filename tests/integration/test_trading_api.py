@@ -106,7 +106,8 @@ def test_book_depth_and_instruments_are_public(api):
     depth = client.get(f"/api/v1/instruments/{SYMBOL}/book").json
     assert depth["bids"] == [{"price": "49000", "quantity": 3}] and depth["asks"] == []
     listed = client.get("/api/v1/instruments").json
-    assert [(i["symbol"], i["tick_size"], i["mark_price"]) for i in listed] == [(SYMBOL, "1", "50000")]
+    assert (listed["total"], listed["page"], listed["page_size"]) == (1, 1, 100)
+    assert [(i["symbol"], i["tick_size"], i["mark_price"]) for i in listed["items"]] == [(SYMBOL, "1", "50000")]
     assert client.get("/api/v1/instruments/NOPE/book").status_code == 404
 
 
@@ -300,3 +301,15 @@ def test_cancel_all_cancels_every_resting_order_of_the_key_only(api, runtime):
     assert client.get(f"/api/v1/instruments/{SYMBOL}/book").json["bids"] == [{"price": "47000", "quantity": 1}]
     unknown = client.delete("/api/v1/orders?instrument=HP-1999-01", headers=keys["miner"])
     assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize("price, accepted", [("50000", True), ("50000.0", True), (50000, True),
+                                             ("5e4", False), (" 50000", False), ("-1", False), (True, False)])
+def test_a_price_is_a_decimal_string_and_a_plain_number_is_accepted_too(api, price, accepted):
+    client, keys = api
+    response = client.post("/api/v1/orders", json=order("buy", price=price), headers=keys["miner"])
+    assert response.status_code == (201 if accepted else 400), response.json
+    if accepted:
+        assert response.json["price"] == "50000"
+    else:
+        assert "price" in response.json["error"]["fields"]

@@ -8,6 +8,7 @@ from hashedge.web.api.parsing import Blueprint
 from marshmallow import RAISE
 
 from hashedge.services import accounts, ledger
+from hashedge.web.api import examples as ex
 from hashedge.web.api.account_schemas import (
     AccountSchema,
     CollateralMovementSchema,
@@ -46,27 +47,33 @@ def _secured(view):
 
 
 @blp.route("/account", methods=["GET"])
-@blp.response(200, AccountSchema)
+@blp.response(200, AccountSchema, example=ex.ACCOUNT)
 @_secured
 def get_account():
-    """Balances, equity, margin and status of the key's account."""
+    """Balances, equity, margin and status of the key's account.
+
+    Equity is collateral plus unrealized PnL at the latest marks; free collateral is equity less
+    initial margin (what may be withdrawn); status is healthy, margin_call or liquidatable."""
     return accounts.account_summary(_runtime().uow(), g.account_id)
 
 
 @blp.route("/statements", methods=["GET"])
 @blp.arguments(StatementQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
-@blp.response(200, StatementPageSchema)
+@blp.response(200, StatementPageSchema, example=ex.STATEMENT_PAGE)
 @blp.alt_response(400, schema=ErrorSchema, description="Invalid parameters, with field messages")
 @_secured
 def list_statements(**query):
-    """Journal entries of the account in [start, end], oldest first, with running balances."""
+    """Journal entries of the account in [start, end], oldest first, with running balances.
+
+    A page of the list convention with the balance before its first line and after its last, so
+    consecutive pages chain; every amount a signed integer of satoshis."""
     return ledger.statement(_runtime().uow(), g.account_id, **query)
 
 
 @blp.route("/withdrawals", methods=["POST"])
-@blp.arguments(WithdrawalRequestSchema, unknown=RAISE)
+@blp.arguments(WithdrawalRequestSchema, unknown=RAISE, example=ex.WITHDRAWAL_REQUEST)
 @blp.arguments(IdempotencyHeaderSchema, location="headers")
-@blp.response(201, CollateralMovementSchema, headers={
+@blp.response(201, CollateralMovementSchema, example=ex.WITHDRAWAL, headers={
     REPLAYED_HEADER: {"description": "true when this is the stored answer to an earlier request",
                       "schema": {"type": "string"}}})
 @blp.alt_response(400, schema=ErrorSchema, description="Invalid amount or missing Idempotency-Key")
@@ -74,7 +81,11 @@ def list_statements(**query):
 @blp.alt_response(422, schema=ErrorSchema, description="Not enough free collateral above initial margin")
 @_secured
 def create_withdrawal(body: dict, headers: dict):
-    """Pay collateral out; refused when it would leave less than initial margin."""
+    """Pay collateral out; refused when it would leave less than initial margin.
+
+    Requires an ``Idempotency-Key``: a retry with the same key and amount is answered with the
+    first withdrawal (``Idempotent-Replayed: true``) and pays nothing more; the same key with
+    another amount is a 409. Refusals (422) give the shortfall in satoshis."""
     runtime = _runtime()
     movement = ledger.withdraw(runtime.uow(), runtime.clock, g.account_id, body["amount_sats"],
                                headers["idempotency_key"])

@@ -5,9 +5,11 @@ Index values are exact decimal strings; units travel with every value.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import re
 
-from hashedge.services.index_queries import MAX_PAGE, MAX_PAGE_SIZE
+from marshmallow import Schema, ValidationError, fields, validate
+
+from hashedge.services.pages import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
 
 
 class PlainDecimal(fields.Decimal):
@@ -15,6 +17,32 @@ class PlainDecimal(fields.Decimal):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else format(value, "f")
+
+
+DECIMAL_TEXT = r"^[0-9]+(\.[0-9]+)?$"
+_DECIMAL_TEXT = re.compile(DECIMAL_TEXT)
+
+
+class DecimalInput(fields.Decimal):
+    """An exact decimal in a request: documented as a decimal string (``"45000.5"``, what answers
+    send), a JSON number accepted too and read exactly as written (bodies are parsed with
+    decimals, never floats). Text must be plain digits with an optional fraction."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not _DECIMAL_TEXT.match(value):
+            raise ValidationError('must be a decimal string such as "45000.5" (or a JSON number)')
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def decimal_input_doc(description: str, bounds: dict) -> dict:
+    """The OpenAPI text of a ``DecimalInput``: a decimal string, or a number within ``bounds``."""
+    return {"description": f"{description}. A decimal string such as \"45000.5\" (as answers send it); "
+                           "a JSON number is accepted too, read exactly as written",
+            "anyOf": [{"type": "string", "format": "decimal", "pattern": DECIMAL_TEXT},
+                      {"type": "number", **bounds}],
+            "example": "45000"}
 
 
 class FixingSchema(Schema):
@@ -44,6 +72,22 @@ class IndexDefinitionSchema(Schema):
 class IndexOverviewSchema(Schema):
     definition = fields.Nested(IndexDefinitionSchema, required=True)
     latest = fields.Nested(FixingSchema, allow_none=True)
+
+
+class IndexPageSchema(Schema):
+    items = fields.List(fields.Nested(IndexOverviewSchema), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+
+
+class PageQuerySchema(Schema):
+    """The paging parameters every list takes (``services.pages``)."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE),
+                          metadata={"description": "1-based page number"})
+    page_size = fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
+                               metadata={"description": f"items per page, 1 to {MAX_PAGE_SIZE}"})
 
 
 class FixingsQuerySchema(Schema):

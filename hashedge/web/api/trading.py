@@ -9,6 +9,7 @@ from hashedge.web.api.parsing import Blueprint
 from marshmallow import RAISE
 
 from hashedge.services import accounts, instruments, trading, trading_queries
+from hashedge.web.api import examples as ex
 from hashedge.web.api.accounts import REPLAYED_HEADER, _bearer_token, _secured
 from hashedge.web.api.schemas import ErrorSchema
 from hashedge.web.api.trading_schemas import (
@@ -17,13 +18,14 @@ from hashedge.web.api.trading_schemas import (
     DepthQuerySchema,
     DepthSchema,
     FillSchema,
-    InstrumentSchema,
+    InstrumentPageSchema,
     OptionalIdempotencyHeaderSchema,
     OrderAmendmentSchema,
     OrderRequestSchema,
     OrderPageSchema,
     OrderSchema,
     OrdersQuerySchema,
+    PageQuerySchema,
     PositionPageSchema,
     PositionsQuerySchema,
     TradePageSchema,
@@ -50,26 +52,34 @@ def _authenticate() -> None:
 
 
 @market_blp.route("/instruments", methods=["GET"])
-@market_blp.response(200, InstrumentSchema(many=True))
-def list_instruments():
-    """Listed and expired (not yet settled) contracts with their specs and latest marks."""
+@market_blp.arguments(PageQuerySchema, location="query", unknown=RAISE)
+@market_blp.response(200, InstrumentPageSchema, example=ex.INSTRUMENT_PAGE)
+@market_blp.alt_response(400, schema=ErrorSchema, description="Invalid parameters, with field messages")
+def list_instruments(query: dict):
+    """Listed and expired (not yet settled) contracts with their specs and latest marks.
+
+    A page of the list convention, by last trading time; the listing cycle keeps about eighteen
+    contracts (monthly hashprice, BME14 and DIFF epochs). Prices are decimal strings."""
     runtime = _runtime()
-    return [instrument_view(v) for v in instruments.list_instruments(runtime.uow(), runtime.clock)]
+    return page_view(instruments.instrument_page(runtime.uow(), runtime.clock, **query), instrument_view)
 
 
 @market_blp.route("/instruments/<string:symbol>/book", methods=["GET"])
 @market_blp.arguments(DepthQuerySchema, location="query", unknown=RAISE)
-@market_blp.response(200, DepthSchema)
+@market_blp.response(200, DepthSchema, example=ex.DEPTH)
 @market_blp.alt_response(404, schema=ErrorSchema, description="Unknown instrument")
 def book(query: dict, symbol: str):
-    """Aggregated resting quantity per price level, best first."""
+    """Aggregated resting quantity per price level, best first.
+
+    Public market data (no key): ``levels`` price levels a side (default 20, at most 500), bids
+    highest first, asks lowest first, quantities in contracts."""
     return depth_view(instruments.depth(_runtime().uow(), symbol, query["levels"]))
 
 
 @blp.route("/orders", methods=["POST"])
-@blp.arguments(OrderRequestSchema, unknown=RAISE)
+@blp.arguments(OrderRequestSchema, unknown=RAISE, example=ex.ORDER_REQUEST)
 @blp.arguments(OptionalIdempotencyHeaderSchema, location="headers")
-@blp.response(201, OrderSchema, headers={
+@blp.response(201, OrderSchema, example=ex.ORDER, headers={
     REPLAYED_HEADER: {"description": "true when this is the stored answer to an earlier request",
                       "schema": {"type": "string"}}})
 @blp.alt_response(400, schema=ErrorSchema, description="Invalid order, with field messages")
@@ -78,7 +88,12 @@ def book(query: dict, symbol: str):
 @blp.alt_response(422, schema=ErrorSchema, description="Refused by the book or the margin check (shortfall)")
 @_secured
 def place_order(body: dict, headers: dict):
-    """Place an order: matched at once against the book; a GTC limit remainder rests."""
+    """Place an order: matched at once against the book; a GTC limit remainder rests.
+
+    Types: limit (the remainder rests), market (fills within a band around the mark, the rest is
+    cancelled), ioc, fok, post_only (refused if it would trade). The answer lists the fills and
+    the fee on each. ``Idempotency-Key`` is optional and acts as a client order id: a retry with the
+    same key and terms is answered with the order as it is now (``Idempotent-Replayed: true``)."""
     runtime = _runtime()
     placed = trading.place_order(runtime.uow(), runtime.clock, g.account_id, instrument=body["instrument"],
                                  side=body["side"], order_type=body["type"], quantity=body["quantity"],
@@ -89,22 +104,28 @@ def place_order(body: dict, headers: dict):
 
 @blp.route("/orders", methods=["GET"])
 @blp.arguments(OrdersQuerySchema, location="query", unknown=RAISE)
-@blp.response(200, OrderPageSchema)
+@blp.response(200, OrderPageSchema, example=ex.ORDER_PAGE)
 @blp.alt_response(400, schema=ErrorSchema, description="Invalid parameters, with field messages")
 @_secured
 def list_orders(query: dict):
-    """The account's orders, newest first, each with its fills (``status=open`` for resting ones)."""
+    """The account's orders, newest first, each with its fills (``status=open`` for resting ones).
+
+    A page of the list convention (``page``, ``page_size``; ``items``, ``total``), filtered by
+    ``instrument`` and by creation time with ``start``/``end`` (inclusive, ISO 8601 with offset)."""
     found = trading_queries.order_page(_runtime().uow(), g.account_id, **query)
     return page_view(found, lambda o: order_view(o.order, o.style, o.fills, o.fees_sats))
 
 
 @blp.route("/orders", methods=["DELETE"])
 @blp.arguments(CancelAllQuerySchema, location="query", unknown=RAISE)
-@blp.response(200, CancelledOrdersSchema)
+@blp.response(200, CancelledOrdersSchema, example=ex.CANCELLED_ORDERS)
 @blp.alt_response(404, schema=ErrorSchema, description="Unknown instrument")
 @_secured
 def cancel_all_orders(query: dict):
-    """Cancel every resting order of the account (of one instrument with ``instrument``)."""
+    """Cancel every resting order of the account (of one instrument with ``instrument``).
+
+    All in one transaction; the answer lists the orders cancelled (none resting is an empty list,
+    not an error). Safe to repeat: a second call finds nothing left to cancel."""
     runtime = _runtime()
     cancelled = trading.cancel_all_orders(runtime.uow(), runtime.clock, g.account_id, query.get("instrument"))
     styles = {}
@@ -114,19 +135,22 @@ def cancel_all_orders(query: dict):
 
 
 @blp.route("/orders/<string:order_id>", methods=["GET"])
-@blp.response(200, OrderSchema)
+@blp.response(200, OrderSchema, example=ex.ORDER)
 @blp.alt_response(404, schema=ErrorSchema, description="No such order for this account")
 @_secured
 def get_order(order_id: str):
-    """One of the account's orders as it is now, with every fill it took part in."""
+    """One of the account's orders as it is now, with every fill it took part in.
+
+    Status, filled and remaining quantity, and each fill with its price, liquidity and the fee
+    paid; another account's order is a 404, never a hint that it exists."""
     found = trading_queries.order_with_fills(_runtime().uow(), g.account_id, order_id)
     return order_view(found.order, found.style, found.fills, found.fees_sats)
 
 
 @blp.route("/orders/<string:order_id>", methods=["PATCH"])
-@blp.arguments(OrderAmendmentSchema, unknown=RAISE)
+@blp.arguments(OrderAmendmentSchema, unknown=RAISE, example=ex.AMENDMENT_REQUEST)
 @blp.arguments(OptionalIdempotencyHeaderSchema, location="headers")
-@blp.response(200, OrderSchema, headers={
+@blp.response(200, OrderSchema, example=ex.RESTING_ORDER, headers={
     REPLAYED_HEADER: {"description": "true when this is the stored answer to an earlier request",
                       "schema": {"type": "string"}}})
 @blp.alt_response(400, schema=ErrorSchema, description="Invalid quantity or price, with field messages")
@@ -137,7 +161,11 @@ def get_order(order_id: str):
                   description="Refused by the book (e.g. quantity not above filled) or the margin check (shortfall)")
 @_secured
 def replace_order(body: dict, headers: dict, order_id: str):
-    """Cancel/replace a resting order atomically; a new price takes a new place and may trade at once."""
+    """Cancel/replace a resting order atomically; a new price takes a new place and may trade at once.
+
+    ``quantity`` is the new total, filled included; a lower quantity at the same price keeps the
+    order's place in the queue, a new price or a larger quantity takes a new place. The amended
+    order passes the margin check again unless it only got smaller."""
     runtime = _runtime()
     replaced = trading.replace_order(runtime.uow(), runtime.clock, g.account_id, order_id,
                                      quantity=body.get("quantity"), price=body.get("price"),
@@ -147,12 +175,15 @@ def replace_order(body: dict, headers: dict, order_id: str):
 
 
 @blp.route("/orders/<string:order_id>", methods=["DELETE"])
-@blp.response(200, OrderSchema)
+@blp.response(200, OrderSchema, example=ex.CANCELLED_ORDER)
 @blp.alt_response(404, schema=ErrorSchema, description="No such order for this account")
 @blp.alt_response(409, schema=ErrorSchema, description="The order is no longer resting")
 @_secured
 def cancel_order(order_id: str):
-    """Cancel a resting order."""
+    """Cancel a resting order.
+
+    The answer is the order in its final state (``cancelled``, reason ``user``); an order no
+    longer resting (filled or cancelled already) is a 409."""
     runtime = _runtime()
     cancelled = trading.cancel_order(runtime.uow(), runtime.clock, g.account_id, order_id)
     stored = trading.get_order(runtime.uow(), g.account_id, order_id)
@@ -161,20 +192,26 @@ def cancel_order(order_id: str):
 
 @blp.route("/trades", methods=["GET"])
 @blp.arguments(TradesQuerySchema, location="query", unknown=RAISE)
-@blp.response(200, TradePageSchema)
+@blp.response(200, TradePageSchema, example=ex.TRADE_PAGE)
 @blp.alt_response(400, schema=ErrorSchema, description="Invalid parameters, with field messages")
 @_secured
 def list_trades(query: dict):
-    """The account's trades (book fills and block trades), newest first, with its fees."""
+    """The account's trades (book fills and block trades), newest first, with its fees.
+
+    A page of the list convention, filtered by ``instrument`` and by trade time with
+    ``start``/``end``; ``side`` and ``liquidity`` are this account's, ``fee_sats`` what it paid."""
     found = trading_queries.trade_page(_runtime().uow(), g.account_id, **query)
     return page_view(found, lambda record: trade_view(record, g.account_id))
 
 
 @blp.route("/positions", methods=["GET"])
 @blp.arguments(PositionsQuerySchema, location="query", unknown=RAISE)
-@blp.response(200, PositionPageSchema)
+@blp.response(200, PositionPageSchema, example=ex.POSITION_PAGE)
 @blp.alt_response(400, schema=ErrorSchema, description="Invalid parameters, with field messages")
 @_secured
 def list_positions(query: dict):
-    """Open positions: signed quantity, average price, mark, unrealized and realized PnL."""
+    """Open positions: signed quantity, average price, mark, unrealized and realized PnL.
+
+    A page of the list convention by instrument, filtered by ``instrument``; unrealized PnL is at
+    the latest mark (``null`` before the first mark), in satoshis."""
     return page_view(trading_queries.position_page(_runtime().uow(), g.account_id, **query), position_view)

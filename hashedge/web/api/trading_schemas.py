@@ -10,9 +10,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from hashedge.domain.orders import ORDER_STYLES
 from hashedge.services.ledger import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH
-from hashedge.services.pages import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
 from hashedge.services.trading import MAX_PRICE, MAX_QUANTITY
-from hashedge.web.api.schemas import PlainDecimal
+from hashedge.web.api.schemas import DecimalInput, PageQuerySchema, PlainDecimal, decimal_input_doc
 
 
 class InstrumentSchema(Schema):
@@ -51,7 +50,7 @@ class DepthQuerySchema(Schema):
 
 
 _PRICE_RANGE = validate.Range(min=0, min_inclusive=False, max=MAX_PRICE)
-# apispec would document a Decimal's bounds as strings ("0"): state them as numbers.
+# The number alternative's bounds (the text alternative is checked against the same range).
 _PRICE_BOUNDS = {"minimum": 0, "exclusiveMinimum": True, "maximum": MAX_PRICE}
 
 
@@ -61,9 +60,9 @@ class OrderRequestSchema(Schema):
     type = fields.String(load_default="limit", validate=validate.OneOf(list(ORDER_STYLES)))
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY),
                               metadata={"description": "contracts, a positive whole number"})
-    price = fields.Decimal(allow_none=True, load_default=None, allow_nan=False, validate=_PRICE_RANGE,
-                           metadata={"description": "limit price in the quote unit; ignored for market orders",
-                                     **_PRICE_BOUNDS})
+    price = DecimalInput(allow_none=True, load_default=None, allow_nan=False, validate=_PRICE_RANGE,
+                         metadata=decimal_input_doc("limit price in the quote unit, on the tick; ignored for market "
+                                                    "orders", _PRICE_BOUNDS))
 
 
 class OrderAmendmentSchema(Schema):
@@ -72,9 +71,9 @@ class OrderAmendmentSchema(Schema):
     quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY), metadata={
         "description": "the new total in contracts, filled included (must exceed what is filled); lowering it"
                        " at the same price keeps the order's place in the queue"})
-    price = fields.Decimal(allow_nan=False, validate=_PRICE_RANGE, metadata={
-        "description": "the new limit price: the order takes a new place in the queue and trades at once if it"
-                       " crosses", **_PRICE_BOUNDS})
+    price = DecimalInput(allow_nan=False, validate=_PRICE_RANGE, metadata=decimal_input_doc(
+        "the new limit price: the order takes a new place in the queue and trades at once if it crosses",
+        _PRICE_BOUNDS))
 
     @validates_schema
     def _changes_something(self, data: dict, **kwargs) -> None:
@@ -90,7 +89,9 @@ class OptionalIdempotencyHeaderSchema(Schema):
     idempotency_key = fields.String(
         data_key="Idempotency-Key", load_default=None,
         validate=[validate.Length(min=1, max=MAX_IDEMPOTENCY_KEY_LENGTH), validate.Regexp(IDEMPOTENCY_KEY_PATTERN)],
-        metadata={"description": "a retry with the same key gets the original order"},
+        metadata={"description": "optional client order id, unique per account: a retry with the same key and terms "
+                                 "is answered with the order as it is now (Idempotent-Replayed: true), other terms "
+                                 "with the same key are a 409"},
     )
 
 
@@ -119,15 +120,6 @@ class OrderSchema(Schema):
     cancel_reason = fields.String(allow_none=True)
     created_at = fields.DateTime(required=True, format="iso")
     fills = fields.List(fields.Nested(FillSchema))
-
-
-class PageQuerySchema(Schema):
-    """The paging parameters every list takes (``services.pages``)."""
-
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE),
-                          metadata={"description": "1-based page number"})
-    page_size = fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
-                               metadata={"description": f"items per page, 1 to {MAX_PAGE_SIZE}"})
 
 
 def _instrument_filter():
@@ -237,6 +229,7 @@ def depth_view(depth) -> dict:
             "asks": [{"price": p, "quantity": q} for p, q in depth.asks]}
 
 
+InstrumentPageSchema = _page_schema("InstrumentPage", InstrumentSchema)
 OrderPageSchema = _page_schema("OrderPage", OrderSchema)
 TradePageSchema = _page_schema("TradePage", FillSchema)
 PositionPageSchema = _page_schema("PositionPage", PositionSchema)

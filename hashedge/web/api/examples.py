@@ -1,0 +1,88 @@
+"""Examples for the OpenAPI document, one per request body and per successful answer.
+
+They are documentation, but not free text: ``tests/integration/test_openapi_document.py`` loads
+each through the schema it illustrates, so an example that drifts from the API fails the suite.
+"""
+
+from __future__ import annotations
+
+FIXING = {
+    "index": "DIFF", "kind": "retarget", "as_of": "2026-11-21T04:12:09+00:00", "version": 1,
+    "value": "149301205959699.35281127", "unit": "difficulty", "methodology_version": "1",
+    "start_height": 973728, "end_height": 973728, "confirmations": 6,
+    "input_digest": "5f2c0b9d3a7e41f08c6d2b1e9a4f7c3d5e8b0a2c4d6f8e1a3b5c7d9e0f1a2b3c", "reason": None,
+    "published_at": "2026-11-21T05:13:44+00:00",
+}
+DEFINITION = {
+    "name": "DIFF", "title": "Bitcoin difficulty", "unit": "difficulty", "methodology_version": "1",
+    "formula": "D(h) = target(0x1d00ffff) / target(bits[h]), the exact rational, rounded half-even to 1e-8.",
+}
+INDEX_OVERVIEW = {"definition": DEFINITION, "latest": FIXING}
+INDEX_PAGE = {"items": [INDEX_OVERVIEW], "total": 12, "page": 1, "page_size": 100}
+FIXINGS_PAGE = {"index": "DIFF", "items": [FIXING], "total": 1, "page": 1, "page_size": 100}
+INDEX_VALUE = {"index": "DIFF", "height": 840000, "value": "86388558925171.10352084", "unit": "difficulty"}
+FORECAST = {
+    "as_of_height": 974100, "current_difficulty": 1.493e14, "epoch": 483, "blocks_mined_in_epoch": 372,
+    "blocks_remaining": 1644, "next_difficulty": 1.512e14, "change_pct": 1.27,
+    "next_difficulty_trailing_2016": 1.507e14, "change_pct_trailing_2016": 0.94, "low_68": 1.489e14,
+    "high_68": 1.535e14, "low_95": 1.467e14, "high_95": 1.558e14,
+    "expected_retarget_time": "2026-12-12T18:40:00+00:00",
+}
+
+ACCOUNT = {
+    "id": 1, "name": "miner", "balances": {"collateral_sats": 29930250}, "equity_sats": 29930250,
+    "unrealized_pnl_sats": 0, "initial_margin_sats": 20925000, "maintenance_margin_sats": 13950000,
+    "free_collateral_sats": 9005250, "status": "healthy",
+}
+STATEMENT_PAGE = {
+    "account_id": 1, "start": None, "end": None, "opening_balance_sats": 0, "closing_balance_sats": 29930250,
+    "items": [
+        {"entry_id": 1, "kind": "deposit", "memo": "", "occurred_at": "2026-12-14T09:00:00+00:00",
+         "recorded_at": "2026-12-14T09:00:00+00:00", "amount_sats": 30000000, "balance_after_sats": 30000000},
+        {"entry_id": 3, "kind": "fee", "memo": "book trade 7c1e in HP-2027-01",
+         "occurred_at": "2026-12-14T09:05:00+00:00", "recorded_at": "2026-12-14T09:05:00+00:00",
+         "amount_sats": -69750, "balance_after_sats": 29930250},
+    ],
+    "total": 2, "page": 1, "page_size": 100,
+}
+WITHDRAWAL_REQUEST = {"amount_sats": 5000000}
+WITHDRAWAL = {
+    "entry_id": 9, "kind": "withdrawal", "amount_sats": 5000000, "idempotency_key": "payout-2026-12-15",
+    "occurred_at": "2026-12-15T10:00:00+00:00", "recorded_at": "2026-12-15T10:00:00+00:00",
+}
+
+INSTRUMENT = {
+    "symbol": "HP-2027-01", "product": "hashprice_monthly", "underlying": "HASHPRICE",
+    "quote_unit": "sats/PH/day", "multiplier": "31", "multiplier_unit": "PH/s x days", "tick_size": "1",
+    "lot_size": 1, "last_trading_time": "2027-02-01T00:00:00+00:00",
+    "settlement_rule": "average_of_daily_fixings", "floor": None, "cap": None, "status": "listed",
+    "trading_open": True, "mark_price": "45120", "mark_source": "model",
+    "marked_at": "2026-12-14T09:00:00+00:00",
+}
+INSTRUMENT_PAGE = {"items": [INSTRUMENT], "total": 1, "page": 1, "page_size": 100}
+DEPTH = {"instrument": "HP-2027-01", "bids": [{"price": "44990", "quantity": 12}, {"price": "44950", "quantity": 40}],
+         "asks": [{"price": "45010", "quantity": 8}]}
+
+ORDER_REQUEST = {"instrument": "HP-2027-01", "side": "sell", "type": "limit", "quantity": 100, "price": "45000"}
+AMENDMENT_REQUEST = {"quantity": 80, "price": "45100"}
+FILL = {
+    "id": "7c1e9a0b5d2f4e6a8b3c1d0e9f8a7b6c", "instrument": "HP-2027-01", "kind": "book", "side": "sell",
+    "liquidity": "taker", "price": "45000", "quantity": 100, "fee_sats": 69750,
+    "occurred_at": "2026-12-14T09:05:00+00:00",
+}
+ORDER = {
+    "id": "3f6d0c2a9b8e4d71a5c3e2f1b0a9d8c7", "instrument": "HP-2027-01", "side": "sell", "type": "limit",
+    "price": "45000", "quantity": 100, "filled_quantity": 100, "remaining_quantity": 0, "status": "filled",
+    "cancel_reason": None, "created_at": "2026-12-14T09:05:00+00:00", "fills": [FILL],
+}
+RESTING_ORDER = {**ORDER, "price": "45100", "quantity": 80, "filled_quantity": 0, "remaining_quantity": 80,
+                 "status": "open", "fills": []}
+CANCELLED_ORDER = {**RESTING_ORDER, "status": "cancelled", "cancel_reason": "user"}
+ORDER_PAGE = {"items": [ORDER], "total": 1, "page": 1, "page_size": 100}
+CANCELLED_ORDERS = {"items": [CANCELLED_ORDER], "total": 1}
+TRADE_PAGE = {"items": [FILL], "total": 1, "page": 1, "page_size": 100}
+POSITION = {
+    "instrument": "HP-2027-01", "quantity": -100, "side": "short", "average_price": "45000",
+    "mark_price": "43500", "unrealized_pnl_sats": 4650000, "realized_pnl_sats": 0,
+}
+POSITION_PAGE = {"items": [POSITION], "total": 1, "page": 1, "page_size": 100}
