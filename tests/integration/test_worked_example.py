@@ -46,7 +46,7 @@ def test_a_miner_hedges_a_month_of_revenue_from_deposit_to_final_settlement(runt
     as_miner = {"Authorization": f"Bearer {miner_key}"}
     as_trader = {"Authorization": f"Bearer {trader_key}"}
 
-    bid = {"instrument": SYMBOL, "side": "buy", "type": "limit", "quantity": QUANTITY, "price": 45000}
+    bid = {"instrument": SYMBOL, "side": "buy", "type": "limit", "quantity": QUANTITY, "price": "45000"}
     assert client.post("/api/v1/orders", json=bid, headers=as_trader).status_code == 201
     sold = client.post("/api/v1/orders", json={**bid, "side": "sell"}, headers=as_miner)
     assert sold.status_code == 201 and sold.json["status"] == "filled"
