@@ -37,6 +37,15 @@ def order_with_fills(uow: UnitOfWork, account_id: int, order_id: str) -> PlacedO
         return with_fills(stored.order, stored.style, uow.trades.of_order(stored.order.order_id))
 
 
+def orders_with_fills(uow: UnitOfWork, account_id: int, order_ids) -> list[PlacedOrder]:
+    """The account's orders among ``order_ids`` (another account's are left out), in the order
+    given, each with its fills: two queries whatever their number."""
+    with uow:
+        stored = [s for s in uow.orders.by_ids(order_ids) if s.order.account_id == str(account_id)]
+        fills = uow.trades.of_orders(s.order.order_id for s in stored)
+    return [with_fills(s.order, s.style, fills[s.order.order_id]) for s in stored]
+
+
 def trade_page(uow: UnitOfWork, account_id: int, *, instrument: str | None = None, start: datetime | None = None,
                end: datetime | None = None, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE) -> Page[TradeRecord]:
     """The account's trades (book fills and block trades) in [start, end], newest first."""

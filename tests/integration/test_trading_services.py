@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from hashedge.domain.instruments import hashprice_monthly
+from hashedge.domain.orders import CancelReason
 from hashedge.errors import InsufficientCollateral
 from hashedge.services import accounts, block_trades, ledger, settlement, trading
 from hashedge.services.margin import margin_of
@@ -170,4 +171,24 @@ def test_daily_settlement_moves_variation_margin_and_a_second_run_changes_nothin
     second = settlement.run_daily_settlement(runtime.uow(), runtime.clock, date(2026, 11, 1))
     assert second.already_done
     assert {a: collateral(runtime, a) for a in (alice, bob)} == after
+    assert ledger.check_balances(runtime.uow()).ok
+
+
+def test_cancel_all_orders_cancels_what_rests_keeps_what_filled_and_moves_no_money(runtime, market):
+    alice, bob = market["alice"], market["bob"]
+    partly = place(runtime, alice, "sell", 5, Decimal(50100))
+    place(runtime, bob, "buy", 2, Decimal(50100))  # fills 2 of alice's 5
+    other = place(runtime, alice, "buy", 1, Decimal(49000))
+    bobs = place(runtime, bob, "buy", 1, Decimal(48000))
+    before = {a: collateral(runtime, a) for a in (alice, bob)}
+
+    cancelled = trading.cancel_all_orders(runtime.uow(), runtime.clock, alice, reason=CancelReason.LIQUIDATION)
+    assert sorted(o.order_id for o in cancelled) == sorted([partly.order.order_id, other.order.order_id])
+    assert all(o.status.value == "cancelled" and o.cancel_reason is CancelReason.LIQUIDATION for o in cancelled)
+    assert {o.order_id: o.filled_quantity for o in cancelled}[partly.order.order_id] == 2
+    with runtime.uow() as uow:
+        assert uow.orders.resting_of(alice) == []
+        assert [o.order_id for o in uow.orders.resting_of(bob)] == [bobs.order.order_id]
+    assert {a: collateral(runtime, a) for a in (alice, bob)} == before
+    assert trading.cancel_all_orders(runtime.uow(), runtime.clock, alice) == []
     assert ledger.check_balances(runtime.uow()).ok

@@ -247,6 +247,14 @@ class OrderRepository:
         row = self.session.get(OrderRow, order_id, populate_existing=True)
         return _stored(row) if row else None
 
+    def by_ids(self, order_ids) -> list[StoredOrder]:
+        """The orders among ``order_ids`` that exist, in the order given (one query)."""
+        ids = list(order_ids)
+        if not ids:
+            return []
+        found = {row.id: _stored(row) for row in self.session.scalars(select(OrderRow).where(OrderRow.id.in_(ids)))}
+        return [found[order_id] for order_id in ids if order_id in found]
+
     def by_idempotency_key(self, account_id: int, key: str) -> StoredOrder | None:
         row = self.session.scalar(select(OrderRow).where(OrderRow.account_id == account_id,
                                                          OrderRow.idempotency_key == key))

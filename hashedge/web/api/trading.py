@@ -128,10 +128,8 @@ def cancel_all_orders(query: dict):
     not an error). Safe to repeat: a second call finds nothing left to cancel."""
     runtime = _runtime()
     cancelled = trading.cancel_all_orders(runtime.uow(), runtime.clock, g.account_id, query.get("instrument"))
-    styles = {}
-    for order in cancelled:  # the style (limit, post_only, ...) is stored beside the order
-        styles[order.order_id] = trading.get_order(runtime.uow(), g.account_id, order.order_id).style
-    return {"items": [order_view(o, styles[o.order_id]) for o in cancelled], "total": len(cancelled)}
+    shown = trading_queries.orders_with_fills(runtime.uow(), g.account_id, [o.order_id for o in cancelled])
+    return {"items": [order_view(o.order, o.style, o.fills, o.fees_sats) for o in shown], "total": len(shown)}
 
 
 @blp.route("/orders/<string:order_id>", methods=["GET"])
