@@ -1,4 +1,9 @@
-"""Unit of work: one database transaction per service call, rolled back unless committed."""
+"""Unit of work: one database transaction per service call, rolled back unless committed.
+
+``commit`` first lets the ledger finish what it defers to the end of a transaction (platform
+balance increments in key order: ``LedgerRepository.complete``), so the last locks a transaction
+takes are always taken in the same order.
+"""
 
 from __future__ import annotations
 
@@ -55,13 +60,16 @@ class UnitOfWork:
 
     def __exit__(self, *exc_info) -> None:
         try:
+            self.ledger.discard()
             self.session.rollback()
         finally:
             self.session.close()
             self.session = None
 
     def commit(self) -> None:
+        self.ledger.complete()
         self.session.commit()
 
     def rollback(self) -> None:
+        self.ledger.discard()
         self.session.rollback()

@@ -6,6 +6,15 @@ withdrawal is denied) are the domain's (``hashedge.domain.ledger``); this module
 the right locks* and stores. Every entry locks its participants' balance rows before reading
 them, so two withdrawals racing on one account are decided one after the other, never on the
 same stale balance.
+
+Lock order, the same in every transaction that writes to the ledger (so none waits for another
+in a cycle): (1) instrument sequence rows in symbol order, when trading or settling; (2)
+participants' collateral balance rows in key order, before any entry is appended (``post`` locks
+an entry's participants; callers posting several entries lock them all first); (3) at commit,
+the platform balance rows in key order: an entry's platform postings are summed per account while
+the transaction runs and applied once, by the unit of work's commit. Before (3), an order whose
+first fill paid fees and whose second realized PnL took ``fees`` then ``settlement_clearing``
+while another took them the other way round, and PostgreSQL aborted one (``DeadlockDetected``).
 """
 
 from __future__ import annotations

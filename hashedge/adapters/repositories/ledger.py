@@ -2,7 +2,8 @@
 never ORM rows.
 
 The journal is written in the order the database enforces (``orm.ledger``): postings first, then
-the entry row that seals them, then the derived balances, all in the caller's transaction.
+the entry row that seals them, then the participants' derived balances, all in the caller's
+transaction; at its commit, ``complete`` applies the platform balances (in key order).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from hashedge.adapters.orm.ledger import (
 from hashedge.domain.ledger import AccountKind, JournalEntry, LedgerAccount, Posting, collateral
 
 _BALANCES = LedgerBalanceRow.__table__
-_BULK_POSTINGS = 32  # above this many postings, PostgreSQL updates the balances in one statement
+_BULK_POSTINGS = 32  # above this many balances, PostgreSQL updates them in one statement
 
 
 class KeyAlreadyPosted(Exception):
@@ -165,6 +166,7 @@ class ApiKeyRepository:
 class LedgerRepository:
     def __init__(self, session: Session):
         self.session = session
+        self._platform_deltas: dict[str, int] = {}  # platform account key -> sats, until complete()
 
     # --- balances ------------------------------------------------------------------------
 
@@ -188,11 +190,13 @@ class LedgerRepository:
         return {LedgerAccount.parse(key): balance for key, balance in rows}
 
     def balances(self, accounts=None) -> dict[LedgerAccount, int]:
-        """Stored (derived) balances, of every ledger account or of ``accounts``; no locks."""
+        """Stored (derived) balances, of every ledger account or of ``accounts``; no locks.
+        Platform increments this transaction has not applied yet are counted."""
         query = select(LedgerBalanceRow.account_key, LedgerBalanceRow.balance_sats)
         if accounts is not None:
             query = query.where(LedgerBalanceRow.account_key.in_([a.key for a in accounts]))
-        return {LedgerAccount.parse(key): balance for key, balance in self.session.execute(query).all()}
+        return {LedgerAccount.parse(key): balance + self._platform_deltas.get(key, 0)
+                for key, balance in self.session.execute(query).all()}
 
     def collateral_balances(self) -> dict[str, int]:
         """Every participant's collateral balance keyed by account id as text (the risk sweep)."""
@@ -227,17 +231,20 @@ class LedgerRepository:
         return (self.session.scalar(select(func.max(JournalEntryRow.id))) or 0) + 1
 
     def append(self, entry: JournalEntry, recorded_at: datetime) -> RecordedEntry:
-        """Write ``entry``: postings, then the sealing entry row, then the derived balances.
+        """Write ``entry``: postings, then the sealing entry row, then the participants' derived
+        balances; the platform balances follow at ``complete`` (the unit of work's commit).
 
         Callers decide first (idempotency, denials) under ``lock_balances``; see
         ``services.ledger.post``. Runs in a savepoint so that a key taken meanwhile
         (``KeyAlreadyPosted``) leaves the caller's transaction intact.
         """
+        platform_before = dict(self._platform_deltas)
         try:
             with self.session.begin_nested():
                 entry_id = self._next_entry_id()
                 self._write(entry_id, entry, recorded_at)
         except IntegrityError as exc:
+            self._platform_deltas = platform_before  # the savepoint took the entry back
             if "idempotency_key" in str(exc.orig):
                 raise KeyAlreadyPosted(entry.idempotency_key) from exc
             raise
@@ -252,16 +259,25 @@ class LedgerRepository:
             "id": entry_id, "kind": entry.kind.value, "idempotency_key": entry.idempotency_key,
             "memo": entry.memo, "occurred_at": entry.occurred_at, "recorded_at": recorded_at,
         }])
-        # Platform accounts are only ever incremented here (atomically, under the row lock the
-        # UPDATE takes); participants' rows were locked by the caller before deciding.
-        postings = sorted(entry.postings, key=_by_key)
-        if len(postings) > _BULK_POSTINGS and self.session.get_bind().dialect.name == "postgresql":
+        # Participants' rows were locked by the caller before deciding: update them now. Platform
+        # accounts are only ever incremented, and not now: their deltas wait for complete(), which
+        # applies them once per account, in key order, at the end of the transaction.
+        participants: dict[str, int] = {}
+        for posting in entry.postings:
+            key = posting.account.key
+            if posting.account.kind is AccountKind.COLLATERAL:
+                participants[key] = participants.get(key, 0) + posting.amount_sats
+            else:
+                self._platform_deltas[key] = self._platform_deltas.get(key, 0) + posting.amount_sats
+        self._increment(dict(sorted(participants.items())))
+
+    def _increment(self, deltas: dict[str, int]) -> None:
+        """Add ``deltas`` (account key -> sats) to the stored balances, in the dict's order."""
+        if not deltas:
+            return
+        if len(deltas) > _BULK_POSTINGS and self.session.get_bind().dialect.name == "postgresql":
             # A settlement entry moves thousands of balances: one UPDATE ... FROM unnest instead of
-            # a round trip per row. Deltas are summed per account first: UPDATE ... FROM applies
-            # one source row per target row.
-            deltas: dict[str, int] = {}
-            for posting in postings:
-                deltas[posting.account.key] = deltas.get(posting.account.key, 0) + posting.amount_sats
+            # a round trip per row (one source row per target row: deltas are per account).
             self.session.execute(text(
                 "UPDATE ledger_balances AS b SET balance_sats = b.balance_sats + v.delta "
                 "FROM unnest(CAST(:keys AS text[]), CAST(:deltas AS bigint[])) AS v(account_key, delta) "
@@ -272,8 +288,20 @@ class LedgerRepository:
             update(_BALANCES)
             .where(_BALANCES.c.account_key == bindparam("key"))
             .values(balance_sats=_BALANCES.c.balance_sats + bindparam("delta")),
-            [{"key": p.account.key, "delta": p.amount_sats} for p in postings],
+            [{"key": key, "delta": delta} for key, delta in deltas.items()],
         )
+
+    def complete(self) -> None:
+        """Finish what this transaction's appends left for the end; the unit of work calls it
+        just before committing. Platform balances are incremented once per account, in key
+        order (the last row locks the transaction takes)."""
+        deltas = {key: delta for key, delta in sorted(self._platform_deltas.items()) if delta}
+        self.discard()
+        self._increment(deltas)
+
+    def discard(self) -> None:
+        """Forget deferred work (the transaction rolled back)."""
+        self._platform_deltas = {}
 
     def find(self, idempotency_key: str) -> RecordedEntry | None:
         entry_id = self.session.scalar(
@@ -347,6 +375,3 @@ class LedgerRepository:
         )
         return int(total or 0)
 
-
-def _by_key(posting: Posting) -> str:
-    return posting.account.key
