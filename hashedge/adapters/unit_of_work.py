@@ -1,8 +1,8 @@
 """Unit of work: one database transaction per service call, rolled back unless committed.
 
 ``commit`` first lets the ledger finish what it defers to the end of a transaction (platform
-balance increments in key order: ``LedgerRepository.complete``), so the last locks a transaction
-takes are always taken in the same order.
+balance increments in key order, then the hash-chain links: ``LedgerRepository.complete``), so
+the last locks a transaction takes are always taken in the same order.
 """
 
 from __future__ import annotations

@@ -172,12 +172,20 @@ def ledger_group() -> None:
 @ledger_group.command("check")
 @pass_cli
 def check(ctx: CliContext) -> None:
-    """Recompute every balance from the journal; exit 1 on any difference."""
+    """Recompute every balance from the journal and verify every entry against the journal's
+    hash chain; exit 1 on any difference or any entry the chain does not vouch for."""
     report = ledger_services.check_balances(ctx.runtime.uow())
     for key, (stored, derived) in sorted(report.differences.items()):
         click.echo(f"MISMATCH {key}: stored {stored} sats, journal {derived} sats", err=True)
     for entry_id, total in sorted(report.unbalanced_entries.items()):
         click.echo(f"UNBALANCED entry {entry_id}: postings sum to {total} sats", err=True)
+    for fault in report.chain_faults:
+        click.echo(f"TAMPERED {fault.message}", err=True)
+    if report.chain_faults:
+        raise click.ClickException(f"journal fails its hash chain ({len(report.chain_faults)} problems)")
     if not report.ok:
         raise click.ClickException(f"ledger out of balance (all balances sum to {report.total_sats} sats)")
     click.echo(f"ledger balances: {report.accounts_checked} accounts agree with the journal; total 0 sats")
+    head = report.chain_head
+    click.echo("journal hash chain: empty" if head is None else
+               f"journal hash chain: {head.seq} entries verified; head {head.chain_sha256}")

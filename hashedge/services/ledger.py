@@ -8,13 +8,13 @@ them, so two withdrawals racing on one account are decided one after the other, 
 same stale balance.
 
 Lock order, the same in every transaction that writes to the ledger (so none waits for another
-in a cycle): (1) instrument sequence rows in symbol order, when trading or settling; (2)
-participants' collateral balance rows in key order, before any entry is appended (``post`` locks
-an entry's participants; callers posting several entries lock them all first); (3) at commit,
-the platform balance rows in key order: an entry's platform postings are summed per account while
-the transaction runs and applied once, by the unit of work's commit. Before (3), an order whose
-first fill paid fees and whose second realized PnL took ``fees`` then ``settlement_clearing``
-while another took them the other way round, and PostgreSQL aborted one (``DeadlockDetected``).
+in a cycle; ``hashedge/domain/JOURNAL.md``): (1) instrument sequence rows in symbol order, when
+trading or settling; (2) participants' collateral balance rows in key order, before any entry is
+appended (``post`` locks an entry's participants; callers posting several entries lock them all
+first); (3) at commit, the platform balance rows in key order: an entry's platform postings are
+summed per account while the transaction runs and applied once, by the unit of work's commit;
+(4) at commit, the hash-chain lock, to link the transaction's entries (``check_balances`` verifies
+the chain).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from hashedge.adapters.repositories.ledger import KeyAlreadyPosted, Movement, Re
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain import ledger
+from hashedge.domain.journal_chain import ChainFault, ChainLink
 from hashedge.domain.ledger import AccountKind, JournalEntry, LedgerAccount
 from hashedge.domain.units import SATS_PER_BTC
 from hashedge.errors import IdempotencyKeyReused, InsufficientCollateral, InvalidInput, NotFound
@@ -103,16 +104,20 @@ class StatementPage:
 
 @dataclass(frozen=True)
 class BalanceCheck:
-    """Stored balances against the journal: differences as account -> (stored, from journal)."""
+    """Stored balances against the journal (differences as account -> (stored, from journal)),
+    and the journal against its hash chain (``chain_faults``, each naming the entry)."""
 
     accounts_checked: int
     differences: dict[str, tuple[int, int]]
     unbalanced_entries: dict[int, int]
     total_sats: int
+    chain_faults: tuple[ChainFault, ...] = ()
+    chain_head: ChainLink | None = None  # the last link: publish its hash to anchor the journal
 
     @property
     def ok(self) -> bool:
-        return not self.differences and not self.unbalanced_entries and self.total_sats == 0
+        return (not self.differences and not self.unbalanced_entries and self.total_sats == 0
+                and not self.chain_faults)
 
 
 # --- inputs ---------------------------------------------------------------------------
@@ -266,15 +271,18 @@ def _line(movement: Movement, balance_after: int) -> StatementLine:
 
 
 def check_balances(uow: UnitOfWork) -> BalanceCheck:
-    """Recompute every balance from the journal and compare with the stored ones; also find
-    entries that do not sum to zero (the database refuses them, so there should be none)."""
+    """Recompute every balance from the journal and compare with the stored ones; find entries
+    that do not sum to zero (the database refuses them, so there should be none); and verify
+    every entry against the hash chain (``domain.journal_chain``), which finds a rewritten,
+    removed or inserted entry even when the database's triggers were dropped to do it."""
     with uow:
         stored = uow.ledger.balances()
         derived = uow.ledger.journal_balances()
         unbalanced = uow.ledger.unbalanced_entries()
+        faults, head = uow.ledger.chain.verify()
     accounts = set(stored) | set(derived)
     differences = {
         account.key: (stored.get(account, 0), derived.get(account, 0))
         for account in accounts if stored.get(account, 0) != derived.get(account, 0)
     }
-    return BalanceCheck(len(accounts), differences, unbalanced, sum(derived.values()))
+    return BalanceCheck(len(accounts), differences, unbalanced, sum(derived.values()), tuple(faults), head)

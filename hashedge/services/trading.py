@@ -9,8 +9,8 @@ new states, the trades, the positions, the fees (``ledger.fee`` to the fees acco
 the fills realized (``ledger.variation_margin`` against settlement clearing). Nothing is stored
 for a refused order. The platform accounts those entries move (``fees``, ``settlement_clearing``)
 are not locked fill by fill: the ledger sums their increments and applies them at commit, in key
-order (``services.ledger``: whichever order the fills realize PnL and pay fees in, every order
-takes the platform rows in the same order).
+order, then links the entries into the journal's hash chain (``services.ledger``: whichever order
+the fills realize PnL and pay fees in, every order takes the platform rows in the same order).
 
 ``replace_order`` (cancel/replace) follows the same discipline: the instrument's sequence row,
 the book rebuilt from storage, ``OrderBook.replace``, the collateral rows of every account the

@@ -13,7 +13,7 @@ from hashedge.adapters.orm import Base
 from hashedge.adapters.orm.ledger import AccountRow
 from hashedge.services import accounts, ledger
 
-LEDGER_TABLES = {"accounts", "api_keys", "ledger_balances", "journal_entries", "journal_postings"}
+LEDGER_TABLES = {"accounts", "api_keys", "ledger_balances", "journal_entries", "journal_postings", "journal_chain"}
 
 
 @pytest.fixture

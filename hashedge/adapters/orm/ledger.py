@@ -7,7 +7,12 @@ the database-level invariants these classes cannot express:
   postings are fewer than two or do not sum to zero is refused by a trigger, a posting for an
   entry that already exists is refused by a trigger, and a posting whose entry never arrives
   fails the commit (deferred foreign key);
-- journal rows are never updated or deleted (triggers), like fixings.
+- journal rows are never updated or deleted (triggers), like fixings; on SQLite, where
+  ``INSERT OR REPLACE`` deletes without firing DELETE triggers, BEFORE INSERT triggers refuse a
+  row whose key exists (``versions/0005_journal_chain.py``);
+- every entry has a link in the hash chain (``journal_chain``, ``hashedge/domain/JOURNAL.md``),
+  which ``hashedge ledger check`` verifies, so a rewrite is found even by someone who can drop
+  the triggers.
 
 ``ledger_balances`` is derived: one row per ledger account, updated in the transaction that
 writes the postings, and the row a writer locks before reading a balance it will act on.
@@ -111,3 +116,15 @@ class JournalPostingRow(Base):
         CheckConstraint("amount_sats <> 0", name="amount_non_zero"),
         Index("ix_journal_postings_account_key_entry_id", "account_key", "entry_id"),
     )
+
+
+class JournalChainRow(Base):
+    """Link ``seq`` of the journal's hash chain (``hashedge.domain.journal_chain``): one per entry,
+    numbered in commit order, written in the transaction that appends the entry; immutable."""
+
+    __tablename__ = "journal_chain"
+
+    seq: Mapped[int] = mapped_column(EntryId, primary_key=True, autoincrement=False)
+    entry_id: Mapped[int] = mapped_column(EntryId, ForeignKey("journal_entries.id"), unique=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    chain_sha256: Mapped[str] = mapped_column(String(64))

@@ -3,7 +3,8 @@ never ORM rows.
 
 The journal is written in the order the database enforces (``orm.ledger``): postings first, then
 the entry row that seals them, then the participants' derived balances, all in the caller's
-transaction; at its commit, ``complete`` applies the platform balances (in key order).
+transaction; at its commit, ``complete`` applies the platform balances (in key order) and links
+the entries into the hash chain (``repositories.journal_chain``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from hashedge.adapters.orm.ledger import (
     JournalPostingRow,
     LedgerBalanceRow,
 )
+from hashedge.adapters.repositories.journal_chain import JournalChainRepository
+from hashedge.domain.journal_chain import content_sha256
 from hashedge.domain.ledger import AccountKind, JournalEntry, LedgerAccount, Posting, collateral
 
 _BALANCES = LedgerBalanceRow.__table__
@@ -166,7 +169,9 @@ class ApiKeyRepository:
 class LedgerRepository:
     def __init__(self, session: Session):
         self.session = session
+        self.chain = JournalChainRepository(session)
         self._platform_deltas: dict[str, int] = {}  # platform account key -> sats, until complete()
+        self._appended: list[tuple[int, str]] = []  # (entry id, content hash), until complete()
 
     # --- balances ------------------------------------------------------------------------
 
@@ -232,7 +237,8 @@ class LedgerRepository:
 
     def append(self, entry: JournalEntry, recorded_at: datetime) -> RecordedEntry:
         """Write ``entry``: postings, then the sealing entry row, then the participants' derived
-        balances; the platform balances follow at ``complete`` (the unit of work's commit).
+        balances; the platform balances and the entry's link in the hash chain follow at
+        ``complete`` (the unit of work's commit).
 
         Callers decide first (idempotency, denials) under ``lock_balances``; see
         ``services.ledger.post``. Runs in a savepoint so that a key taken meanwhile
@@ -248,6 +254,7 @@ class LedgerRepository:
             if "idempotency_key" in str(exc.orig):
                 raise KeyAlreadyPosted(entry.idempotency_key) from exc
             raise
+        self._appended.append((entry_id, content_sha256(entry_id, entry, recorded_at)))
         return self._recorded(entry_id)
 
     def _write(self, entry_id: int, entry: JournalEntry, recorded_at: datetime) -> None:
@@ -294,14 +301,18 @@ class LedgerRepository:
     def complete(self) -> None:
         """Finish what this transaction's appends left for the end; the unit of work calls it
         just before committing. Platform balances are incremented once per account, in key
-        order (the last row locks the transaction takes)."""
+        order (the last row locks the transaction takes), then the appended entries are linked
+        into the hash chain (under the chain lock, the very last lock)."""
         deltas = {key: delta for key, delta in sorted(self._platform_deltas.items()) if delta}
+        appended = self._appended
         self.discard()
         self._increment(deltas)
+        self.chain.extend(appended)
 
     def discard(self) -> None:
         """Forget deferred work (the transaction rolled back)."""
         self._platform_deltas = {}
+        self._appended = []
 
     def find(self, idempotency_key: str) -> RecordedEntry | None:
         entry_id = self.session.scalar(
