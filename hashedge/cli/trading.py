@@ -100,19 +100,28 @@ def block(ctx: CliContext, buyer: str, seller: str, instrument: str, quantity: i
 @click.option("--json", "as_json", is_flag=True)
 @pass_cli
 def settle(ctx: CliContext, business_date, as_json: bool) -> None:
-    """Daily settlement of a business date: variation margin, then expiries (runs once per date)."""
+    """Daily settlement of a business date: variation margin, then expiries (runs once per date).
+
+    Today settles provisionally (intraday variation margin at the current marks, no expiries);
+    its close settles after 00:00 UTC. Dates before the first listing are refused."""
     runtime = ctx.runtime
     day: date = business_date.date()
     summary = settlement_services.run_daily_settlement(runtime.uow(), runtime.clock, day)
     if as_json:
         _echo_json({"business_date": day.isoformat(), "already_done": summary.already_done, **summary.as_dict()})
         return
+    what = "provisional settlement" if summary.provisional else "settlement"
     if summary.already_done:
-        click.echo(f"settlement for {day} was already done; nothing changed")
+        click.echo(f"{what} for {day} was already done; nothing changed")
+        return
+    pending = f", pending {', '.join(sorted(summary.pending))}" if summary.pending else ""
+    if summary.provisional:
+        click.echo(f"provisionally settled {day} at the marks as of {summary.marks_as_of:%H:%M:%S} UTC: variation "
+                   f"margin on {len(summary.variation_margin_sats)} instruments{pending}; the close settles after "
+                   "00:00 UTC")
         return
     click.echo(f"settled {day}: variation margin on {len(summary.variation_margin_sats)} instruments, "
-               f"{len(summary.final_settlements)} expiries"
-               + (f", pending {', '.join(sorted(summary.pending))}" if summary.pending else ""))
+               f"{len(summary.final_settlements)} expiries{pending}")
 
 
 @cli.command()

@@ -18,10 +18,17 @@ summary and changes nothing.
    A contract whose fixings are not all in yet stays ``expired`` and is reported as pending; a
    later date's run settles it.
 
-A date that has not begun is refused. Today's date may be settled before its close: at the marks
-as of now, expiring only what has stopped trading; the date is then done, and the next date's run
-re-marks from there. ``run_due_settlements`` (the nightly job) settles every closed date since
-the last one settled, oldest first, each in its own transaction.
+A date that has not begun is refused, and so is a date before the platform's first listing
+(nothing traded then). **Today** may be settled before its close, but only *provisionally*, as a
+clearing house makes an intraday margin call: variation margin at the marks as of now, recorded
+as the date's ``provisional`` run (one per date; its entry is keyed apart from the close's), and
+nothing expires. The date is not done: after 00:00 UTC its close settles as usual, re-marking
+from the provisional marks, so over the two runs each position is paid the move from its last
+settlement price to the close, as one run at the close would pay it (each run rounds down, by
+less than a sat per position, into clearing, as always). Refusing today would take away the
+intraday margin call a clearing house relies on in a fast market; letting it stand for the close
+would settle the day at a price that was not the close. ``run_due_settlements`` (the nightly job)
+settles every closed date since the last one settled, oldest first, each in its own transaction.
 
 Locks: the instruments' sequence rows in symbol order, then the collateral rows of every
 account with a position, in key order (the order ``place_order`` uses).
@@ -44,6 +51,7 @@ from hashedge.errors import InvalidInput
 from hashedge.services.ledger import post
 
 DAILY = "daily"
+PROVISIONAL = "provisional"  # today's early run: intraday variation margin, the close still to come
 
 
 @dataclass(frozen=True)
@@ -54,9 +62,13 @@ class SettlementSummary:
     settlement_prices: dict[str, str] = field(default_factory=dict)
     final_settlements: dict[str, dict[str, int]] = field(default_factory=dict)
     pending: dict[str, str] = field(default_factory=dict)  # symbol -> why it is not settled yet
+    provisional: bool = False  # an early run of today: the date's close is still to settle
+    marks_as_of: datetime | None = None  # the close, or the moment of a provisional run
 
     def as_dict(self) -> dict:
-        return {"variation_margin_sats": self.variation_margin_sats, "settlement_prices": self.settlement_prices,
+        return {"provisional": self.provisional,
+                "marks_as_of": None if self.marks_as_of is None else self.marks_as_of.isoformat(),
+                "variation_margin_sats": self.variation_margin_sats, "settlement_prices": self.settlement_prices,
                 "final_settlements": self.final_settlements, "pending": self.pending}
 
 
@@ -72,42 +84,53 @@ def run_daily_settlement(uow: UnitOfWork, clock: Clock, business_date: date) -> 
     if business_date > now.date():
         raise InvalidInput(f"business date {business_date} has not begun",
                            fields={"date": ["must be today or earlier (UTC)"]})
-    # Today's date may be settled early: at the marks as of now, and only expiring what has
-    # already stopped trading. A later date's run re-marks from there, so nothing is lost.
-    cutoff = min(close, now)
+    provisional = now < close  # today: an intraday run at the marks as of now (module docstring)
+    cutoff, kind = (now, PROVISIONAL) if provisional else (close, DAILY)
     with uow:
+        _require_listed_by(uow, business_date)
         records = {r.symbol: r for r in uow.instruments.all(("listed", "expired"))}
         uow.instruments.lock_sequences(records)
-        done = uow.settlement_runs.get(business_date, DAILY)  # read under the locks: runs queue
+        done = uow.settlement_runs.get(business_date, kind)  # read under the locks: runs queue
         if done is not None:
             return _from_record(business_date, done.summary)
         with_positions = uow.positions.instruments_with_positions() & set(records)
         positions = {s: uow.positions.open_in(s, records[s].spec.multiplier) for s in sorted(with_positions)}
         owners = {int(p.account_id) for held in positions.values() for p in held}
         uow.ledger.lock_balances([collateral_of(owner) for owner in owners])
-        summary = SettlementSummary(business_date, already_done=False)
+        summary = SettlementSummary(business_date, already_done=False, provisional=provisional, marks_as_of=cutoff)
         marks = uow.marks.latest(with_positions, at_or_before=cutoff)
         total_sats: dict[str, int] = {}
         for symbol, held in positions.items():
             if symbol not in marks:
-                summary.pending[symbol] = "no mark as of the close"
+                summary.pending[symbol] = f"no mark as of {cutoff.isoformat()}"
                 continue
             price = marks[symbol].price
             summary.settlement_prices[symbol] = format(price, "f")
             summary.variation_margin_sats[symbol] = amounts = _remark(uow, held, lambda p: p.mark_to(price), now)
             for owner, amount in amounts.items():
                 total_sats[owner] = total_sats.get(owner, 0) + amount
-        key = f"settlement:{business_date.isoformat()}:variation_margin"
+        key = f"settlement:{business_date.isoformat()}:{'provisional:' if provisional else ''}variation_margin"
         entry = ledger.variation_margin(total_sats, idempotency_key=key, occurred_at=now, memo=key)
         if entry is not None:  # one entry for the date: each account's net over its instruments
             post(uow, entry, now)
-        for symbol, record in records.items():
-            if record.spec.last_trading_time > cutoff:
-                continue
-            _final(uow, record, summary, business_date, now)
-        uow.settlement_runs.add_completed(business_date, DAILY, summary.as_dict(), now, clock.now())
+        if not provisional:  # expiries settle at the close only
+            for symbol, record in records.items():
+                if record.spec.last_trading_time <= close:
+                    _final(uow, record, summary, business_date, now)
+        uow.settlement_runs.add_completed(business_date, kind, summary.as_dict(), now, clock.now())
         uow.commit()
     return summary
+
+
+def _require_listed_by(uow: UnitOfWork, business_date: date) -> None:
+    """Refuse a date before the platform's first listing: nothing traded, nothing to settle."""
+    first = uow.instruments.first_listed_at()
+    if first is None:
+        raise InvalidInput(f"cannot settle {business_date}: no contract has been listed yet",
+                           fields={"date": ["nothing has been listed yet"]})
+    if business_date < first.date():
+        raise InvalidInput(f"cannot settle {business_date}: it is before the platform's first listing "
+                           f"({first.date()})", fields={"date": [f"must be {first.date()} or later"]})
 
 
 def _remark(uow: UnitOfWork, held, change, now: datetime) -> dict[str, int]:
@@ -152,22 +175,27 @@ def _final(uow: UnitOfWork, record, summary: SettlementSummary, business_date: d
 
 
 def _from_record(business_date: date, stored: dict) -> SettlementSummary:
+    as_of = stored.get("marks_as_of")
     return SettlementSummary(business_date, True, stored.get("variation_margin_sats", {}),
                              stored.get("settlement_prices", {}), stored.get("final_settlements", {}),
-                             stored.get("pending", {}))
+                             stored.get("pending", {}), stored.get("provisional", False),
+                             None if as_of is None else datetime.fromisoformat(as_of))
 
 
 def run_due_settlements(new_uow: Callable[[], UnitOfWork], clock: Clock) -> list[SettlementSummary]:
     """Settle every closed business date after the last settled one, up to yesterday (UTC).
 
     With no settlement on record it settles yesterday only: history before the platform's first
-    run has nothing to re-mark. Each date commits on its own, so an interrupted catch-up resumes
-    where it stopped.
+    run has nothing to re-mark. Never a date before the first listing (nothing at all before
+    one). Each date commits on its own, so an interrupted catch-up resumes where it stopped.
     """
     yesterday = clock.now().date() - timedelta(days=1)
     with new_uow() as uow:
         last = uow.settlement_runs.latest_date(DAILY)
-    first = yesterday if last is None else last + timedelta(days=1)
+        first_listed = uow.instruments.first_listed_at()
+    if first_listed is None:
+        return []
+    first = max(yesterday if last is None else last + timedelta(days=1), first_listed.date())
     summaries = []
     day = first
     while day <= yesterday:

@@ -145,11 +145,14 @@ def test_a_large_withdrawal_waits_for_a_risk_officer_and_is_paid_once_approved(d
 def test_a_risk_officer_runs_a_days_settlement_once(desk_page, live_desk):
     page = desk_page("risk")
     page.goto(f"{live_desk.url}/desk/operations/settlement")
-    page.fill("#business_date", "2026-10-31")
+    page.fill("#business_date", "2026-10-31")  # before the first listing (1 November): refused at the field
     page.click("#settlement-form button[type=submit]")
-    assert "Settled 2026-10-31" in page.locator(".flash-success").inner_text()
-    assert "2026-10-31" in page.locator("#settlement-runs tbody tr").first.inner_text()
-    page.fill("#business_date", "2026-10-31")
+    assert "2026-11-01 or later" in page.locator("#settlement-form").inner_text()
+    page.fill("#business_date", "2026-11-01")  # today on the desk's clock: settled provisionally
+    page.click("#settlement-form button[type=submit]")
+    assert "Provisionally settled 2026-11-01" in page.locator(".flash-success").inner_text()
+    assert "2026-11-01" in page.locator("#settlement-runs tbody tr").first.inner_text()
+    page.fill("#business_date", "2026-11-01")
     page.click("#settlement-form button[type=submit]")
     assert "already done; nothing changed" in page.locator(".flash-info").inner_text()
     assert page.locator("#settlement-runs tbody tr").count() == 1

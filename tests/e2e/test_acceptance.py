@@ -117,8 +117,8 @@ def test_a_miner_and_a_trader_cross_on_a_hashprice_future_and_settle(env, serve)
     assert requests.get(f"{base}/api/v1/positions", timeout=30).status_code == 401
 
     today = datetime.now(timezone.utc).date().isoformat()
-    ok(env, "settle", "--date", today)
+    assert ok(env, "settle", "--date", today).startswith(f"provisionally settled {today} at the marks as of ")
     after_first = {a["id"]: collateral(env, a["id"]) for a in (miner, trader)}
-    ok(env, "settle", "--date", today)
+    assert ok(env, "settle", "--date", today) == f"provisional settlement for {today} was already done; nothing changed\n"
     assert {a["id"]: collateral(env, a["id"]) for a in (miner, trader)} == after_first
     ok(env, "ledger", "check")

@@ -140,6 +140,13 @@ def test_show_at_a_height_computes_the_value(demo_env):
     assert json.loads(result.stdout)["value"] == latest["value"]
 
 
+def test_settling_a_date_before_the_first_listing_is_a_one_line_error_and_stores_nothing(demo_env):
+    result = run(demo_env, "settle", "--date", "1970-01-01")
+    assert_one_line_error(result, "error: cannot settle 1970-01-01: it is before the platform's first listing")
+    with sqlite3.connect(demo_env["HASHEDGE_DATABASE_URL"].removeprefix("sqlite:///")) as db:
+        assert db.execute("SELECT COUNT(*) FROM settlement_runs").fetchone() == (0,)
+
+
 def test_running_compute_again_publishes_nothing_new(demo_env):
     result = run(demo_env, "index", "compute")
     assert result.returncode == 0, result.stderr

@@ -1,5 +1,6 @@
 """Settlement by date as the nightly job runs it, on SQLite and PostgreSQL: closed dates caught up
-in order, a date not begun refused, today settled early without expiring what still trades."""
+in order, a date not begun or before the first listing refused, today settled early only
+provisionally (nothing expires, and the real close still settles after midnight)."""
 
 from __future__ import annotations
 
@@ -80,12 +81,63 @@ def test_settling_today_early_never_expires_a_contract_still_trading(runtime, he
     clock.set(datetime(2026, 11, 30, 12, tzinfo=UTC))  # the contract trades until midnight
     mark(runtime, clock.now(), 50050)
     early = settlement.run_daily_settlement(runtime.uow(), clock, date(2026, 11, 30))
+    assert early.provisional and early.marks_as_of == clock.now()
     assert SYMBOL not in early.pending and SYMBOL not in early.final_settlements
     assert early.variation_margin_sats[SYMBOL] == {str(hedged[0]): -3_000, str(hedged[1]): 3_000}
     with runtime.uow() as uow:
         assert uow.instruments.get(SYMBOL).status == "listed"
     trading.place_order(runtime.uow(), clock, hedged[1], instrument=SYMBOL, side="sell", order_type="limit",
                         quantity=1, price=50100)  # still open for trading
+
+
+def test_an_early_run_is_provisional_and_the_close_still_settles_after_midnight(runtime, hedged):
+    """Intraday at 50,050, close at 50,020: the short pays 3,000 at noon and gets 1,800 back at the
+    close, 1,200 in all: what one run at the close would have moved ((50,020 - 50,000) x 2 x 30)."""
+    short, long = hedged
+    clock = runtime.clock
+    start = {a: collateral(runtime, a) for a in hedged}
+    clock.set(datetime(2026, 11, 1, 12, tzinfo=UTC))
+    mark(runtime, datetime(2026, 11, 1, 11, tzinfo=UTC), 50050)
+    early = settlement.run_daily_settlement(runtime.uow(), clock, date(2026, 11, 1))
+    assert (early.provisional, early.already_done) == (True, False)
+    assert early.variation_margin_sats[SYMBOL] == {str(short): -3_000, str(long): 3_000}
+    again = settlement.run_daily_settlement(runtime.uow(), clock, date(2026, 11, 1))
+    assert again.already_done and again.provisional and again.variation_margin_sats == early.variation_margin_sats
+    assert {a: collateral(runtime, a) for a in hedged} == {short: start[short] - 3_000, long: start[long] + 3_000}
+
+    mark(runtime, datetime(2026, 11, 1, 20, tzinfo=UTC), 50020)
+    clock.set(datetime(2026, 11, 2, 1, tzinfo=UTC))
+    job = settle_daily_job(JobContext(runtime, None), slot_of(clock.now(), 3600))
+    assert job["settled_dates"] == ["2026-11-01"]  # the provisional run did not consume the close
+    close = settlement.run_daily_settlement(runtime.uow(), clock, date(2026, 11, 1))
+    assert close.already_done and not close.provisional
+    assert close.variation_margin_sats[SYMBOL] == {str(short): 1_800, str(long): -1_800}
+    assert close.marks_as_of == datetime(2026, 11, 2, tzinfo=UTC)
+    assert {a: collateral(runtime, a) for a in hedged} == {short: start[short] - 1_200, long: start[long] + 1_200}
+    with runtime.uow() as uow:
+        [position] = [p for p in uow.positions.open_in(SYMBOL, Decimal(30)) if p.account_id == str(short)]
+        runs = [uow.settlement_runs.get(date(2026, 11, 1), kind) for kind in ("provisional", "daily")]
+    assert position.open_value == Decimal(-2 * 50020)  # re-marked at the close
+    assert [run.kind for run in runs] == ["provisional", "daily"]
+    assert ledger.check_balances(runtime.uow()).ok
+
+
+def test_a_date_before_the_first_listing_is_refused_and_stores_nothing(runtime, hedged):
+    for day in (date(1970, 1, 1), date(2026, 10, 31)):
+        with pytest.raises(InvalidInput, match=r"before the platform's first listing \(2026-11-01\)") as refused:
+            settlement.run_daily_settlement(runtime.uow(), runtime.clock, day)
+        assert refused.value.fields == {"date": ["must be 2026-11-01 or later"]}
+        with runtime.uow() as uow:
+            assert uow.settlement_runs.get(day, "daily") is None
+
+
+def test_nothing_settles_before_anything_is_listed(runtime):
+    runtime.clock.set(datetime(2026, 11, 3, 1, tzinfo=UTC))
+    with pytest.raises(InvalidInput, match="no contract has been listed yet"):
+        settlement.run_daily_settlement(runtime.uow(), runtime.clock, date(2026, 11, 2))
+    assert settle_daily_job(JobContext(runtime, None), slot_of(runtime.clock.now(), 3600))["settled_dates"] == []
+    with runtime.uow() as uow:
+        assert uow.settlement_runs.latest_date("daily") is None
 
 
 def test_variation_margin_for_many_accounts_moves_each_balance_exactly(runtime):

@@ -176,7 +176,8 @@ class TradingMachine(RuleBasedStateMachine):
             account, _ = accounts.create_account(self.runtime.uow(), self.clock, f"trader-{n}")
             self.ids.append(account.id)
             self.deposit_sats(account.id, sats)
-        self.settled_dates: list[date] = []
+        self.settled_dates: list[date] = []  # closes settled
+        self.provisional_dates: set[date] = set()  # today's dates settled early (provisionally)
         self.fixing_values: dict[tuple[str, datetime], Decimal] = {}  # (index, as of) -> quote
         self.position_updates = 0  # bound on the sub-sat rounding residue left in clearing
 
@@ -448,7 +449,7 @@ class TradingMachine(RuleBasedStateMachine):
     @rule(publish=st.sampled_from([True, True, False]), value=st.integers(40_000, 60_000), twice=st.booleans())
     def night(self, publish, value, twice):
         """Midnight passes: the day's fixings are published (or not yet), and the day that just
-        closed is settled (unless it was settled early), perhaps twice."""
+        closed is settled (also when it was settled provisionally during the day), perhaps twice."""
         self.clock.set(datetime.combine(self.clock.now().date() + timedelta(days=1), time(0, 5), tzinfo=timezone.utc))
         if publish:
             self.publish_fixings(value)
@@ -459,10 +460,10 @@ class TradingMachine(RuleBasedStateMachine):
 
     @rule(what=st.sampled_from(["today", "again"]), pick=st.integers(0, 20), twice=st.booleans())
     def settle_intraday(self, what, pick, twice):
-        """Today's date settled before its close (at the marks as of now), or a settled date run
-        again, which must change nothing."""
+        """Today's date settled provisionally before its close (at the marks as of now, once per
+        date), or a settled date run again, which must change nothing."""
         today = self.clock.now().date()
-        if what == "today" and (not self.settled_dates or today > self.settled_dates[-1]):
+        if what == "today" and today not in self.provisional_dates:
             self.settle_day(today, twice)
         elif self.settled_dates:
             self.check_rerun_changes_nothing(self.settled_dates[pick % len(self.settled_dates)])
@@ -472,7 +473,15 @@ class TradingMachine(RuleBasedStateMachine):
         before = self.books()
         summary = settlement.run_daily_settlement(self.uow(), self.clock, day)
         assert not summary.already_done
-        self.settled_dates.append(day)
+        assert summary.provisional == (day == self.clock.now().date())
+        if summary.provisional:  # intraday: re-marks, never expires; the close is still to settle
+            assert not summary.final_settlements
+            self.provisional_dates.add(day)
+            event("provisional settlement")
+        else:
+            self.settled_dates.append(day)
+            if day in self.provisional_dates:
+                event("close settled after a provisional run")
         after = self.books()
         for symbol in SYMBOLS:
             price = self.marks[symbol]  # the latest mark: none is ever stamped after a cutoff

@@ -163,6 +163,10 @@ class InstrumentRepository:
     def symbols(self) -> set[str]:
         return set(self.session.scalars(select(InstrumentRow.symbol)).all())
 
+    def first_listed_at(self) -> datetime | None:
+        """When the platform listed its first contract (settled ones included); None before."""
+        return self.session.scalar(select(func.min(InstrumentRow.listed_at)))
+
     def set_status(self, symbol: str, status: str, *, final_price: Decimal | None = None,
                    settled_at: datetime | None = None) -> None:
         values = {"status": status}
