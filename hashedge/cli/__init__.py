@@ -73,7 +73,9 @@ def _parse_at(value: str | None) -> int | date | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: the one place CLI errors become messages and exit codes."""
-    from hashedge.cli import accounts, desk, index, run, trading  # noqa: F401  (commands attach themselves to ``cli``)
+    from hashedge.cli import (  # noqa: F401  (commands attach themselves to ``cli``)
+        accounts, desk, index, jobs, run, trading,
+    )
 
     try:
         cli.main(args=argv, prog_name="hashedge", standalone_mode=False)

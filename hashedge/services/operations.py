@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hashedge.adapters.repositories.indices import PublishedFixing
+from hashedge.adapters.repositories.jobs import STATUSES as JOB_STATUSES
 from hashedge.adapters.repositories.jobs import JobRunRecord
 from hashedge.adapters.repositories.trading import SettlementRunRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
@@ -58,8 +59,8 @@ def settlement_runs(uow: UnitOfWork, *, page: int = 1, page_size: int = 25) -> P
 
 def job_runs(uow: UnitOfWork, *, job: str | None = None, status: str | None = None, page: int = 1,
              page_size: int = 50) -> Page:
-    if status and status not in ("running", "succeeded", "failed"):
-        raise InvalidInput(f"unknown status {status!r}", fields={"status": ["running, succeeded or failed"]})
+    if status and status not in JOB_STATUSES:
+        raise InvalidInput(f"unknown status {status!r}", fields={"status": [", ".join(JOB_STATUSES)]})
     offset = _page(page, page_size)
     with uow:
         runs = uow.job_runs.recent(page_size, offset, job=job or None, status=status or None)

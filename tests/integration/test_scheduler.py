@@ -120,11 +120,21 @@ def test_the_scheduler_process_runs_its_jobs_through_apscheduler(runtime, clock)
             import time
             time.sleep(0.1)
     finally:
+        standby.stop()
         process.stop()
     runs = {r.job: r for r in job_runs(runtime)}
     assert runs["ingest_blocks"].status == "succeeded"
     with runtime.uow() as uow:
         assert uow.blocks.tip_height() == 9
+
+
+def wait_for(condition, seconds: float = 20) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def wait_for_runs(runtime, count: int, seconds: float = 20) -> list[JobRunRow]:
@@ -178,3 +188,132 @@ def test_a_source_behind_the_stored_chain_changes_nothing(runtime, clock):
     clock.advance(timedelta(minutes=1))
     summary = ingest_blocks_job(JobContext(runtime, lagging), slot_of(clock.now(), 60))
     assert summary == {"added_blocks": 0, "removed_blocks": 0, "tip_height": 25}
+
+
+def test_a_run_whose_owner_lost_the_lease_is_run_again_and_the_late_finish_is_ignored(runtime, clock):
+    slot = slot_of(clock.now(), 3600)
+    first = SchedulerLease(runtime.session_factory, "host-a:1", timedelta(seconds=30))
+    assert first.try_acquire(clock.now())
+    with runtime.uow() as uow:
+        run_id = uow.job_runs.claim("settle_daily", slot, clock.now(), "host-a:1")
+        uow.commit()
+    assert run_recorded(runtime, "settle_daily", slot, lambda: {"ran": "twice"}, "host-b:2") is None  # a is alive
+
+    clock.advance(timedelta(seconds=31))  # host-a was killed mid-job: its lease runs out
+    assert SchedulerLease(runtime.session_factory, "host-b:2", timedelta(seconds=30)).try_acquire(clock.now())
+    assert run_recorded(runtime, "settle_daily", slot, lambda: {"settled_dates": []}, "host-b:2") == {
+        "settled_dates": []}
+    with runtime.uow() as uow:
+        assert not uow.job_runs.finish(run_id, "failed", '{"late": true}', clock.now(), "host-a:1")
+        uow.commit()
+    [run] = job_runs(runtime)
+    assert (run.id, run.status, run.owner, run.attempts) == (run_id, "succeeded", "host-b:2", 2)
+    assert json.loads(run.summary) == {"settled_dates": []}
+
+
+def test_a_new_leader_abandons_runs_left_running_and_runs_those_jobs_at_once(runtime, clock):
+    hourly = {name: 3600 for name in scheduler_module.JOBS}
+    first = scheduler_module.SchedulerProcess(runtime, None, holder="test:1", intervals=hourly)
+    assert first.start()
+    assert len(wait_for_runs(runtime, len(hourly))) == len(hourly)
+    first.stop()  # every job's next run is an hour away now
+
+    clock.advance(timedelta(hours=1))
+    slot = slot_of(clock.now(), 3600)
+    with runtime.uow() as uow:  # a leader killed while settling: its run says "running" forever
+        assert uow.job_runs.claim("settle_daily", slot, clock.now(), "dead-host:7") is not None
+        uow.commit()
+    second = scheduler_module.SchedulerProcess(runtime, None, holder="test:2", intervals=hourly)
+    assert second.start()
+    try:
+        wait_for(lambda: any(r.owner == "test:2" and r.status == "succeeded" for r in job_runs(runtime)))
+    finally:
+        second.stop()
+    runs = job_runs(runtime)
+    rerun = [r for r in runs if r.job == "settle_daily" and r.scheduled_for == slot]
+    assert [(r.status, r.owner, r.attempts) for r in rerun] == [("succeeded", "test:2", 2)]
+    assert len(runs) == len(hourly) + 1  # only the abandoned job ran again, at once
+
+
+def test_a_leader_that_lost_its_lease_pauses_its_jobs_and_leads_again_when_the_lease_is_free(runtime, clock):
+    """The lease is checked on its own loop, never paused with the jobs (short TTL, loops driven
+    by hand: ``renew_seconds`` is longer than the test)."""
+    hourly = {name: 3600 for name in scheduler_module.JOBS}
+
+    def process(holder: str):
+        return scheduler_module.SchedulerProcess(runtime, None, holder=holder, intervals=hourly,
+                                                 lease_ttl=timedelta(seconds=30), renew_seconds=3600)
+
+    a, b = process("host-a:1"), process("host-b:2")
+    try:
+        assert a.start() and not a.jobs_paused
+        clock.advance(timedelta(seconds=31))  # a is paused past its lease; b takes over
+        assert b.start() and not b.jobs_paused
+        assert not a.check_lease() and a.jobs_paused  # a resumes, sees the loss, pauses its jobs
+        clock.advance(timedelta(seconds=10))
+        assert not a.check_lease()  # ... and keeps trying while b renews
+        assert b.check_lease()
+        clock.advance(timedelta(seconds=31))  # b dies without releasing the lease
+        assert a.check_lease() and not a.jobs_paused
+        assert a.lease.current_holder()[0] == "host-a:1"
+    finally:
+        b.stop()
+        a.stop()
+    assert a.lease.current_holder()[1] < clock.now()  # released on stop
+
+
+def test_jobs_runs_lists_recent_runs_newest_first_with_their_summaries(runtime, clock):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for minutes, job, work in ((0, "publish_fixings", lambda: {"published": 12}),
+                               (5, "ingest_blocks", lambda: {"added_blocks": 3, "tip_height": 870001}),
+                               (10, "publish_fixings", lambda: {"published": 0})):
+        clock.set(datetime(2026, 11, 1, 0, minutes, tzinfo=timezone.utc))
+        run_recorded(runtime, job, slot_of(clock.now(), 300), work, "host-a:1")
+    environment = {"HASHEDGE_DATABASE_URL": runtime.settings.database_url,
+                   "HASHEDGE_INSTANCE_DIR": str(runtime.settings.instance_dir), "PATH": "/usr/bin:/bin"}
+    hashedge = str(Path(sys.executable).with_name("hashedge"))
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([hashedge, "jobs", "runs", *args], env=environment, capture_output=True, text=True,
+                              timeout=60)
+
+    listed = json.loads(cli("--json").stdout)
+    assert [(r["job"], r["status"], r["owner"], r["attempts"], r["summary"]) for r in listed] == [
+        ("publish_fixings", "succeeded", "host-a:1", 1, {"published": 0}),
+        ("ingest_blocks", "succeeded", "host-a:1", 1, {"added_blocks": 3, "tip_height": 870001}),
+        ("publish_fixings", "succeeded", "host-a:1", 1, {"published": 12}),
+    ]
+    assert listed[0]["scheduled_for"] == "2026-11-01T00:10:00+00:00" and listed[0]["duration_ms"] == 0
+    [only] = json.loads(cli("--json", "--job", "publish_fixings", "--limit", "1").stdout)
+    assert only["summary"] == {"published": 0}
+    plain = cli("--job", "ingest_blocks").stdout.splitlines()
+    assert len(plain) == 1 and "ingest_blocks" in plain[0] and "2026-11-01 00:05:00 succeeded" in plain[0]
+    assert '{"added_blocks":3,"tip_height":870001}' in plain[0]
+    refused = cli("--job", "mine_bitcoin")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+
+
+def test_a_standby_is_never_stuck_behind_a_lease_row_another_process_keeps_locked(runtime, clock):
+    """A frozen process may be inside its own renewal, holding the lease row's lock: the standby's
+    attempt gives up after a third of the TTL (PostgreSQL) instead of waiting with it, and takes
+    the lease once the lock is gone."""
+    import time
+
+    from sqlalchemy import text
+
+    frozen = SchedulerLease(runtime.session_factory, "frozen:1", timedelta(seconds=3))
+    standby = SchedulerLease(runtime.session_factory, "standby:2", timedelta(seconds=3))
+    assert frozen.try_acquire(clock.now())
+    clock.advance(timedelta(seconds=4))  # the frozen holder's lease has expired
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no row locks: a writer holds the whole database (busy timeout)")
+    with runtime.engine.connect() as blocker:
+        blocker.execute(text("SELECT * FROM scheduler_lease FOR UPDATE"))  # the frozen renewal's lock
+        started = time.monotonic()
+        assert not standby.try_acquire(clock.now())
+        assert time.monotonic() - started < 2.5
+        blocker.rollback()
+    assert standby.try_acquire(clock.now())

@@ -18,13 +18,18 @@ class JobRunRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job: Mapped[str] = mapped_column(String(64))
     scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed | abandoned
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)  # the lease holder that ran it
+    attempts: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (UniqueConstraint("job", "scheduled_for", name="uq_job_runs_slot"),)
+
+
+SCHEDULER_LEASE = "scheduler"  # the name of the scheduler's lease row
 
 
 class SchedulerLeaseRow(Base):

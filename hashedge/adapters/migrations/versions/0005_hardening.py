@@ -1,4 +1,4 @@
-"""Hardening: the journal's hash chain, and no more INSERT OR REPLACE on SQLite.
+"""Hardening: the journal's hash chain, no more INSERT OR REPLACE on SQLite, job runs with owners.
 
 - ``journal_chain``: one link per journal entry, numbered in commit order, holding the SHA-256
   of the entry's canonical content and the chain hash through it
@@ -10,6 +10,10 @@
   key already exists, on ``fixings``, ``journal_entries`` and ``journal_chain`` (a posting for an
   existing entry was already refused: ``journal_postings_unsealed``). PostgreSQL's ``ON CONFLICT
   DO UPDATE`` fires the UPDATE triggers, which refuse it already.
+- ``job_runs.owner``: the scheduler process (lease holder) that claimed the run, so a run left
+  ``running`` by a leader that died or lost its lease is recognised as stale and run again;
+  ``job_runs.attempts``: how many times the slot was claimed (failed, abandoned and stale runs
+  are claimed again).
 
 Revision ID: 0005
 Revises: 0008
@@ -36,6 +40,9 @@ _LINK_EXISTS = "the journal is immutable: this hash-chain link exists"
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("job_runs") as batch:
+        batch.add_column(sa.Column("owner", sa.String(128), nullable=True))
+        batch.add_column(sa.Column("attempts", sa.Integer, nullable=False, server_default="1"))
     op.create_table(
         "journal_chain",
         sa.Column("seq", ENTRY_ID, nullable=False, autoincrement=False),
@@ -105,3 +112,6 @@ def downgrade() -> None:
                      "journal_chain_no_replace", "journal_chain_no_update", "journal_chain_no_delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
     op.drop_table("journal_chain")
+    with op.batch_alter_table("job_runs") as batch:
+        batch.drop_column("attempts")
+        batch.drop_column("owner")

@@ -42,8 +42,12 @@ def run_settlement():
     except HashEdgeError as exc:
         apply_errors(form, exc, default="business_date")
         return _settlement_page(form, exc.http_status)
+    what = "Provisional settlement" if summary.provisional else "Settlement"
     if summary.already_done:
-        flash(f"Settlement for {day} was already done; nothing changed.", "info")
+        flash(f"{what} for {day} was already done; nothing changed.", "info")
+    elif summary.provisional:
+        flash(f"Provisionally settled {day} at the current marks: variation margin on "
+              f"{len(summary.variation_margin_sats)} instruments; the close settles after 00:00 UTC.", "success")
     else:
         flash(f"Settled {day}: variation margin on {len(summary.variation_margin_sats)} instruments, "
               f"{len(summary.final_settlements)} expiries"
@@ -56,7 +60,7 @@ def jobs_page():
     job = request.args.get("job", "")
     job = job if job in JOBS else ""
     status = request.args.get("status", "")
-    status = status if status in ("running", "succeeded", "failed") else ""
+    status = status if status in operations.JOB_STATUSES else ""
     page, size = page_args(default_size=50)
     result = operations.job_runs(runtime().uow(), job=job or None, status=status or None, page=page, page_size=size)
     return render_template("desk/jobs.html", result=result, pager=pager_of(result), job=job, status=status,

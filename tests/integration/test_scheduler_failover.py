@@ -1,0 +1,146 @@
+"""Scheduler failover with real processes, real APScheduler and the real clock, on SQLite and
+PostgreSQL: a leader frozen past its lease (SIGSTOP) leads again once its successor dies
+(SIGKILL), and a run left ``running`` by a leader killed mid-job is run again by the next one.
+Leases of 2 s renewed every 0.4 s keep each test to a few seconds
+(``tests/integration/scheduler_worker.py`` is the process)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from hashedge.adapters.orm.jobs import JobRunRow, SchedulerLeaseRow
+
+pytestmark = pytest.mark.timeout(120)
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def workers(database_url, tmp_path):
+    started: list[subprocess.Popen] = []
+
+    def spawn(holder: str, *options: str) -> subprocess.Popen:
+        log = open(tmp_path / f"{holder}.log", "w")
+        worker = subprocess.Popen([sys.executable, "-m", "tests.integration.scheduler_worker", database_url, holder,
+                                   *options], cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT)
+        started.append(worker)
+        return worker
+
+    yield spawn
+    for worker in started:
+        if worker.poll() is None:
+            os.kill(worker.pid, signal.SIGCONT)
+            worker.kill()
+        worker.wait(timeout=30)
+
+
+@pytest.fixture
+def db(database_url):
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def holder(db) -> str | None:
+    with db.connect() as connection:
+        row = connection.execute(select(SchedulerLeaseRow.holder, SchedulerLeaseRow.expires_at)).first()
+    if row is None:
+        return None
+    expires_at = row.expires_at.replace(tzinfo=timezone.utc)
+    return row.holder if expires_at > datetime.now(timezone.utc) else None
+
+
+def runs(db) -> list:
+    with db.connect() as connection:
+        return connection.execute(select(JobRunRow.id, JobRunRow.job, JobRunRow.status, JobRunRow.owner,
+                                         JobRunRow.started_at, JobRunRow.attempts)).all()
+
+
+def wait_until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def naive_utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def ran_since(db, owner: str, since: datetime) -> bool:
+    return any(r.owner == owner and r.status == "succeeded" and r.started_at.replace(tzinfo=None) >= since
+               for r in runs(db))
+
+
+def freeze_outside_a_write(worker: subprocess.Popen, db) -> None:
+    """SIGSTOP ``worker``, at a moment it holds no SQLite write lock: SQLite has one lock for the
+    whole database, and a process frozen inside a write would block every other writer until it
+    resumes (no standby could take over then; on PostgreSQL a frozen lease or job-store
+    transaction is ended by the server after the lease TTL)."""
+    for _attempt in range(100):
+        os.kill(worker.pid, signal.SIGSTOP)
+        if db.dialect.name != "sqlite":
+            return
+        probe = sqlite3.connect(db.url.database, timeout=0.2, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:  # frozen mid-write: let it finish and try again
+            os.kill(worker.pid, signal.SIGCONT)
+            time.sleep(0.05)
+        finally:
+            probe.close()
+    raise AssertionError("the worker never paused outside a write")
+
+
+def test_a_leader_frozen_past_its_lease_stands_by_and_leads_again_when_the_new_leader_dies(workers, db):
+    a = workers("host-a")
+    wait_until(lambda: holder(db) == "host-a" and ran_since(db, "host-a", datetime.min), 30, "a to lead")
+    b = workers("host-b")
+    time.sleep(1)
+    assert holder(db) == "host-a"  # b stands by
+
+    freeze_outside_a_write(a, db)  # a freezes: its lease runs out and b takes over
+    frozen_at = naive_utc_now()
+    wait_until(lambda: holder(db) == "host-b" and ran_since(db, "host-b", frozen_at), 20, "b to take over")
+    time.sleep(1)
+    os.kill(a.pid, signal.SIGCONT)  # a wakes up past its lease: it must see that it lost it
+    resumed_at = naive_utc_now()
+    time.sleep(1.5)
+    assert holder(db) == "host-b"
+    assert not ran_since(db, "host-a", resumed_at)  # a ran nothing while b led
+
+    b.kill()  # b dies without releasing the lease
+    killed_at = naive_utc_now()
+    wait_until(lambda: holder(db) == "host-a" and ran_since(db, "host-a", killed_at), 20, "a to lead again")
+
+    a.send_signal(signal.SIGTERM)  # a stops cleanly and releases the lease at once
+    assert a.wait(timeout=30) == 0
+    assert holder(db) is None
+
+
+def test_a_run_left_running_by_a_leader_killed_mid_job_is_run_again_by_the_next_leader(workers, db):
+    hourly = ("--interval", "3600", "--ingest-interval", "3600")
+    a = workers("host-a", *hourly, "--slow-ingest", "60")  # its node answers after a minute
+    wait_until(lambda: any(r.job == "ingest_blocks" and r.status == "running" for r in runs(db)), 30,
+               "a to start ingesting")
+    [stuck] = [r for r in runs(db) if r.job == "ingest_blocks"]
+    a.kill()  # mid-job: the run says "running" and the job's next run is an hour away
+
+    workers("host-b", *hourly)
+    wait_until(lambda: any(r.job == "ingest_blocks" and r.owner == "host-b" and r.status == "succeeded"
+                           for r in runs(db)), 30, "b to run ingest_blocks again")
+    after = {r.id: r for r in runs(db)}
+    assert not [r for r in after.values() if r.status == "running" and r.owner == "host-a"]
+    # the same slot is claimed again (attempt 2), or, across an hour boundary, left abandoned
+    assert (after[stuck.id].status, after[stuck.id].owner) in {("succeeded", "host-b"), ("abandoned", "host-a")}
