@@ -120,3 +120,20 @@ def test_the_orm_describes_the_migrated_ledger_tables(runtime):
         })
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_append_returns_the_entry_exactly_as_it_reads_back(runtime, funded):
+    from datetime import timedelta, timezone
+
+    from hashedge.domain import ledger as journal
+
+    elsewhere = timezone(timedelta(hours=5))  # an aware time in another zone: stored and returned in UTC
+    entry = journal.transfer(journal.FEES, journal.collateral(str(funded.id)), 25, idempotency_key="rebate-1",
+                             occurred_at=runtime.clock.now().astimezone(elsewhere), memo="fee rebate")
+    with runtime.uow() as uow:
+        appended = uow.ledger.append(entry, runtime.clock.now().astimezone(elsewhere))
+        uow.commit()
+    with runtime.uow() as uow:
+        assert uow.ledger.find("rebate-1") == appended
+    assert appended.entry.occurred_at.utcoffset() == timedelta(0)
+    assert ledger.check_balances(runtime.uow()).ok

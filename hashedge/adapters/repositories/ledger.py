@@ -9,8 +9,9 @@ the entries into the hash chain (``repositories.journal_chain``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, text, true, update
 from sqlalchemy.exc import IntegrityError
@@ -255,7 +256,7 @@ class LedgerRepository:
                 raise KeyAlreadyPosted(entry.idempotency_key) from exc
             raise
         self._appended.append((entry_id, content_sha256(entry_id, entry, recorded_at)))
-        return self._recorded(entry_id)
+        return _as_recorded(entry_id, entry, recorded_at)  # what was just written, without reading it back
 
     def _write(self, entry_id: int, entry: JournalEntry, recorded_at: datetime) -> None:
         self.session.execute(insert(JournalPostingRow), [
@@ -386,3 +387,9 @@ class LedgerRepository:
         )
         return int(total or 0)
 
+
+def _as_recorded(entry_id: int, entry: JournalEntry, recorded_at: datetime) -> RecordedEntry:
+    """The entry as ``_recorded`` would read it back: id set, postings in account order, UTC times."""
+    stored = dataclasses.replace(entry, entry_id=str(entry_id), occurred_at=entry.occurred_at.astimezone(timezone.utc),
+                                 postings=tuple(sorted(entry.postings, key=lambda p: p.account.key)))
+    return RecordedEntry(entry_id, stored, recorded_at.astimezone(timezone.utc))
