@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = ["bench_indices.py", "bench_platform.py", "bench_pricing.py", "bench_margin.py", "bench_matching.py"]
+SCRIPTS = ["bench_indices.py", "bench_platform.py", "bench_pricing.py", "bench_margin.py", "bench_matching.py",
+           "bench_ledger.py"]
 
 
 def main() -> int:
