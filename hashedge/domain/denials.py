@@ -24,6 +24,7 @@ class RejectReason(str, Enum):
     PRICE_INVALID = "price_invalid"
     PRICE_NOT_POSITIVE = "price_not_positive"
     PRICE_NOT_ON_TICK = "price_not_on_tick"
+    PRICE_OUTSIDE_BAND = "price_outside_band"
     MARKET_ORDER_MUST_BE_IOC_OR_FOK = "market_order_must_be_ioc_or_fok"
     POST_ONLY_MUST_BE_GTC_LIMIT = "post_only_must_be_gtc_limit"
     UNKNOWN_ORDER_TYPE = "unknown_order_type"

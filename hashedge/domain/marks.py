@@ -1,20 +1,26 @@
-"""Mark prices: the model's fair value, anchored to the order book when it is two-sided.
+"""Mark prices: the model's fair value as the anchor, moved by the market only with real depth.
 
-The rule (``RiskParameters.mark_anchoring``, default ``model_clipped_to_book``)
---------------------------------------------------------------------------------
-1. Round the model fair value half-even to the tick.
-2. If the book is two-sided (a best bid and a best ask), clip it into ``[bid, ask]``: a model
-   inside the spread stands; a model below the bid marks at the bid (someone will pay that
-   much), above the ask at the ask. A one-sided or empty book leaves the model alone.
-3. A capped contract's mark is then clamped into ``[floor, cap]`` (it can be worth no more).
+The rule (MARKS.md beside this module has the why, the attack it stops and the numbers)
+--------------------------------------------------------------------------------------
+1. M = the model fair value, rounded half-even to the tick.
+2. Qualifying depth: only resting orders priced within ``mark.book_band_ratio`` of M count.
+   A side qualifies when it holds at least ``mark.min_book_notional_sats`` of notional there;
+   its robust price is the quantity-weighted average price of exactly that much depth, best
+   first (the price a trade of that size would get). The book counts only when both sides
+   qualify: then B = M clipped into [robust bid, robust ask] (``book_mid``: their mid).
+3. Recent trades: the book trades of the last ``mark.trade_window_minutes`` priced within the
+   same band; with at least the minimum notional among them, T = their average price.
+4. The candidate (``mark.anchoring``, default ``median``): median(M, B, T) when both B and T
+   exist, B when only the book qualifies, otherwise M. Trades alone never move a mark (two
+   accounts can trade with each other at no risk); they can only hold the book's move back.
+5. Bounds: the premium (candidate - M) changes by at most ``mark.max_change_ratio`` x M from
+   the previous mark's premium (the model's own moves pass through: they come from the chain,
+   not from a participant), and the mark never leaves ``mark.band_ratio`` of M (band edges
+   rounded inwards to the tick). A capped contract's mark is then clamped into [floor, cap].
 
-Why model-clipped rather than mid: in a thin market the mid of a wide book is whatever the
-last quotes happened to be, and a single participant can move it by quoting; the model moves
-with difficulty, and the book only overrides it when someone is actually willing to trade
-through it. ``book_mid`` (mid of a two-sided book, rounded to the tick, else the model) and
-``model_only`` are the governed alternatives. Without a model value the mark falls back to
-the mid of a two-sided book, then to the previous mark; with none of them there is no mark
-(``NoMark``), and the service keeps the instrument out of trading.
+Without a model value the previous mark stands; a contract never marked takes the mid of the
+robust bid and ask if both sides qualify (anywhere in the book); else there is no mark
+(``NoMark``) and the service keeps the instrument out of trading.
 
 Model fair values come in as plain numbers, computed by the service with ``pricing`` along one
 forward difficulty path (``pricing.forward``, built once per marking run; pricing/README.md,
@@ -31,7 +37,7 @@ epochs (about a year) ending at the current one, fees per block held at the mean
   (``pricing.futures.bme_settlement_btc_per_th_day(path, k, 1)``), converted exactly to the quote
   unit and rounded to the tick. Once that fixing is published, the model value *is* the
   settlement price (``settlement.settlement_price``); a capped contract's mark is then clamped
-  to its range like its final price (rule 3 above);
+  to its range like its final price (rule 5 above);
 - monthly hashprice (``hashprice_monthly_forward_price``): the mean of the window's daily
   fixings, each published day at its fixing and the others at the path's prediction
   (``ForwardPath.hashprice_mean_sats_per_phd``: per-epoch hashprice with the flat fees,
@@ -80,19 +86,20 @@ from hashedge.domain.units import round_to_tick as round_to_tick_directed
 
 
 class MarkSource(str, Enum):
-    MODEL = "model"  # the model value, the book not two-sided (or ignored)
-    MODEL_IN_BOOK = "model_in_book"  # the model value, inside the two-sided book
-    BID = "bid"  # the model was below the best bid
-    ASK = "ask"  # the model was above the best ask
-    MID = "mid"  # mid of the two-sided book
-    PREVIOUS = "previous"  # no model, no two-sided book: the previous mark
+    MODEL = "model"  # the model value: no qualifying book, or the model inside it
+    BOOK = "book"  # the model clipped into (or the mid of) the qualifying book
+    TRADES = "trades"  # the recent-trade average, between the model and the book
+    CHANGE_LIMIT = "change_limit"  # the premium over the model moved at most max_change per re-mark
+    BAND = "band"  # held at the edge of the mark band around the model
+    MID = "mid"  # no model, never marked: mid of the robust bid and ask
+    PREVIOUS = "previous"  # no model: the previous mark
 
 
 class NoMark(DomainError):
-    """Nothing to mark an instrument at: no model value, no two-sided book, no previous mark."""
+    """Nothing to mark an instrument at: no model value, qualifying book or previous mark."""
 
     def __init__(self, instrument_id: str):
-        super().__init__(f"no mark for {instrument_id}: no model value, two-sided book or previous mark")
+        super().__init__(f"no mark for {instrument_id}: no model value, qualifying book or previous mark")
         self.instrument_id = instrument_id
 
 
@@ -102,8 +109,12 @@ class Mark:
     price: Decimal
     source: MarkSource
     model_price: Decimal | None = None
-    best_bid: Decimal | None = None
-    best_ask: Decimal | None = None
+    book_price: Decimal | None = None  # B on the tick, when the book qualified
+    trade_price: Decimal | None = None  # T on the tick, when recent trades qualified
+
+
+Level = tuple[Decimal, int]  # (price, quantity), as ``book.BookDepth`` and recent trades give them
+_DEFAULTS = RiskParameters()
 
 
 def model_value(value: Decimal | float | int, field: str = "model_price") -> Decimal:
@@ -121,47 +132,133 @@ def model_value(value: Decimal | float | int, field: str = "model_price") -> Dec
 
 
 def mark_price(
-    spec: ContractSpec, *, model_price: Decimal | float | None, best_bid: Decimal | None,
-    best_ask: Decimal | None, anchoring: MarkAnchoring = MarkAnchoring.MODEL_CLIPPED_TO_BOOK,
-    previous_mark: Decimal | None = None,
+    spec: ContractSpec, *, model_price: Decimal | float | None, bids: Sequence[Level] = (),
+    asks: Sequence[Level] = (), trades: Sequence[Level] = (), previous_mark: Decimal | None = None,
+    previous_model: Decimal | None = None, params: RiskParameters = _DEFAULTS,
 ) -> Mark:
-    """The mark of ``spec`` under ``anchoring`` (module docstring), on the tick."""
-    model = None if model_price is None else _on_tick(spec, model_value(model_price))
-    two_sided = best_bid is not None and best_ask is not None
-    if two_sided:
-        bid, ask = require_price(best_bid, "best_bid"), require_price(best_ask, "best_ask")
-        if not bid < ask:
-            raise InvalidValue("best_ask", best_ask, f"a two-sided book has bid < ask (bid {best_bid})")
-    price, source = _choose(spec, MarkAnchoring(anchoring), model, best_bid if two_sided else None,
-                            best_ask if two_sided else None, previous_mark)
+    """The mark of ``spec`` (module docstring), on the tick.
+
+    ``bids``/``asks``: resting depth, best first; ``trades``: recent book trades (the caller picks
+    the window); ``previous_mark``/``previous_model``: the last mark and the model value it had.
+    """
+    bids, asks = _levels(bids, "bids", descending=True), _levels(asks, "asks", descending=False)
+    if bids and asks and not bids[0][0] < asks[0][0]:
+        raise InvalidValue("asks", asks[0][0], f"a two-sided book has bid < ask (bid {bids[0][0]})")
+    trades = _levels(trades, "trades", descending=None)
+    if model_price is None:
+        return _without_model(spec, bids, asks, previous_mark, params)
+    model = _on_tick(spec, model_value(model_price))
+    m, minimum = exact(model), exact(params.mark_min_book_notional_sats)
+    inside = (m * (1 - exact(params.mark_book_band_ratio)), m * (1 + exact(params.mark_book_band_ratio)))
+    robust_bid = _robust_price(spec, bids, inside, minimum)
+    robust_ask = _robust_price(spec, asks, inside, minimum)
+    book = None
+    if robust_bid is not None and robust_ask is not None:
+        if params.mark_anchoring is MarkAnchoring.BOOK_MID:
+            book = (robust_bid + robust_ask) / 2
+        else:
+            book = min(max(m, robust_bid), robust_ask)
+    trade = _trade_average(spec, trades, inside, minimum)
+    candidate, source = _candidate(params.mark_anchoring, m, book, trade)
+    price, source = _bounded(spec, model, candidate, source, previous_mark, previous_model, params)
     if spec.is_capped:
         assert spec.floor is not None and spec.cap is not None
         price = min(max(price, spec.floor), spec.cap)
-    return Mark(spec.symbol, price, source, model, best_bid, best_ask)
+    return Mark(spec.symbol, price, source, model, None if book is None else _on_tick(spec, book),
+                None if trade is None else _on_tick(spec, trade))
 
 
-def _choose(spec: ContractSpec, anchoring: MarkAnchoring, model: Decimal | None, bid: Decimal | None,
-            ask: Decimal | None, previous: Decimal | None) -> tuple[Decimal, MarkSource]:
-    two_sided = bid is not None and ask is not None
-    if anchoring is MarkAnchoring.BOOK_MID and two_sided:
-        return _mid(spec, bid, ask), MarkSource.MID
-    if model is not None:
-        if not two_sided or anchoring is not MarkAnchoring.MODEL_CLIPPED_TO_BOOK:
+def _candidate(anchoring: MarkAnchoring, model: Fraction, book: Fraction | None,
+               trade: Fraction | None) -> tuple[Fraction, MarkSource]:
+    if anchoring is MarkAnchoring.MODEL_ONLY or book is None:
+        return model, MarkSource.MODEL
+    if anchoring is MarkAnchoring.MEDIAN and trade is not None:
+        middle = sorted((model, book, trade))[1]
+        if middle == model:
             return model, MarkSource.MODEL
-        if model < bid:
-            return bid, MarkSource.BID
-        if model > ask:
-            return ask, MarkSource.ASK
-        return model, MarkSource.MODEL_IN_BOOK
-    if two_sided:
-        return _mid(spec, bid, ask), MarkSource.MID
+        return middle, MarkSource.BOOK if middle == book else MarkSource.TRADES
+    return book, MarkSource.MODEL if book == model else MarkSource.BOOK
+
+
+def _bounded(spec: ContractSpec, model: Decimal, candidate: Fraction, source: MarkSource,
+             previous_mark: Decimal | None, previous_model: Decimal | None,
+             params: RiskParameters) -> tuple[Decimal, MarkSource]:
+    """Rule 5: the premium's change per re-mark, then the mark band; on the tick."""
+    m = exact(model)
+    premium = candidate - m
+    before = Fraction(0)
+    if previous_mark is not None and previous_model is not None:
+        before = exact(require_price(previous_mark, "previous_mark")) - exact(
+            require_price(previous_model, "previous_model"))
+    step = m * exact(params.mark_max_change_ratio)
+    limited = min(max(premium, before - step), before + step)
+    if limited != premium:
+        source = MarkSource.CHANGE_LIMIT
+    price = _on_tick(spec, m + limited)
+    low, high = price_band(spec, model, params.mark_band_ratio)
+    low, high = min(low, model), max(high, model)  # a band narrower than a tick is the model
+    if not low <= price <= high:
+        price, source = min(max(price, low), high), MarkSource.BAND
+    return price, source
+
+
+def _without_model(spec: ContractSpec, bids: list[Level], asks: list[Level], previous: Decimal | None,
+                   params: RiskParameters) -> Mark:
     if previous is not None:
-        return require_price(previous, "previous_mark"), MarkSource.PREVIOUS
-    raise NoMark(spec.symbol)
+        return Mark(spec.symbol, require_price(previous, "previous_mark"), MarkSource.PREVIOUS)
+    anywhere = (Fraction(0), None)
+    minimum = exact(params.mark_min_book_notional_sats)
+    robust_bid = _robust_price(spec, bids, anywhere, minimum)
+    robust_ask = _robust_price(spec, asks, anywhere, minimum)
+    if robust_bid is None or robust_ask is None:
+        raise NoMark(spec.symbol)
+    mid = _on_tick(spec, (robust_bid + robust_ask) / 2)
+    return Mark(spec.symbol, mid, MarkSource.MID, None, mid)
 
 
-def _mid(spec: ContractSpec, bid: Decimal, ask: Decimal) -> Decimal:
-    return _on_tick(spec, (exact(bid) + exact(ask)) / 2)
+def _levels(levels: Sequence[Level], field: str, *, descending: bool | None) -> list[tuple[Decimal, int]]:
+    checked = []
+    for price, quantity in levels:
+        if require_price(price, field) <= 0:
+            raise InvalidValue(field, price, "prices must be positive")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            raise InvalidValue(field, quantity, "quantities must be positive ints")
+        if descending is not None and checked and (price >= checked[-1][0] if descending else price <= checked[-1][0]):
+            raise InvalidValue(field, price, "levels must be best first, one per price")
+        checked.append((price, quantity))
+    return checked
+
+
+def _within(price: Fraction, inside: tuple[Fraction, Fraction | None]) -> bool:
+    low, high = inside
+    return low <= price and (high is None or price <= high)
+
+
+def _robust_price(spec: ContractSpec, levels: list[Level], inside: tuple[Fraction, Fraction | None],
+                  minimum: Fraction) -> Fraction | None:
+    """Quantity-weighted price of the first ``minimum`` sats of notional within ``inside``
+    (the last level taken in part), or ``None`` if the side holds less than that there."""
+    size = exact(spec.multiplier)
+    needed, contracts, value = minimum, Fraction(0), Fraction(0)
+    for price, quantity in levels:
+        p = exact(price)
+        if not _within(p, inside):
+            continue
+        taken = min(Fraction(quantity), needed / (p * size))
+        contracts, value, needed = contracts + taken, value + taken * p, needed - taken * p * size
+        if needed <= 0:
+            return value / contracts
+    return None
+
+
+def _trade_average(spec: ContractSpec, trades: list[Level], inside: tuple[Fraction, Fraction | None],
+                   minimum: Fraction) -> Fraction | None:
+    kept = [(exact(p), q) for p, q in trades if _within(exact(p), inside)]
+    contracts = sum(q for _, q in kept)
+    value = sum((p * q for p, q in kept), Fraction(0))
+    if not contracts or value * exact(spec.multiplier) < minimum:
+        return None
+    return value / contracts
 
 
 def _on_tick(spec: ContractSpec, value: Fraction | Decimal) -> Decimal:
@@ -258,6 +355,18 @@ def price_band(spec: ContractSpec, mark: Decimal, ratio: Decimal) -> tuple[Decim
     return max(low, spec.tick_size), high
 
 
+def limit_price_check(spec: ContractSpec, price: Decimal, mark: Decimal, params: RiskParameters) -> Rejected | None:
+    """``None`` if a limit order at ``price`` lies within ``orders.price_band_ratio`` of the mark
+    (the band's edges rounded inwards to the tick), else the denial with the allowed range."""
+    low, high = price_band(spec, mark, params.order_price_band_ratio)
+    if low <= require_price(price, "price") <= high:
+        return None
+    percent = _percent(params.order_price_band_ratio)
+    message = (f"price {price} is outside the price band {low} to {high} ({percent}% around the mark"
+               f" {mark}) for {spec.symbol}")
+    return Rejected(RejectReason.PRICE_OUTSIDE_BAND, "price", message)
+
+
 def otc_price_check(spec: ContractSpec, price: Decimal, mark: Decimal, params: RiskParameters) -> Rejected | None:
     """``None`` if a block trade at ``price`` is on the tick and within the OTC band around ``mark``."""
     if not is_on_tick(require_price(price, "price"), spec.tick_size):
@@ -266,7 +375,11 @@ def otc_price_check(spec: ContractSpec, price: Decimal, mark: Decimal, params: R
     low, high = price_band(spec, mark, params.otc_band_ratio)
     if low <= price <= high:
         return None
-    percent = (params.otc_band_ratio * 100).normalize()
+    percent = _percent(params.otc_band_ratio)
     message = (f"price {price} is outside the OTC band {low} to {high} ({percent}% around the mark"
                f" {mark}) for {spec.symbol}")
     return Rejected(RejectReason.PRICE_INVALID, "price", message)
+
+
+def _percent(ratio: Decimal) -> str:
+    return format((ratio * 100).normalize(), "f")  # 0.2 -> "20", 0.025 -> "2.5"

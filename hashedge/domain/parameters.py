@@ -28,7 +28,10 @@ BME14_CAPPED       n/a      n/a          fully collateralized: the whole range
 
 Other defaults: maker fee 2 bps, taker fee 5 bps of notional (rounded up to the sat); OTC block
 trades within 5% of the mark; market orders checked (and protected by the service) at 5% from
-the mark; mark = model fair value clipped into the two-sided book (``marks``).
+the mark; limit orders within 20% of the mark; the mark rule and its numbers are in
+``MARKS.md`` (beside ``marks.py``): the model anchors the mark, and only real two-sided depth of
+at least 0.5 BTC a side within 5% of the model moves it, never beyond 4% of the model (the
+smallest initial - maintenance gap) and by at most 1% of the model per re-mark.
 """
 
 from __future__ import annotations
@@ -61,10 +64,12 @@ FULLY_COLLATERALIZED = frozenset({Product.BME14_CAPPED})
 
 
 class MarkAnchoring(str, Enum):
-    """How the mark uses the order book when it is two-sided (``marks``)."""
+    """How the mark uses the order book and recent trades (``marks``, MARKS.md). Whatever the
+    choice, only qualifying depth counts and the mark stays within the mark band of the model."""
 
-    MODEL_CLIPPED_TO_BOOK = "model_clipped_to_book"  # model fair value clipped into [bid, ask]
-    BOOK_MID = "book_mid"  # mid of bid and ask
+    MEDIAN = "median"  # median of model, model clipped into the robust book, recent-trade average
+    MODEL_CLIPPED_TO_BOOK = "model_clipped_to_book"  # model clipped into the robust (qualifying) book
+    BOOK_MID = "book_mid"  # mid of the robust bid and ask
     MODEL_ONLY = "model_only"  # ignore the book
 
 
@@ -101,7 +106,30 @@ BOUNDS = {
     "fees.taker_bps": Bound(Decimal(0), Decimal(100)),
     "otc.band_ratio": Bound(Decimal("0.005"), Decimal("0.25")),
     "orders.market_band_ratio": Bound(Decimal("0.005"), Decimal("0.25")),
+    # limit orders: at least the market-order band (checked below), at most twice the mark
+    "orders.price_band_ratio": Bound(Decimal("0.02"), Decimal(1)),
+    # marks (MARKS.md): 0.01 BTC to 100 BTC of depth a side; bands up to 25%; 0 = model only
+    "mark.min_book_notional_sats": Bound(Decimal(1_000_000), Decimal(10_000_000_000)),
+    "mark.book_band_ratio": Bound(Decimal("0.005"), Decimal("0.25")),
+    "mark.band_ratio": Bound(Decimal(0), Decimal("0.25")),
+    "mark.max_change_ratio": Bound(Decimal("0.001"), Decimal("0.25")),
+    "mark.trade_window_minutes": Bound(Decimal(1), Decimal(1440)),
 }
+
+# Registry name -> attribute of the scalar (non-margin) parameters; whole numbers are marked.
+SCALARS = {
+    "fees.maker_bps": "maker_fee_bps",
+    "fees.taker_bps": "taker_fee_bps",
+    "otc.band_ratio": "otc_band_ratio",
+    "orders.market_band_ratio": "market_order_band_ratio",
+    "orders.price_band_ratio": "order_price_band_ratio",
+    "mark.min_book_notional_sats": "mark_min_book_notional_sats",
+    "mark.book_band_ratio": "mark_book_band_ratio",
+    "mark.band_ratio": "mark_band_ratio",
+    "mark.max_change_ratio": "mark_max_change_ratio",
+    "mark.trade_window_minutes": "mark_trade_window_minutes",
+}
+WHOLE_NUMBERS = frozenset({"mark.min_book_notional_sats", "mark.trade_window_minutes"})
 
 
 def round_up_to_step(ratio: float | Fraction | Decimal, step: Decimal = RATIO_STEP) -> Decimal:
@@ -187,7 +215,13 @@ class RiskParameters:
     taker_fee_bps: Decimal = Decimal(5)
     otc_band_ratio: Decimal = Decimal("0.05")
     market_order_band_ratio: Decimal = Decimal("0.05")
-    mark_anchoring: MarkAnchoring = MarkAnchoring.MODEL_CLIPPED_TO_BOOK
+    order_price_band_ratio: Decimal = Decimal("0.2")
+    mark_anchoring: MarkAnchoring = MarkAnchoring.MEDIAN
+    mark_min_book_notional_sats: Decimal = Decimal(50_000_000)
+    mark_book_band_ratio: Decimal = Decimal("0.05")
+    mark_band_ratio: Decimal = Decimal("0.04")
+    mark_max_change_ratio: Decimal = Decimal("0.01")
+    mark_trade_window_minutes: Decimal = Decimal(60)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mark_anchoring", MarkAnchoring(self.mark_anchoring))
@@ -199,6 +233,8 @@ class RiskParameters:
         for name, value in self.as_registry().items():
             if name != "mark.anchoring":
                 _check_bound(name, value)
+            if name in WHOLE_NUMBERS and value != value.to_integral_value():
+                raise InvalidValue(name, value, "must be a whole number")
         for product, ratios in self.margin.items():
             if product in FULLY_COLLATERALIZED:
                 raise InvalidValue("margin", product.value, "is fully collateralized and takes no ratio")
@@ -206,6 +242,10 @@ class RiskParameters:
                 name = f"margin.maintenance.{product.value}"
                 raise ParameterOutOfBounds(name, ratios.maintenance, BOUNDS["margin.maintenance"].low,
                                            ratios.initial, "maintenance cannot exceed initial margin")
+        if self.order_price_band_ratio < self.market_order_band_ratio:
+            raise ParameterOutOfBounds("orders.price_band_ratio", self.order_price_band_ratio,
+                                       self.market_order_band_ratio, BOUNDS["orders.price_band_ratio"].high,
+                                       "a market order's own band must lie inside the limit-price band")
 
     def ratios(self, product: Product) -> MarginRatios:
         product = Product(product)
@@ -219,13 +259,8 @@ class RiskParameters:
         for product in sorted(self.margin, key=lambda p: p.value):
             values[f"margin.initial.{product.value}"] = self.margin[product].initial
             values[f"margin.maintenance.{product.value}"] = self.margin[product].maintenance
-        values |= {
-            "fees.maker_bps": self.maker_fee_bps,
-            "fees.taker_bps": self.taker_fee_bps,
-            "otc.band_ratio": self.otc_band_ratio,
-            "orders.market_band_ratio": self.market_order_band_ratio,
-            "mark.anchoring": self.mark_anchoring.value,
-        }
+        values |= {name: getattr(self, attribute) for name, attribute in SCALARS.items()}
+        values["mark.anchoring"] = self.mark_anchoring.value
         return values
 
     @classmethod
@@ -244,12 +279,8 @@ class RiskParameters:
         for product in self.margin:
             margin[product] = MarginRatios(merged[f"margin.initial.{product.value}"],
                                            merged[f"margin.maintenance.{product.value}"])
-        return replace(
-            self, margin=margin, maker_fee_bps=merged["fees.maker_bps"],
-            taker_fee_bps=merged["fees.taker_bps"], otc_band_ratio=merged["otc.band_ratio"],
-            market_order_band_ratio=merged["orders.market_band_ratio"],
-            mark_anchoring=MarkAnchoring(merged["mark.anchoring"]),
-        )
+        scalars = {attribute: merged[name] for name, attribute in SCALARS.items()}
+        return replace(self, margin=margin, mark_anchoring=MarkAnchoring(merged["mark.anchoring"]), **scalars)
 
 
 def bound_of(name: str) -> Bound:

@@ -14,9 +14,10 @@ held at the mean of the last 2016 blocks. Then, per contract:
   prediction (``domain.marks.hashprice_monthly_forward_price``).
 
 Without stored blocks there is no path and the flat model is the fallback (the underlying's
-latest fixing; ``hashprice_monthly_model_price`` with growth 0). The model value is then clipped
-into the two-sided book (``RiskParameters.mark_anchoring``), and without a model the previous
-mark is kept. Every mark is stored with its source.
+latest fixing; ``hashprice_monthly_model_price`` with growth 0). The model value is the anchor:
+``domain.marks.mark_price`` moves it only with qualifying depth on both sides of the book (and
+recent book trades), within the governed bands (MARKS.md); without a model the previous mark is
+kept. Every mark is stored with its source.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from hashedge.adapters.repositories.trading import InstrumentRecord
@@ -255,8 +256,11 @@ def update_marks(uow: UnitOfWork, clock: Clock) -> MarkResult:
         previous = uow.marks.latest([r.symbol for r in records])
         path = load_forward_path(uow, records) if records else None
         settling = _settlement_fixings(uow, records)
+        since = now - timedelta(minutes=int(params.mark_trade_window_minutes))
         for record in records:
             book = OrderBook.from_resting(record.spec.trading_rules(), uow.orders.resting(record.symbol))
+            depth = book.depth()
+            trades = uow.trades.book_prices_since(record.symbol, since)
             before = previous.get(record.symbol)
             try:
                 model = _model_price(uow, record, now, path, settling)
@@ -264,9 +268,9 @@ def update_marks(uow: UnitOfWork, clock: Clock) -> MarkResult:
                 log.warning("no model value for %s: %s", record.symbol, exc)
                 model = None
             try:
-                mark = mark_price(record.spec, model_price=model, best_bid=book.best_bid(),
-                                  best_ask=book.best_ask(), anchoring=params.mark_anchoring,
-                                  previous_mark=before.price if before else None)
+                mark = mark_price(record.spec, model_price=model, bids=depth.bids, asks=depth.asks, trades=trades,
+                                  previous_mark=before.price if before else None,
+                                  previous_model=before.model_price if before else None, params=params)
             except NoMark:
                 unmarked.append(record.symbol)
                 continue

@@ -29,16 +29,23 @@ def account_state(uow: UnitOfWork, account_id: int) -> AccountState:
                         open_orders=tuple(uow.orders.resting_of(account_id)))
 
 
-def marks_and_specs(uow: UnitOfWork, state: AccountState,
-                    extra: tuple[str, ...] = ()) -> tuple[dict[str, Decimal], dict[str, ContractSpec]]:
-    """Latest marks and specs of every instrument the account touches (plus ``extra``)."""
-    symbols = ({p.instrument_id for p in state.positions} | {o.instrument_id for o in state.open_orders}
-               | set(extra))
+def latest_marks(uow: UnitOfWork, symbols) -> dict[str, Decimal]:
+    """The latest mark of each of ``symbols``; ``DataUnavailable`` if one has none yet."""
+    symbols = set(symbols)
     marks = {symbol: record.price for symbol, record in uow.marks.latest(symbols).items()}
     missing = sorted(symbols - set(marks))
     if missing:
         raise DataUnavailable(f"no mark yet for {', '.join(missing)}: run `hashedge instruments refresh`",
                               fields={"instrument": [f"{symbol} has no mark" for symbol in missing]})
+    return marks
+
+
+def marks_and_specs(uow: UnitOfWork, state: AccountState,
+                    extra: tuple[str, ...] = ()) -> tuple[dict[str, Decimal], dict[str, ContractSpec]]:
+    """Latest marks and specs of every instrument the account touches (plus ``extra``)."""
+    symbols = ({p.instrument_id for p in state.positions} | {o.instrument_id for o in state.open_orders}
+               | set(extra))
+    marks = latest_marks(uow, symbols)
     specs = {}
     for symbol in symbols:
         record = uow.instruments.get(symbol)

@@ -19,7 +19,10 @@ trades, positions, fees and PnL, and an amendment record (``order_amendments``) 
 request's idempotency key. A refusal stores nothing: the order stays as it was.
 
 Market orders are sent to the book as limit IOC orders at the edge of the market-order band
-around the mark (``domain.margin.order_price``), the price the margin check assumed.
+around the mark (``domain.margin.order_price``), the price the margin check assumed. A limit
+price (new, or changed by a replace) outside the governed price band around the mark
+(``domain.marks.limit_price_check``, ``orders.price_band_ratio``) is refused with the allowed
+range, before anything is matched.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from hashedge.domain.fees import fill_fees_sats
 from hashedge.domain.fills import Fill
 from hashedge.domain.instruments import ContractSpec
 from hashedge.domain.margin import order_price, pre_trade_check
+from hashedge.domain.marks import limit_price_check
 from hashedge.domain.orders import CancelReason, Order, OrderType, Side, TimeInForce, order_style, validate_order
 from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.positions import Position
@@ -48,7 +52,7 @@ from hashedge.errors import Conflict, HashEdgeError, IdempotencyKeyReused, Inval
 from hashedge.services.accounts import require_account
 from hashedge.services.instruments import get_instrument
 from hashedge.services.ledger import post, request_key
-from hashedge.services.margin import account_state, marks_and_specs, risk_parameters
+from hashedge.services.margin import account_state, latest_marks, marks_and_specs, risk_parameters
 
 MAX_QUANTITY = 1_000_000
 MAX_PRICE = 10**12  # far above any quote of any product; keeps prices in 64-bit ticks
@@ -143,6 +147,11 @@ def _without_trailing_zeros(value: Decimal) -> Decimal:
 def _denied(denial: Rejected | None) -> None:
     if denial is not None:
         raise OrderRejected(denial)
+
+
+def _require_price_in_band(uow: UnitOfWork, spec: ContractSpec, price: Decimal, params: RiskParameters) -> None:
+    mark = latest_marks(uow, (spec.symbol,))[spec.symbol]
+    _denied(limit_price_check(spec, price, mark, params))
 
 
 def require_trading_open(uow: UnitOfWork, record: InstrumentRecord, now: datetime) -> None:
@@ -274,6 +283,8 @@ def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: s
         last_sequence = uow.instruments.lock_sequence(spec.symbol)
         order = _new_order(account_id, spec, side_value, order_type, quantity, limit_price, last_sequence + 1, now)
         _denied(validate_order(order, spec.trading_rules()))
+        if order.order_type is OrderType.LIMIT:
+            _require_price_in_band(uow, spec, order.price, params)
         if order.order_type is OrderType.MARKET:
             marks, _ = marks_and_specs(uow, account_state(uow, account_id), (spec.symbol,))
             order = _protected_market_order(order, spec, marks[spec.symbol], params)
@@ -357,6 +368,8 @@ def replace_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str,
         require_trading_open(uow, record, now)
         quantity_after = before.quantity if new_quantity is None else new_quantity
         price_after = before.price if new_price is None else new_price
+        if price_after != before.price or quantity_after > before.quantity:
+            _require_price_in_band(uow, spec, price_after, params)
         # The order itself and the opposite orders its new price crosses: enough to replace it
         # exactly as the whole book would (see place_order).
         crossed = uow.orders.crossed_by(dataclasses.replace(before, price=price_after), spec.tick_size)

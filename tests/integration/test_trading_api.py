@@ -313,3 +313,15 @@ def test_a_price_is_a_decimal_string_and_a_plain_number_is_accepted_too(api, pri
         assert response.json["price"] == "50000"
     else:
         assert "price" in response.json["error"]["fields"]
+
+
+@pytest.mark.parametrize("price", [39999, 60001, 20000])
+def test_a_limit_price_outside_the_band_around_the_mark_is_a_422_naming_the_allowed_range(api, price):
+    client, keys = api  # marked at 50,000: 20% either side
+    refused = client.post("/api/v1/orders", json=order("buy", price=price), headers=keys["miner"])
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "order_rejected"
+    [message] = refused.json["error"]["fields"]["price"]
+    assert "40000 to 60000" in message and "20% around the mark 50000" in message
+    assert client.get(f"/api/v1/instruments/{SYMBOL}/book").json["bids"] == []
+    bid = place(client, keys["miner"], order("buy", price=40000))
+    assert amend(client, keys["miner"], bid["id"], price=price).status_code == 422

@@ -54,8 +54,11 @@ def test_a_lower_quantity_is_allowed_under_a_margin_call_but_a_new_price_is_chec
     with runtime.uow() as uow:
         uow.marks.add(SYMBOL, runtime.clock.now(), Decimal(200000), "model", Decimal(200000))
         uow.commit()
-    with pytest.raises(trading.InsufficientMargin):
+    with pytest.raises(trading.InsufficientMargin):  # 5 x 200,001 x 31 x 15% = 4,650,024 > 3,000,000
+        replace(runtime, account, ask.order_id, quantity=5, price=200001)
+    with pytest.raises(trading.OrderRejected, match="160000 to 240000") as outside:  # the price band
         replace(runtime, account, ask.order_id, quantity=5, price=50001)
+    assert outside.value.fields == {"price": [outside.value.message]}
     reduced = replace(runtime, account, ask.order_id, quantity=5)
     assert (reduced.order.quantity, reduced.order.sequence) == (5, ask.sequence)
 

@@ -381,6 +381,13 @@ class TradeRepository:
         query = select(TradeRow).where(or_(TradeRow.buy_order_id == order_id, TradeRow.sell_order_id == order_id))
         return [_trade(row) for row in self.session.scalars(query.order_by(TradeRow.occurred_at)).all()]
 
+    def book_prices_since(self, instrument: str, since: datetime) -> list[tuple[Decimal, int]]:
+        """(price, quantity) of the instrument's book trades at or after ``since`` (the mark rule's
+        recent trades: block trades and forced closes are not prices anyone offered on the book)."""
+        rows = self.session.execute(select(TradeRow.price, TradeRow.quantity).where(
+            TradeRow.instrument == instrument, TradeRow.kind == "book", TradeRow.occurred_at >= since)).all()
+        return [(Decimal(price), quantity) for price, quantity in rows]
+
     def of_instrument(self, instrument: str) -> list[TradeRecord]:
         query = select(TradeRow).where(TradeRow.instrument == instrument).order_by(TradeRow.occurred_at)
         return [_trade(row) for row in self.session.scalars(query).all()]

@@ -52,7 +52,7 @@ def test_a_capped_contract_marks_at_its_fixing_then_is_clamped_like_its_final_pr
     fixings = [retarget("BME14", 420 * 2016, "0.00000070")]  # 70,000 sats/PH/day, above the 59,000 cap
     model = epoch_forward_price(CAPPED, predicted_index_value=4e-7, retarget_fixings=fixings)
     assert model == D(70_000)
-    assert mark_price(CAPPED, model_price=model, best_bid=None, best_ask=None).price == D(59_000)
+    assert mark_price(CAPPED, model_price=model).price == D(59_000)
 
 
 def test_the_epoch_rule_needs_an_epoch_contract():

@@ -96,7 +96,10 @@ def test_the_documented_numbers_are_the_defaults():
     }
     params = RiskParameters()
     assert (params.maker_fee_bps, params.taker_fee_bps, params.otc_band_ratio) == (2, 5, D("0.05"))
-    assert params.mark_anchoring is MarkAnchoring.MODEL_CLIPPED_TO_BOOK
+    assert params.mark_anchoring is MarkAnchoring.MEDIAN
+    assert (params.order_price_band_ratio, params.mark_min_book_notional_sats, params.mark_book_band_ratio,
+            params.mark_band_ratio, params.mark_max_change_ratio, params.mark_trade_window_minutes) == (
+        D("0.2"), 50_000_000, D("0.05"), D("0.04"), D("0.01"), 60)
 
 
 def _window(losses: dict[str, float], liquidation_share: float = 0.5):
@@ -160,7 +163,7 @@ def test_the_capped_contract_takes_no_ratio():
 def test_the_registry_round_trips():
     params = RiskParameters()
     registry = params.as_registry()
-    assert registry["margin.initial.diff_epoch"] == D("0.13") and registry["mark.anchoring"] == "model_clipped_to_book"
+    assert registry["margin.initial.diff_epoch"] == D("0.13") and registry["mark.anchoring"] == "median"
     assert RiskParameters.from_registry(registry) == params
 
 
@@ -179,11 +182,31 @@ def test_a_governed_change_inside_the_bounds_is_taken():
     ("fees.taker_bps", D(101)),
     ("otc.band_ratio", D("0.3")),
     ("orders.market_band_ratio", D("0.001")),
+    ("orders.price_band_ratio", D("1.01")),
+    ("mark.min_book_notional_sats", D(999_999)),
+    ("mark.band_ratio", D("-0.01")),
+    ("mark.max_change_ratio", D("0.3")),
+    ("mark.trade_window_minutes", D(0)),
 ])
 def test_a_value_outside_its_hard_bound_is_refused(name, value):
     with pytest.raises(ParameterOutOfBounds) as caught:
         RiskParameters().with_changes({name: value})
     assert (caught.value.name, caught.value.value) == (name, value)
+
+
+def test_the_limit_price_band_holds_the_market_order_band_and_whole_numbers_stay_whole():
+    with pytest.raises(ParameterOutOfBounds, match="inside the limit-price band"):
+        RiskParameters().with_changes({"orders.price_band_ratio": D("0.04")})
+    assert RiskParameters().with_changes({"orders.price_band_ratio": D("0.05")}).order_price_band_ratio == D("0.05")
+    with pytest.raises(InvalidValue, match="whole number"):
+        RiskParameters().with_changes({"mark.trade_window_minutes": D("1.5")})
+
+
+def test_the_default_mark_band_is_the_smallest_gap_between_initial_and_maintenance():
+    """MARKS.md: at 4% the book alone cannot move an account holding initial margin at the model
+    below maintenance, in any product (DIFF's 13% - 9% is the smallest gap)."""
+    params = RiskParameters()
+    assert params.mark_band_ratio == min(r.initial - r.maintenance for r in params.margin.values())
 
 
 def test_maintenance_can_never_exceed_initial():
