@@ -10,6 +10,8 @@ import click
 from hashedge.cli import CliContext, _echo_json, cli, pass_cli
 from hashedge.services import accounts as account_services
 from hashedge.services import ledger as ledger_services
+from hashedge.services import margin_calls
+from hashedge.services.pages import MAX_PAGE_SIZE
 
 
 @cli.group()
@@ -121,6 +123,39 @@ def keys_revoke(ctx: CliContext, reference: str, prefix: str | None, revoke_all:
         return
     account_services.revoke_api_key(runtime.uow(), runtime.clock, prefix.strip(), account_id=found.id)
     click.echo(f"revoked key {prefix.strip()} of account {found.id} ({found.name})")
+
+
+def _event_payload(stored) -> dict:
+    """The same shape as ``GET /api/v1/account/events``."""
+    event = stored.event
+    return {"id": stored.id, "kind": event.kind.value, "occurred_at": event.occurred_at.isoformat(),
+            "equity_sats": event.standing.equity_sats, "initial_margin_sats": event.standing.initial_margin_sats,
+            "maintenance_margin_sats": event.standing.maintenance_margin_sats,
+            "liquidation_id": event.liquidation_id, "detail": dict(event.detail)}
+
+
+@account.command("events")
+@click.argument("reference", metavar="ACCOUNT")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, MAX_PAGE_SIZE),
+              help="the newest LIMIT events")
+@click.option("--json", "as_json", is_flag=True, help="the same objects as GET /api/v1/account/events' items")
+@pass_cli
+def events(ctx: CliContext, reference: str, limit: int, as_json: bool) -> None:
+    """Margin calls, liquidations and auto-deleveraging of an account, newest first."""
+    runtime = ctx.runtime
+    found = account_services.resolve_account(runtime.uow(), reference)
+    stored = margin_calls.account_event_page(runtime.uow(), found.id, page_size=limit).items
+    if as_json:
+        _echo_json([_event_payload(s) for s in stored])
+        return
+    if not stored:
+        click.echo(f"account {found.id} ({found.name}): no events")
+    for s in stored:
+        event = s.event
+        link = f" {event.liquidation_id}" if event.liquidation_id else ""
+        click.echo(f"{event.occurred_at:%Y-%m-%d %H:%M:%S}Z {event.kind.value:<13} equity "
+                   f"{event.standing.equity_sats:>16,} IM {event.standing.initial_margin_sats:>14,} "
+                   f"MM {event.standing.maintenance_margin_sats:>14,} sats{link}")
 
 
 def _movement_options(command):

@@ -11,6 +11,7 @@ from hashedge.services.ledger import (
     MAX_PAGE,
     MAX_PAGE_SIZE,
 )
+from hashedge.web.api.schemas import PageQuerySchema
 
 
 class BalancesSchema(Schema):
@@ -86,3 +87,40 @@ class CollateralMovementSchema(Schema):
     idempotency_key = fields.String(required=True)
     occurred_at = fields.DateTime(required=True, format="iso")
     recorded_at = fields.DateTime(required=True, format="iso")
+
+
+class EventsQuerySchema(PageQuerySchema):
+    start = fields.AwareDateTime(default_timezone=None, metadata={"description": "at or after, ISO 8601 with offset"})
+    end = fields.AwareDateTime(default_timezone=None, metadata={"description": "at or before, ISO 8601 with offset"})
+
+
+class AccountEventSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(
+        ["margin_call", "liquidatable", "healthy", "liquidation", "adl"]), metadata={
+        "description": "margin_call (equity below initial margin: only reducing orders, no withdrawals), "
+                       "liquidatable (below maintenance), healthy (the call is met), liquidation, adl "
+                       "(a position closed by auto-deleveraging)"})
+    occurred_at = fields.DateTime(required=True, format="iso")
+    equity_sats = fields.Integer(required=True)
+    initial_margin_sats = fields.Integer(required=True)
+    maintenance_margin_sats = fields.Integer(required=True)
+    liquidation_id = fields.String(allow_none=True, metadata={"description": "the liquidation record, if any"})
+    detail = fields.Dict(required=True, metadata={"description": "what else the event knows (e.g. an ADL's "
+                                                                 "instrument, quantity and price)"})
+
+
+AccountEventPageSchema = Schema.from_dict({
+    "items": fields.List(fields.Nested(AccountEventSchema), required=True),
+    "total": fields.Integer(required=True, metadata={"description": "events matching the filters, all pages"}),
+    "page": fields.Integer(required=True),
+    "page_size": fields.Integer(required=True),
+}, name="AccountEventPage")
+
+
+def event_view(stored) -> dict:
+    event = stored.event
+    return {"id": stored.id, "kind": event.kind.value, "occurred_at": event.occurred_at,
+            "equity_sats": event.standing.equity_sats, "initial_margin_sats": event.standing.initial_margin_sats,
+            "maintenance_margin_sats": event.standing.maintenance_margin_sats,
+            "liquidation_id": event.liquidation_id, "detail": dict(event.detail)}

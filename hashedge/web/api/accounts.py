@@ -7,15 +7,18 @@ from flask import current_app, g, request
 from hashedge.web.api.parsing import Blueprint
 from marshmallow import RAISE
 
-from hashedge.services import accounts, ledger
+from hashedge.services import accounts, ledger, margin_calls
 from hashedge.web.api import examples as ex
 from hashedge.web.api.account_schemas import (
+    AccountEventPageSchema,
     AccountSchema,
     CollateralMovementSchema,
+    EventsQuerySchema,
     IdempotencyHeaderSchema,
     StatementPageSchema,
     StatementQuerySchema,
     WithdrawalRequestSchema,
+    event_view,
 )
 from hashedge.web.api.schemas import ErrorSchema
 
@@ -55,6 +58,25 @@ def get_account():
     Equity is collateral plus unrealized PnL at the latest marks; free collateral is equity less
     initial margin (what may be withdrawn); status is healthy, margin_call or liquidatable."""
     return accounts.account_summary(_runtime().uow(), g.account_id)
+
+
+@blp.route("/account/events", methods=["GET"])
+@blp.arguments(EventsQuerySchema, location="query", unknown=RAISE)
+@blp.response(200, AccountEventPageSchema, example=ex.ACCOUNT_EVENT_PAGE)
+@blp.alt_response(400, schema=ErrorSchema, description="Invalid parameters, with field messages")
+@_secured
+def list_events(query: dict):
+    """Margin calls, liquidations and auto-deleveraging of the key's account, newest first.
+
+    An event is written when the account's margin status changes (``margin_call`` below initial
+    margin, ``liquidatable`` below maintenance, ``healthy`` when the call is met), when it is
+    liquidated (``liquidation``, naming the record) and when one of its positions is closed by
+    auto-deleveraging in another account's liquidation (``adl``). Each keeps the equity and
+    requirements of that moment. A page of the list convention, filtered by time with
+    ``start``/``end``."""
+    found = margin_calls.account_event_page(_runtime().uow(), g.account_id, **query)
+    return {"items": [event_view(s) for s in found.items], "total": found.total, "page": found.page,
+            "page_size": found.page_size}
 
 
 @blp.route("/statements", methods=["GET"])

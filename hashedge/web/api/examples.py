@@ -86,3 +86,9 @@ POSITION = {
     "mark_price": "43500", "unrealized_pnl_sats": 4650000, "realized_pnl_sats": 0,
 }
 POSITION_PAGE = {"items": [POSITION], "total": 1, "page": 1, "page_size": 100}
+
+ACCOUNT_EVENT = {
+    "id": 7, "kind": "margin_call", "occurred_at": "2027-01-09T14:05:00+00:00", "equity_sats": 18600000,
+    "initial_margin_sats": 20235000, "maintenance_margin_sats": 13490000, "liquidation_id": None, "detail": {},
+}
+ACCOUNT_EVENT_PAGE = {"items": [ACCOUNT_EVENT], "total": 1, "page": 1, "page_size": 100}

@@ -21,7 +21,7 @@ def imported_top_level_modules(path: Path) -> set[str]:
 
 
 def test_the_domain_imports_only_the_standard_library_and_itself():
-    for path in sorted(DOMAIN.glob("*.py")):
+    for path in sorted(DOMAIN.rglob("*.py")):
         allowed = VECTORIZED.get(path.name, set())
         for name in imported_top_level_modules(path):
             top = name.split(".")[0]
@@ -30,7 +30,7 @@ def test_the_domain_imports_only_the_standard_library_and_itself():
 
 
 def test_the_domain_never_reads_a_clock_or_draws_random_numbers():
-    for path in sorted(DOMAIN.glob("*.py")):
+    for path in sorted(DOMAIN.rglob("*.py")):
         text = path.read_text()
         for forbidden in ("datetime.now", "utcnow", "time.time(", "import random", "uuid4"):
             assert forbidden not in text, f"{path.name} uses {forbidden}"
