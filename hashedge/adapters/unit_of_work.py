@@ -19,6 +19,7 @@ from hashedge.adapters.repositories.desk import (
 from hashedge.adapters.repositories.indices import BlockRepository, EpochRepository, FixingRepository
 from hashedge.adapters.repositories.jobs import JobRunRepository
 from hashedge.adapters.repositories.ledger import AccountRepository, ApiKeyRepository, LedgerRepository
+from hashedge.adapters.repositories.liquidation import LiquidationRepository
 from hashedge.adapters.repositories.risk import AccountEventRepository, AccountStatusRepository
 from hashedge.adapters.repositories.trading import (
     InstrumentRepository,
@@ -59,6 +60,7 @@ class UnitOfWork:
         self.reversals = ReversalRepository(self.session)
         self.account_events = AccountEventRepository(self.session)
         self.account_status = AccountStatusRepository(self.session)
+        self.liquidations = LiquidationRepository(self.session)
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -8,7 +8,8 @@ owes to (positive) or is owed by (negative) the account's holder:
 
 - a participant's ``collateral`` balance is positive when the participant has money with us;
 - ``fees``, ``insurance_fund``, ``backstop_pool``, ``community_fund`` are positive when they
-  hold money;
+  hold money; ``penalty_escrow`` holds liquidation penalties until the nightly split shares them
+  out;
 - ``external_custody`` mirrors the outside world: a deposit of 100 sats posts
   ``external_custody -100, collateral +100``, so custody goes negative by exactly the amount
   of bitcoin the platform holds in custody;
@@ -49,6 +50,7 @@ class AccountKind(str, Enum):
     COMMUNITY_FUND = "community_fund"
     SETTLEMENT_CLEARING = "settlement_clearing"
     EXTERNAL_CUSTODY = "external_custody"
+    PENALTY_ESCROW = "penalty_escrow"
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,9 @@ BACKSTOP_POOL = LedgerAccount(AccountKind.BACKSTOP_POOL)
 COMMUNITY_FUND = LedgerAccount(AccountKind.COMMUNITY_FUND)
 SETTLEMENT_CLEARING = LedgerAccount(AccountKind.SETTLEMENT_CLEARING)
 EXTERNAL_CUSTODY = LedgerAccount(AccountKind.EXTERNAL_CUSTODY)
-PLATFORM_ACCOUNTS = (FEES, INSURANCE_FUND, BACKSTOP_POOL, COMMUNITY_FUND, SETTLEMENT_CLEARING, EXTERNAL_CUSTODY)
+PENALTY_ESCROW = LedgerAccount(AccountKind.PENALTY_ESCROW)
+PLATFORM_ACCOUNTS = (FEES, INSURANCE_FUND, BACKSTOP_POOL, COMMUNITY_FUND, SETTLEMENT_CLEARING, EXTERNAL_CUSTODY,
+                     PENALTY_ESCROW)
 
 
 class EntryKind(str, Enum):
@@ -104,6 +108,9 @@ class EntryKind(str, Enum):
     PREMIUM = "premium"
     POOL_DEPOSIT = "pool_deposit"
     REVERSAL = "reversal"
+    SHORTFALL_COVER = "shortfall_cover"  # a waterfall stage pays an account's loss below zero
+    PENALTY_DISTRIBUTION = "penalty_distribution"  # a date's penalty escrow shared out
+    CONTRIBUTION = "contribution"  # the platform puts its own money into a fund
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,34 @@ def transfer(
     if source == destination:
         raise InvalidValue("destination", destination.key, "cannot transfer to the source account")
     return _entry(kind, {source: -amount, destination: amount}, idempotency_key, occurred_at, memo)
+
+
+def penalty(
+    owner_id: str, amount_sats: int, *, idempotency_key: str, occurred_at: datetime, memo: str = ""
+) -> JournalEntry:
+    """A liquidation penalty from the participant's collateral into the penalty escrow."""
+    amount = _positive(amount_sats)
+    moves = {collateral(owner_id): -amount, PENALTY_ESCROW: amount}
+    return _entry(EntryKind.PENALTY, moves, idempotency_key, occurred_at, memo)
+
+
+def shortfall_cover(
+    source: LedgerAccount, owner_id: str, amount_sats: int, *, idempotency_key: str, occurred_at: datetime,
+    memo: str = "",
+) -> JournalEntry:
+    """A waterfall stage (e.g. the insurance fund) pays part of an account's loss below zero."""
+    return transfer(source, collateral(owner_id), amount_sats, idempotency_key=idempotency_key,
+                    occurred_at=occurred_at, kind=EntryKind.SHORTFALL_COVER, memo=memo)
+
+
+def contribution(
+    fund: LedgerAccount, amount_sats: int, *, idempotency_key: str, occurred_at: datetime, memo: str = ""
+) -> JournalEntry:
+    """The platform's own bitcoin, arriving in custody, credited to one of its funds."""
+    amount = _positive(amount_sats)
+    if fund.kind is AccountKind.COLLATERAL or fund == EXTERNAL_CUSTODY:
+        raise InvalidValue("fund", fund.key, "is not a platform fund")
+    return _entry(EntryKind.CONTRIBUTION, {EXTERNAL_CUSTODY: -amount, fund: amount}, idempotency_key, occurred_at, memo)
 
 
 def _against_clearing(

@@ -31,7 +31,9 @@ trades within 5% of the mark; market orders checked (and protected by the servic
 the mark; limit orders within 20% of the mark; the mark rule and its numbers are in
 ``MARKS.md`` (beside ``marks.py``): the model anchors the mark, and only real two-sided depth of
 at least 0.5 BTC a side within 5% of the model moves it, never beyond 4% of the model (the
-smallest initial - maintenance gap) and by at most 1% of the model per re-mark.
+smallest initial - maintenance gap) and by at most 1% of the model per re-mark. Liquidation
+(``liquidation/`` and LIQUIDATION.md): a penalty of 1% of the notional closed, steps of 10% of a
+position, a buffer of 2% of notional above maintenance, the book taken within 3% of the mark.
 """
 
 from __future__ import annotations
@@ -114,6 +116,12 @@ BOUNDS = {
     "mark.band_ratio": Bound(Decimal(0), Decimal("0.25")),
     "mark.max_change_ratio": Bound(Decimal("0.001"), Decimal("0.25")),
     "mark.trade_window_minutes": Bound(Decimal(1), Decimal(1440)),
+    # liquidation (LIQUIDATION.md): a penalty of at most 5% (and below every maintenance ratio,
+    # checked below); steps of 1% to all of a position; a buffer of up to 10% of notional
+    "liquidation.penalty_ratio": Bound(Decimal(0), Decimal("0.05")),
+    "liquidation.step_fraction": Bound(Decimal("0.01"), Decimal(1)),
+    "liquidation.buffer_ratio": Bound(Decimal(0), Decimal("0.1")),
+    "liquidation.book_band_ratio": Bound(Decimal("0.001"), Decimal("0.25")),
 }
 
 # Registry name -> attribute of the scalar (non-margin) parameters; whole numbers are marked.
@@ -128,6 +136,10 @@ SCALARS = {
     "mark.band_ratio": "mark_band_ratio",
     "mark.max_change_ratio": "mark_max_change_ratio",
     "mark.trade_window_minutes": "mark_trade_window_minutes",
+    "liquidation.penalty_ratio": "liquidation_penalty_ratio",
+    "liquidation.step_fraction": "liquidation_step_fraction",
+    "liquidation.buffer_ratio": "liquidation_buffer_ratio",
+    "liquidation.book_band_ratio": "liquidation_book_band_ratio",
 }
 WHOLE_NUMBERS = frozenset({"mark.min_book_notional_sats", "mark.trade_window_minutes"})
 
@@ -222,6 +234,10 @@ class RiskParameters:
     mark_band_ratio: Decimal = Decimal("0.04")
     mark_max_change_ratio: Decimal = Decimal("0.01")
     mark_trade_window_minutes: Decimal = Decimal(60)
+    liquidation_penalty_ratio: Decimal = Decimal("0.01")
+    liquidation_step_fraction: Decimal = Decimal("0.1")
+    liquidation_buffer_ratio: Decimal = Decimal("0.02")
+    liquidation_book_band_ratio: Decimal = Decimal("0.03")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mark_anchoring", MarkAnchoring(self.mark_anchoring))
@@ -242,6 +258,11 @@ class RiskParameters:
                 name = f"margin.maintenance.{product.value}"
                 raise ParameterOutOfBounds(name, ratios.maintenance, BOUNDS["margin.maintenance"].low,
                                            ratios.initial, "maintenance cannot exceed initial margin")
+        smallest = min(r.maintenance for r in self.margin.values())
+        if self.liquidation_penalty_ratio >= smallest:
+            raise ParameterOutOfBounds("liquidation.penalty_ratio", self.liquidation_penalty_ratio,
+                                       BOUNDS["liquidation.penalty_ratio"].low, smallest,
+                                       "the penalty must stay below every maintenance ratio (Drift's rule)")
         if self.order_price_band_ratio < self.market_order_band_ratio:
             raise ParameterOutOfBounds("orders.price_band_ratio", self.order_price_band_ratio,
                                        self.market_order_band_ratio, BOUNDS["orders.price_band_ratio"].high,

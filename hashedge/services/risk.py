@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 import pandas as pd
 
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
+from hashedge.domain.instruments import ContractSpec
 from hashedge.domain.margin import MarginStatus
 from hashedge.domain.margin_batch import margin_batch
 from hashedge.errors import DataUnavailable, InvalidInput
@@ -24,9 +26,21 @@ from hashedge.services.margin import risk_parameters
 
 
 @dataclass(frozen=True)
+class RiskSnapshot:
+    """What the sweep read, in one transaction: every open position, collateral balance and mark."""
+
+    positions: pd.DataFrame  # margin_batch's position columns, account ids as text
+    collateral_sats: dict[str, int]
+    marks: dict[str, Decimal]
+    specs: dict[str, ContractSpec]
+    names: dict[int, str]
+
+
+@dataclass(frozen=True)
 class RiskSweep:
     as_of: datetime
     accounts: pd.DataFrame  # one row per account (index ``account_id``, text), margin_batch's columns + name
+    snapshot: RiskSnapshot | None = None
 
     def at_risk(self) -> pd.DataFrame:
         """The accounts in a margin call or liquidatable, the worst (lowest equity over maintenance) first."""
@@ -39,7 +53,7 @@ class RiskSweep:
         return {status.value: int(counts.get(status.value, 0)) for status in MarginStatus}
 
 
-def sweep(uow: UnitOfWork, clock: Clock) -> RiskSweep:
+def load_snapshot(uow: UnitOfWork) -> RiskSnapshot:
     with uow:
         positions = uow.positions.open_frame()
         collateral = uow.ledger.collateral_balances()
@@ -51,9 +65,15 @@ def sweep(uow: UnitOfWork, clock: Clock) -> RiskSweep:
                                   fields={"instrument": [f"{symbol} has no mark" for symbol in missing]})
         specs = {symbol: uow.instruments.get(symbol).spec for symbol in symbols}
         names = uow.accounts.names()
-    result = margin_batch(positions, collateral, marks, risk_parameters(), specs=specs)
-    result.insert(0, "name", [names.get(int(account_id), "") for account_id in result.index])
-    return RiskSweep(clock.now(), result)
+    return RiskSnapshot(positions, collateral, marks, specs, names)
+
+
+def sweep(uow: UnitOfWork, clock: Clock) -> RiskSweep:
+    snapshot = load_snapshot(uow)
+    result = margin_batch(snapshot.positions, snapshot.collateral_sats, snapshot.marks, risk_parameters(),
+                          specs=snapshot.specs)
+    result.insert(0, "name", [snapshot.names.get(int(account_id), "") for account_id in result.index])
+    return RiskSweep(clock.now(), result, snapshot)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -164,13 +165,19 @@ def require_trading_open(uow: UnitOfWork, record: InstrumentRecord, now: datetim
 
 
 def record_fill(uow: UnitOfWork, spec: ContractSpec, fill: Fill, *, kind: str, params: RiskParameters,
-                now: datetime, charge_fees: bool = True) -> dict[str, int]:
-    """Store a fill (book or block) with its consequences; returns the fees charged per account.
+                now: datetime, charge_fees: bool = True,
+                fees_sats: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Store a fill (book, block, liquidation or ADL) with its consequences; returns the fees charged
+    per account: the fee schedule's (``domain.fees``), or ``fees_sats`` when the caller's rule sets
+    them (a liquidation: the maker's fee, none for the liquidated account or an ADL counterparty).
 
     The caller holds the instrument lock and the collateral locks of both parties. Only the
     reversal of a block trade is booked without fees (``charge_fees=False``).
     """
-    fees = fill_fees_sats(fill, spec, params) if charge_fees else {}
+    if not charge_fees:
+        fees = {}
+    else:
+        fees = fill_fees_sats(fill, spec, params) if fees_sats is None else dict(fees_sats)
     uow.trades.add(fill, kind=kind, fees_sats=fees)
     realized = {}
     for owner in (fill.buyer_account_id, fill.seller_account_id):

@@ -90,12 +90,13 @@ class OrderAmendmentRow(Base):
 
 
 class TradeRow(Base):
-    """A fill from the book (maker/taker, ``aggressor`` set) or an OTC block trade (``kind='block'``)."""
+    """A fill from the book (maker/taker, ``aggressor`` set), an OTC block trade (``kind='block'``), a
+    liquidation order's fill against the book (``liquidation``) or an auto-deleveraging close (``adl``)."""
 
     __tablename__ = "trades"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
     instrument: Mapped[str] = mapped_column(ForeignKey("instruments.symbol"))
     price: Mapped[str] = mapped_column(String(PRICE_LENGTH))
     quantity: Mapped[int] = mapped_column(BigInteger)

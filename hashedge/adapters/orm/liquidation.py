@@ -1,0 +1,38 @@
+"""SQLAlchemy 2 table mapping for liquidation records. The schema is owned by Alembic
+(``versions/0007_liquidation.py``).
+
+A record holds the engine's inputs and outcome as canonical JSON (``domain.liquidation.record``),
+so ``hashedge liquidations replay`` can recompute it, and a few figures as columns for queries.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hashedge.adapters.orm.base import Base, UTCDateTime
+
+
+class LiquidationRow(Base):
+    __tablename__ = "liquidations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # L<account id>-<n>
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    sequence: Mapped[int] = mapped_column(Integer)  # the account's n-th liquidation
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    business_date: Mapped[date] = mapped_column(Date)
+    notional_closed_sats: Mapped[int] = mapped_column(BigInteger)
+    penalty_sats: Mapped[int] = mapped_column(BigInteger)
+    shortfall_sats: Mapped[int] = mapped_column(BigInteger)
+    insurance_fund_sats: Mapped[int] = mapped_column(BigInteger)
+    adl_contracts: Mapped[int] = mapped_column(BigInteger)
+    uncovered_sats: Mapped[int] = mapped_column(BigInteger)
+    inputs: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "sequence", name="uq_liquidations_account_id"),
+        Index("ix_liquidations_business_date", "business_date"),
+    )

@@ -1,0 +1,100 @@
+"""Repository for liquidation records: the stored JSON in and out, with the summary columns."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from hashedge.adapters.orm.liquidation import LiquidationRow
+
+
+@dataclass(frozen=True)
+class StoredLiquidation:
+    id: str
+    account_id: int
+    sequence: int
+    occurred_at: datetime
+    business_date: date
+    notional_closed_sats: int
+    penalty_sats: int
+    shortfall_sats: int
+    insurance_fund_sats: int
+    adl_contracts: int
+    uncovered_sats: int
+    inputs: dict
+    outcome: dict
+
+
+def _stored(row: LiquidationRow) -> StoredLiquidation:
+    return StoredLiquidation(row.id, row.account_id, row.sequence, row.occurred_at, row.business_date,
+                             row.notional_closed_sats, row.penalty_sats, row.shortfall_sats, row.insurance_fund_sats,
+                             row.adl_contracts, row.uncovered_sats, json.loads(row.inputs), json.loads(row.outcome))
+
+
+class LiquidationRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def count_for(self, account_id: int) -> int:
+        return self.session.scalar(select(func.count()).select_from(LiquidationRow)
+                                   .where(LiquidationRow.account_id == account_id)) or 0
+
+    def add(self, record: StoredLiquidation, *, inputs_text: str, outcome_text: str) -> None:
+        self.session.execute(insert(LiquidationRow), [{
+            "id": record.id, "account_id": record.account_id, "sequence": record.sequence,
+            "occurred_at": record.occurred_at, "business_date": record.business_date,
+            "notional_closed_sats": record.notional_closed_sats, "penalty_sats": record.penalty_sats,
+            "shortfall_sats": record.shortfall_sats, "insurance_fund_sats": record.insurance_fund_sats,
+            "adl_contracts": record.adl_contracts, "uncovered_sats": record.uncovered_sats,
+            "inputs": inputs_text, "outcome": outcome_text,
+        }])
+
+    def get(self, liquidation_id: str) -> StoredLiquidation | None:
+        row = self.session.get(LiquidationRow, liquidation_id)
+        return _stored(row) if row else None
+
+    @staticmethod
+    def _conditions(account_id: int | None, start: datetime | None, end: datetime | None) -> list:
+        conditions = []
+        if account_id is not None:
+            conditions.append(LiquidationRow.account_id == account_id)
+        if start is not None:
+            conditions.append(LiquidationRow.occurred_at >= start)
+        if end is not None:
+            conditions.append(LiquidationRow.occurred_at <= end)
+        return conditions
+
+    def listing(self, *, account_id: int | None = None, start: datetime | None = None, end: datetime | None = None,
+                limit: int = 100, offset: int = 0) -> list[StoredLiquidation]:
+        """Newest first (by time, then id)."""
+        query = select(LiquidationRow).where(*self._conditions(account_id, start, end))
+        query = query.order_by(LiquidationRow.occurred_at.desc(), LiquidationRow.id.desc()).limit(limit).offset(offset)
+        return [_stored(row) for row in self.session.scalars(query).all()]
+
+    def count(self, *, account_id: int | None = None, start: datetime | None = None,
+              end: datetime | None = None) -> int:
+        return self.session.scalar(select(func.count()).select_from(LiquidationRow)
+                                   .where(*self._conditions(account_id, start, end))) or 0
+
+    def on_date(self, business_date: date) -> list[StoredLiquidation]:
+        query = (select(LiquidationRow).where(LiquidationRow.business_date == business_date)
+                 .order_by(LiquidationRow.occurred_at, LiquidationRow.id))
+        return [_stored(row) for row in self.session.scalars(query).all()]
+
+    def dates_with_penalties(self, up_to: date) -> list[date]:
+        query = (select(LiquidationRow.business_date).where(LiquidationRow.business_date <= up_to,
+                                                            LiquidationRow.penalty_sats > 0)
+                 .group_by(LiquidationRow.business_date).order_by(LiquidationRow.business_date))
+        return list(self.session.scalars(query).all())
+
+    def totals(self) -> dict[str, int]:
+        row = self.session.execute(select(
+            func.count(), func.coalesce(func.sum(LiquidationRow.penalty_sats), 0),
+            func.coalesce(func.sum(LiquidationRow.insurance_fund_sats), 0),
+            func.coalesce(func.sum(LiquidationRow.uncovered_sats), 0))).one()
+        return {"liquidations": int(row[0]), "penalties_sats": int(row[1]), "insurance_fund_sats": int(row[2]),
+                "uncovered_sats": int(row[3])}

@@ -1,0 +1,96 @@
+"""``hashedge liquidations ...``: liquidation records, and their replay from the stored inputs."""
+
+from __future__ import annotations
+
+import click
+
+from hashedge.cli import CliContext, _echo_json, cli, pass_cli
+from hashedge.services import accounts as account_services
+from hashedge.services import liquidation_records
+
+
+def record_payload(record, *, full: bool = False) -> dict:
+    """A record as JSON (the API's shape; ``full`` adds the stored inputs and outcome)."""
+    outcome = record.outcome
+    payload = {
+        "id": record.id, "account_id": record.account_id, "occurred_at": record.occurred_at.isoformat(),
+        "business_date": record.business_date.isoformat(), "notional_closed_sats": record.notional_closed_sats,
+        "penalty_sats": record.penalty_sats, "shortfall_sats": record.shortfall_sats,
+        "insurance_fund_sats": record.insurance_fund_sats, "adl_contracts": record.adl_contracts,
+        "uncovered_sats": record.uncovered_sats, "trigger": outcome["trigger"], "after": outcome["after"],
+        "covers": outcome["covers"],
+    }
+    if full:
+        payload |= {"inputs": record.inputs, "outcome": outcome}
+    return payload
+
+
+@cli.group("liquidations")
+def liquidations_group() -> None:
+    """Liquidation records: every step, price and amount, replayable."""
+
+
+@liquidations_group.command("list")
+@click.option("--account", "reference", metavar="ACCOUNT", help="only this account's (id or name)")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, liquidation_records.MAX_PAGE_SIZE),
+              help="the newest LIMIT liquidations")
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def list_command(ctx: CliContext, reference: str | None, limit: int, as_json: bool) -> None:
+    """Liquidations, newest first."""
+    runtime = ctx.runtime
+    account_id = account_services.resolve_account(runtime.uow(), reference).id if reference else None
+    records = liquidation_records.liquidation_page(runtime.uow(), account_id=account_id, page_size=limit).items
+    if as_json:
+        _echo_json([record_payload(r) for r in records])
+        return
+    if not records:
+        click.echo("no liquidations")
+    for r in records:
+        click.echo(f"{r.id:<14} account {r.account_id:<6} {r.occurred_at:%Y-%m-%d %H:%M:%S}Z closed "
+                   f"{r.notional_closed_sats:>14,} penalty {r.penalty_sats:>11,} shortfall {r.shortfall_sats:>11,} "
+                   f"insurance {r.insurance_fund_sats:>11,} uncovered {r.uncovered_sats:>9,} sats")
+
+
+@liquidations_group.command("show")
+@click.argument("liquidation_id")
+@click.option("--json", "as_json", is_flag=True, help="the record with its stored inputs and outcome")
+@pass_cli
+def show(ctx: CliContext, liquidation_id: str, as_json: bool) -> None:
+    """One liquidation: trigger, orders cancelled, each step and fill, penalty, shortfall and its cover."""
+    record = liquidation_records.get_liquidation(ctx.runtime.uow(), liquidation_id)
+    if as_json:
+        _echo_json(record_payload(record, full=True))
+        return
+    outcome = record.outcome
+    trigger = outcome["trigger"]
+    click.echo(f"liquidation {record.id} of account {record.account_id} at {record.occurred_at:%Y-%m-%d %H:%M:%S}Z")
+    click.echo(f"  trigger: equity {trigger['equity_sats']:,} sats below maintenance "
+               f"{trigger['maintenance_margin_sats']:,}; target {outcome['target_sats']:,}")
+    click.echo(f"  orders cancelled: {len(outcome['cancelled_orders'])}")
+    for step in outcome["steps"]:
+        click.echo(f"  step {step['number']}: {step['side']} {step['quantity']} {step['instrument_id']}, "
+                   f"closed {step['closed']} (equity {step['equity_sats']:,}, target {step['target_sats']:,})")
+        for fill in (f for f in outcome["fills"] if f["step"] == step["number"]):
+            click.echo(f"    {fill['stage']:<8} {fill['quantity']} at {fill['price']} with account "
+                       f"{fill['counterparty']}  ({fill['fill_id']})")
+    click.echo(f"  penalty {outcome['penalty_sats']:,} sats; shortfall {outcome['shortfall_sats']:,} sats covered by "
+               + ", ".join(f"{c['stage']} {c['amount_sats']:,}" for c in outcome["covers"])
+               + f"; uncovered {outcome['uncovered_sats']:,}")
+    after = outcome["after"]
+    click.echo(f"  after: equity {after['equity_sats']:,}, maintenance {after['maintenance_margin_sats']:,} "
+               f"({after['status']})")
+
+
+@liquidations_group.command("replay")
+@click.argument("liquidation_id")
+@pass_cli
+def replay(ctx: CliContext, liquidation_id: str) -> None:
+    """Recompute a liquidation from its recorded inputs; exit 1 on any difference."""
+    result = liquidation_records.replay(ctx.runtime.uow(), liquidation_id)
+    for line in result.differences:
+        click.echo(f"DIFFERS {line}", err=True)
+    if not result.ok:
+        raise click.ClickException(f"liquidation {result.liquidation_id} does not replay: "
+                                   f"{len(result.differences)} differences")
+    click.echo(f"liquidation {result.liquidation_id} replays exactly from its recorded inputs")
