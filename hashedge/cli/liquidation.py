@@ -6,7 +6,7 @@ import click
 
 from hashedge.cli import CliContext, _echo_json, cli, pass_cli
 from hashedge.services import accounts as account_services
-from hashedge.services import liquidation_records
+from hashedge.services import liquidation_records, penalties
 
 
 def record_payload(record, *, full: bool = False) -> dict:
@@ -94,3 +94,32 @@ def replay(ctx: CliContext, liquidation_id: str) -> None:
         raise click.ClickException(f"liquidation {result.liquidation_id} does not replay: "
                                    f"{len(result.differences)} differences")
     click.echo(f"liquidation {result.liquidation_id} replays exactly from its recorded inputs")
+
+
+@cli.group("penalties")
+def penalties_group() -> None:
+    """Liquidation penalties held in escrow and their nightly split."""
+
+
+@penalties_group.command("distribute")
+@click.option("--date", "business_date", required=True, metavar="YYYY-MM-DD", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def distribute(ctx: CliContext, business_date, as_json: bool) -> None:
+    """Share out a closed date's penalties (the nightly settlement's step, by hand; runs once per date)."""
+    runtime = ctx.runtime
+    result = penalties.distribute_penalties(runtime.uow(), runtime.clock, business_date.date())
+    if as_json:
+        _echo_json(result.as_dict())
+        return
+    day = result.business_date
+    if result.already_done:
+        click.echo(f"penalties of {day} were already distributed ({result.total_sats:,} sats); nothing changed")
+        return
+    if not result.total_sats:
+        click.echo(f"no penalties to distribute for {day}")
+        return
+    click.echo(f"distributed {result.total_sats:,} sats of penalties of {day} from {len(result.liquidations)} "
+               f"liquidations: {len(result.recipients_sats)} accounts {sum(result.recipients_sats.values()):,}, "
+               f"insurance fund {result.insurance_fund_sats:,} (remainder {result.remainder_sats:,}), "
+               f"community fund {result.community_fund_sats:,}")

@@ -232,6 +232,17 @@ def penalty(
     return _entry(EntryKind.PENALTY, moves, idempotency_key, occurred_at, memo)
 
 
+def penalty_distribution(
+    amounts_sats: Mapping[LedgerAccount, int], *, idempotency_key: str, occurred_at: datetime, memo: str = ""
+) -> JournalEntry:
+    """A date's penalty escrow paid out: one posting per recipient, the escrow debited their sum."""
+    moves = {account: _positive(amount, f"amounts_sats[{account}]") for account, amount in amounts_sats.items()}
+    if PENALTY_ESCROW in moves:
+        raise InvalidValue("amounts_sats", PENALTY_ESCROW.key, "the escrow cannot pay itself")
+    moves[PENALTY_ESCROW] = -sum(moves.values())
+    return _entry(EntryKind.PENALTY_DISTRIBUTION, moves, idempotency_key, occurred_at, memo)
+
+
 def shortfall_cover(
     source: LedgerAccount, owner_id: str, amount_sats: int, *, idempotency_key: str, occurred_at: datetime,
     memo: str = "",

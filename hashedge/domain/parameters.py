@@ -33,7 +33,9 @@ the mark; limit orders within 20% of the mark; the mark rule and its numbers are
 at least 0.5 BTC a side within 5% of the model moves it, never beyond 4% of the model (the
 smallest initial - maintenance gap) and by at most 1% of the model per re-mark. Liquidation
 (``liquidation/`` and LIQUIDATION.md): a penalty of 1% of the notional closed, steps of 10% of a
-position, a buffer of 2% of notional above maintenance, the book taken within 3% of the mark.
+position, a buffer of 2% of notional above maintenance, the book taken within 3% of the mark; each
+date's penalties split 40% to the takers of the liquidation fills, 10% to the defaulted accounts'
+OTC counterparties, 40% to the insurance fund and 10% to the community fund.
 """
 
 from __future__ import annotations
@@ -122,6 +124,11 @@ BOUNDS = {
     "liquidation.step_fraction": Bound(Decimal("0.01"), Decimal(1)),
     "liquidation.buffer_ratio": Bound(Decimal(0), Decimal("0.1")),
     "liquidation.book_band_ratio": Bound(Decimal("0.001"), Decimal("0.25")),
+    # the nightly penalty split: shares of one, summing to exactly one (checked below)
+    "penalty.split.takers": Bound(Decimal(0), Decimal(1)),
+    "penalty.split.otc_counterparties": Bound(Decimal(0), Decimal(1)),
+    "penalty.split.insurance_fund": Bound(Decimal(0), Decimal(1)),
+    "penalty.split.community_fund": Bound(Decimal(0), Decimal(1)),
 }
 
 # Registry name -> attribute of the scalar (non-margin) parameters; whole numbers are marked.
@@ -140,6 +147,10 @@ SCALARS = {
     "liquidation.step_fraction": "liquidation_step_fraction",
     "liquidation.buffer_ratio": "liquidation_buffer_ratio",
     "liquidation.book_band_ratio": "liquidation_book_band_ratio",
+    "penalty.split.takers": "penalty_split_takers",
+    "penalty.split.otc_counterparties": "penalty_split_otc_counterparties",
+    "penalty.split.insurance_fund": "penalty_split_insurance_fund",
+    "penalty.split.community_fund": "penalty_split_community_fund",
 }
 WHOLE_NUMBERS = frozenset({"mark.min_book_notional_sats", "mark.trade_window_minutes"})
 
@@ -238,6 +249,10 @@ class RiskParameters:
     liquidation_step_fraction: Decimal = Decimal("0.1")
     liquidation_buffer_ratio: Decimal = Decimal("0.02")
     liquidation_book_band_ratio: Decimal = Decimal("0.03")
+    penalty_split_takers: Decimal = Decimal("0.4")
+    penalty_split_otc_counterparties: Decimal = Decimal("0.1")
+    penalty_split_insurance_fund: Decimal = Decimal("0.4")
+    penalty_split_community_fund: Decimal = Decimal("0.1")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mark_anchoring", MarkAnchoring(self.mark_anchoring))
@@ -263,6 +278,10 @@ class RiskParameters:
             raise ParameterOutOfBounds("liquidation.penalty_ratio", self.liquidation_penalty_ratio,
                                        BOUNDS["liquidation.penalty_ratio"].low, smallest,
                                        "the penalty must stay below every maintenance ratio (Drift's rule)")
+        split = (self.penalty_split_takers + self.penalty_split_otc_counterparties + self.penalty_split_insurance_fund
+                 + self.penalty_split_community_fund)
+        if split != 1:
+            raise ParameterOutOfBounds("penalty.split", split, 1, 1, "the penalty split's shares must sum to 1")
         if self.order_price_band_ratio < self.market_order_band_ratio:
             raise ParameterOutOfBounds("orders.price_band_ratio", self.order_price_band_ratio,
                                        self.market_order_band_ratio, BOUNDS["orders.price_band_ratio"].high,

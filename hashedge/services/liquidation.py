@@ -48,6 +48,7 @@ from hashedge.domain import ledger
 from hashedge.domain.account_events import AccountEvent, EventKind
 from hashedge.domain.liquidation import NeedMoreCandidates, liquidate
 from hashedge.domain.liquidation.adl import AdlCandidate, rank
+from hashedge.domain.liquidation.penalties import otc_exposure
 from hashedge.domain.liquidation.record import (
     LiquidationInputs,
     LiquidationOutcome,
@@ -218,6 +219,7 @@ def _liquidate_once(uow: UnitOfWork, clock: Clock, account_id: int, queues: AdlQ
             complete_queues=frozenset(s for s in books if _queue_complete(uow, s, state, candidates | makers)),
             closed_instruments=frozenset(set(symbols) - tradable),
             available_sats={"insurance_fund": available.get(ledger.INSURANCE_FUND, 0)},
+            otc_exposure_sats=_otc_exposure(uow, owner),
         )
         outcome = liquidate(inputs)
         _store(uow, inputs, outcome, sequence, now, params)
@@ -236,6 +238,20 @@ def _reachable_orders(uow: UnitOfWork, spec, quantity: int, mark: Decimal, owner
                   time_in_force=TimeInForce.IOC)
     return tuple(sorted((o for o in uow.orders.crossed_by(probe, spec.tick_size) if o.account_id != owner),
                         key=lambda o: o.sequence))
+
+
+def _otc_exposure(uow: UnitOfWork, owner: str) -> dict[str, int]:
+    """The account's OTC counterparties' open exposure to it (for the nightly penalty split)."""
+    blocks = uow.trades.blocks_of(int(owner))
+    if not blocks:
+        return {}
+    symbols = {f.instrument_id for f in blocks}
+    specs = {s: uow.instruments.get(s).spec for s in symbols}
+    marks = {s: record.price for s, record in uow.marks.latest(symbols).items()}
+    pairs = {(f.seller_account_id if f.buyer_account_id == owner else f.buyer_account_id, f.instrument_id)
+             for f in blocks}
+    positions = {(a, s): uow.positions.get(int(a), specs[s]).quantity for a, s in pairs}
+    return otc_exposure(owner, blocks, positions, marks, specs)
 
 
 def _queue_complete(uow: UnitOfWork, symbol: str, state, candidates: set[str]) -> bool:

@@ -18,6 +18,10 @@ summary and changes nothing.
    A contract whose fixings are not all in yet stays ``expired`` and is reported as pending; a
    later date's run settles it.
 
+3. **Penalties** (a final run only, never a provisional one): every closed date up to this one
+   whose liquidation penalties have not been shared out yet is distributed
+   (``services.penalties.distribute_due``), in the same transaction.
+
 A date that has not begun is refused, and so is a date before the platform's first listing
 (nothing traded then). **Today** may be settled before its close, but only *provisionally*, as a
 clearing house makes an intraday margin call: variation margin at the marks as of now, recorded
@@ -49,6 +53,7 @@ from hashedge.domain.orders import CancelReason
 from hashedge.domain.settlement import MissingFixings, final_price, settlement_price
 from hashedge.errors import InvalidInput
 from hashedge.services.ledger import post
+from hashedge.services.penalties import distribute_due
 
 DAILY = "daily"
 PROVISIONAL = "provisional"  # today's early run: intraday variation margin, the close still to come
@@ -64,12 +69,14 @@ class SettlementSummary:
     pending: dict[str, str] = field(default_factory=dict)  # symbol -> why it is not settled yet
     provisional: bool = False  # an early run of today: the date's close is still to settle
     marks_as_of: datetime | None = None  # the close, or the moment of a provisional run
+    penalties_sats: dict[str, int] = field(default_factory=dict)  # date -> penalties shared out by this run
 
     def as_dict(self) -> dict:
         return {"provisional": self.provisional,
                 "marks_as_of": None if self.marks_as_of is None else self.marks_as_of.isoformat(),
                 "variation_margin_sats": self.variation_margin_sats, "settlement_prices": self.settlement_prices,
-                "final_settlements": self.final_settlements, "pending": self.pending}
+                "final_settlements": self.final_settlements, "pending": self.pending,
+                "penalties_sats": self.penalties_sats}
 
 
 def business_day_close(business_date: date) -> datetime:
@@ -113,10 +120,12 @@ def run_daily_settlement(uow: UnitOfWork, clock: Clock, business_date: date) -> 
         entry = ledger.variation_margin(total_sats, idempotency_key=key, occurred_at=now, memo=key)
         if entry is not None:  # one entry for the date: each account's net over its instruments
             post(uow, entry, now)
-        if not provisional:  # expiries settle at the close only
+        if not provisional:  # expiries settle at the close only, and penalties after a date closes
             for symbol, record in records.items():
                 if record.spec.last_trading_time <= close:
                     _final(uow, record, summary, business_date, now)
+            for paid in distribute_due(uow, now, business_date):
+                summary.penalties_sats[paid.business_date.isoformat()] = paid.total_sats
         uow.settlement_runs.add_completed(business_date, kind, summary.as_dict(), now, clock.now())
         uow.commit()
     return summary
@@ -179,7 +188,7 @@ def _from_record(business_date: date, stored: dict) -> SettlementSummary:
     return SettlementSummary(business_date, True, stored.get("variation_margin_sats", {}),
                              stored.get("settlement_prices", {}), stored.get("final_settlements", {}),
                              stored.get("pending", {}), stored.get("provisional", False),
-                             None if as_of is None else datetime.fromisoformat(as_of))
+                             None if as_of is None else datetime.fromisoformat(as_of), stored.get("penalties_sats", {}))
 
 
 def run_due_settlements(new_uow: Callable[[], UnitOfWork], clock: Clock) -> list[SettlementSummary]:

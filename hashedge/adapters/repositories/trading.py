@@ -381,6 +381,12 @@ class TradeRepository:
         query = select(TradeRow).where(or_(TradeRow.buy_order_id == order_id, TradeRow.sell_order_id == order_id))
         return [_trade(row) for row in self.session.scalars(query.order_by(TradeRow.occurred_at)).all()]
 
+    def blocks_of(self, account_id: int) -> list[Fill]:
+        """The OTC block trades the account is a party to, oldest first."""
+        query = select(TradeRow).where(TradeRow.kind == "block", or_(TradeRow.buyer_account_id == account_id,
+                                                                     TradeRow.seller_account_id == account_id))
+        return [_trade(row).fill for row in self.session.scalars(query.order_by(TradeRow.occurred_at, TradeRow.id))]
+
     def book_prices_since(self, instrument: str, since: datetime) -> list[tuple[Decimal, int]]:
         """(price, quantity) of the instrument's book trades at or after ``since`` (the mark rule's
         recent trades: block trades and forced closes are not prices anyone offered on the book)."""

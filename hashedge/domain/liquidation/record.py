@@ -143,8 +143,14 @@ def fill_json(fill: Fill) -> dict:
             "aggressor": fill.aggressor.value if fill.aggressor else None}
 
 
+_FILL_FIELDS = ("fill_id", "instrument_id", "quantity", "buyer_account_id", "seller_account_id", "buy_order_id",
+                "sell_order_id", "aggressor")
+
+
 def fill_from_json(data: dict) -> Fill:
-    return Fill(**{**data, "price": Decimal(data["price"]), "occurred_at": datetime.fromisoformat(data["occurred_at"])})
+    """A ``Fill`` from its JSON (an outcome's fill carries its stage, step and fees beside it)."""
+    return Fill(**{name: data[name] for name in _FILL_FIELDS}, price=Decimal(data["price"]),
+                occurred_at=datetime.fromisoformat(data["occurred_at"]))
 
 
 def _position_json(position: Position) -> dict:
