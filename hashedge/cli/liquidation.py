@@ -1,12 +1,15 @@
-"""``hashedge liquidations ...``: liquidation records, and their replay from the stored inputs."""
+"""``hashedge liquidate --sweep``, ``liquidations list|show|replay``, ``penalties distribute`` and
+``insurance show|contribute``: the liquidation engine by hand, its records and its funds."""
 
 from __future__ import annotations
+
+import uuid
 
 import click
 
 from hashedge.cli import CliContext, _echo_json, cli, pass_cli
 from hashedge.services import accounts as account_services
-from hashedge.services import liquidation_records, penalties
+from hashedge.services import insurance, liquidation, liquidation_records, penalties
 
 
 def record_payload(record, *, full: bool = False) -> dict:
@@ -123,3 +126,72 @@ def distribute(ctx: CliContext, business_date, as_json: bool) -> None:
                f"liquidations: {len(result.recipients_sats)} accounts {sum(result.recipients_sats.values()):,}, "
                f"insurance fund {result.insurance_fund_sats:,} (remainder {result.remainder_sats:,}), "
                f"community fund {result.community_fund_sats:,}")
+
+
+@cli.command("liquidate")
+@click.option("--sweep", "run_sweep", is_flag=True, required=True,
+              help="the liquidation sweep: every account below maintenance, worst first")
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def liquidate_command(ctx: CliContext, run_sweep: bool, as_json: bool) -> None:
+    """Run the liquidation sweep now (the scheduler runs it every minute and after every re-marking
+    and daily settlement)."""
+    runtime = ctx.runtime
+    report = liquidation.sweep(runtime.uow, runtime.clock)
+    summary = report.as_dict()
+    if as_json:
+        _echo_json(summary)
+        return
+    click.echo(f"liquidation sweep: {summary['liquidations']} liquidations "
+               f"({', '.join(summary['liquidation_ids']) or 'none'}), penalties {summary['penalties_sats']:,} sats, "
+               f"insurance fund paid {summary['insurance_fund_sats']:,}, {summary['adl_events']} ADL events, "
+               f"uncovered {summary['uncovered_loss_sats']:,}; {summary['margin_calls']} new margin calls")
+    if summary["left_liquidatable"]:
+        click.echo(f"still below maintenance with nothing left to act on: accounts {summary['left_liquidatable']}")
+
+
+@cli.group("insurance")
+def insurance_group() -> None:
+    """The insurance fund."""
+
+
+@insurance_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="the same object as GET /api/v1/insurance-fund (last page)")
+@click.option("--lines", default=20, show_default=True, type=click.IntRange(1, 1000), help="history lines")
+@pass_cli
+def insurance_show(ctx: CliContext, as_json: bool, lines: int) -> None:
+    """Balance, totals and the latest history of the insurance fund."""
+    runtime = ctx.runtime
+    first = insurance.insurance_fund(runtime.uow(), page=1, page_size=lines)
+    last_page = max(1, -(-first.total // lines))
+    fund = first if last_page == 1 else insurance.insurance_fund(runtime.uow(), page=last_page, page_size=lines)
+    if as_json:
+        _echo_json({"balance_sats": fund.balance_sats, "contributions_sats": fund.contributions_sats,
+                    "penalty_shares_sats": fund.penalty_shares_sats,
+                    "shortfalls_covered_sats": fund.shortfalls_covered_sats, "total": fund.total, "page": fund.page,
+                    "page_size": fund.page_size,
+                    "items": [{"entry_id": line.entry_id, "kind": line.kind, "memo": line.memo,
+                               "occurred_at": line.occurred_at.isoformat(), "amount_sats": line.amount_sats,
+                               "balance_after_sats": line.balance_after_sats} for line in fund.lines]})
+        return
+    click.echo(f"insurance fund: {fund.balance_sats:,} sats (contributions {fund.contributions_sats:,}, penalty "
+               f"shares {fund.penalty_shares_sats:,}, shortfalls covered {fund.shortfalls_covered_sats:,})")
+    for line in fund.lines:
+        click.echo(f"  {line.occurred_at:%Y-%m-%d %H:%M}Z {line.kind:<20} {line.amount_sats:>+15,} "
+                   f"{line.balance_after_sats:>15,}  {line.memo}")
+
+
+@insurance_group.command("contribute")
+@click.argument("amount_sats", metavar="SATS", type=int)
+@click.option("--memo", default="", help="kept with the journal entry (e.g. a txid)")
+@click.option("--idempotency-key", "idempotency_key", help="retry-safe key (default: a new one per invocation)")
+@pass_cli
+def insurance_contribute(ctx: CliContext, amount_sats: int, memo: str, idempotency_key: str | None) -> None:
+    """Credit SATS of the platform's own bitcoin, received in custody, to the insurance fund."""
+    runtime = ctx.runtime
+    posted = insurance.contribute(runtime.uow(), runtime.clock, amount_sats,
+                                  idempotency_key or f"cli-{uuid.uuid4().hex}", memo=memo)
+    again = " (already done with this idempotency key)" if posted.replayed else ""
+    balance = insurance.insurance_fund(runtime.uow(), page_size=1).balance_sats
+    click.echo(f"contributed {amount_sats:,} sats to the insurance fund{again}: entry {posted.recorded.id}; "
+               f"balance now {balance:,} sats")

@@ -38,6 +38,7 @@ from hashedge.errors import DataUnavailable
 from hashedge.jobs.lease import SchedulerLease
 from hashedge.services import fixings as fixing_services
 from hashedge.services import instruments as instrument_services
+from hashedge.services import liquidation as liquidation_services
 from hashedge.services import settlement as settlement_services
 from hashedge.services.chain_data import ingest_new_blocks
 from indices.sources.base import BlockSource
@@ -46,7 +47,8 @@ log = logging.getLogger(__name__)
 
 INGEST_INTERVAL_SECONDS = 60
 PUBLISH_INTERVAL_SECONDS = 300
-REFRESH_INSTRUMENTS_INTERVAL_SECONDS = 300  # listing cycle and marks
+REFRESH_INSTRUMENTS_INTERVAL_SECONDS = 300  # listing cycle and marks (then a liquidation sweep)
+LIQUIDATION_SWEEP_INTERVAL_SECONDS = 60
 # Hourly: the first run after 00:00 UTC settles the day that closed (after its midnight fixings
 # are published); a date whose expiries wait for fixings is picked up by the next date's run.
 SETTLE_INTERVAL_SECONDS = 3600
@@ -145,9 +147,21 @@ def refresh_instruments_job(context: JobContext, scheduled_for: datetime) -> dic
             return {"skipped": str(exc)}
         marks = instrument_services.update_marks(runtime.uow(), runtime.clock)
         return {"listed": listing.listed, "expired": listing.expired, "marked": len(marks.marked),
-                "unmarked": marks.unmarked}
+                "unmarked": marks.unmarked, "liquidation_sweep": _sweep(runtime)}
 
     return run_recorded(runtime, "refresh_instruments", scheduled_for, work, context.owner)
+
+
+def _sweep(runtime: Runtime) -> dict:
+    """The liquidation sweep, right after what can change equity (marks, settlement) and every minute."""
+    try:
+        return liquidation_services.sweep(runtime.uow, runtime.clock).as_dict()
+    except DataUnavailable as exc:  # a position in an instrument not marked yet
+        return {"skipped": str(exc)}
+
+
+def liquidation_sweep_job(context: JobContext, scheduled_for: datetime) -> dict | None:
+    return run_recorded(context.runtime, "liquidation_sweep", scheduled_for, lambda: _sweep(context.runtime))
 
 
 def settle_daily_job(context: JobContext, scheduled_for: datetime) -> dict | None:
@@ -158,7 +172,7 @@ def settle_daily_job(context: JobContext, scheduled_for: datetime) -> dict | Non
         summaries = settlement_services.run_due_settlements(runtime.uow, runtime.clock)
         return {"settled_dates": [s.business_date.isoformat() for s in summaries if not s.already_done],
                 "final_settlements": sorted({sym for s in summaries for sym in s.final_settlements}),
-                "pending": summaries[-1].pending if summaries else {}}
+                "pending": summaries[-1].pending if summaries else {}, "liquidation_sweep": _sweep(runtime)}
 
     return run_recorded(runtime, "settle_daily", scheduled_for, work, context.owner)
 
@@ -168,6 +182,7 @@ JOBS: dict[str, tuple[Callable[[JobContext, datetime], dict | None], int]] = {
     "publish_fixings": (publish_fixings_job, PUBLISH_INTERVAL_SECONDS),
     "refresh_instruments": (refresh_instruments_job, REFRESH_INSTRUMENTS_INTERVAL_SECONDS),
     "settle_daily": (settle_daily_job, SETTLE_INTERVAL_SECONDS),
+    "liquidation_sweep": (liquidation_sweep_job, LIQUIDATION_SWEEP_INTERVAL_SECONDS),
 }
 
 

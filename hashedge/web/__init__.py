@@ -30,6 +30,7 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     from hashedge.web.api import accounts as accounts_api
     from hashedge.web.api import docs as api_docs
     from hashedge.web.api import indices as indices_api
+    from hashedge.web.api import liquidation as liquidation_api
     from hashedge.web.api import trading as trading_api
 
     api = HashEdgeApi(app, spec_kwargs={"info": {"description": "Bitcoin hashrate indices, fixings and "
@@ -41,6 +42,8 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     api.register_blueprint(accounts_api.blp, url_prefix="/api/v1")
     api.register_blueprint(trading_api.market_blp, url_prefix="/api/v1")
     api.register_blueprint(trading_api.blp, url_prefix="/api/v1")
+    api.register_blueprint(liquidation_api.blp, url_prefix="/api/v1")
+    api.register_blueprint(liquidation_api.fund_blp, url_prefix="/api/v1")
     app.register_blueprint(api_docs.bp)
     init_desk(app)
     edge.register(app)

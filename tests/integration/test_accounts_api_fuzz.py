@@ -12,7 +12,8 @@ from tests.integration.fuzzing import MODES, fuzz, operations_of
 from tests.hypothesis_profiles import time_budget
 
 EXAMPLES_PER_OPERATION = 30
-ACCOUNT_PATHS = ("/api/v1/account", "/api/v1/account/events", "/api/v1/statements", "/api/v1/withdrawals")
+ACCOUNT_PATHS = ("/api/v1/account", "/api/v1/account/events", "/api/v1/statements", "/api/v1/withdrawals",
+                 "/api/v1/liquidations", "/api/v1/liquidations/{liquidation_id}")
 
 
 @pytest.mark.hypothesis

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from hashedge.domain.marks import price_band
-from hashedge.services import accounts, instruments, ledger, settlement, trading
+from hashedge.services import accounts, instruments, ledger, liquidation, settlement, trading
 from hashedge.services.margin import margin_of, risk_parameters, withdrawal_requirement_sats
 
 SYMBOL = "HP-2027-01"
@@ -74,6 +74,8 @@ def test_a_thin_quote_cannot_move_the_mark_liquidate_one_side_or_pay_the_other(m
         remarked = instruments.update_marks(runtime.uow(), runtime.clock).marked[SYMBOL]
         assert remarked == model.price, (bid, lots)
         assert latest_mark(runtime).source == "model"
+        swept = liquidation.sweep(runtime.uow, runtime.clock)
+        assert swept.liquidations == [] and swept.events == [], (bid, lots)  # no margin call, no liquidation
         for p in placed:
             if p.order.is_resting:
                 trading.cancel_order(runtime.uow(), runtime.clock, manipulator, p.order.order_id)

@@ -78,4 +78,6 @@ def test_listing_and_marks_come_from_the_stored_chain_and_fixings(populated_runt
 
     # The scheduler's job runs the same cycle: nothing new to list, every contract re-marked.
     job = refresh_instruments_job(JobContext(runtime, None), slot_of(runtime.clock.now(), 300))
+    swept = job.pop("liquidation_sweep")  # and, right after the re-marking, a liquidation sweep
     assert job == {"listed": [], "expired": [], "marked": len(first.listed), "unmarked": []}
+    assert (swept["liquidations"], swept["left_liquidatable"]) == (0, [])

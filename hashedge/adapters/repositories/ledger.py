@@ -365,6 +365,14 @@ class LedgerRepository:
                  .order_by(JournalEntryRow.occurred_at, JournalEntryRow.id).limit(limit).offset(offset))
         return [Movement(*row) for row in self.session.execute(query).all()]
 
+    def totals_by_kind(self, account: LedgerAccount) -> dict[str, int]:
+        """What each kind of entry added to the account, in all."""
+        rows = self.session.execute(
+            select(JournalEntryRow.kind, func.sum(JournalPostingRow.amount_sats))
+            .join(JournalPostingRow, JournalPostingRow.entry_id == JournalEntryRow.id)
+            .where(JournalPostingRow.account_key == account.key).group_by(JournalEntryRow.kind)).all()
+        return {kind: int(total) for kind, total in rows}
+
     def count_movements(self, account: LedgerAccount, *, start=None, end=None) -> int:
         subquery = self._movements(account, start, end).subquery()
         return self.session.scalar(select(func.count()).select_from(subquery)) or 0

@@ -84,6 +84,7 @@ TRADE_PAGE = {"items": [FILL], "total": 1, "page": 1, "page_size": 100}
 POSITION = {
     "instrument": "HP-2027-01", "quantity": -100, "side": "short", "average_price": "45000",
     "mark_price": "43500", "unrealized_pnl_sats": 4650000, "realized_pnl_sats": 0,
+    "estimated_liquidation_price": "52841", "adl_quintile": 4,
 }
 POSITION_PAGE = {"items": [POSITION], "total": 1, "page": 1, "page_size": 100}
 
@@ -92,3 +93,30 @@ ACCOUNT_EVENT = {
     "initial_margin_sats": 20235000, "maintenance_margin_sats": 13490000, "liquidation_id": None, "detail": {},
 }
 ACCOUNT_EVENT_PAGE = {"items": [ACCOUNT_EVENT], "total": 1, "page": 1, "page_size": 100}
+LIQUIDATION = {
+    "id": "L12-1", "occurred_at": "2027-01-11T08:01:00+00:00", "business_date": "2027-01-11",
+    "notional_closed_sats": 2945920, "penalty_sats": 29460, "shortfall_sats": 0, "insurance_fund_sats": 0,
+    "adl_contracts": 1, "uncovered_sats": 0,
+    "trigger": {"equity_sats": 1200000, "initial_margin_sats": 2208000, "maintenance_margin_sats": 1472000,
+                "status": "liquidatable"},
+    "after": {"equity_sats": 1170540, "initial_margin_sats": 1104000, "maintenance_margin_sats": 736000,
+              "status": "healthy"},
+    "covers": [{"stage": "protection", "amount_sats": 0}, {"stage": "insurance_fund", "amount_sats": 0},
+               {"stage": "backstop_pool", "amount_sats": 0}, {"stage": "adl", "amount_sats": 0}],
+    "steps": [{"number": 1, "instrument_id": "HP-2027-01", "side": "sell", "quantity": 1, "closed": 1,
+               "equity_sats": 1200000, "maintenance_margin_sats": 1472000, "target_sats": 2060800}],
+    "fills": [{"stage": "book", "step": 1, "price": "47500", "quantity": 1, "counterparty": "9",
+               "fees_sats": {"9": 295}, "fill_id": "HP-2027-01-412-1"}],
+}
+LIQUIDATION_PAGE = {"items": [LIQUIDATION], "total": 1, "page": 1, "page_size": 100}
+INSURANCE_FUND = {
+    "balance_sats": 92541250, "contributions_sats": 100000000, "penalty_shares_sats": 0,
+    "shortfalls_covered_sats": 7458750,
+    "items": [{"entry_id": 3, "kind": "contribution", "memo": "platform contribution to the insurance fund",
+               "occurred_at": "2027-01-02T09:00:00+00:00", "recorded_at": "2027-01-02T09:00:00+00:00",
+               "amount_sats": 100000000, "balance_after_sats": 100000000},
+              {"entry_id": 812, "kind": "shortfall_cover", "memo": "insurance_fund covers liquidation L5-1",
+               "occurred_at": "2027-01-11T08:01:00+00:00", "recorded_at": "2027-01-11T08:01:00+00:00",
+               "amount_sats": -7458750, "balance_after_sats": 92541250}],
+    "total": 2, "page": 1, "page_size": 100,
+}

@@ -8,7 +8,7 @@ from flask import current_app, g
 from hashedge.web.api.parsing import Blueprint
 from marshmallow import RAISE
 
-from hashedge.services import accounts, instruments, trading, trading_queries
+from hashedge.services import accounts, instruments, positions, trading, trading_queries
 from hashedge.web.api import examples as ex
 from hashedge.web.api.accounts import REPLAYED_HEADER, _bearer_token, _secured
 from hashedge.web.api.schemas import ErrorSchema
@@ -208,8 +208,11 @@ def list_trades(query: dict):
 @blp.alt_response(400, schema=ErrorSchema, description="Invalid parameters, with field messages")
 @_secured
 def list_positions(query: dict):
-    """Open positions: signed quantity, average price, mark, unrealized and realized PnL.
+    """Open positions: signed quantity, average price, mark, unrealized and realized PnL, estimated
+    liquidation price and auto-deleveraging quintile.
 
     A page of the list convention by instrument, filtered by ``instrument``; unrealized PnL is at
     the latest mark (``null`` before the first mark), in satoshis."""
-    return page_view(trading_queries.position_page(_runtime().uow(), g.account_id, **query), position_view)
+    runtime = _runtime()
+    found = positions.position_risk_page(runtime.uow, runtime.clock, g.account_id, **query)
+    return page_view(found, position_view)

@@ -98,7 +98,8 @@ class OptionalIdempotencyHeaderSchema(Schema):
 class FillSchema(Schema):
     id = fields.String(required=True)
     instrument = fields.String(required=True)
-    kind = fields.String(required=True, metadata={"description": "book or block"})
+    kind = fields.String(required=True, metadata={
+        "description": "book, block, liquidation (a liquidation order's fill) or adl (auto-deleveraging)"})
     side = fields.String(required=True, metadata={"description": "your side: buy or sell"})
     liquidity = fields.String(allow_none=True, metadata={"description": "maker, taker, or null for a block trade"})
     price = PlainDecimal(required=True)
@@ -174,6 +175,12 @@ class PositionSchema(Schema):
     mark_price = PlainDecimal(allow_none=True)
     unrealized_pnl_sats = fields.Integer(allow_none=True)
     realized_pnl_sats = fields.Integer(required=True)
+    estimated_liquidation_price = PlainDecimal(allow_none=True, metadata={
+        "description": "the mark of this contract at which the account would reach maintenance margin, its other "
+                       "positions at their marks; null if no positive price does it, and for capped contracts"})
+    adl_quintile = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5), metadata={
+        "description": "place in the auto-deleveraging queue of this contract and side: 5 for the first fifth, "
+                       "1 for the last; null for capped contracts (never deleveraged)"})
 
 
 # --- presenters ------------------------------------------------------------------------------
@@ -206,11 +213,13 @@ def order_view(order, style: str, fills=(), fees_sats=()) -> dict:
             "fills": [fill_view(f, int(order.account_id), fee_sats=fee) for f, fee in zip(fills, fees)]}
 
 
-def position_view(view) -> dict:
+def position_view(risk) -> dict:
+    view = risk.view
     position = view.position
     return {"instrument": position.instrument_id, "quantity": position.quantity, "side": position.side.value,
             "average_price": position.average_price, "mark_price": view.mark_price,
-            "unrealized_pnl_sats": view.unrealized_pnl_sats, "realized_pnl_sats": position.realized_pnl_sats}
+            "unrealized_pnl_sats": view.unrealized_pnl_sats, "realized_pnl_sats": position.realized_pnl_sats,
+            "estimated_liquidation_price": risk.estimated_liquidation_price, "adl_quintile": risk.adl_quintile}
 
 
 def instrument_view(view) -> dict:
