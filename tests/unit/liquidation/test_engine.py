@@ -119,6 +119,17 @@ def test_the_penalty_never_takes_more_than_the_equity_left():
     assert outcome.penalty_sats == 30_000 and outcome.after.equity_sats == 0 and outcome.shortfall_sats == 0
 
 
+def test_the_target_must_hold_after_the_penalty_or_the_account_would_fall_straight_back():
+    """Found by the property test: equity 200,000 covers the target of the last contract
+    (178,560 = 12% of 1,488,000) but not once the penalty on the nine closed (133,920) is paid,
+    which left a contract open at equity 66,080 below its maintenance margin of 148,800."""
+    short = account("2", 10_000_000, position("2", -20, 49_000))
+    outcome = liquidate(inputs(thin_long(820_000), mark=48_000, counterparties=[short]))
+    assert sum(f.fill.quantity for f in outcome.fills) == 10
+    assert outcome.penalty_sats == 148_800 and outcome.after.equity_sats == 200_000 - 148_800
+    assert outcome.after.status.value == "healthy"
+
+
 def test_capped_positions_are_never_liquidated():
     capped = position("1", 2, 50_000, spec=CAPPED)  # fully collateralized: (50,000 - 30,000) x 14 x 2
     short = account("2", 10_000_000, position("2", -20, 49_000))

@@ -74,9 +74,9 @@ def test_liquidation_outcomes_keep_their_promises(case):
     closed = sum(f.fill.signed_quantity_for("1") for f in outcome.fills)
     held = case.account.positions[0].quantity
     assert abs(closed) <= abs(held) and closed * held <= 0
-    # closing stopped at the target, or nothing could act, or the position is gone
+    # closing stopped at the target (penalty paid), or nothing could act, or the position is gone
     if not outcome.unabsorbed and abs(closed) < abs(held):
-        remaining = AccountState(account_id="1", collateral_sats=outcome.collateral_after_sats + outcome.penalty_sats,
+        remaining = AccountState(account_id="1", collateral_sats=outcome.collateral_after_sats,
                                  positions=(_after(case, outcome),))
         summary = account_margin(remaining, case.marks, case.params, specs=SPECS)
         assert summary.equity_sats >= target_sats(remaining, summary.maintenance_margin_sats, case.marks, SPECS,
