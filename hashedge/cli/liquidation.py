@@ -195,3 +195,62 @@ def insurance_contribute(ctx: CliContext, amount_sats: int, memo: str, idempoten
     balance = insurance.insurance_fund(runtime.uow(), page_size=1).balance_sats
     click.echo(f"contributed {amount_sats:,} sats to the insurance fund{again}: entry {posted.recorded.id}; "
                f"balance now {balance:,} sats")
+
+
+@cli.group("simulate")
+def simulate_group() -> None:
+    """Simulations through the real services."""
+
+
+@simulate_group.command("stress")
+@click.option("--seed", default=1, show_default=True, type=click.IntRange(min=0))
+@click.option("--accounts", "accounts_count", default=60, show_default=True, type=click.IntRange(10, 5000))
+@click.option("--epochs", "epochs_file", type=click.Path(exists=True, dir_okay=False),
+              help="epoch history CSV (default: the shared data folder's)")
+@click.option("--set", "changes", multiple=True, metavar="NAME=VALUE",
+              help="a governed parameter changed for this run only, e.g. liquidation.penalty_ratio=0.02")
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def stress(ctx: CliContext, seed: int, accounts_count: int, epochs_file: str | None, changes: tuple[str, ...],
+           as_json: bool) -> None:
+    """A seeded population of makers, hedging miners and leveraged traders through the real services,
+    over the historical paths of the 2020 halving, the 2021 mining ban and the 2024 halving."""
+    from decimal import Decimal, InvalidOperation
+
+    from hashedge.errors import InvalidInput
+    from hashedge.services.demo import default_epoch_file
+    from hashedge.services.margin import parameters_in_force, risk_parameters
+    from hashedge.services.stress import run_stress
+    from pricing.history import load_epoch_history
+
+    runtime = ctx.runtime
+    path = epochs_file or default_epoch_file(runtime)
+    if path is None:
+        raise InvalidInput("no epoch history: pass --epochs FILE or set HASHEDGE_SHARED_DATA")
+    values = {}
+    for change in changes:
+        name, _, value = change.partition("=")
+        try:
+            values[name] = value if name == "mark.anchoring" else Decimal(value)
+        except InvalidOperation:
+            raise InvalidInput(f"--set {change}: not a number", fields={"set": [change]}) from None
+    try:
+        params = risk_parameters().with_changes(values)
+    except ValueError as exc:
+        raise InvalidInput(f"--set: {exc}", fields={"set": [str(exc)]}) from None
+    with parameters_in_force(params):
+        report = run_stress(runtime.uow, runtime.clock, load_epoch_history(path), seed=seed,
+                            accounts_count=accounts_count)
+    summary = report.as_dict()
+    if as_json:
+        _echo_json(summary)
+        return
+    click.echo(f"stress seed {seed}, {accounts_count} accounts on {', '.join(report.instruments)} "
+               f"in {summary['duration_seconds']} s")
+    for scenario in report.scenarios:
+        click.echo(f"  {scenario['name']:<18} hashprice {scenario['hashprice_change']:+.1%} difficulty "
+                   f"{scenario['difficulty_change']:+.1%}: {scenario['liquidations']} liquidations, penalties "
+                   f"{scenario['penalties_sats']:,}, insurance fund paid {scenario['insurance_fund_drawdown_sats']:,}, "
+                   f"{scenario['adl_events']} ADL events, uncovered {scenario['uncovered_loss_sats']:,} sats")
+    click.echo(f"  insurance fund {report.insurance_fund_start_sats:,} -> {report.insurance_fund_end_sats:,} sats; "
+               f"journal balanced: {report.journal_balanced}")

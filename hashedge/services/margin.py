@@ -6,6 +6,9 @@ Every function runs inside the caller's open unit of work (it reads what the cal
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 
 from hashedge.adapters.repositories.ledger import collateral_of
@@ -16,9 +19,24 @@ from hashedge.domain.parameters import RiskParameters
 from hashedge.errors import DataUnavailable
 
 
+_IN_FORCE: ContextVar[RiskParameters | None] = ContextVar("risk_parameters_in_force", default=None)
+
+
 def risk_parameters() -> RiskParameters:
-    """The governed parameters in force (the documented defaults until governance lands)."""
-    return RiskParameters()
+    """The governed parameters in force: the documented defaults until governance lands, or what a
+    simulation set with ``parameters_in_force``. Every service reads them through this function."""
+    return _IN_FORCE.get() or RiskParameters()
+
+
+@contextmanager
+def parameters_in_force(params: RiskParameters) -> Iterator[RiskParameters]:
+    """Run the services inside the block with ``params`` in force (the stress simulation compares
+    parameter choices this way); the context is this thread's, so nothing else sees them."""
+    token = _IN_FORCE.set(params)
+    try:
+        yield params
+    finally:
+        _IN_FORCE.reset(token)
 
 
 def account_state(uow: UnitOfWork, account_id: int) -> AccountState:
