@@ -61,7 +61,7 @@ from hashedge.domain.marks import price_band
 from hashedge.domain.orders import Order, OrderType, Side, TimeInForce
 from hashedge.domain.parameters import RiskParameters
 from hashedge.services.ledger import post
-from hashedge.services.margin import account_state, latest_marks, risk_parameters
+from hashedge.services.margin import account_state, account_states, latest_marks, risk_parameters
 from hashedge.services.margin_calls import record_status_changes
 from hashedge.services.risk import RiskSnapshot, RiskSweep
 from hashedge.services.risk import sweep as risk_sweep
@@ -112,11 +112,13 @@ class SweepReport:
 
 class AdlQueues:
     """The deleveraging queue of each instrument and side, from a sweep's snapshot (ranked by the
-    domain, built on first use): it only decides whom a liquidation locks."""
+    domain, built on first use): it only decides whom a liquidation locks. What the sweep's own
+    liquidations deleverage is taken off (``consumed``), so later ones lock who still holds."""
 
     def __init__(self, snapshot: RiskSnapshot, equity_sats: dict[str, int]):
         self._snapshot, self._equity = snapshot, equity_sats
         self._ranked: dict[tuple[str, bool], list[AdlCandidate]] = {}
+        self._left: dict[tuple[str, str], int] = {}  # (symbol, account) -> contracts still held
 
     def ranked(self, symbol: str, longs: bool) -> list[AdlCandidate]:
         key = (symbol, longs)
@@ -131,20 +133,33 @@ class AdlQueues:
             self._ranked[key] = rank(candidates, self._snapshot.marks[symbol]) if candidates else []
         return self._ranked[key]
 
-    def choose(self, symbol: str, longs: bool, exclude: str, needed: int, factor: int) -> list[str]:
+    def choose(self, symbol: str, longs: bool, exclude: str, needed: int, factor: int) -> tuple[list[str], bool]:
         """Accounts from the top of the queue holding ``factor`` times ``needed`` contracts, and
-        ``factor`` more accounts besides (positions may have changed since the snapshot)."""
+        ``factor`` more accounts besides; and whether that is everyone in the queue."""
         chosen, total, extra = [], 0, 0
-        for candidate in self.ranked(symbol, longs):
-            if candidate.account_id == exclude:
+        queue = [c for c in self.ranked(symbol, longs) if c.account_id != exclude]
+        for candidate in queue:
+            held = self._left.get((symbol, candidate.account_id), abs(candidate.quantity))
+            if held == 0:
                 continue
             if total >= needed * factor:
                 if extra >= factor:
-                    break
+                    return chosen, False
                 extra += 1
             chosen.append(candidate.account_id)
-            total += abs(candidate.quantity)
-        return chosen
+            total += held
+        return chosen, True
+
+    def consumed(self, outcome: LiquidationOutcome) -> None:
+        for item in outcome.fills:
+            if item.stage == "adl":
+                key = (item.fill.instrument_id, item.counterparty)
+                before = self._left.get(key)
+                if before is None:
+                    longs = item.fill.seller_account_id == item.counterparty
+                    before = next((abs(c.quantity) for c in self.ranked(item.fill.instrument_id, longs)
+                                   if c.account_id == item.counterparty), item.fill.quantity)
+                self._left[key] = max(before - item.fill.quantity, 0)
 
 
 def queues_from(result: RiskSweep) -> AdlQueues:
@@ -164,7 +179,7 @@ def liquidate_account(new_uow: Callable[[], UnitOfWork], clock: Clock, account_i
                       queues: AdlQueues) -> LiquidationResult | None:
     """Liquidate the account if it is (still) liquidatable; ``None`` if it is not, or nothing in it
     can be liquidated (module docstring)."""
-    factor = 2
+    factor = 4  # earlier liquidations of the sweep may have deleveraged the snapshot's first candidates
     for _ in range(20):
         try:
             return _liquidate_once(new_uow(), clock, account_id, queues, factor)
@@ -196,16 +211,19 @@ def _liquidate_once(uow: UnitOfWork, clock: Clock, account_id: int, queues: AdlQ
         marks = latest_marks(uow, symbols)
         closing = [p for p in state.positions
                    if not records[p.instrument_id].spec.is_capped and p.instrument_id in tradable]
-        books, candidates = {}, set()
+        books, candidates, whole_queue = {}, set(), set()
         for position in closing:
             spec = records[position.instrument_id].spec
             books[spec.symbol] = _reachable_orders(uow, spec, position.quantity, marks[spec.symbol], owner, params, now)
             longs = position.quantity < 0  # a short is closed against longs
-            candidates |= set(queues.choose(spec.symbol, longs, owner, abs(position.quantity), factor))
+            chosen, everyone = queues.choose(spec.symbol, longs, owner, abs(position.quantity), factor)
+            candidates |= set(chosen)
+            if everyone:
+                whole_queue.add(spec.symbol)
         makers = {o.account_id for orders in books.values() for o in orders}
         uow.ledger.lock_balances([collateral_of(int(a)) for a in {owner} | makers | candidates])  # 2. collateral
         available = uow.ledger.lock_balances([ledger.INSURANCE_FUND])  # 3. platform accounts read
-        counterparties = {a: account_state(uow, int(a)) for a in sorted(candidates | makers, key=int)}
+        counterparties = account_states(uow, sorted(candidates | makers, key=int))
         all_symbols = set(symbols) | {p.instrument_id for s in counterparties.values() for p in s.positions}
         marks = latest_marks(uow, all_symbols)
         specs = {s: (records[s] if s in records else uow.instruments.get(s)).spec for s in all_symbols}
@@ -216,7 +234,7 @@ def _liquidate_once(uow: UnitOfWork, clock: Clock, account_id: int, queues: AdlQ
             liquidation_id=f"L{account_id}-{sequence}", occurred_at=now, account=state, marks=marks, specs=specs,
             params=params, books=books, last_sequences={s: uow.instruments.lock_sequence(s) for s in books},
             counterparties=counterparties,
-            complete_queues=frozenset(s for s in books if _queue_complete(uow, s, state, candidates | makers)),
+            complete_queues=frozenset(s for s in whole_queue if _queue_complete(uow, s, state, counterparties)),
             closed_instruments=frozenset(set(symbols) - tradable),
             available_sats={"insurance_fund": available.get(ledger.INSURANCE_FUND, 0)},
             otc_exposure_sats=_otc_exposure(uow, owner),
@@ -254,14 +272,13 @@ def _otc_exposure(uow: UnitOfWork, owner: str) -> dict[str, int]:
     return otc_exposure(owner, blocks, positions, marks, specs)
 
 
-def _queue_complete(uow: UnitOfWork, symbol: str, state, candidates: set[str]) -> bool:
-    """Whether every opposite position of ``symbol`` belongs to a locked candidate (checked under
-    the instrument's lock, so no position appears meanwhile)."""
-    held = state.position(symbol)
-    spec = uow.instruments.get(symbol).spec
-    opposite = {p.account_id for p in uow.positions.open_in(symbol, spec.multiplier)
-                if (p.quantity > 0) != (held > 0) and p.account_id != state.account_id}
-    return opposite <= candidates
+def _queue_complete(uow: UnitOfWork, symbol: str, state, locked: dict) -> bool:
+    """Whether every opposite position of ``symbol`` belongs to a locked account (counted under the
+    instrument's lock, so no position appears meanwhile). Only asked when the snapshot's whole queue
+    was locked: otherwise the queue is incomplete, and running out of it means more are loaded."""
+    long = state.position(symbol) < 0  # a short is closed against longs
+    held = sum(1 for s in locked.values() if (s.position(symbol) > 0) == long and s.position(symbol) != 0)
+    return uow.positions.count_holders(symbol, long=long, excluding=int(state.account_id)) == held
 
 
 def _store(uow: UnitOfWork, inputs: LiquidationInputs, outcome: LiquidationOutcome, sequence: int, now: datetime,
@@ -333,6 +350,7 @@ def sweep(new_uow: Callable[[], UnitOfWork], clock: Clock, *, max_rounds: int = 
             if liquidated is None:
                 done.add(account_id)
             else:
+                queues.consumed(liquidated.outcome)
                 report.liquidations.append(liquidated)
                 if liquidated.outcome.unabsorbed or liquidated.outcome.after.status is MarginStatus.LIQUIDATABLE:
                     done.add(account_id)  # nothing more can act on it this sweep

@@ -47,6 +47,19 @@ def account_state(uow: UnitOfWork, account_id: int) -> AccountState:
                         open_orders=tuple(uow.orders.resting_of(account_id)))
 
 
+def account_states(uow: UnitOfWork, account_ids) -> dict[str, AccountState]:
+    """Several accounts' states in three queries (collateral, positions, resting orders)."""
+    ids = [int(a) for a in account_ids]
+    if not ids:
+        return {}
+    balances = uow.ledger.balances([collateral_of(a) for a in ids])
+    positions = uow.positions.of_accounts(ids)
+    orders = uow.orders.resting_of_accounts(ids)
+    return {str(a): AccountState(account_id=str(a), collateral_sats=balances.get(collateral_of(a), 0),
+                                 positions=tuple(positions.get(str(a), ())), open_orders=tuple(orders.get(str(a), ())))
+            for a in ids}
+
+
 def latest_marks(uow: UnitOfWork, symbols) -> dict[str, Decimal]:
     """The latest mark of each of ``symbols``; ``DataUnavailable`` if one has none yet."""
     symbols = set(symbols)

@@ -286,6 +286,13 @@ class OrderRepository:
     def resting_of(self, account_id: int) -> list[Order]:
         return self._resting(OrderRow.__table__.c.account_id == account_id)
 
+    def resting_of_accounts(self, account_ids: list[int]) -> dict[str, list[Order]]:
+        """Resting orders of several accounts, by account id as text."""
+        found: dict[str, list[Order]] = {}
+        for order in self._resting(OrderRow.__table__.c.account_id.in_(account_ids)):
+            found.setdefault(order.account_id, []).append(order)
+        return found
+
     @staticmethod
     def _of_account(account_id: int, instrument: str | None, open_only: bool, start: datetime | None,
                     end: datetime | None):
@@ -430,6 +437,17 @@ class PositionRepository:
         rows = self.session.scalars(query.order_by(PositionRow.instrument)).all()
         return [self._position(row, multipliers[row.instrument]) for row in rows]
 
+    def of_accounts(self, account_ids: list[int]) -> dict[str, list[Position]]:
+        """Open positions of several accounts, by account id as text, each sorted by instrument."""
+        table = PositionRow.__table__
+        rows = self.session.execute(select(table).where(table.c.account_id.in_(account_ids), table.c.quantity != 0)
+                                    .order_by(table.c.account_id, table.c.instrument)).all()
+        multipliers = self._multipliers()
+        found: dict[str, list[Position]] = {}
+        for row in rows:
+            found.setdefault(str(row.account_id), []).append(self._position(row, multipliers[row.instrument]))
+        return found
+
     def open_in(self, instrument: str, multiplier: Decimal) -> list[Position]:
         table = PositionRow.__table__  # plain rows: settlement reads every open position
         rows = self.session.execute(select(table).where(
@@ -495,6 +513,12 @@ class PositionRepository:
                 "instruments": [p.instrument_id for p in batch], "quantities": [p.quantity for p in batch],
                 "open_values": [_text(p.open_value) for p in batch],
                 "realized": [p.realized_pnl_sats for p in batch]})
+
+    def count_holders(self, instrument: str, *, long: bool, excluding: int) -> int:
+        """How many accounts other than ``excluding`` hold a long (or short) position in ``instrument``."""
+        side = PositionRow.quantity > 0 if long else PositionRow.quantity < 0
+        return self.session.scalar(select(func.count()).select_from(PositionRow).where(
+            PositionRow.instrument == instrument, side, PositionRow.account_id != excluding)) or 0
 
     def net_quantity(self, instrument: str) -> int:
         return int(self.session.scalar(select(func.coalesce(func.sum(PositionRow.quantity), 0))

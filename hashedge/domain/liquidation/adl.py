@@ -59,14 +59,23 @@ class AdlCandidate:
 
 
 def score(candidate: AdlCandidate, mark: Decimal) -> Fraction:
-    """PnL% x effective leverage in profit, PnL% / leverage at a loss; PnL% alone without equity."""
-    m, price = exact(candidate.multiplier), exact(mark)
-    pnl = (price * candidate.quantity - Fraction(candidate.open_value)) * m
-    pnl_ratio = pnl / (abs(Fraction(candidate.open_value)) * m)
-    if candidate.equity_sats <= 0:
-        return pnl_ratio
-    leverage = abs(candidate.quantity) * price * m / candidate.equity_sats
-    return pnl_ratio * leverage if pnl >= 0 else pnl_ratio / leverage
+    """PnL% x effective leverage in profit, PnL% / leverage at a loss; PnL% alone without equity.
+
+    With q contracts of entry value V (signed) at mark M, multiplier m and equity E:
+    PnL% = (M q - V) / |V| (the multiplier cancels) and leverage = |q| M m / E, so the score is one
+    exact fraction of integers (ranking tens of thousands of positions stays fast).
+    """
+    q, equity = candidate.quantity, candidate.equity_sats
+    (mn, md), (vn, vd), (kn, kd) = (Decimal(mark).as_integer_ratio(), Decimal(candidate.open_value).as_integer_ratio(),
+                                    Decimal(candidate.multiplier).as_integer_ratio())
+    # PnL% = (mn/md q - vn/vd) / (|vn|/vd) = (mn q vd - vn md) / (md |vn|)
+    pnl_n, pnl_d = mn * q * vd - vn * md, md * abs(vn)
+    if equity <= 0:
+        return Fraction(pnl_n, pnl_d)
+    lev_n, lev_d = abs(q) * mn * kn, md * kd * equity
+    if pnl_n >= 0:
+        return Fraction(pnl_n * lev_n, pnl_d * lev_d)
+    return Fraction(pnl_n * lev_d, pnl_d * lev_n)
 
 
 def _account_key(account_id: str) -> tuple[int, str]:

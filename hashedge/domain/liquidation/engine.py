@@ -92,6 +92,7 @@ class LiquidationRun:
         self._adl_fills = 0
         self._absorbed = Fraction(0)
         self.notional = Fraction(0)
+        self._margins: dict[str, AccountMargin] = {}  # until a fill or a charge changes the account
 
     # --- accounts -------------------------------------------------------------------------
 
@@ -100,7 +101,10 @@ class LiquidationRun:
         return AccountState(account_id=account_id, collateral_sats=self._collateral[account_id], positions=positions)
 
     def margin(self, account_id: str) -> AccountMargin:
-        return account_margin(self.state(account_id), self.inputs.marks, self.params, specs=self.inputs.specs)
+        if account_id not in self._margins:
+            self._margins[account_id] = account_margin(self.state(account_id), self.inputs.marks, self.params,
+                                                       specs=self.inputs.specs)
+        return self._margins[account_id]
 
     def standing(self, account_id: str, extra_sats: int = 0) -> Standing:
         summary = self.margin(account_id)
@@ -112,6 +116,7 @@ class LiquidationRun:
 
     def charge(self, account_id: str, amount_sats: int) -> None:
         self._collateral[account_id] -= amount_sats
+        self._margins.pop(account_id, None)
 
     # --- what the stages use ----------------------------------------------------------------
 
@@ -203,6 +208,7 @@ class LiquidationRun:
             after = before.apply(fill)
             held[fill.instrument_id] = after
             self._collateral[owner] += after.realized_pnl_sats - before.realized_pnl_sats - fees.get(owner, 0)
+            self._margins.pop(owner, None)
         size = exact(self.spec(fill.instrument_id).multiplier)
         self.notional += fill.quantity * exact(fill.price) * size
         if stage == "adl":
