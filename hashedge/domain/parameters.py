@@ -33,7 +33,7 @@ the mark; limit orders within 20% of the mark; the mark rule and its numbers are
 at least 0.5 BTC a side within 5% of the model moves it, never beyond 4% of the model (the
 smallest initial - maintenance gap) and by at most 1% of the model per re-mark. Liquidation
 (``liquidation/`` and LIQUIDATION.md): a penalty of 1% of the notional closed, steps of 10% of a
-position, a buffer of 2% of notional above maintenance, the book taken within 3% of the mark; each
+position, a buffer of 4% of notional above maintenance, the book taken within 3% of the mark; each
 date's penalties split 40% to the takers of the liquidation fills, 10% to the defaulted accounts'
 OTC counterparties, 40% to the insurance fund and 10% to the community fund.
 """
@@ -247,7 +247,7 @@ class RiskParameters:
     mark_trade_window_minutes: Decimal = Decimal(60)
     liquidation_penalty_ratio: Decimal = Decimal("0.01")
     liquidation_step_fraction: Decimal = Decimal("0.1")
-    liquidation_buffer_ratio: Decimal = Decimal("0.02")
+    liquidation_buffer_ratio: Decimal = Decimal("0.04")
     liquidation_book_band_ratio: Decimal = Decimal("0.03")
     penalty_split_takers: Decimal = Decimal("0.4")
     penalty_split_otc_counterparties: Decimal = Decimal("0.1")

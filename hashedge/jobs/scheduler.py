@@ -152,12 +152,18 @@ def refresh_instruments_job(context: JobContext, scheduled_for: datetime) -> dic
     return run_recorded(runtime, "refresh_instruments", scheduled_for, work, context.owner)
 
 
+_SWEEPING = threading.Lock()  # one sweep at a time in this process (the jobs run in a thread pool)
+
+
 def _sweep(runtime: Runtime) -> dict:
-    """The liquidation sweep, right after what can change equity (marks, settlement) and every minute."""
-    try:
-        return liquidation_services.sweep(runtime.uow, runtime.clock).as_dict()
-    except DataUnavailable as exc:  # a position in an instrument not marked yet
-        return {"skipped": str(exc)}
+    """The liquidation sweep, right after what can change equity (marks, settlement) and every minute.
+    Liquidations are safe side by side (each re-checks under its locks); one sweep at a time keeps
+    two margin-call passes from recording the same change twice."""
+    with _SWEEPING:
+        try:
+            return liquidation_services.sweep(runtime.uow, runtime.clock).as_dict()
+        except DataUnavailable as exc:  # a position in an instrument not marked yet
+            return {"skipped": str(exc)}
 
 
 def liquidation_sweep_job(context: JobContext, scheduled_for: datetime) -> dict | None:

@@ -2,7 +2,8 @@
 
 - **target**: maintenance margin plus ``liquidation.buffer_ratio`` of the notional of the
   positions that can be liquidated (at the marks, rounded up once): the account is left with
-  a little room, so the next tick does not liquidate it again (Drift's 2% buffer).
+  room, so the next move does not liquidate it again (Drift uses 2%; HashEdge 4%, the smallest
+  gap between initial and maintenance margin: LIQUIDATION.md has the stress runs behind it).
 - **next position**: among the positions that can be liquidated (not capped: fully
   collateralized contracts are never liquidated; not in a contract whose trading has closed: it
   settles at its fixings within days), the one whose maintenance margin is largest:

@@ -19,6 +19,9 @@ HP = hashprice_monthly(2026, 12)  # 31 PH-days a contract
 CAPPED = epoch_future(Product.BME14_CAPPED, 470, last_trading_time=datetime(2026, 12, 30, tzinfo=timezone.utc),
                       floor=D(30_000), cap=D(70_000))
 SPECS = {HP.symbol: HP, CAPPED.symbol: CAPPED}
+# The worked figures in these tests use a 2% buffer (Drift's): the numbers stay small and readable.
+# The default (4%, LIQUIDATION.md) is pinned by test_risk_parameters.
+PARAMS = RiskParameters().with_changes({"liquidation.buffer_ratio": D("0.02")})
 _sequence = count(100)
 
 
@@ -42,7 +45,7 @@ def inputs(liquidated: AccountState, *, mark=50_000, book=(), counterparties=(),
     orders = tuple(book)
     return LiquidationInputs(
         liquidation_id=f"L{liquidated.account_id}-1", occurred_at=AT, account=liquidated,
-        marks=marks or {HP.symbol: D(mark), CAPPED.symbol: D(50_000)}, specs=SPECS, params=params or RiskParameters(),
+        marks=marks or {HP.symbol: D(mark), CAPPED.symbol: D(50_000)}, specs=SPECS, params=params or PARAMS,
         books={HP.symbol: orders} if orders else {}, last_sequences={HP.symbol: max([o.sequence for o in orders] + [0])},
         counterparties={c.account_id: c for c in counterparties},
         complete_queues=frozenset({HP.symbol}) if complete else frozenset(),

@@ -100,6 +100,10 @@ def test_the_documented_numbers_are_the_defaults():
     assert (params.order_price_band_ratio, params.mark_min_book_notional_sats, params.mark_book_band_ratio,
             params.mark_band_ratio, params.mark_max_change_ratio, params.mark_trade_window_minutes) == (
         D("0.2"), 50_000_000, D("0.05"), D("0.04"), D("0.01"), 60)
+    assert (params.liquidation_penalty_ratio, params.liquidation_step_fraction, params.liquidation_buffer_ratio,
+            params.liquidation_book_band_ratio) == (D("0.01"), D("0.1"), D("0.04"), D("0.03"))
+    assert (params.penalty_split_takers, params.penalty_split_otc_counterparties, params.penalty_split_insurance_fund,
+            params.penalty_split_community_fund) == (D("0.4"), D("0.1"), D("0.4"), D("0.1"))
 
 
 def _window(losses: dict[str, float], liquidation_share: float = 0.5):
