@@ -12,13 +12,16 @@ nothing; run again from the same state (and clock) it writes the identical ledge
 the inputs (``L<account id>-<n>`` for the account's n-th liquidation, the instruments' order
 sequences), never from a random number.
 
-Lock order (the one every writer follows, so they queue instead of deadlocking):
+Lock order (the journal's, ``hashedge/domain/JOURNAL.md``, so writers queue instead of deadlocking):
 1. the instrument sequence rows of every instrument the account holds or has orders in, in symbol
    order (as matching and settlement take them);
 2. the collateral rows of the account, of the makers its liquidation orders can reach and of the
    opposite-position holders it may deleverage, in key order, in one statement;
-3. the platform accounts it reads before writing (the insurance fund's balance), last. Platform
-   accounts it only credits (fees, settlement clearing, penalty escrow) are incremented in place.
+3. the waterfall lock (``LiquidationRepository.lock_waterfall``): one liquidation at a time reads
+   the insurance fund and decides what it pays. Only liquidations draw from the fund; everyone
+   else only adds to it, so the balance read under this lock can only understate what is there;
+4. at commit, like every transaction, the platform balance rows it changes (fees, settlement
+   clearing, penalty escrow, the insurance fund) in key order, then the journal's chain lock.
 
 The deleveraging candidates to lock come from the sweep's snapshot (``AdlQueues``: the queue of
 each instrument and side, ranked by the domain); the engine ranks the locked ones again on their
@@ -222,7 +225,8 @@ def _liquidate_once(uow: UnitOfWork, clock: Clock, account_id: int, queues: AdlQ
                 whole_queue.add(spec.symbol)
         makers = {o.account_id for orders in books.values() for o in orders}
         uow.ledger.lock_balances([collateral_of(int(a)) for a in {owner} | makers | candidates])  # 2. collateral
-        available = uow.ledger.lock_balances([ledger.INSURANCE_FUND])  # 3. platform accounts read
+        uow.liquidations.lock_waterfall()  # 3. the funds' decisions, one liquidation at a time
+        available = uow.ledger.balances([ledger.INSURANCE_FUND])  # only liquidations draw from it
         counterparties = account_states(uow, sorted(candidates | makers, key=int))
         all_symbols = set(symbols) | {p.instrument_id for s in counterparties.values() for p in s.positions}
         marks = latest_marks(uow, all_symbols)

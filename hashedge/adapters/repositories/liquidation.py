@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.orm.liquidation import LiquidationRow
@@ -35,9 +35,21 @@ def _stored(row: LiquidationRow) -> StoredLiquidation:
                              row.adl_contracts, row.uncovered_sats, json.loads(row.inputs), json.loads(row.outcome))
 
 
+WATERFALL_LOCK = 0x48454C57  # "HELW": pg_advisory_xact_lock key of the liquidation waterfall
+
+
 class LiquidationRepository:
     def __init__(self, session: Session):
         self.session = session
+
+    def lock_waterfall(self) -> None:
+        """Serialize the decisions on what the shared funds pay (one liquidation at a time reads the
+        insurance fund and draws from it), until the transaction ends. PostgreSQL: a
+        transaction-scoped advisory lock, taken after the collateral rows and before the commit's
+        platform rows (``hashedge/domain/JOURNAL.md``); only liquidations take it, and they never
+        wait for it while holding a platform row. SQLite serializes writers already."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WATERFALL_LOCK})
 
     def count_for(self, account_id: int) -> int:
         return self.session.scalar(select(func.count()).select_from(LiquidationRow)
