@@ -20,6 +20,7 @@ premium (premium leg net of that rebate, per bp), so ``fair_spread = protection_
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from pricing.curves import (
     flat_discount_curve,
     flat_hazard_curve,
     ql_discount_curve,
+    ql_flat_discount_curve,
+    ql_flat_hazard_curve,
     ql_hazard_curve,
 )
 from pricing.errors import (
@@ -88,9 +91,24 @@ class CdsResult:
 
 def standard_maturity(trade_date: dt.date, tenor: str) -> dt.date:
     """Standard CDS maturity for ``tenor`` traded on ``trade_date`` (CDS2015 roll rule)."""
-    period = parse_tenor("maturity", tenor)
     day = as_date("trade_date", trade_date)
+    if not isinstance(tenor, str):
+        parse_tenor("maturity", tenor)  # raises the usual error (and keeps the cache's keys hashable)
+    return _standard_maturity(day, tenor)
+
+
+# Date rules are pure functions of their inputs, and a book prices many trades on a handful of
+# (date, tenor) pairs: cached, they cost a dictionary lookup instead of QuantLib calls.
+@functools.lru_cache(maxsize=4096)
+def _standard_maturity(day: dt.date, tenor: str) -> dt.date:
+    period = parse_tenor("maturity", tenor)
     return from_ql_date(ql.cdsMaturity(to_ql_date(day), period, ql.DateGeneration.CDS2015))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cash_settlement_serial(day: dt.date) -> int:
+    """The cash settlement date (trade date + 3 business days) as a QuantLib serial number."""
+    return CALENDAR.advance(to_ql_date(day), UPFRONT_SETTLEMENT_DAYS, ql.Days).serialNumber()
 
 
 def _maturity(trade_date: dt.date, maturity: dt.date | str) -> dt.date:
@@ -210,16 +228,29 @@ def price_cds_book(
     checked = [_check_trade(day, trade) for trade in trades]
     if hazard_rate is not None:
         non_negative("hazard_rate", hazard_rate)
-    discount = _discount(day, discount_rate, discount_curve)
-    credit = _hazard_curve(day, hazard_rate, par_spreads, hazard_curve, recovery, discount, engine)
+    flat = hazard_rate is not None and par_spreads is None and hazard_curve is None and discount_curve is None
+    if flat:  # the common case: QuantLib's flat curves built straight from the two rates
+        finite("discount_rate", discount_rate)
+    else:
+        discount = _discount(day, discount_rate, discount_curve)
+        credit = _hazard_curve(day, hazard_rate, par_spreads, hazard_curve, recovery, discount, engine)
     with evaluation_date(day) as today:
-        probability = ql_hazard_curve(credit)
-        pricer = _engine(engine, probability, recovery, ql_discount_curve(discount))
-        upfront_date = CALENDAR.advance(today, UPFRONT_SETTLEMENT_DAYS, ql.Days)
-        return tuple(
-            _value(today, upfront_date, day, trade, recovery, engine, probability, pricer)
-            for trade in checked
-        )
+        if flat:
+            probability = ql_flat_hazard_curve(today, hazard_rate)
+            discount_handle = ql_flat_discount_curve(today, discount_rate)
+        else:
+            probability = ql_hazard_curve(credit)
+            discount_handle = ql_discount_curve(discount)
+        pricer = _engine(engine, probability, recovery, discount_handle)
+        upfront_date = ql.Date(_cash_settlement_serial(day))
+        legs: dict[dt.date, _CouponLegs] = {}  # trades maturing together share their schedule
+        results = []
+        for trade in checked:
+            coupons = legs.get(trade.maturity)
+            if coupons is None:
+                coupons = legs[trade.maturity] = _coupon_legs(today, trade.maturity, probability)
+            results.append(_value(today, upfront_date, day, trade, recovery, engine, coupons, pricer))
+        return tuple(results)
 
 
 def _check_trade(trade_date: dt.date, trade: CdsTrade) -> CdsTrade:
@@ -246,6 +277,27 @@ def _engine(
     return ql.MidPointCdsEngine(probability, recovery, discount)
 
 
+@dataclass(frozen=True, slots=True)
+class _CouponLegs:
+    """What every trade maturing on one date shares: the coupon schedule (QuantLib schedules are
+    immutable), the maturity it ends on, and the survival probability to it."""
+
+    schedule: ql.Schedule
+    maturity: dt.date
+    survival: float
+
+
+def _coupon_legs(
+    today: ql.Date, maturity: dt.date, probability: ql.DefaultProbabilityTermStructureHandle
+) -> _CouponLegs:
+    schedule = ql.Schedule(
+        today, to_ql_date(maturity), _COUPON_TENOR, CALENDAR, ql.Following,
+        ql.Unadjusted, ql.DateGeneration.CDS2015, False,
+    )
+    end = schedule.endDate()
+    return _CouponLegs(schedule, from_ql_date(end), probability.survivalProbability(end))
+
+
 def _value(
     today: ql.Date,
     upfront_date: ql.Date,
@@ -253,33 +305,28 @@ def _value(
     trade: CdsTrade,
     recovery: float,
     engine: str,
-    probability: ql.DefaultProbabilityTermStructureHandle,
+    coupons: _CouponLegs,
     pricer: ql.PricingEngine,
 ) -> CdsResult:
-    schedule = ql.Schedule(
-        today, to_ql_date(trade.maturity), _COUPON_TENOR, CALENDAR, ql.Following,
-        ql.Unadjusted, ql.DateGeneration.CDS2015, False,
-    )
     cds = ql.CreditDefaultSwap(
         ql.Protection.Buyer if trade.side == "buy" else ql.Protection.Seller,
-        trade.notional, trade.upfront, trade.running_spread, schedule, ql.Following,
+        trade.notional, trade.upfront, trade.running_spread, coupons.schedule, ql.Following,
         _ACCRUAL_DAY_COUNT, True, True, today, upfront_date, None, _LAST_PERIOD_DAY_COUNT, True, today,
         UPFRONT_SETTLEMENT_DAYS,
     )
     cds.setPricingEngine(pricer)
-    end = schedule.endDate()
-    survival = probability.survivalProbability(end)
+    survival = coupons.survival
     npv = cds.NPV()
-    clean_premium = abs(cds.couponLegNPV() + cds.accrualRebateNPV())
+    premium_leg, accrual_rebate = cds.couponLegNPV(), cds.accrualRebateNPV()
     fair_spread = cds.fairSpread()
     fair_upfront = cds.fairUpfront()
-    if not all(math.isfinite(x) for x in (npv, fair_spread, fair_upfront)):
+    if not (math.isfinite(npv) and math.isfinite(fair_spread) and math.isfinite(fair_upfront)):
         raise PricingInputError("inputs", trade, "produce a non-finite CDS value")
     return CdsResult(
         side=trade.side,
         engine=engine,
         trade_date=trade_date,
-        maturity=from_ql_date(end),
+        maturity=coupons.maturity,
         notional=trade.notional,
         running_spread=trade.running_spread,
         upfront=trade.upfront,
@@ -288,11 +335,11 @@ def _value(
         fair_spread=fair_spread,
         fair_upfront=fair_upfront,
         protection_leg_npv=cds.defaultLegNPV(),
-        premium_leg_npv=cds.couponLegNPV(),
+        premium_leg_npv=premium_leg,
         upfront_npv=cds.upfrontNPV(),
-        accrual_rebate_npv=cds.accrualRebateNPV(),
+        accrual_rebate_npv=accrual_rebate,
         accrued=cds.accrualRebate().amount(),
-        risky_pv01=clean_premium / trade.running_spread * BASIS_POINT,
+        risky_pv01=abs(premium_leg + accrual_rebate) / trade.running_spread * BASIS_POINT,
         survival_probability=survival,
         default_probability=1.0 - survival,
     )

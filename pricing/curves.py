@@ -104,12 +104,21 @@ def flat_hazard_curve(reference_date: dt.date, hazard_rate: float) -> HazardCurv
     return HazardCurve(day, (day,), (non_negative("hazard_rate", hazard_rate),))
 
 
+def ql_flat_discount_curve(reference: ql.Date, rate: float) -> ql.YieldTermStructureHandle:
+    """A flat continuously compounded curve (defined for every date); ``rate`` already checked."""
+    return ql.YieldTermStructureHandle(ql.FlatForward(reference, rate, CURVE_DAY_COUNT, ql.Continuous))
+
+
+def ql_flat_hazard_curve(reference: ql.Date, hazard_rate: float) -> ql.DefaultProbabilityTermStructureHandle:
+    """A flat hazard rate (defined for every date); ``hazard_rate`` already checked."""
+    return ql.DefaultProbabilityTermStructureHandle(
+        ql.FlatHazardRate(reference, ql.QuoteHandle(ql.SimpleQuote(hazard_rate)), CURVE_DAY_COUNT)
+    )
+
+
 def ql_discount_curve(curve: DiscountCurve) -> ql.YieldTermStructureHandle:
-    reference = to_ql_date(curve.reference_date)
-    if curve.flat_rate is not None:  # flat curves are defined for every date
-        return ql.YieldTermStructureHandle(
-            ql.FlatForward(reference, curve.flat_rate, CURVE_DAY_COUNT, ql.Continuous)
-        )
+    if curve.flat_rate is not None:
+        return ql_flat_discount_curve(to_ql_date(curve.reference_date), curve.flat_rate)
     dates = [to_ql_date(d) for d, _ in curve.nodes]
     term = ql.DiscountCurve(dates, [df for _, df in curve.nodes], CURVE_DAY_COUNT)
     term.enableExtrapolation()
@@ -117,13 +126,8 @@ def ql_discount_curve(curve: DiscountCurve) -> ql.YieldTermStructureHandle:
 
 
 def ql_hazard_curve(curve: HazardCurve) -> ql.DefaultProbabilityTermStructureHandle:
-    reference = to_ql_date(curve.reference_date)
-    if len(curve.dates) == 1:  # flat curves are defined for every date
-        return ql.DefaultProbabilityTermStructureHandle(
-            ql.FlatHazardRate(
-                reference, ql.QuoteHandle(ql.SimpleQuote(curve.hazard_rates[0])), CURVE_DAY_COUNT
-            )
-        )
+    if len(curve.dates) == 1:
+        return ql_flat_hazard_curve(to_ql_date(curve.reference_date), curve.hazard_rates[0])
     term = ql.HazardRateCurve(
         [to_ql_date(d) for d in curve.dates], list(curve.hazard_rates), CURVE_DAY_COUNT
     )

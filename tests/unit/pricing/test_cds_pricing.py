@@ -98,6 +98,10 @@ def test_a_book_prices_each_trade_as_a_single_call_would():
         CdsTrade("1Y", 5e6, 0.01, "buy"),
         CdsTrade("5Y", 1e7, 0.05, "sell", upfront=-0.03),
         CdsTrade(dt.date(2027, 6, 20), 2e6, 0.0025, "buy", upfront=0.01),
+        # trades maturing together share a coupon schedule inside the book
+        CdsTrade("5Y", 3e6, 0.01, "buy", upfront=0.02),
+        CdsTrade(standard_maturity(TRADE, "5Y"), 4e6, 0.0025, "sell"),
+        CdsTrade(dt.date(2027, 6, 1), 1e6, 0.01, "buy"),  # rolls to 2027-06-20
     ]
     book = price_cds_book(trades, trade_date=TRADE, hazard_rate=0.02, discount_rate=0.03)
     for trade, result in zip(trades, book):

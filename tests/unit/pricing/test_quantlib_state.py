@@ -3,9 +3,11 @@
 import datetime as dt
 import threading
 
+import pytest
 import QuantLib as ql
 
 from pricing import price_cds, protection_premium
+from pricing.quantlib_bridge import evaluation_date, from_ql_date, to_ql_date
 
 SPREADS = {"1Y": 0.007, "5Y": 0.013}
 
@@ -61,3 +63,32 @@ def test_concurrent_calls_with_different_dates_match_sequential_ones():
     for thread in threads:
         thread.join()
     assert seen == expected
+
+
+def test_dates_convert_exactly_across_quantlibs_whole_range():
+    day, last = dt.date(1901, 1, 1), dt.date(2199, 12, 31)
+    while day <= last:
+        converted = to_ql_date(day)
+        assert converted == ql.Date(day.day, day.month, day.year)
+        assert from_ql_date(converted) == day
+        day += dt.timedelta(days=1)
+
+
+def test_dates_outside_quantlibs_range_are_refused():
+    for day in (dt.date(1900, 12, 31), dt.date(2200, 1, 1)):
+        with pytest.raises(RuntimeError, match="outside allowed range"):
+            to_ql_date(day)
+
+
+def test_a_failed_valuation_restores_the_date_and_frees_the_lock():
+    settings = ql.Settings.instance()
+    before = settings.evaluationDate
+    with pytest.raises(ZeroDivisionError):
+        with evaluation_date(dt.date(2024, 11, 15)) as today:
+            assert settings.evaluationDate == today == ql.Date(15, 11, 2024)
+            1 / 0
+    assert settings.evaluationDate == before
+    other = threading.Thread(target=value, args=(dt.date(2023, 1, 10),))
+    other.start()
+    other.join(timeout=30)
+    assert not other.is_alive()  # the lock was released: another thread could value
