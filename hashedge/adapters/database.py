@@ -15,6 +15,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from hashedge.errors import DatabaseMissing
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+READ_ONLY = "hashedge_read_only"  # execution option: begin a read-only transaction (SQLite)
+
+
+def read_only_options(dialect_name: str) -> dict:
+    """Connection execution options for a read-only transaction (``UnitOfWork.read_only``).
+
+    SQLite: a deferred ``BEGIN`` (no write lock: reads never queue behind writers, and WAL gives
+    them a snapshot taken at their first read) under ``PRAGMA query_only``, so a write is an
+    error rather than a lock upgrade. PostgreSQL: ``REPEATABLE READ READ ONLY``, one snapshot for
+    the whole transaction and writes refused; psycopg sends both with the ``BEGIN`` and they are
+    reset when the connection goes back to the pool.
+    """
+    if dialect_name == "sqlite":
+        return {READ_ONLY: True}
+    return {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
 
 
 def make_engine(database_url: str, *, create: bool = True, **kwargs) -> Engine:
@@ -48,7 +63,14 @@ def make_engine(database_url: str, *, create: bool = True, **kwargs) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock at BEGIN; a read-only transaction begins deferred and
+            # the connection refuses writes (query_only is a connection setting: switched only
+            # when the mode changes, tracked in the pooled connection's info).
+            read_only = bool(connection.get_execution_options().get(READ_ONLY, False))
+            if connection.info.get(READ_ONLY, False) != read_only:
+                connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
+                connection.info[READ_ONLY] = read_only
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from hashedge.adapters.database import read_only_options
 from hashedge.adapters.repositories.desk import (
     AuditRepository,
     DeskRequestRepository,
@@ -32,14 +33,33 @@ from hashedge.adapters.repositories.trading import (
 
 
 class UnitOfWork:
-    """``with uow: ...; uow.commit()`` — leaving the block without commit rolls everything back."""
+    """``with uow: ...; uow.commit()`` — leaving the block without commit rolls everything back.
+
+    ``with uow.read_only(): ...`` is a read: every read service uses it. It never takes SQLite's
+    write lock (a GET does not queue behind writers in other workers), sees one consistent
+    snapshot on both backends, and any write inside it is an error
+    (``database.read_only_options``).
+    """
 
     def __init__(self, session_factory: sessionmaker[Session]):
         self._session_factory = session_factory
         self.session: Session | None = None
+        self._read_only = False
+
+    def read_only(self) -> "UnitOfWork":
+        """This unit of work, its next ``with`` block a read-only transaction."""
+        self._read_only = True
+        return self
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
+        if self._read_only:  # begin now, with options that only the beginning can set
+            try:
+                self.session.connection(execution_options=read_only_options(self.session.get_bind().dialect.name))
+            except BaseException:
+                self.session.close()
+                self.session, self._read_only = None, False
+                raise
         self.blocks = BlockRepository(self.session)
         self.epochs = EpochRepository(self.session)
         self.fixings = FixingRepository(self.session)
@@ -70,6 +90,7 @@ class UnitOfWork:
         finally:
             self.session.close()
             self.session = None
+            self._read_only = False
 
     def commit(self) -> None:
         self.ledger.complete()

@@ -138,7 +138,7 @@ def authenticate_api_key(uow: UnitOfWork, key: str | None) -> int:
     prefix = api_keys.prefix_of(key)
     record = None
     if prefix is not None:
-        with uow:  # short: the hash is checked outside the transaction
+        with uow.read_only():  # short: the hash is checked outside the transaction
             record = uow.api_keys.by_prefix(prefix)
     active = record is not None and record.revoked_at is None
     if not api_keys.verify_key(key, record.secret_hash if active else None):
@@ -150,7 +150,7 @@ def authenticate_api_key(uow: UnitOfWork, key: str | None) -> int:
 def resolve_account(uow: UnitOfWork, reference: str) -> AccountRecord:
     """An account by id (all digits) or by name."""
     reference = reference.strip()
-    with uow:
+    with uow.read_only():
         if reference.isdigit():
             account = uow.accounts.get(int(reference)) if len(reference) <= 18 else None
         else:
@@ -161,7 +161,7 @@ def resolve_account(uow: UnitOfWork, reference: str) -> AccountRecord:
 
 
 def account_summary(uow: UnitOfWork, account_id: int, margin: MarginView = engine_account_margin) -> AccountSummary:
-    with uow:
+    with uow.read_only():
         account = require_account(uow, account_id)
         collateral_sats = uow.ledger.balances([account.collateral]).get(account.collateral, 0)
         figures = margin(account.id, uow)

@@ -114,7 +114,7 @@ def publish_fixings(
 
 def verify_fixings(uow: UnitOfWork) -> VerifyReport:
     """Recompute every stored fixing (latest versions) from stored chain data."""
-    with uow:
+    with uow.read_only():
         stored = uow.fixings.latest()
         blocks, epochs = _load_inputs(uow)
     if not stored:

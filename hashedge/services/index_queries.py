@@ -53,7 +53,7 @@ def definition_of(name: str) -> IndexDefinition:
 
 
 def list_indices(uow: UnitOfWork) -> list[IndexOverview]:
-    with uow:
+    with uow.read_only():
         return [
             IndexOverview(d, next(iter(uow.fixings.latest(d.name, limit=1, newest_first=True)), None))
             for d in standard_indices()
@@ -69,7 +69,7 @@ def index_page(uow: UnitOfWork, *, page: int = 1, page_size: int = DEFAULT_PAGE_
 
 def describe_index(uow: UnitOfWork, name: str) -> IndexOverview:
     definition = definition_of(name)
-    with uow:
+    with uow.read_only():
         latest = uow.fixings.latest(definition.name, limit=1, newest_first=True)
     return IndexOverview(definition, latest[0] if latest else None)
 
@@ -92,7 +92,7 @@ def fixings_page(
                            fields={"page_size": [f"must be between 1 and {MAX_PAGE_SIZE}"]})
     if start and end and start > end:
         raise InvalidInput("start is after end", fields={"start": ["must not be after end"]})
-    with uow:
+    with uow.read_only():
         items = uow.fixings.latest(definition.name, kind=kind, start=start, end=end,
                                    limit=page_size, offset=(page - 1) * page_size)
         total = uow.fixings.count_latest(definition.name, kind=kind, start=start, end=end)
@@ -102,7 +102,7 @@ def fixings_page(
 def daily_fixing(uow: UnitOfWork, name: str, day: date) -> PublishedFixing:
     definition = definition_of(name)
     as_of = datetime.combine(day, time(0), tzinfo=timezone.utc)
-    with uow:
+    with uow.read_only():
         found = uow.fixings.latest(definition.name, kind="daily", start=as_of, end=as_of)
     if not found:
         raise NotFound(f"no daily fixing of {definition.name} for {day.isoformat()}")
@@ -119,7 +119,7 @@ def latest_fixing(uow: UnitOfWork, name: str) -> PublishedFixing:
 def value_at_height(uow: UnitOfWork, name: str, height: int) -> IndexValue:
     """Compute an index at a block height from stored data (not necessarily a fixing)."""
     definition = definition_of(name)
-    with uow:
+    with uow.read_only():
         blocks = uow.blocks.load_frame(start_height=max(0, height - POINT_VALUE_LOOKBACK_BLOCKS),
                                        end_height=height)
         epochs = uow.epochs.load_frame()
@@ -133,7 +133,7 @@ def value_at_height(uow: UnitOfWork, name: str, height: int) -> IndexValue:
 
 def series(uow: UnitOfWork, names: list[str], *, kind: str = "daily", days: int = 730) -> dict[str, list[PublishedFixing]]:
     """Recent fixings for charts, oldest first."""
-    with uow:
+    with uow.read_only():
         newest = uow.fixings.latest(limit=1, newest_first=True)
         if not newest:
             return {name: [] for name in names}
@@ -151,6 +151,6 @@ def forecast_blocks(uow: UnitOfWork) -> pd.DataFrame:
 
 
 def difficulty_forecast(uow: UnitOfWork) -> DifficultyForecast:
-    with uow:
+    with uow.read_only():
         blocks = forecast_blocks(uow)
     return forecast_next_difficulty(blocks)

@@ -115,7 +115,7 @@ def instrument_page(uow: UnitOfWork, clock: Clock, *, page: int = 1, page_size: 
 
 def list_instruments(uow: UnitOfWork, clock: Clock, *, include_settled: bool = False) -> list[InstrumentView]:
     now = clock.now()
-    with uow:
+    with uow.read_only():
         records = uow.instruments.all(None if include_settled else ("listed", "expired"))
         marks = uow.marks.latest([r.symbol for r in records])
         tip = uow.blocks.tip_height()
@@ -288,7 +288,7 @@ class Depth:
 
 
 def depth(uow: UnitOfWork, symbol: str, levels: int = 20) -> Depth:
-    with uow:
+    with uow.read_only():
         record = get_instrument(uow, symbol)
         book = OrderBook.from_resting(record.spec.trading_rules(), uow.orders.resting(symbol))
     result = book.depth(levels)

@@ -249,7 +249,7 @@ def statement(uow: UnitOfWork, account_id: int, start: datetime | None = None, e
         raise InvalidInput("page size out of range", fields={"page_size": [f"must be between 1 and {MAX_PAGE_SIZE}"]})
     if start and end and start > end:
         raise InvalidInput("start is after end", fields={"start": ["must not be after end"]})
-    with uow:
+    with uow.read_only():
         account = require_account(uow, account_id).collateral
         movements = uow.ledger.movements(account, start=start, end=end, limit=page_size,
                                          offset=(page - 1) * page_size)
@@ -275,7 +275,7 @@ def check_balances(uow: UnitOfWork) -> BalanceCheck:
     that do not sum to zero (the database refuses them, so there should be none); and verify
     every entry against the hash chain (``domain.journal_chain``), which finds a rewritten,
     removed or inserted entry even when the database's triggers were dropped to do it."""
-    with uow:
+    with uow.read_only():
         stored = uow.ledger.balances()
         derived = uow.ledger.journal_balances()
         unbalanced = uow.ledger.unbalanced_entries()

@@ -54,7 +54,7 @@ class RiskSweep:
 
 
 def load_snapshot(uow: UnitOfWork) -> RiskSnapshot:
-    with uow:
+    with uow.read_only():
         positions = uow.positions.open_frame()
         collateral = uow.ledger.collateral_balances()
         symbols = set(positions["instrument_id"])

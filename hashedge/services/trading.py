@@ -457,26 +457,26 @@ def _page(limit: int, offset: int) -> None:
 def list_orders(uow: UnitOfWork, account_id: int, *, open_only: bool = False, instrument: str | None = None,
                 limit: int = 100, offset: int = 0) -> list[StoredOrder]:
     _page(limit, offset)
-    with uow:
+    with uow.read_only():
         return uow.orders.of_account(account_id, instrument=instrument, open_only=open_only, limit=limit,
                                      offset=offset)
 
 
 def get_order(uow: UnitOfWork, account_id: int, order_id: str) -> StoredOrder:
-    with uow:
+    with uow.read_only():
         return own_order(uow, account_id, order_id)
 
 
 def list_trades(uow: UnitOfWork, account_id: int, *, instrument: str | None = None, limit: int = 100,
                 offset: int = 0) -> list[TradeRecord]:
     _page(limit, offset)
-    with uow:
+    with uow.read_only():
         return uow.trades.of_account(account_id, instrument=instrument, limit=limit, offset=offset)
 
 
 def list_positions(uow: UnitOfWork, account_id: int) -> list[PositionView]:
     """Open positions with their mark and unrealized PnL (``None`` without a mark)."""
-    with uow:
+    with uow.read_only():
         positions = uow.positions.of_account(account_id)
         marks = uow.marks.latest([p.instrument_id for p in positions])
     views = []
