@@ -53,11 +53,11 @@ def definition_of(name: str) -> IndexDefinition:
 
 
 def list_indices(uow: UnitOfWork) -> list[IndexOverview]:
+    """Every standard index with its latest fixing: one query, whatever the number of fixings."""
+    definitions = standard_indices()
     with uow.read_only():
-        return [
-            IndexOverview(d, next(iter(uow.fixings.latest(d.name, limit=1, newest_first=True)), None))
-            for d in standard_indices()
-        ]
+        latest = uow.fixings.latest_of_each(d.name for d in definitions)
+    return [IndexOverview(d, latest.get(d.name)) for d in definitions]
 
 
 def index_page(uow: UnitOfWork, *, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE) -> Page[IndexOverview]:
@@ -70,8 +70,8 @@ def index_page(uow: UnitOfWork, *, page: int = 1, page_size: int = DEFAULT_PAGE_
 def describe_index(uow: UnitOfWork, name: str) -> IndexOverview:
     definition = definition_of(name)
     with uow.read_only():
-        latest = uow.fixings.latest(definition.name, limit=1, newest_first=True)
-    return IndexOverview(definition, latest[0] if latest else None)
+        latest = uow.fixings.latest_of_each([definition.name])
+    return IndexOverview(definition, latest.get(definition.name))
 
 
 def fixings_page(

@@ -288,8 +288,10 @@ class Depth:
 
 
 def depth(uow: UnitOfWork, symbol: str, levels: int = 20) -> Depth:
+    """The best ``levels`` price levels a side, aggregated by the database (the same levels as
+    ``OrderBook.depth`` over the stored book, without rebuilding it)."""
     with uow.read_only():
-        record = get_instrument(uow, symbol)
-        book = OrderBook.from_resting(record.spec.trading_rules(), uow.orders.resting(symbol))
-    result = book.depth(levels)
-    return Depth(symbol, list(result.bids), list(result.asks))
+        get_instrument(uow, symbol)
+        bids = uow.orders.depth(symbol, "buy", levels)
+        asks = uow.orders.depth(symbol, "sell", levels)
+    return Depth(symbol, bids, asks)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy.orm import Session, aliased
 
 from hashedge.adapters.orm.indices import BlockRow, EpochRow, FixingRow
 from indices.blocks import BLOCK_COLUMNS, empty_block_frame, normalize_block_frame
@@ -40,7 +41,7 @@ class PublishedFixing:
         return (self.index, self.kind, self.as_of)
 
 
-def _published(row: FixingRow) -> PublishedFixing:
+def _published(row) -> PublishedFixing:  # an ORM or a plain row
     return PublishedFixing(
         index=row.index_name,
         kind=row.kind,
@@ -166,30 +167,35 @@ class EpochRepository:
         return self.session.scalar(select(func.count()).select_from(EpochRow)) or 0
 
 
+@functools.lru_cache(maxsize=64)
+def _latest_of_each(names: tuple[str, ...]):
+    """The statement for ``FixingRepository.latest_of_each`` (built once per set of names)."""
+    table = FixingRow.__table__
+    newest = [select(table.c.id).where(table.c.index_name == name)
+              .order_by(table.c.as_of.desc(), table.c.kind, table.c.version.desc()).limit(1).scalar_subquery()
+              for name in names]
+    return select(table).where(table.c.id.in_(newest))
+
+
 class FixingRepository:
     def __init__(self, session: Session):
         self.session = session
 
     def _latest_versions(self):
-        latest = (
-            select(
-                FixingRow.index_name,
-                FixingRow.kind,
-                FixingRow.as_of,
-                func.max(FixingRow.version).label("version"),
-            )
-            .group_by(FixingRow.index_name, FixingRow.kind, FixingRow.as_of)
-            .subquery()
-        )
-        return select(FixingRow).join(
-            latest,
-            and_(
-                FixingRow.index_name == latest.c.index_name,
-                FixingRow.kind == latest.c.kind,
-                FixingRow.as_of == latest.c.as_of,
-                FixingRow.version == latest.c.version,
-            ),
-        )
+        """Fixings with no newer version of the same identity: one probe of ``ix_fixings_latest``
+        per row read, never a grouping over the whole table."""
+        newer = aliased(FixingRow)
+        return select(FixingRow).where(~exists().where(
+            newer.index_name == FixingRow.index_name, newer.kind == FixingRow.kind,
+            newer.as_of == FixingRow.as_of, newer.version > FixingRow.version))
+
+    def latest_of_each(self, index_names) -> dict[str, PublishedFixing]:
+        """Each index's most recent fixing (latest as-of, daily before retarget at the same time,
+        latest version), in ONE query reading one entry of ``ix_fixings_latest`` per index."""
+        names = tuple(dict.fromkeys(index_names))
+        if not names:
+            return {}
+        return {row.index_name: _published(row) for row in self.session.execute(_latest_of_each(names))}
 
     def published_identities(
         self, index_names: list[str] | None = None, *, since: datetime | None = None

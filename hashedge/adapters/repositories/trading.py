@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +29,9 @@ from hashedge.domain.orders import Order
 from hashedge.domain.positions import Position
 
 RESTING_STATUSES = ("open", "partially_filled")
+# Spelled as the partial index ``ix_orders_book`` spells it (migration 0009), literals and all:
+# SQLite uses a partial index only for a query that repeats its condition.
+_RESTING_CONDITION = text("status IN ('open', 'partially_filled')")
 _BULK_BATCH = 20_000  # rows per bulk statement (bounded parameter arrays)
 
 
@@ -106,10 +110,17 @@ class SettlementRunRecord:
     finished_at: datetime | None
 
 
-def _instrument(row: InstrumentRow) -> InstrumentRecord:
-    spec = spec_for(row.symbol, last_trading_time=row.last_trading_time, floor=_decimal(row.floor),
-                    cap=_decimal(row.cap))
+def _instrument(row) -> InstrumentRecord:
+    """A record from an instrument row (ORM or plain)."""
+    spec = _spec(row.symbol, row.last_trading_time, row.floor, row.cap)
     return InstrumentRecord(spec, row.status, row.listed_at, _decimal(row.final_price), row.settled_at)
+
+
+@functools.lru_cache(maxsize=4096)
+def _spec(symbol: str, last_trading_time: datetime, floor: str | None, cap: str | None) -> ContractSpec:
+    """``spec_for`` is a pure function of the stored fields and specs are frozen: built once per
+    process, not on every request that lists instruments."""
+    return spec_for(symbol, last_trading_time=last_trading_time, floor=_decimal(floor), cap=_decimal(cap))
 
 
 def _order(row: OrderRow) -> Order:
@@ -155,10 +166,11 @@ class InstrumentRepository:
         return _instrument(row) if row else None
 
     def all(self, statuses: tuple[str, ...] | None = None) -> list[InstrumentRecord]:
-        query = select(InstrumentRow).order_by(InstrumentRow.last_trading_time, InstrumentRow.symbol)
+        table = InstrumentRow.__table__  # plain rows: listed on every GET /instruments
+        query = select(table).order_by(table.c.last_trading_time, table.c.symbol)
         if statuses:
-            query = query.where(InstrumentRow.status.in_(statuses))
-        return [_instrument(row) for row in self.session.scalars(query).all()]
+            query = query.where(table.c.status.in_(statuses))
+        return [_instrument(row) for row in self.session.execute(query)]
 
     def symbols(self) -> set[str]:
         return set(self.session.scalars(select(InstrumentRow.symbol)).all())
@@ -292,6 +304,18 @@ class OrderRepository:
         for order in self._resting(OrderRow.__table__.c.account_id.in_(account_ids)):
             found.setdefault(order.account_id, []).append(order)
         return found
+
+    def depth(self, instrument: str, side: str, levels: int) -> list[tuple[Decimal, int]]:
+        """Resting quantity per price level on one side, best first, at most ``levels`` levels:
+        aggregated by the database walking ``ix_orders_book`` in price order, so the cost is the
+        orders at the levels returned, not the whole book."""
+        c = OrderRow.__table__.c
+        best_first = c.price_ticks.desc() if side == "buy" else c.price_ticks.asc()
+        rows = self.session.execute(
+            select(func.min(c.price), func.sum(c.quantity - c.filled_quantity))
+            .where(c.instrument == instrument, c.side == side, _RESTING_CONDITION)
+            .group_by(c.price_ticks).order_by(best_first).limit(levels)).all()
+        return [(Decimal(price), int(quantity)) for price, quantity in rows]
 
     @staticmethod
     def _of_account(account_id: int, instrument: str | None, open_only: bool, start: datetime | None,
@@ -536,16 +560,36 @@ class MarkRepository:
         self.session.flush()
 
     def latest(self, instruments=None, *, at_or_before: datetime | None = None) -> dict[str, MarkRecord]:
-        """The latest mark of each instrument (optionally as of a moment)."""
-        newest = select(MarkRow.instrument, func.max(MarkRow.id).label("id")).group_by(MarkRow.instrument)
+        """The latest mark of each instrument (optionally as of a moment): one statement reading
+        the newest entry of ``ix_marks_instrument_id`` per instrument, however many marks are
+        stored."""
+        params = {}
         if instruments is not None:
-            newest = newest.where(MarkRow.instrument.in_(list(instruments)))
+            params["symbols"] = sorted(set(instruments))
+            if not params["symbols"]:
+                return {}
         if at_or_before is not None:
-            newest = newest.where(MarkRow.as_of <= at_or_before)
-        ids = newest.subquery()
-        rows = self.session.scalars(select(MarkRow).join(ids, MarkRow.id == ids.c.id)).all()
+            params["at_or_before"] = at_or_before
+        statement = _latest_marks(instruments is not None, at_or_before is not None)
         return {row.instrument: MarkRecord(row.instrument, row.as_of, Decimal(row.price), row.source,
-                                           _decimal(row.model_price)) for row in rows}
+                                           _decimal(row.model_price))
+                for row in self.session.execute(statement, params)}
+
+
+@functools.cache
+def _latest_marks(some_instruments: bool, as_of_bound: bool):
+    """``SELECT marks WHERE id IN (newest mark id of each instrument)``, the newest found by a
+    subquery correlated to the instruments table: one statement shape for any set of symbols."""
+    marks, instruments = MarkRow.__table__, InstrumentRow.__table__
+    newer = marks.alias("newer")
+    newest = select(newer.c.id).where(newer.c.instrument == instruments.c.symbol)
+    if as_of_bound:
+        newest = newest.where(newer.c.as_of <= bindparam("at_or_before"))
+    newest = newest.order_by(newer.c.id.desc()).limit(1).correlate(instruments).scalar_subquery()
+    ids = select(newest).select_from(instruments)
+    if some_instruments:
+        ids = ids.where(instruments.c.symbol.in_(bindparam("symbols", expanding=True)))
+    return select(marks).where(marks.c.id.in_(ids))
 
 
 class SettlementRunRepository:
