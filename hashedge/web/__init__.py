@@ -25,7 +25,7 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
         app.config.update(test_config)
     app.extensions["hashedge"] = runtime
 
-    from hashedge.web import edge, errors
+    from hashedge.web import caching, edge, errors
     from hashedge.web.desk import init_desk
     from hashedge.web.api import accounts as accounts_api
     from hashedge.web.api import docs as api_docs
@@ -48,6 +48,7 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     init_desk(app)
     edge.register(app)
     errors.register(app)
+    caching.register(app)  # registered last, runs first: the edge's no-store has the last word
 
     @app.get("/")
     def home():
