@@ -53,6 +53,13 @@ def test_a_revoked_key_is_a_401(runtime, client, alice):
     assert client.get("/api/v1/account", headers=auth).status_code == 401
 
 
+def test_a_key_revoked_after_use_is_a_401_at_once(runtime, client, alice):
+    _account, auth = alice
+    assert client.get("/api/v1/account", headers=auth).status_code == 200  # verified and remembered
+    accounts.revoke_api_key(runtime.uow(), runtime.clock, auth["Authorization"].split("_")[1])
+    assert client.get("/api/v1/account", headers=auth).status_code == 401
+
+
 def test_a_bad_withdrawal_without_a_key_is_a_401_before_anything_else(client):
     response = client.post("/api/v1/withdrawals", json={"amount_sats": -1})
     assert response.status_code == 401
