@@ -1,0 +1,404 @@
+"""Load test of the deploy configuration: a plain script that prints figures (not a pytest test).
+
+    .venv/bin/pip install -e '.[deploy]'          # gunicorn, as deploy/ runs it
+    .venv/bin/python tests/bench/load_test.py     # SQLite, and PostgreSQL when a URL is set
+    .venv/bin/python tests/bench/load_test.py --backend sqlite --rate 200 --seconds 15 --repeat 3
+
+For each backend it prepares a database (the demo: two years of simulated blocks, every fixing,
+the listed contracts and their marks; then accounts with API keys and collateral, a few resting
+orders per contract and some positions), starts gunicorn with ``deploy/gunicorn.conf.py`` on a free
+loopback port, and sends each scenario at a constant arrival rate (open loop: request i is due at
+start + i / rate whatever happened to the earlier ones, and its latency is counted from when it was
+due, so a server that falls behind shows it). It prints p50, p99 and max latency and the errors
+(any status other than the expected one, a failed connection, or no answer within ``--timeout``).
+
+Bounded: at most ``rate x (warm-up + seconds)`` requests per scenario and run, each given up
+after ``--timeout`` seconds; loopback only. PostgreSQL: the server in
+``HASHEDGE_TEST_POSTGRES_URL`` (or ``--postgres-url``), whose role may create databases; the
+script creates its own database and drops it at the end. ``--code DIR`` measures another checkout
+(e.g. an export of main for "before" figures) with this script. Only the standard library besides
+HashEdge's own dependencies and gunicorn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import queue
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SCENARIOS = ("indices", "instruments", "book", "account", "positions", "orders", "place_order")
+ACCOUNTS = 20
+COLLATERAL_SATS = 10**10  # 100 BTC each: no order in the test is refused for margin
+BOOK_LEVELS = 5  # resting levels per side per contract in the prepared book
+MAX_RATE, MAX_SECONDS = 2000, 120
+
+
+# --- the prepared database (runs in a child process, on the code under test) -------------------
+
+
+def prepare_database(database_url: str, instance_dir: str, output: str) -> None:
+    """The demo's data plus accounts with API keys, resting orders and positions; what the load
+    needs (keys, symbols, reference prices) goes to ``output`` as JSON."""
+    from decimal import Decimal
+
+    from hashedge.bootstrap import bootstrap
+    from hashedge.config import load_settings
+    from hashedge.services import accounts, demo, instruments, ledger, trading
+
+    settings = load_settings({"HASHEDGE_DATABASE_URL": database_url, "HASHEDGE_INSTANCE_DIR": instance_dir,
+                              "HASHEDGE_SHARED_DATA": os.environ.get("HASHEDGE_SHARED_DATA", "")},
+                             secret_key="load-test")
+    runtime = bootstrap(settings)
+    runtime.migrate()
+    report = demo.prepare_demo(runtime, epochs_file=None, blocks_file=None, days=730, seed=1)
+    keys, ids = [], []
+    for n in range(ACCOUNTS):
+        account, key = accounts.create_account(runtime.uow(), runtime.clock, f"load-{n}")
+        ledger.deposit(runtime.uow(), runtime.clock, account.id, COLLATERAL_SATS, f"load-seed-{n}")
+        keys.append(key)
+        ids.append(account.id)
+    tradable = [v for v in instruments.list_instruments(runtime.uow(), runtime.clock)
+                if v.trading_open and v.mark_price is not None]
+    symbols = []
+    for view in tradable:
+        tick = view.tick_size
+        base = (view.mark_price / tick).to_integral_value() * tick
+        if base <= BOOK_LEVELS * tick:
+            continue
+        for level in range(1, BOOK_LEVELS + 1):  # two makers quote both sides
+            for maker, side, sign in ((0, "buy", -1), (1, "sell", 1)):
+                trading.place_order(runtime.uow(), runtime.clock, ids[maker], instrument=view.symbol, side=side,
+                                    order_type="limit", quantity=level, price=base + sign * level * tick)
+        for taker in range(2, 6):  # positions: takers lift the best offer and hit the best bid
+            trading.place_order(runtime.uow(), runtime.clock, ids[taker], instrument=view.symbol,
+                                side="buy" if taker % 2 else "sell", order_type="limit", quantity=1,
+                                price=base + (tick if taker % 2 else -tick))
+        symbols.append({"symbol": view.symbol, "tick": str(tick), "base": str(base)})
+    Path(output).write_text(json.dumps({"keys": keys, "symbols": symbols, "demo": report.summary()}))
+    runtime.close()
+
+
+def _prepare(code: Path, database_url: str, instance_dir: Path) -> dict:
+    output = instance_dir / "prepared.json"
+    env = dict(os.environ, PYTHONPATH=str(code))
+    started = time.monotonic()
+    subprocess.run([sys.executable, str(Path(__file__).resolve()), "--prepare", database_url, str(instance_dir),
+                    str(output)], cwd=code, env=env, check=True)
+    prepared = json.loads(output.read_text())
+    print(f"  prepared in {time.monotonic() - started:.0f} s: {prepared['demo']}; {ACCOUNTS} accounts, "
+          f"{len(prepared['symbols'])} books", flush=True)
+    return prepared
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """gunicorn with deploy/gunicorn.conf.py on a free loopback port, its log in ``log_path``."""
+
+    def __init__(self, code: Path, database_url: str, instance_dir: Path):
+        self.port = _free_port()
+        self.log_path = instance_dir / "gunicorn.log"
+        env = dict(os.environ, PYTHONPATH=str(code), HASHEDGE_DATABASE_URL=database_url,
+                   HASHEDGE_INSTANCE_DIR=str(instance_dir), HASHEDGE_SECRET_KEY="load-test-secret",
+                   HASHEDGE_BIND=f"127.0.0.1:{self.port}")
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(code / "deploy" / "gunicorn.conf.py"),
+             "hashedge.web.wsgi:app"], cwd=code, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({self.process.returncode}); see {self.log_path}")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                connection.request("GET", "/api/v1/instruments")
+                if connection.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"gunicorn not ready after {timeout} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # the master stops its workers
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+# --- the load ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict
+    body: bytes | None = None
+    expect: int = 200
+
+
+@dataclass
+class Result:
+    backend: str
+    scenario: str
+    rate: int
+    seconds: float
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    load_before: str
+    load_after: str
+    error_kinds: dict = field(default_factory=dict)
+
+    def line(self) -> str:
+        kinds = ", ".join(f"{k}: {v}" for k, v in sorted(self.error_kinds.items()))
+        return (f"  {self.scenario:12s} {self.requests:6d} req  {self.errors:5d} errors  p50 {self.p50_ms:8.1f} ms"
+                f"  p99 {self.p99_ms:8.1f} ms  max {self.max_ms:8.1f} ms  (load {self.load_before} -> "
+                f"{self.load_after}){'  ' + kinds if kinds else ''}")
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, int(round(fraction * len(sorted_values) + 0.5)))  # nearest rank
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def open_loop(port: int, make: Callable[[int], Request], *, rate: int, seconds: float, warmup: float,
+              timeout: float, threads: int) -> tuple[list[float], dict[str, int], int]:
+    """Send ``make(i)`` at ``start + i / rate``; latencies (s) of the measured requests (due after
+    the warm-up), their error counts by kind, and how many were measured."""
+    total = int(rate * (warmup + seconds))
+    first_measured = int(rate * warmup)
+    due: queue.Queue = queue.Queue()
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def record(i: int, latency: float | None, error: str | None) -> None:
+        if i < first_measured:
+            return
+        with lock:
+            if error is None:
+                latencies.append(latency)
+            else:
+                errors[error] = errors.get(error, 0) + 1
+
+    def worker() -> None:
+        connection = None
+        while (item := due.get()) is not None:
+            i, due_at = item
+            if time.monotonic() - due_at > timeout:  # the client fell this far behind: a failure
+                record(i, None, "timeout")
+                continue
+            request = make(i)
+            try:
+                if connection is None:
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+                connection.request(request.method, request.path, body=request.body, headers=request.headers)
+                response = connection.getresponse()
+                response.read()
+                latency = time.monotonic() - due_at
+                if response.status != request.expect:
+                    record(i, None, f"HTTP {response.status}")
+                elif latency > timeout:
+                    record(i, None, "timeout")
+                else:
+                    record(i, latency, None)
+                if response.getheader("Connection", "").lower() == "close":
+                    connection.close()
+                    connection = None
+            except (OSError, http.client.HTTPException) as exc:
+                record(i, None, "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__)
+                if connection is not None:
+                    connection.close()
+                connection = None
+        if connection is not None:
+            connection.close()
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    start = time.monotonic() + 0.05
+    for i in range(total):
+        due_at = start + i / rate
+        pause = due_at - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        due.put((i, due_at))
+    for _ in pool:
+        due.put(None)
+    for thread in pool:
+        thread.join(timeout + 5)
+    return sorted(latencies), errors, total - first_measured
+
+
+def scenario_requests(name: str, prepared: dict, run_id: str) -> Callable[[int], Request]:
+    keys = [{"Authorization": f"Bearer {key}"} for key in prepared["keys"]]
+    symbols = [s["symbol"] for s in prepared["symbols"]]
+    market = {"indices": lambda i: Request("GET", "/api/v1/indices", {}),
+              "instruments": lambda i: Request("GET", "/api/v1/instruments", {}),
+              "book": lambda i: Request("GET", f"/api/v1/instruments/{symbols[i % len(symbols)]}/book", {})}
+    reads = {"account": "/api/v1/account", "positions": "/api/v1/positions", "orders": "/api/v1/orders"}
+    if name in market:
+        return market[name]
+    if name in reads:
+        return lambda i: Request("GET", reads[name], keys[i % len(keys)])
+    from decimal import Decimal
+
+    books = [(s["symbol"], Decimal(s["tick"]), Decimal(s["base"])) for s in prepared["symbols"]]
+
+    def place(i: int) -> Request:
+        draw = random.Random(f"{run_id}:{i}")  # the same order whatever thread sends it
+        symbol, tick, base = books[draw.randrange(len(books))]
+        side = draw.choice(("buy", "sell"))
+        price = base + draw.randint(-BOOK_LEVELS, BOOK_LEVELS) * tick  # about half cross the spread
+        body = json.dumps({"instrument": symbol, "side": side, "type": "limit",
+                           "quantity": draw.randint(1, 3), "price": str(price)}).encode()
+        headers = dict(keys[2 + i % (len(keys) - 2)], **{"Content-Type": "application/json",
+                                                         "Idempotency-Key": f"load-{run_id}-{i}"})
+        return Request("POST", "/api/v1/orders", headers, body, expect=201)
+
+    return place
+
+
+# --- backends and the report ------------------------------------------------------------------
+
+
+def _postgres_database(admin_url: str, action: str, name: str) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            if action == "create":
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            else:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix=f"hashedge-load-{backend}-") as scratch:
+        instance = Path(scratch)
+        database_name = f"hashedge_load_{os.getpid()}"
+        if backend == "sqlite":
+            url = f"sqlite:///{instance / 'hashedge.sqlite'}"
+        else:
+            url = _postgres_database(args.postgres_url, "create", database_name)
+        server = None
+        try:
+            print(f"{backend}: preparing the database", flush=True)
+            prepared = _prepare(args.code, url, instance)
+            server = Server(args.code, url, instance)
+            server.wait_ready()
+            for repeat in range(args.repeat):
+                print(f"{backend}: run {repeat + 1} of {args.repeat}, {args.rate} req/s for {args.seconds:g} s "
+                      f"(after {args.warmup:g} s of warm-up)", flush=True)
+                for name in args.scenarios:
+                    before = _load()
+                    latencies, errors, measured = open_loop(
+                        server.port, scenario_requests(name, prepared, f"{uuid.uuid4().hex[:8]}"), rate=args.rate,
+                        seconds=args.seconds, warmup=args.warmup, timeout=args.timeout, threads=args.threads)
+                    result = Result(backend, name, args.rate, args.seconds, measured, sum(errors.values()),
+                                    _percentile(latencies, 0.50) * 1e3, _percentile(latencies, 0.99) * 1e3,
+                                    (latencies[-1] if latencies else float("nan")) * 1e3, before, _load(), errors)
+                    print(result.line(), flush=True)
+                    results.append(result)
+                    time.sleep(args.pause)
+        finally:
+            if server is not None:
+                server.stop()
+            if backend == "postgresql":
+                _postgres_database(args.postgres_url, "drop", database_name)
+    return results
+
+
+def summary(results: list[Result]) -> None:
+    """Median over repeats of each figure, per backend and scenario."""
+    print("\nmedians over runs (p50 / p99 / max in ms, errors summed):")
+    keys = sorted({(r.backend, r.scenario) for r in results}, key=lambda k: (k[0], SCENARIOS.index(k[1])))
+    for backend, scenario in keys:
+        runs = [r for r in results if (r.backend, r.scenario) == (backend, scenario)]
+        print(f"  {backend:10s} {scenario:12s} runs {len(runs)}  p50 {statistics.median(r.p50_ms for r in runs):8.1f}"
+              f"  p99 {statistics.median(r.p99_ms for r in runs):8.1f}  max {statistics.median(r.max_ms for r in runs):8.1f}"
+              f"  errors {sum(r.errors for r in runs)} of {sum(r.requests for r in runs)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument("--rate", type=int, default=200, help="requests per second (default 200)")
+    parser.add_argument("--seconds", type=float, default=15, help="measured seconds per scenario (default 15)")
+    parser.add_argument("--warmup", type=float, default=2, help="unmeasured seconds first (default 2)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of every scenario (default 1)")
+    parser.add_argument("--timeout", type=float, default=10, help="seconds before a request is an error")
+    parser.add_argument("--threads", type=int, default=64, help="client connections (default 64)")
+    parser.add_argument("--pause", type=float, default=3, help="seconds between scenarios (default 3)")
+    parser.add_argument("--code", type=Path, default=REPOSITORY, help="checkout to run (default this one)")
+    parser.add_argument("--postgres-url", default=os.environ.get("HASHEDGE_TEST_POSTGRES_URL"))
+    parser.add_argument("--json", type=Path, help="also write every result to this file")
+    args = parser.parse_args(argv)
+    if not 1 <= args.rate <= MAX_RATE or not 0 < args.seconds <= MAX_SECONDS or not 1 <= args.repeat <= 10:
+        parser.error(f"rate 1..{MAX_RATE}, seconds up to {MAX_SECONDS}, repeat 1..10")
+    args.code = args.code.resolve()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    if "postgresql" in backends and not args.postgres_url:
+        if args.backend == "postgresql":
+            parser.error("no PostgreSQL URL: set HASHEDGE_TEST_POSTGRES_URL or --postgres-url")
+        print("postgresql: skipped (no HASHEDGE_TEST_POSTGRES_URL)")
+        backends.remove("postgresql")
+    print(f"load test of {args.code} (deploy/gunicorn.conf.py); {os.cpu_count()} CPUs; load {_load()}")
+    results = [r for backend in backends for r in run_backend(backend, args)]
+    summary(results)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--prepare":
+        sys.path.insert(0, os.getcwd())  # the code under test (cwd), before any installed copy
+        prepare_database(*sys.argv[2:])
+    else:
+        sys.exit(main())
