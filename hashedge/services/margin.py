@@ -77,11 +77,7 @@ def marks_and_specs(uow: UnitOfWork, state: AccountState,
     symbols = ({p.instrument_id for p in state.positions} | {o.instrument_id for o in state.open_orders}
                | set(extra))
     marks = latest_marks(uow, symbols)
-    specs = {}
-    for symbol in symbols:
-        record = uow.instruments.get(symbol)
-        specs[symbol] = record.spec
-    return marks, specs
+    return marks, uow.instruments.specs(symbols)
 
 
 def margin_of(uow: UnitOfWork, account_id: int) -> AccountMargin:

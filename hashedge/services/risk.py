@@ -63,7 +63,7 @@ def load_snapshot(uow: UnitOfWork) -> RiskSnapshot:
         if missing:
             raise DataUnavailable(f"no mark yet for {', '.join(missing)}: run `hashedge instruments refresh`",
                                   fields={"instrument": [f"{symbol} has no mark" for symbol in missing]})
-        specs = {symbol: uow.instruments.get(symbol).spec for symbol in symbols}
+        specs = uow.instruments.specs(symbols)
         names = uow.accounts.names()
     return RiskSnapshot(positions, collateral, marks, specs, names)
 

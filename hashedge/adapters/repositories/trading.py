@@ -172,6 +172,16 @@ class InstrumentRepository:
             query = query.where(table.c.status.in_(statuses))
         return [_instrument(row) for row in self.session.execute(query)]
 
+    def specs(self, symbols) -> dict[str, ContractSpec]:
+        """The specs of the instruments among ``symbols`` that exist, in one statement."""
+        wanted = sorted(set(symbols))
+        if not wanted:
+            return {}
+        table = InstrumentRow.__table__
+        rows = self.session.execute(select(table.c.symbol, table.c.last_trading_time, table.c.floor, table.c.cap)
+                                    .where(table.c.symbol.in_(wanted)))
+        return {row.symbol: _spec(row.symbol, row.last_trading_time, row.floor, row.cap) for row in rows}
+
     def symbols(self) -> set[str]:
         return set(self.session.scalars(select(InstrumentRow.symbol)).all())
 
