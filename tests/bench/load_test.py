@@ -11,6 +11,9 @@ loopback port, and sends each scenario at a constant arrival rate (open loop: re
 start + i / rate whatever happened to the earlier ones, and its latency is counted from when it was
 due, so a server that falls behind shows it). It prints p50, p99 and max latency and the errors
 (any status other than the expected one, a failed connection, or no answer within ``--timeout``).
+Between scenarios it waits until the server has drained what an overloaded scenario left queued.
+Reads use accounts 0-9 and orders are placed by accounts 10-19, so repeated runs read the same
+accounts whatever the order scenario added to the books.
 
 Bounded: at most ``rate x (warm-up + seconds)`` requests per scenario and run, each given up
 after ``--timeout`` seconds; loopback only. PostgreSQL: the server in
@@ -44,6 +47,8 @@ from typing import Callable
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCENARIOS = ("indices", "instruments", "book", "account", "positions", "orders", "place_order")
 ACCOUNTS = 20
+READERS = 10  # accounts 0-9 are read (0 and 1 make the books, 2-5 hold positions); 10-19 place orders,
+#               so repeated runs read the same accounts however many orders the order scenario left
 COLLATERAL_SATS = 10**10  # 100 BTC each: no order in the test is refused for margin
 BOOK_LEVELS = 5  # resting levels per side per contract in the prepared book
 MAX_RATE, MAX_SECONDS = 2000, 120
@@ -142,6 +147,24 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"gunicorn not ready after {timeout} s; see {self.log_path}")
+
+    def drain(self, timeout: float = 90) -> float:
+        """Wait until a request that touches nothing (a JSON 404) is answered within 50 ms three
+        times running: whatever an overloaded scenario left queued is gone. Returns the wait."""
+        started = time.monotonic()
+        quick = 0
+        while quick < 3 and time.monotonic() - started < timeout:
+            sent = time.monotonic()
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+                connection.request("GET", "/api/v1/no-such-route")
+                connection.getresponse().read()
+                connection.close()
+                quick = quick + 1 if time.monotonic() - sent < 0.05 else 0
+            except OSError:
+                quick = 0
+            time.sleep(0.2)
+        return time.monotonic() - started
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -278,7 +301,7 @@ def scenario_requests(name: str, prepared: dict, run_id: str) -> Callable[[int],
     if name in market:
         return market[name]
     if name in reads:
-        return lambda i: Request("GET", reads[name], keys[i % len(keys)])
+        return lambda i: Request("GET", reads[name], keys[i % READERS])
     from decimal import Decimal
 
     books = [(s["symbol"], Decimal(s["tick"]), Decimal(s["base"])) for s in prepared["symbols"]]
@@ -290,7 +313,7 @@ def scenario_requests(name: str, prepared: dict, run_id: str) -> Callable[[int],
         price = base + draw.randint(-BOOK_LEVELS, BOOK_LEVELS) * tick  # about half cross the spread
         body = json.dumps({"instrument": symbol, "side": side, "type": "limit",
                            "quantity": draw.randint(1, 3), "price": str(price)}).encode()
-        headers = dict(keys[2 + i % (len(keys) - 2)], **{"Content-Type": "application/json",
+        headers = dict(keys[READERS + i % (len(keys) - READERS)], **{"Content-Type": "application/json",
                                                          "Idempotency-Key": f"load-{run_id}-{i}"})
         return Request("POST", "/api/v1/orders", headers, body, expect=201)
 
@@ -345,9 +368,17 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
                     print(result.line(), flush=True)
                     results.append(result)
                     time.sleep(args.pause)
+                    waited = server.drain()
+                    if waited > 5:
+                        print(f"  (waited {waited:.0f} s for the server to drain)", flush=True)
         finally:
             if server is not None:
                 server.stop()
+                if args.keep_logs:
+                    args.keep_logs.mkdir(parents=True, exist_ok=True)
+                    kept = args.keep_logs / f"gunicorn-{backend}-{time.strftime('%H%M%S')}.log"
+                    kept.write_bytes(server.log_path.read_bytes())
+                    print(f"  gunicorn log kept in {kept}")
             if backend == "postgresql":
                 _postgres_database(args.postgres_url, "drop", database_name)
     return results
@@ -378,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code", type=Path, default=REPOSITORY, help="checkout to run (default this one)")
     parser.add_argument("--postgres-url", default=os.environ.get("HASHEDGE_TEST_POSTGRES_URL"))
     parser.add_argument("--json", type=Path, help="also write every result to this file")
+    parser.add_argument("--keep-logs", type=Path, help="copy gunicorn's log (access and errors) to this folder")
     args = parser.parse_args(argv)
     if not 1 <= args.rate <= MAX_RATE or not 0 < args.seconds <= MAX_SECONDS or not 1 <= args.repeat <= 10:
         parser.error(f"rate 1..{MAX_RATE}, seconds up to {MAX_SECONDS}, repeat 1..10")
