@@ -203,7 +203,7 @@ def list_accounts(uow: UnitOfWork, *, name_contains: str | None = None, page: in
     if not 1 <= page <= 1_000_000 or not 1 <= page_size <= 500:
         raise InvalidInput("page out of range", fields={"page": ["page 1 to 1000000, size 1 to 500"]})
     text = (name_contains or "").strip()[:64] or None
-    with uow:
+    with uow.read_only():
         found = uow.accounts.search(text, limit=page_size, offset=(page - 1) * page_size)
         total = uow.accounts.count(text)
         balances = uow.ledger.balances([a.collateral for a in found])
@@ -214,12 +214,12 @@ def list_accounts(uow: UnitOfWork, *, name_contains: str | None = None, page: in
 
 def list_api_keys(uow: UnitOfWork, account_id: int) -> list[KeyLine]:
     """The account's keys by prefix (never their hashes), newest first."""
-    with uow:
+    with uow.read_only():
         require_account(uow, account_id)
         return [KeyLine(k.prefix, k.created_at, k.revoked_at) for k in uow.api_keys.of_account(account_id)]
 
 
 def account_names(uow: UnitOfWork, *, limit: int = 500) -> list[str]:
     """The names of the first ``limit`` accounts (the desk's suggestions for account fields)."""
-    with uow:
+    with uow.read_only():
         return [a.name for a in uow.accounts.search(None, limit=limit, offset=0)]

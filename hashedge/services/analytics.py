@@ -137,7 +137,7 @@ def _analytics(view: InstrumentView, state: ChainState, now: datetime) -> Contra
 
 def contract_analytics(uow: UnitOfWork, clock: Clock) -> tuple[ChainState, list[ContractAnalytics]]:
     views = list_instruments(uow, clock)
-    with uow:
+    with uow.read_only():
         state = chain_state(uow)
     now = clock.now()
     return state, [_analytics(view, state, now) for view in views if view.record.status == "listed"]
@@ -149,7 +149,7 @@ def hedge(uow: UnitOfWork, clock: Clock, *, hashrate_phs: Decimal | str, instrum
         hashrate = Decimal(str(hashrate_phs).strip())
     except ArithmeticError:
         raise InvalidInput("hashrate must be a number of PH/s", fields={"hashrate_phs": ["not a number"]}) from None
-    with uow:
+    with uow.read_only():
         spec = get_instrument(uow, instrument).spec
         marks = uow.marks.latest([spec.symbol])
         state = chain_state(uow) if spec.product is Product.DIFF_EPOCH else None

@@ -231,7 +231,7 @@ def _fail(session_factory: SessionFactory, clock: Clock, actor: Actor, request_i
 
 
 def _get(session_factory: SessionFactory, request_id: int) -> DeskRequestRecord:
-    with UnitOfWork(session_factory) as uow:
+    with UnitOfWork(session_factory).read_only() as uow:
         return uow.desk_requests.get(request_id)
 
 
@@ -256,14 +256,14 @@ def list_requests(uow: UnitOfWork, *, status: str | None = None, page: int = 1,
         raise InvalidInput(f"unknown status {status!r}", fields={"status": ["unknown status"]})
     if not 1 <= page <= 100_000 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInput("page out of range", fields={"page": [f"page 1 to 100000, size 1 to {MAX_PAGE_SIZE}"]})
-    with uow:
+    with uow.read_only():
         items = uow.desk_requests.page(status=status or None, limit=page_size, offset=(page - 1) * page_size)
         total = uow.desk_requests.count(status=status or None)
     return RequestsPage(items, total, page, page_size)
 
 
 def get_request(uow: UnitOfWork, request_id: int) -> DeskRequestRecord:
-    with uow:
+    with uow.read_only():
         request = uow.desk_requests.get(request_id)
     if request is None:
         raise NotFound(f"no request {request_id}", fields={"request": ["unknown request"]})

@@ -128,7 +128,7 @@ def audit_page(uow: UnitOfWork, *, actor: str | None = None, action: str | None 
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInput("page size out of range", fields={"page_size": [f"must be 1 to {MAX_PAGE_SIZE}"]})
     filters = {"actor": actor or None, "action": action or None, "target": target or None}
-    with uow:
+    with uow.read_only():
         items = uow.audit.page(**filters, limit=page_size, offset=(page - 1) * page_size)
         total = uow.audit.count(**filters)
     return AuditPage(items, total, page, page_size)

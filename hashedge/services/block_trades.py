@@ -170,7 +170,7 @@ def book_block_trade(uow: UnitOfWork, clock: Clock, *, buyer_id: int, seller_id:
 def otc_band(uow: UnitOfWork, instrument: str) -> OtcBand:
     """The OTC band around the instrument's latest mark."""
     params = risk_parameters()
-    with uow:
+    with uow.read_only():
         spec = get_instrument(uow, instrument).spec
         marks, _ = marks_and_specs(uow, AccountState(account_id="-", collateral_sats=0), (spec.symbol,))
     mark = marks[spec.symbol]
@@ -206,7 +206,7 @@ def preview_block_trade(uow: UnitOfWork, clock: Clock, *, buyer_id: int, seller_
     each side's margin before and after. Writes nothing; bad input raises as booking would."""
     quantity, price = _inputs(buyer_id, seller_id, quantity, price)
     now, params = clock.now(), risk_parameters()
-    with uow:
+    with uow.read_only():
         names = {a: require_account(uow, a).name for a in (buyer_id, seller_id)}
         record = get_instrument(uow, instrument)
         spec = record.spec
@@ -237,7 +237,7 @@ def block_notional_sats(uow: UnitOfWork, *, instrument: str, quantity: int, pric
     quantity, price = parse_quantity(quantity), parse_price(price)
     if price is None:
         raise InvalidInput("a block trade needs a price", fields={"price": ["required"]})
-    with uow:
+    with uow.read_only():
         spec = get_instrument(uow, instrument).spec
     return notional_sats(spec, quantity, price)
 
@@ -297,7 +297,7 @@ def recent_block_trades(uow: UnitOfWork, *, page: int = 1, page_size: int = 25) 
     """Block trades, newest first, with their reversal links; and how many there are."""
     if not 1 <= page <= 100_000 or not 1 <= page_size <= 500:
         raise InvalidInput("page out of range", fields={"page": ["page 1 to 100000, size 1 to 500"]})
-    with uow:
+    with uow.read_only():
         trades = uow.trades.recent_blocks(limit=page_size, offset=(page - 1) * page_size)
         total = uow.trades.count_blocks()
         links = uow.reversals.of_trades([t.fill.fill_id for t in trades])

@@ -98,12 +98,12 @@ def create_user(uow: UnitOfWork, clock: Clock, actor: str, username: str, role: 
 
 
 def list_users(uow: UnitOfWork) -> list[DeskUserRecord]:
-    with uow:
+    with uow.read_only():
         return uow.desk_users.all()
 
 
 def get_user(uow: UnitOfWork, user_id: int) -> DeskUserRecord | None:
-    with uow:
+    with uow.read_only():
         return uow.desk_users.get(user_id)
 
 

@@ -45,7 +45,7 @@ class Page:
 
 def settlement_runs(uow: UnitOfWork, *, page: int = 1, page_size: int = 25) -> Page:
     offset = _page(page, page_size)
-    with uow:
+    with uow.read_only():
         runs = uow.settlement_runs.recent(limit=page_size, offset=offset)
         total = uow.settlement_runs.count()
     lines = []
@@ -62,7 +62,7 @@ def job_runs(uow: UnitOfWork, *, job: str | None = None, status: str | None = No
     if status and status not in JOB_STATUSES:
         raise InvalidInput(f"unknown status {status!r}", fields={"status": [", ".join(JOB_STATUSES)]})
     offset = _page(page, page_size)
-    with uow:
+    with uow.read_only():
         runs = uow.job_runs.recent(page_size, offset, job=job or None, status=status or None)
         total = uow.job_runs.count(job=job or None, status=status or None)
     return Page(runs, total, page, page_size)
@@ -87,7 +87,7 @@ def fixings(uow: UnitOfWork, *, index: str, page: int = 1, page_size: int = 50, 
     from stored chain data (``services.fixings.verify_fixings``) and how many fixings were checked."""
     offset = _page(page, page_size)
     name = index_queries.definition_of(index).name
-    with uow:
+    with uow.read_only():
         items = uow.fixings.latest(name, limit=page_size, offset=offset, newest_first=True)
         total = uow.fixings.count_latest(name)
     problems, checked = {}, None
@@ -119,7 +119,7 @@ class Overview:
 def overview(uow: UnitOfWork, clock: Clock) -> Overview:
     from hashedge.services import risk
 
-    with uow:
+    with uow.read_only():
         accounts = uow.accounts.count()
         tip = uow.blocks.tip_height()
         latest_fixing = uow.fixings.newest()
