@@ -21,7 +21,7 @@ def order_page(uow: UnitOfWork, account_id: int, *, status: str = "all", instrum
     offset = check_page(page, page_size)
     check_window(start, end)
     open_only = status == "open"
-    with uow:
+    with uow.read_only():
         stored = uow.orders.of_account(account_id, instrument=instrument, open_only=open_only, start=start, end=end,
                                        limit=page_size, offset=offset)
         total = uow.orders.count_of_account(account_id, instrument=instrument, open_only=open_only, start=start,
@@ -32,7 +32,7 @@ def order_page(uow: UnitOfWork, account_id: int, *, status: str = "all", instrum
 
 def order_with_fills(uow: UnitOfWork, account_id: int, order_id: str) -> PlacedOrder:
     """One of the account's orders as stored now, with its fills; another account's is NotFound."""
-    with uow:
+    with uow.read_only():
         stored = own_order(uow, account_id, order_id)
         return with_fills(stored.order, stored.style, uow.trades.of_order(stored.order.order_id))
 
@@ -40,7 +40,7 @@ def order_with_fills(uow: UnitOfWork, account_id: int, order_id: str) -> PlacedO
 def orders_with_fills(uow: UnitOfWork, account_id: int, order_ids) -> list[PlacedOrder]:
     """The account's orders among ``order_ids`` (another account's are left out), in the order
     given, each with its fills: two queries whatever their number."""
-    with uow:
+    with uow.read_only():
         stored = [s for s in uow.orders.by_ids(order_ids) if s.order.account_id == str(account_id)]
         fills = uow.trades.of_orders(s.order.order_id for s in stored)
     return [with_fills(s.order, s.style, fills[s.order.order_id]) for s in stored]
@@ -51,7 +51,7 @@ def trade_page(uow: UnitOfWork, account_id: int, *, instrument: str | None = Non
     """The account's trades (book fills and block trades) in [start, end], newest first."""
     offset = check_page(page, page_size)
     check_window(start, end)
-    with uow:
+    with uow.read_only():
         items = uow.trades.of_account(account_id, instrument=instrument, start=start, end=end, limit=page_size,
                                       offset=offset)
         total = uow.trades.count_of_account(account_id, instrument=instrument, start=start, end=end)
@@ -62,7 +62,7 @@ def position_page(uow: UnitOfWork, account_id: int, *, instrument: str | None = 
                   page_size: int = DEFAULT_PAGE_SIZE) -> Page[PositionView]:
     """Open positions by instrument with their mark and unrealized PnL (``None`` without a mark)."""
     offset = check_page(page, page_size)
-    with uow:
+    with uow.read_only():
         require_account(uow, account_id)
         positions = uow.positions.of_account(account_id, instrument=instrument)
         shown = positions[offset:offset + page_size]
