@@ -9,7 +9,8 @@ role       may
 viewer     see every page
 trader     + onboard counterparties and their API keys, record deposits, request withdrawals,
            book and reverse block trades
-risk       + decide four-eyes requests (approve or reject), run a day's settlement
+risk       + decide four-eyes requests (approve or reject), run a day's settlement, run the
+           liquidation sweep, contribute to the insurance fund
 admin      everything (desk users are managed with ``hashedge desk user ...``)
 =========  ==================================================================================
 
@@ -43,11 +44,14 @@ class Permission(str, Enum):
     APPROVE = "approve"  # decide another user's four-eyes request
     OPERATIONS = "operations"  # run a day's settlement
     USERS = "users"  # manage desk users
+    LIQUIDATE = "liquidate"  # run the liquidation sweep
+    INSURANCE = "insurance"  # contribute to the insurance fund (four eyes above the governed size)
 
 
 _TRADER = frozenset({Permission.VIEW, Permission.ONBOARD, Permission.DEPOSIT, Permission.WITHDRAW,
                      Permission.BLOCK_TRADE})
-_RISK = frozenset({Permission.VIEW, Permission.APPROVE, Permission.OPERATIONS})
+_RISK = frozenset({Permission.VIEW, Permission.APPROVE, Permission.OPERATIONS, Permission.LIQUIDATE,
+                   Permission.INSURANCE})
 
 ROLE_PERMISSIONS = MappingProxyType({
     Role.VIEWER: frozenset({Permission.VIEW}),

@@ -29,6 +29,7 @@ from hashedge.domain.four_eyes import (
     RequestStatus,
     approval_refusal,
     block_trade_needs_approval,
+    insurance_contribution_needs_approval,
     withdrawal_needs_approval,
 )
 from hashedge.errors import Conflict, Forbidden, HashEdgeError, InsufficientCollateral, InvalidInput, NotFound
@@ -36,7 +37,7 @@ from hashedge.services import audit, block_trades, desk_actions
 from hashedge.services.accounts import require_account
 from hashedge.services.audit import Actor, AuditedUnitOfWork
 from hashedge.services.desk_actions import SessionFactory
-from hashedge.services.ledger import CollateralMovement, margin_engine_requirement, require_amount
+from hashedge.services.ledger import CollateralMovement, PostedEntry, margin_engine_requirement, require_amount
 from hashedge.services.trading import InsufficientMargin, OrderRejected
 
 MAX_REASON_LENGTH = 500
@@ -62,6 +63,7 @@ class Submission:
     request: DeskRequestRecord | None = None
     movement: CollateralMovement | None = None
     trade: TradeRecord | None = None
+    entry: PostedEntry | None = None  # an insurance fund contribution
 
     @property
     def pending(self) -> bool:
@@ -140,6 +142,18 @@ def submit_block_trade(session_factory: SessionFactory, clock: Clock, actor: Act
                                      notional, lambda uow: None))
 
 
+def submit_insurance_contribution(session_factory: SessionFactory, clock: Clock, actor: Actor, amount_sats: int,
+                                  *, idempotency_key: str, memo: str = "") -> Submission:
+    """A contribution to the insurance fund: at once up to the governed size, a request above it."""
+    amount = require_amount(amount_sats)
+    if not insurance_contribution_needs_approval(amount, desk_parameters()):
+        return Submission(entry=desk_actions.contribute_to_insurance_fund(session_factory, clock, actor, amount,
+                                                                          idempotency_key, memo))
+    payload = {"amount_sats": amount, "memo": memo}
+    return Submission(request=_store(session_factory, clock, actor, RequestKind.INSURANCE_CONTRIBUTION, payload,
+                                     f"contribute {amount:,} sats to the insurance fund", amount, lambda uow: None))
+
+
 def _closable(actor: Actor, request_id: int, now: datetime):
     """``on_enter``: lock the request and refuse unless ``actor`` may decide it now."""
 
@@ -209,6 +223,12 @@ def _execute(session_factory: SessionFactory, clock: Clock, actor: Actor, reques
         desk_actions.withdraw(session_factory, clock, actor, payload["account_id"], payload["amount_sats"], key,
                               payload.get("memo", ""), details=approval, on_enter=check,
                               on_commit=close({"idempotency_key": key}))
+        return
+    if request.kind == RequestKind.INSURANCE_CONTRIBUTION.value:
+        key = f"desk-request-{request.id}"
+        desk_actions.contribute_to_insurance_fund(session_factory, clock, actor, payload["amount_sats"], key,
+                                                  payload.get("memo", ""), details=approval, on_enter=check,
+                                                  on_commit=close({"idempotency_key": key}))
         return
     trade_id = f"BLOCK-{uuid.uuid4().hex[:16]}"
     desk_actions.book_block_trade(session_factory, clock, actor, buyer_id=payload["buyer_id"],

@@ -19,9 +19,11 @@ from hashedge.adapters.repositories.trading import TradeRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.errors import NotFound
-from hashedge.services import accounts, block_trades, ledger, settlement
+from hashedge.domain import ledger as journal
+from hashedge.services import accounts, audit, block_trades, insurance, ledger, liquidation, settlement
 from hashedge.services.audit import Actor, AuditedUnitOfWork, collateral_snapshot, positions_snapshot
-from hashedge.services.ledger import CollateralMovement
+from hashedge.services.ledger import CollateralMovement, PostedEntry
+from hashedge.services.liquidation import SweepReport
 from hashedge.services.settlement import SettlementSummary
 
 SessionFactory = sessionmaker[Session]
@@ -125,3 +127,32 @@ def run_settlement(session_factory: SessionFactory, clock: Clock, actor: Actor, 
     uow = AuditedUnitOfWork(session_factory, clock, actor, "operations.settle", f"date:{business_date.isoformat()}",
                             {"business_date": business_date.isoformat()}, snapshot=done)
     return settlement.run_daily_settlement(uow, clock, business_date)
+
+
+def run_liquidation_sweep(session_factory: SessionFactory, clock: Clock, actor: Actor) -> SweepReport:
+    """The liquidation sweep from the desk (``services.liquidation.sweep``, the job's and
+    ``hashedge liquidate --sweep``'s). Each liquidation is its own transaction, so the audit record
+    (who ran it, and what it did: ``SweepReport.as_dict``) is written in one more once the sweep
+    ends. Idempotent: a sweep liquidates only accounts below maintenance margin, and re-checks each
+    under its locks, so running it again (or twice at once) liquidates nobody twice."""
+    report = liquidation.sweep(lambda: UnitOfWork(session_factory), clock)
+    with UnitOfWork(session_factory) as uow:
+        audit.record(uow, clock, actor, "risk.liquidation_sweep", "sweep", {}, after=report.as_dict())
+        uow.commit()
+    return report
+
+
+def _insurance_snapshot(uow: UnitOfWork) -> dict:
+    return {"insurance_fund_sats": uow.ledger.balances([journal.INSURANCE_FUND]).get(journal.INSURANCE_FUND, 0)}
+
+
+def contribute_to_insurance_fund(session_factory: SessionFactory, clock: Clock, actor: Actor, amount_sats: int,
+                                 idempotency_key: str, memo: str = "", *, details: dict | None = None,
+                                 on_enter: OnEnter = None, on_commit: OnCommit = None) -> PostedEntry:
+    """The platform's contribution to the insurance fund (``services.insurance.contribute``),
+    audited with the fund's balance before and after; idempotent by key."""
+    uow = AuditedUnitOfWork(session_factory, clock, actor, "insurance.contribute", "insurance_fund",
+                            {"amount_sats": amount_sats, "memo": memo, "idempotency_key": idempotency_key,
+                             **(details or {})},
+                            snapshot=_insurance_snapshot, on_enter=on_enter, on_commit=on_commit)
+    return insurance.contribute(uow, clock, amount_sats, idempotency_key, memo=memo)

@@ -614,14 +614,19 @@ class SettlementRunRepository:
         return SettlementRunRecord(row.business_date, row.kind, row.status, json.loads(row.summary),
                                    row.started_at, row.finished_at)
 
-    def recent(self, *, limit: int, offset: int = 0) -> list[SettlementRunRecord]:
+    def recent(self, *, limit: int, offset: int = 0, kind: str | None = None) -> list[SettlementRunRecord]:
         query = select(SettlementRunRow).order_by(SettlementRunRow.business_date.desc(), SettlementRunRow.kind)
+        if kind is not None:
+            query = query.where(SettlementRunRow.kind == kind)
         return [SettlementRunRecord(row.business_date, row.kind, row.status, json.loads(row.summary),
                                     row.started_at, row.finished_at)
                 for row in self.session.scalars(query.limit(limit).offset(offset))]
 
-    def count(self) -> int:
-        return int(self.session.scalar(select(func.count()).select_from(SettlementRunRow)) or 0)
+    def count(self, *, kind: str | None = None) -> int:
+        query = select(func.count()).select_from(SettlementRunRow)
+        if kind is not None:
+            query = query.where(SettlementRunRow.kind == kind)
+        return int(self.session.scalar(query) or 0)
 
     def latest_date(self, kind: str) -> date | None:
         return self.session.scalar(select(func.max(SettlementRunRow.business_date)).where(

@@ -82,6 +82,28 @@ class HedgeForm(FlaskForm):
     instrument = SelectField("Contract (window)", validators=[DataRequired()], choices=[])
 
 
+class InsuranceContributionForm(FlaskForm):
+    amount_sats = IntegerField("Amount (sats)", validators=[DataRequired(), NumberRange(min=1)])
+    memo = StringField("Memo (e.g. the transaction id)", validators=[Optional(), Length(max=200)])
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=100)])
+
+    def fresh_key(self) -> "InsuranceContributionForm":
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = f"desk-{uuid.uuid4().hex}"
+        return self
+
+
+class LiquidationFilterForm(FlaskForm):
+    """A GET form (filters change nothing): no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    account = StringField("Account (id or name)", validators=[Optional(), Length(max=64)])
+    start = DateField("From (UTC)", validators=[Optional()])
+    end = DateField("To (UTC, inclusive)", validators=[Optional()])
+
+
 FIELD_ALIASES = {"amount": "amount_sats", "date": "business_date", "order": "quantity", "buyer_id": "buyer",
                  "seller_id": "seller", "account_id": "account"}
 

@@ -34,6 +34,11 @@ NAV: list[NavEntry] = [
     NavEntry("Trading", "Instruments", "desk.instruments", matches=("desk.instrument",)),
     NavEntry("Trading", "Block trades", "desk.block_trades", matches=("desk.new_block_trade", "desk.book_block_trade")),
     NavEntry("Risk", "Margin monitor", "desk.risk"),
+    NavEntry("Risk", "Liquidation queue", "desk.liquidation_queue"),
+    NavEntry("Risk", "Liquidation records", "desk.liquidations", matches=("desk.liquidation",)),
+    NavEntry("Risk", "Insurance fund", "desk.insurance_fund"),
+    NavEntry("Risk", "ADL ranks", "desk.adl_ranks"),
+    NavEntry("Risk", "Penalty distributions", "desk.penalties"),
     NavEntry("Operations", "Settlement", "desk.settlement"),
     NavEntry("Operations", "Jobs", "desk.jobs"),
     NavEntry("Operations", "Fixings", "desk.fixings"),
@@ -44,7 +49,7 @@ NAV: list[NavEntry] = [
 
 # Areas whose pages come with their capabilities (issue #14: built when each lands).
 PLANNED = {
-    "Risk": ["Liquidation queue", "Liquidation records", "Insurance fund", "Backstop pool & offers", "ADL ranks"],
+    "Risk": ["Backstop pool & offers"],
     "Protection": ["Quote", "Book", "Contracts", "Credit events"],
     "Governance": ["Parameters & history", "Proposals", "Votes"],
 }
