@@ -24,6 +24,7 @@ from hashedge.domain.four_eyes import (
     RequestStatus,
     approval_refusal,
     block_trade_needs_approval,
+    insurance_contribution_needs_approval,
     withdrawal_needs_approval,
 )
 from hashedge.domain.hedging import hedge_size
@@ -38,6 +39,8 @@ def test_each_role_holds_exactly_its_permissions():
     assert ROLE_PERMISSIONS[Role.ADMIN] == set(Permission)
     assert not ROLE_PERMISSIONS[Role.TRADER] & {Permission.APPROVE, Permission.OPERATIONS, Permission.USERS}
     assert not ROLE_PERMISSIONS[Role.RISK] & {Permission.DEPOSIT, Permission.WITHDRAW, Permission.BLOCK_TRADE}
+    assert {Permission.LIQUIDATE, Permission.INSURANCE} <= ROLE_PERMISSIONS[Role.RISK]
+    assert not ROLE_PERMISSIONS[Role.TRADER] & {Permission.LIQUIDATE, Permission.INSURANCE}
     assert all(allows(role, Permission.VIEW) for role in Role)
 
 
@@ -83,6 +86,16 @@ def test_four_eyes_thresholds_are_strictly_above_the_governed_sizes_and_bounded(
     with pytest.raises(InvalidValue):
         DeskParameters.from_registry({"desk.four_eyes.nothing": 1})
     assert DeskParameters.from_registry({"desk.four_eyes.withdrawal_sats": 5}).withdrawal_threshold_sats == 5
+
+
+def test_an_insurance_contribution_needs_approval_strictly_above_its_governed_size():
+    params = DeskParameters()
+    assert not insurance_contribution_needs_approval(10_000_000, params)
+    assert insurance_contribution_needs_approval(10_000_001, params)
+    lowered = DeskParameters.from_registry({"desk.four_eyes.insurance_contribution_sats": 0})
+    assert insurance_contribution_needs_approval(1, lowered)
+    with pytest.raises(ParameterOutOfBounds):
+        DeskParameters(insurance_contribution_threshold_sats=100 * 100_000_000 + 1)
 
 
 def test_only_a_second_user_with_the_approve_permission_decides_a_pending_unexpired_request():
