@@ -201,6 +201,21 @@ def test_a_risk_user_runs_the_sweep_from_the_queue_and_opens_the_record(runtime,
     assert client.get("/desk/risk/liquidations/L999-1").status_code == 404
 
 
+def test_a_tampered_record_shows_where_its_replay_differs(runtime, market, client):
+    from sqlalchemy import text
+
+    mark(runtime, 46800)
+    [result] = run_liquidation_sweep(runtime.session_factory, runtime.clock, RICK).liquidations
+    with runtime.engine.begin() as connection:
+        stored = connection.execute(text("SELECT outcome FROM liquidations")).scalar()
+        connection.execute(text("UPDATE liquidations SET outcome = :o"),
+                           {"o": stored.replace('"penalty_sats":', '"penalty_sats":1', 1)})
+    login(client, "vera")
+    shown = client.get(f"/desk/risk/liquidations/{result.liquidation_id}")
+    assert shown.status_code == 200 and "Replay differs from the stored outcome" in shown.text
+    assert "badge-mismatch" in shown.text and "penalty_sats:" in shown.text
+
+
 def test_a_viewer_sees_the_risk_pages_but_cannot_sweep_or_contribute(runtime, market, client):
     mark(runtime, 46800)
     login(client, "vera")
@@ -235,6 +250,10 @@ def test_contribution_form_errors_sit_next_to_the_field_and_keep_what_was_typed(
                            data={"csrf_token": token, "amount_sats": "0", "memo": "txid 9f", "idempotency_key": "r-1"})
     assert response.status_code == 400 and 'data-field="amount_sats"' in response.text
     assert 'value="txid 9f"' in response.text
+    response = client.post("/desk/risk/insurance-fund/contributions",
+                           data={"csrf_token": token, "amount_sats": "9" * 30, "idempotency_key": "r-0"})
+    assert response.status_code == 400 and 'data-field="amount_sats"' in response.text
+    assert "must be between 1 and" in response.text
     response = client.post("/desk/risk/insurance-fund/contributions",
                            data={"csrf_token": token, "amount_sats": "2500", "idempotency_key": "r-2"},
                            follow_redirects=True)

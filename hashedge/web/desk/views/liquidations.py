@@ -42,7 +42,7 @@ def run_liquidation_sweep():
         return redirect(url_for("desk.liquidation_queue"))
     summary = report.as_dict()
     if report.liquidations:
-        ids = ", ".join(summary["liquidation_ids"])
+        ids = ", ".join(summary["liquidation_ids"][:10]) + (", ..." if len(report.liquidations) > 10 else "")
         flash(f"Liquidation sweep: {len(report.liquidations)} liquidated ({ids}); penalties "
               f"{summary['penalties_sats']:,} sats, insurance fund paid {summary['insurance_fund_sats']:,} sats, "
               f"{summary['adl_events']} ADL events.", "success")
