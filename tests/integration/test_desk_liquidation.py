@@ -101,7 +101,8 @@ def test_a_record_is_laid_out_as_the_procedures_steps_with_fills_by_stage(runtim
         assert sum(fill["quantity"] for _, fill in step.rows) == step.step["closed"]
         order_of = [liquidation_queries.TAKEOVER_ORDER.index(stage) for stage, _ in step.rows]
         assert order_of == sorted(order_of)  # book first, then the takeover stages in the waterfall's order
-    stages = {stage: sum(f["quantity"] for s in detail.steps for st, f in s.rows if st == stage) for stage in ("book", "adl")}
+    stages = {stage: sum(f["quantity"] for s in detail.steps for st, f in s.rows if st == stage)
+              for stage in ("book", "adl")}
     assert stages == {"book": 3, "adl": sum(f.fill.quantity for f in outcome.fills if f.stage == "adl")}
     assert [c["stage"] for c in detail.covers] == list(liquidation_queries.SHORTFALL_ORDER)
     assert detail.trigger["status"] == "liquidatable" and detail.names[market["long"]] == "long"
