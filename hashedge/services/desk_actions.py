@@ -133,8 +133,9 @@ def run_liquidation_sweep(session_factory: SessionFactory, clock: Clock, actor: 
     """The liquidation sweep from the desk (``services.liquidation.sweep``, the job's and
     ``hashedge liquidate --sweep``'s). Each liquidation is its own transaction, so the audit record
     (who ran it, and what it did: ``SweepReport.as_dict``) is written in one more once the sweep
-    ends. Idempotent: a sweep liquidates only accounts below maintenance margin, and re-checks each
-    under its locks, so running it again (or twice at once) liquidates nobody twice."""
+    ends. Idempotent: a sweep liquidates only accounts below maintenance margin, re-checked under
+    each liquidation's locks, so running it again right after (or beside the scheduler's) finds
+    nothing left to do for an account the first one brought back above maintenance."""
     report = liquidation.sweep(lambda: UnitOfWork(session_factory), clock)
     with UnitOfWork(session_factory) as uow:
         audit.record(uow, clock, actor, "risk.liquidation_sweep", "sweep", {}, after=report.as_dict())
