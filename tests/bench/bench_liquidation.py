@@ -14,6 +14,10 @@ and (with ``HASHEDGE_TEST_POSTGRES_URL``) PostgreSQL:
    account liquidated in its own transaction (locks, inputs, the engine, booking, the record),
    the sweep repeated until nothing changes; reported as the whole time and as liquidations per
    second of the liquidation part (the whole time less the risk sweeps it ran).
+
+Before the liquidation sweep, the desk's risk pages' reads (``services.liquidation_queries``, best
+of three): the liquidation queue, every ADL queue (six contracts, both sides), and one account's
+position risk (the account page's panel: a risk sweep and the ranking of its contracts' queues).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from hashedge.bootstrap import bootstrap
 from hashedge.clock import FixedClock
 from hashedge.config import load_settings
 from hashedge.domain.instruments import hashprice_monthly
-from hashedge.services import accounts, ledger, liquidation, risk, trading
+from hashedge.services import accounts, ledger, liquidation, liquidation_queries, positions, risk, trading
 from bench_matching import postgres_database  # the script beside this one
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
@@ -97,6 +101,25 @@ def build_book(runtime, positions: int, at_risk: float) -> int:
     return risky
 
 
+def best_of_three(read) -> tuple[float, object]:
+    best, value = float("inf"), None
+    for _ in range(3):
+        started = time.perf_counter()
+        value = read()
+        best = min(best, time.perf_counter() - started)
+    return best, value
+
+
+def desk_reads(label: str, runtime, account_id: int) -> None:
+    """The desk's risk pages' reads (module docstring)."""
+    queue_s, queue = best_of_three(lambda: liquidation_queries.liquidation_queue(runtime.uow(), runtime.clock))
+    adl_s, queues = best_of_three(lambda: liquidation_queries.adl_queues(runtime.uow(), runtime.clock))
+    panel_s, panel = best_of_three(lambda: positions.position_risk_page(runtime.uow, runtime.clock, account_id))
+    print(f"{label}: desk reads: liquidation queue ({len(queue.lines):,} at risk) {queue_s:.2f} s; "
+          f"ADL queues ({len(queues)} queues, {sum(len(q.lines) for q in queues):,} positions ranked) {adl_s:.2f} s; "
+          f"an account's position risk panel ({len(panel.items)} positions) {panel_s:.2f} s")
+
+
 def bench(label: str, url: str, positions: int, at_risk: float) -> None:
     runtime = runtime_for(url)
     risky = build_book(runtime, positions, at_risk)
@@ -108,6 +131,7 @@ def bench(label: str, url: str, positions: int, at_risk: float) -> None:
     counts = result.counts()
     print(f"{label}: risk sweep over {positions:,} positions ({len(result.accounts):,} accounts, "
           f"{counts['liquidatable']} liquidatable) in {best:.2f} s")
+    desk_reads(label, runtime, int(result.snapshot.positions["account_id"].iloc[0]))  # one holding 6 positions
     started = time.perf_counter()
     report = liquidation.sweep(runtime.uow, runtime.clock)
     elapsed = time.perf_counter() - started
