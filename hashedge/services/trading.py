@@ -53,7 +53,7 @@ from hashedge.errors import Conflict, HashEdgeError, IdempotencyKeyReused, Inval
 from hashedge.services.accounts import require_account
 from hashedge.services.instruments import get_instrument
 from hashedge.services.ledger import post, request_key
-from hashedge.services.margin import account_state, latest_marks, marks_and_specs, risk_parameters
+from hashedge.services.margin import latest_marks, order_check_state, risk_parameters
 
 MAX_QUANTITY = 1_000_000
 MAX_PRICE = 10**12  # far above any quote of any product; keeps prices in 64-bit ticks
@@ -203,9 +203,9 @@ def _lock_parties(uow: UnitOfWork, account_id: int, result: MatchResult) -> None
 
 
 def _check_margin(uow: UnitOfWork, account_id: int, order: Order, spec: ContractSpec,
-                  params: RiskParameters) -> None:
-    state = account_state(uow, account_id)  # read under the account's lock
-    marks, specs = marks_and_specs(uow, state, (spec.symbol,))
+                  params: RiskParameters, now: datetime, *, amending: str | None = None) -> None:
+    # Read under the account's lock; the resting orders summarized per price level, exactly.
+    state, marks, specs = order_check_state(uow, account_id, spec.symbol, now, except_order=amending)
     denial = pre_trade_check(state, order, marks, params, specs=specs)
     if denial is not None:
         raise InsufficientMargin(denial)
@@ -293,16 +293,16 @@ def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: s
         if order.order_type is OrderType.LIMIT:
             _require_price_in_band(uow, spec, order.price, params)
         if order.order_type is OrderType.MARKET:
-            marks, _ = marks_and_specs(uow, account_state(uow, account_id), (spec.symbol,))
-            order = _protected_market_order(order, spec, marks[spec.symbol], params)
-        # Only the resting orders it crosses can trade with it: matching against them gives the
-        # same result as the whole book (post-only is refused by any of them, FOK counts them).
-        book = OrderBook.from_resting(spec.trading_rules(), uow.orders.crossed_by(order, spec.tick_size),
+            mark = latest_marks(uow, (spec.symbol,))[spec.symbol]
+            order = _protected_market_order(order, spec, mark, params)
+        # Only the resting orders it can reach, in priority, until they hold its quantity:
+        # matching against them gives the same result as the whole book (``crossing``).
+        book = OrderBook.from_resting(spec.trading_rules(), uow.orders.crossing(order, spec.tick_size),
                                       last_sequence=last_sequence)
         result = book.submit(order)
         _denied(result.rejected)
         _lock_parties(uow, account_id, result)
-        _check_margin(uow, account_id, order, spec, params)
+        _check_margin(uow, account_id, order, spec, params, now)
         uow.instruments.set_sequence(spec.symbol, order.sequence)
         uow.orders.add(result.order, style=order_type, idempotency_key=key, at=now, tick_size=spec.tick_size)
         fees = _store_match(uow, spec, result, params=params, now=now)
@@ -379,7 +379,8 @@ def replace_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str,
             _require_price_in_band(uow, spec, price_after, params)
         # The order itself and the opposite orders its new price crosses: enough to replace it
         # exactly as the whole book would (see place_order).
-        crossed = uow.orders.crossed_by(dataclasses.replace(before, price=price_after), spec.tick_size)
+        taker = dataclasses.replace(before, price=price_after, quantity=max(quantity_after, before.filled_quantity + 1))
+        crossed = uow.orders.crossing(taker, spec.tick_size)
         book = OrderBook.from_resting(spec.trading_rules(), [before, *crossed], last_sequence=last_sequence)
         sequence = last_sequence + 1
         result = book.replace(order_id, quantity=quantity_after, price=price_after, sequence=sequence,
@@ -389,7 +390,7 @@ def replace_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str,
         _lock_parties(uow, account_id, result)
         if price_after != before.price or quantity_after > before.quantity:  # a lower quantity adds no risk
             amended = before.amended(quantity=quantity_after, price=price_after, sequence=sequence)
-            _check_margin(uow, account_id, amended, spec, params)
+            _check_margin(uow, account_id, amended, spec, params, now, amending=order_id)
         uow.instruments.set_sequence(symbol, sequence)
         uow.orders.save_amended(result.order, now, spec.tick_size)
         uow.orders.add_amendment(StoredAmendment(

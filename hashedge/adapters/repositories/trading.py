@@ -305,8 +305,67 @@ class OrderRepository:
             condition &= (c.price_ticks <= ticks) if order.side.value == "buy" else (c.price_ticks >= ticks)
         return self._resting(condition)
 
+    def crossing(self, order: Order, tick_size: Decimal) -> list[Order]:
+        """The resting orders ``order`` would meet, best first in price-time priority, only as many
+        as it can reach: loaded in growing batches until the other accounts' orders among them
+        hold its remaining quantity (orders of its own account are cancelled, not filled, by
+        self-trade prevention) or the orders at prices it crosses run out. Matching this prefix
+        gives what the whole book gives: matching walks the same priority and stops once filled;
+        a FOK sees enough or everything; a post-only order is refused by the first."""
+        table = OrderRow.__table__
+        c = table.c
+        condition = (c.instrument == order.instrument_id) & (c.side == order.side.opposite.value)
+        buying = order.side.value == "buy"
+        if order.price is not None:
+            ticks = int(order.price / tick_size)
+            condition &= (c.price_ticks <= ticks) if buying else (c.price_ticks >= ticks)
+        priority = (c.price_ticks.asc() if buying else c.price_ticks.desc(), c.sequence.asc())
+        found: list[Order] = []
+        wanted, batch, after = order.remaining_quantity, 16, None
+        while True:
+            query = select(table).where(condition, _RESTING_CONDITION)
+            if after is not None:
+                last_ticks, last_sequence = after
+                beyond = c.price_ticks > last_ticks if buying else c.price_ticks < last_ticks
+                query = query.where(beyond | ((c.price_ticks == last_ticks) & (c.sequence > last_sequence)))
+            rows = self.session.execute(query.order_by(*priority).limit(batch)).all()
+            for row in rows:
+                found.append(_order(row))
+                if row.account_id != int(order.account_id):
+                    wanted -= row.quantity - row.filled_quantity
+            if wanted <= 0 or len(rows) < batch:
+                return found
+            after, batch = (rows[-1].price_ticks, rows[-1].sequence), batch * 8
+
     def resting_of(self, account_id: int) -> list[Order]:
         return self._resting(OrderRow.__table__.c.account_id == account_id)
+
+    def resting_levels_of(self, account_id: int, *, except_order: str | None = None) -> list[tuple]:
+        """The account's resting quantity per (instrument, side, price level), with the number of
+        orders at each: ``(instrument, side, price, remaining, orders)`` rows, aggregated by the
+        database (``ix_orders_account_levels``). ``except_order`` leaves one order out."""
+        c = OrderRow.__table__.c
+        query = (select(c.instrument, c.side, func.min(c.price), func.sum(c.quantity - c.filled_quantity),
+                        func.count())
+                 .where(c.account_id == account_id, _RESTING_CONDITION)
+                 .group_by(c.instrument, c.side, c.price_ticks))
+        if except_order is not None:
+            query = query.where(c.id != except_order)
+        return [(instrument, side, Decimal(price), int(remaining), int(count))
+                for instrument, side, price, remaining, count in self.session.execute(query)]
+
+    def resting_at_levels(self, account_id: int, levels, tick_sizes: dict[str, Decimal], *,
+                          except_order: str | None = None) -> list[Order]:
+        """The account's resting orders at the given ``(instrument, side, price)`` levels."""
+        c = OrderRow.__table__.c
+        wanted = [(c.instrument == instrument) & (c.side == side) & (c.price_ticks == int(price / tick_sizes[instrument]))
+                  for instrument, side, price in levels]
+        if not wanted:
+            return []
+        condition = (c.account_id == account_id) & or_(*wanted)
+        if except_order is not None:
+            condition &= c.id != except_order
+        return self._resting(condition)
 
     def resting_of_accounts(self, account_ids: list[int]) -> dict[str, list[Order]]:
         """Resting orders of several accounts, by account id as text."""
