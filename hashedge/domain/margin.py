@@ -75,13 +75,33 @@ class MissingMark(DomainError):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OrderTotal:
+    """Resting limit orders of one account on one side of one instrument, none of them priced
+    through the mark, summed (``domain.order_levels`` builds it): margin counts them as their
+    orders, exactly. ``fee_bound_sats`` is the sum over the orders of remaining quantity x the
+    taker fee of one contract at the order's price (rounded up per contract, as for an order);
+    their loss against the mark is zero, so that is their whole per-order cost."""
+
+    account_id: str
+    instrument_id: str
+    side: Side
+    remaining_quantity: int
+    fee_bound_sats: int
+    is_terminal = False
+
+    @property
+    def order_id(self) -> str:
+        return f"total:{self.instrument_id}:{self.side.value}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class AccountState:
     """What margin needs to know about one account: collateral, positions, resting orders."""
 
     account_id: str
     collateral_sats: int
     positions: tuple[Position, ...] = ()
-    open_orders: tuple[Order, ...] = ()
+    open_orders: tuple[Order | OrderTotal, ...] = ()  # an OrderTotal stands for its orders, at the marks used
 
     def __post_init__(self) -> None:
         require_sats(self.collateral_sats, "collateral_sats")
@@ -227,6 +247,8 @@ def order_price(spec: ContractSpec, order: Order, mark: Decimal, params: RiskPar
 def _order_cost(spec: ContractSpec, order: Order, mark: Decimal, params: RiskParameters) -> int:
     """Loss booked at once against the mark if the order fills at its price, plus the most its
     fills can pay in taker fees (module docstring: per contract, rounded up)."""
+    if isinstance(order, OrderTotal):
+        return order.fee_bound_sats  # priced through the mark by none of its orders: no loss at once
     at, quantity = order_price(spec, order, mark, params), order.remaining_quantity
     price, size = exact(at), quantity * exact(spec.multiplier)
     adverse = max(Fraction(0), (price - exact(effective_mark(spec, mark))) * order.side.sign * size)

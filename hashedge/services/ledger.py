@@ -172,6 +172,16 @@ def post(uow: UnitOfWork, entry: JournalEntry, recorded_at: datetime,
         return _replay(uow.ledger.find(entry.idempotency_key), entry)
 
 
+def post_new(uow: UnitOfWork, entries: list[JournalEntry], recorded_at: datetime) -> list[RecordedEntry]:
+    """Append ``entries`` (in order) in one batch, for a caller that holds the collateral rows of
+    every participant and whose idempotency keys cannot have been posted: a book fill's keys
+    carry its fill id, made of the instrument's sequence, which the caller holds locked and has
+    just advanced. So no lock, no lookup and no savepoint per entry; the unique index on keys
+    still refuses a duplicate (the whole transaction fails, nothing half-applied). Everything
+    else ``post`` does (balances, platform increments at commit, the hash chain) is the same."""
+    return uow.ledger.append_new(entries, recorded_at)
+
+
 def _replay(original: RecordedEntry, entry: JournalEntry) -> PostedEntry:
     if original.entry.content != entry.content:
         raise IdempotencyKeyReused(entry.idempotency_key)

@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
 from decimal import Decimal
 
 from hashedge.adapters.repositories.ledger import collateral_of
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.domain.instruments import ContractSpec
 from hashedge.domain.margin import AccountMargin, AccountState, account_margin, withdrawable_sats
-from hashedge.domain.order_levels import RestingLevel, needs_each_order, summarized_orders
+from hashedge.domain.order_levels import order_total, summing_bounds
 from hashedge.domain.parameters import RiskParameters
 from hashedge.errors import DataUnavailable
 
@@ -49,25 +48,30 @@ def account_state(uow: UnitOfWork, account_id: int) -> AccountState:
                         open_orders=tuple(uow.orders.resting_of(account_id)))
 
 
-def order_check_state(uow: UnitOfWork, account_id: int, symbol: str, now: datetime, *,
-                      except_order: str | None = None
+def order_check_state(uow: UnitOfWork, account_id: int, symbol: str, params: RiskParameters,
+                      collateral_sats: int | None = None, *, except_order: str | None = None
                       ) -> tuple[AccountState, dict[str, Decimal], dict[str, ContractSpec]]:
-    """What the pre-trade check of an order in ``symbol`` needs, at a cost that follows the
-    account's price levels rather than its resting orders: collateral, positions, the resting
-    orders summarized per level (``domain.order_levels``; the check decides exactly as over every
-    order), and the marks and specs of every instrument involved. ``except_order`` leaves out the
-    order being amended."""
-    account = collateral_of(account_id)
-    collateral_sats = uow.ledger.balances([account]).get(account, 0)
+    """What the pre-trade check of an order in ``symbol`` needs, in a fixed number of statements
+    whatever the number of the account's resting orders: collateral, positions, the resting
+    orders summed by the database per instrument and side (``domain.order_levels``: the check
+    decides exactly as over every order; orders priced through the mark come one by one), and
+    the marks and specs of every instrument involved. ``except_order`` leaves out the order
+    being amended; ``collateral_sats`` the balance the caller read under the account's lock."""
+    if collateral_sats is None:
+        account = collateral_of(account_id)
+        collateral_sats = uow.ledger.balances([account]).get(account, 0)
     positions = tuple(uow.positions.of_account(account_id))
-    levels = [RestingLevel(*row) for row in uow.orders.resting_levels_of(account_id, except_order=except_order)]
-    symbols = {p.instrument_id for p in positions} | {level.instrument_id for level in levels} | {symbol}
+    ordered = uow.orders.resting_instruments_of(account_id)
+    symbols = {p.instrument_id for p in positions} | ordered | {symbol}
     marks = latest_marks(uow, symbols)
     specs = uow.instruments.specs(symbols)
-    through = [level for level in levels if needs_each_order(level, marks, specs)]
-    each = uow.orders.resting_at_levels(account_id, [(lv.instrument_id, lv.side.value, lv.price) for lv in through],
-                                        {s: specs[s].tick_size for s in specs}, except_order=except_order)
-    orders = summarized_orders(str(account_id), levels, each, marks, specs, now)
+    bounds = {}
+    for instrument in sorted(ordered & set(specs)):
+        found = summing_bounds(specs[instrument], marks[instrument], params.taker_fee_bps)
+        if found is not None:
+            bounds[instrument] = found
+    totals, each = uow.orders.resting_totals_of(account_id, bounds, except_order=except_order)
+    orders = (*(order_total(str(account_id), *row) for row in totals), *each)
     return (AccountState(account_id=str(account_id), collateral_sats=collateral_sats, positions=positions,
                          open_orders=orders), marks, specs)
 

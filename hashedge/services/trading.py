@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from hashedge import faults
 from hashedge.adapters.repositories.ledger import collateral_of
 from hashedge.adapters.repositories.trading import InstrumentRecord, StoredAmendment, StoredOrder, TradeRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
@@ -52,7 +53,7 @@ from hashedge.domain.positions import Position
 from hashedge.errors import Conflict, HashEdgeError, IdempotencyKeyReused, InvalidInput, NotFound
 from hashedge.services.accounts import require_account
 from hashedge.services.instruments import get_instrument
-from hashedge.services.ledger import post, request_key
+from hashedge.services.ledger import post, post_new, request_key
 from hashedge.services.margin import latest_marks, order_check_state, risk_parameters
 
 MAX_QUANTITY = 1_000_000
@@ -196,16 +197,19 @@ def record_fill(uow: UnitOfWork, spec: ContractSpec, fill: Fill, *, kind: str, p
     return fees
 
 
-def _lock_parties(uow: UnitOfWork, account_id: int, result: MatchResult) -> None:
-    """Lock the collateral rows of every account the match touches (in key order)."""
+def _lock_parties(uow: UnitOfWork, account_id: int, result: MatchResult) -> int:
+    """Lock the collateral rows of every account the match touches (in key order); returns the
+    order's account's collateral, read under its lock."""
     touched = {str(account_id)} | {m.account_id for m in result.maker_updates}
-    uow.ledger.lock_balances([collateral_of(int(owner)) for owner in touched])
+    balances = uow.ledger.lock_balances([collateral_of(int(owner)) for owner in touched])
+    return balances.get(collateral_of(account_id), 0)
 
 
 def _check_margin(uow: UnitOfWork, account_id: int, order: Order, spec: ContractSpec,
-                  params: RiskParameters, now: datetime, *, amending: str | None = None) -> None:
-    # Read under the account's lock; the resting orders summarized per price level, exactly.
-    state, marks, specs = order_check_state(uow, account_id, spec.symbol, now, except_order=amending)
+                  params: RiskParameters, collateral_sats: int, *, amending: str | None = None) -> None:
+    # Read under the account's lock; the resting orders summed by the database, exactly.
+    state, marks, specs = order_check_state(uow, account_id, spec.symbol, params, collateral_sats,
+                                            except_order=amending)
     denial = pre_trade_check(state, order, marks, params, specs=specs)
     if denial is not None:
         raise InsufficientMargin(denial)
@@ -213,13 +217,38 @@ def _check_margin(uow: UnitOfWork, account_id: int, order: Order, spec: Contract
 
 def _store_match(uow: UnitOfWork, spec: ContractSpec, result: MatchResult, *, params: RiskParameters,
                  now: datetime) -> tuple[int, ...]:
-    """Store what a match did to the book besides the incoming order: the makers and the fills.
-    Returns the fee the incoming order's account paid on each fill."""
-    for maker in result.maker_updates:
-        uow.orders.save_state(maker, now)
-    owner = result.order.account_id
-    return tuple(record_fill(uow, spec, fill, kind="book", params=params, now=now).get(owner, 0)
-                 for fill in result.fills)
+    """Store what a match did to the book besides the incoming order: the makers and the fills,
+    with what ``record_fill`` stores for each (trade, positions, fees, realized PnL), in a fixed
+    number of statements however many fills: the makers in one, the trades in one, the parties'
+    positions read in one and written in two, the ledger entries in one batch (``post_new``: the
+    fills' keys are new under the instrument's lock). The entries are the same, in the same
+    order, as fill by fill. Returns the fee the incoming order's account paid on each fill."""
+    uow.orders.save_states(result.maker_updates, now)
+    if not result.fills:
+        return ()
+    parties = {f.buyer_account_id for f in result.fills} | {f.seller_account_id for f in result.fills}
+    positions, stored = uow.positions.in_instrument(parties, spec)
+    trades, entries, paid = [], [], []
+    for fill in result.fills:
+        fees = fill_fees_sats(fill, spec, params)
+        trades.append((fill, fees))
+        realized = {}
+        for owner in (fill.buyer_account_id, fill.seller_account_id):
+            before = positions[owner]
+            positions[owner] = before.apply(fill)
+            realized[owner] = positions[owner].realized_pnl_sats - before.realized_pnl_sats
+        pnl = ledger.variation_margin(realized, idempotency_key=f"trade:{fill.fill_id}:pnl", occurred_at=now,
+                                      memo=f"PnL realized by trade {fill.fill_id}")
+        if pnl is not None:
+            entries.append(pnl)
+        entries.extend(ledger.fee(owner, amount, idempotency_key=f"trade:{fill.fill_id}:fee:{owner}",
+                                  occurred_at=now, memo=f"book trade {fill.fill_id} in {spec.symbol}")
+                       for owner, amount in sorted(fees.items()) if amount > 0)
+        paid.append(fees.get(result.order.account_id, 0))
+    uow.trades.add_many(trades, kind="book")
+    uow.positions.save_new_states([positions[p] for p in sorted(parties, key=int)], stored, now)
+    post_new(uow, entries, now)
+    return tuple(paid)
 
 
 # --- orders ----------------------------------------------------------------------------------
@@ -301,11 +330,12 @@ def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: s
                                       last_sequence=last_sequence)
         result = book.submit(order)
         _denied(result.rejected)
-        _lock_parties(uow, account_id, result)
-        _check_margin(uow, account_id, order, spec, params, now)
+        collateral_sats = _lock_parties(uow, account_id, result)
+        _check_margin(uow, account_id, order, spec, params, collateral_sats)
         uow.instruments.set_sequence(spec.symbol, order.sequence)
         uow.orders.add(result.order, style=order_type, idempotency_key=key, at=now, tick_size=spec.tick_size)
         fees = _store_match(uow, spec, result, params=params, now=now)
+        faults.checkpoint("place_order.before_commit")
         uow.commit()
     return PlacedOrder(result.order, order_type, result.fills, fees_sats=fees)
 
@@ -387,10 +417,10 @@ def replace_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str,
                               occurred_at=now)
         if isinstance(result, Rejected):
             raise OrderRejected(result)
-        _lock_parties(uow, account_id, result)
+        collateral_sats = _lock_parties(uow, account_id, result)
         if price_after != before.price or quantity_after > before.quantity:  # a lower quantity adds no risk
             amended = before.amended(quantity=quantity_after, price=price_after, sequence=sequence)
-            _check_margin(uow, account_id, amended, spec, params, now, amending=order_id)
+            _check_margin(uow, account_id, amended, spec, params, collateral_sats, amending=order_id)
         uow.instruments.set_sequence(symbol, sequence)
         uow.orders.save_amended(result.order, now, spec.tick_size)
         uow.orders.add_amendment(StoredAmendment(

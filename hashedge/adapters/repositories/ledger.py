@@ -258,6 +258,42 @@ class LedgerRepository:
         self._appended.append((entry_id, content_sha256(entry_id, entry, recorded_at)))
         return _as_recorded(entry_id, entry, recorded_at)  # what was just written, without reading it back
 
+    def append_new(self, entries: list[JournalEntry], recorded_at: datetime) -> list[RecordedEntry]:
+        """Write ``entries``, in order, whose idempotency keys are new by construction (the caller's
+        locks make them so: see ``services.ledger.post_new``), their participants' rows locked by
+        the caller: one INSERT of all postings, one of the entry rows, one UPDATE per participant
+        balance; platform balances and hash-chain links at ``complete`` as for ``append``. No
+        lookup, no savepoint: a key that exists anyway fails the transaction (unique index)."""
+        if not entries:
+            return []
+        ids = self._next_entry_ids(len(entries))
+        self.session.execute(insert(JournalPostingRow), [
+            {"entry_id": entry_id, "account_key": p.account.key, "amount_sats": p.amount_sats}
+            for entry_id, entry in zip(ids, entries) for p in entry.postings])
+        self.session.execute(insert(JournalEntryRow), [{
+            "id": entry_id, "kind": entry.kind.value, "idempotency_key": entry.idempotency_key,
+            "memo": entry.memo, "occurred_at": entry.occurred_at, "recorded_at": recorded_at,
+        } for entry_id, entry in zip(ids, entries)])
+        participants: dict[str, int] = {}
+        for entry in entries:
+            for posting in entry.postings:
+                key = posting.account.key
+                if posting.account.kind is AccountKind.COLLATERAL:
+                    participants[key] = participants.get(key, 0) + posting.amount_sats
+                else:
+                    self._platform_deltas[key] = self._platform_deltas.get(key, 0) + posting.amount_sats
+        self._increment({key: delta for key, delta in sorted(participants.items()) if delta})
+        self._appended.extend((entry_id, content_sha256(entry_id, entry, recorded_at))
+                              for entry_id, entry in zip(ids, entries))
+        return [_as_recorded(entry_id, entry, recorded_at) for entry_id, entry in zip(ids, entries)]
+
+    def _next_entry_ids(self, count: int) -> list[int]:
+        if self.session.get_bind().dialect.name == "postgresql":
+            return sorted(self.session.scalars(text("SELECT nextval('journal_entry_ids') FROM generate_series(1, :n)"),
+                                               {"n": count}))
+        first = (self.session.scalar(select(func.max(JournalEntryRow.id))) or 0) + 1  # writers serialized
+        return list(range(first, first + count))
+
     def _write(self, entry_id: int, entry: JournalEntry, recorded_at: datetime) -> None:
         self.session.execute(insert(JournalPostingRow), [
             {"entry_id": entry_id, "account_key": p.account.key, "amount_sats": p.amount_sats}

@@ -8,9 +8,10 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from fractions import Fraction
 
 import pandas as pd
-from sqlalchemy import bindparam, func, insert, or_, select, text, update
+from sqlalchemy import BigInteger, and_, bindparam, case, func, insert, literal, not_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.orm.trading import (
@@ -242,6 +243,16 @@ class OrderRepository:
             cancel_reason=order.cancel_reason.value if order.cancel_reason else None, updated_at=at,
         ))
 
+    def save_states(self, orders, at: datetime) -> None:
+        """``save_state`` for several orders in one statement (the makers of a match)."""
+        table = OrderRow.__table__
+        rows = [{"b_id": o.order_id, "b_filled": o.filled_quantity, "b_status": o.status.value,
+                 "b_reason": o.cancel_reason.value if o.cancel_reason else None, "b_at": at} for o in orders]
+        if rows:
+            self.session.execute(update(table).where(table.c.id == bindparam("b_id")).values(
+                filled_quantity=bindparam("b_filled"), status=bindparam("b_status"),
+                cancel_reason=bindparam("b_reason"), updated_at=bindparam("b_at")), rows)
+
     def save_amended(self, order: Order, at: datetime, tick_size: Decimal) -> None:
         """Store a replaced order's new terms (quantity, price, sequence) and resulting state."""
         self.session.execute(update(OrderRow).where(OrderRow.id == order.order_id).values(
@@ -340,32 +351,42 @@ class OrderRepository:
     def resting_of(self, account_id: int) -> list[Order]:
         return self._resting(OrderRow.__table__.c.account_id == account_id)
 
-    def resting_levels_of(self, account_id: int, *, except_order: str | None = None) -> list[tuple]:
-        """The account's resting quantity per (instrument, side, price level), with the number of
-        orders at each: ``(instrument, side, price, remaining, orders)`` rows, aggregated by the
-        database (``ix_orders_account_levels``). ``except_order`` leaves one order out."""
+    def resting_instruments_of(self, account_id: int) -> set[str]:
         c = OrderRow.__table__.c
-        query = (select(c.instrument, c.side, func.min(c.price), func.sum(c.quantity - c.filled_quantity),
-                        func.count())
-                 .where(c.account_id == account_id, _RESTING_CONDITION)
-                 .group_by(c.instrument, c.side, c.price_ticks))
-        if except_order is not None:
-            query = query.where(c.id != except_order)
-        return [(instrument, side, Decimal(price), int(remaining), int(count))
-                for instrument, side, price, remaining, count in self.session.execute(query)]
+        return set(self.session.scalars(select(c.instrument).where(c.account_id == account_id, _RESTING_CONDITION)
+                                        .distinct()))
 
-    def resting_at_levels(self, account_id: int, levels, tick_sizes: dict[str, Decimal], *,
-                          except_order: str | None = None) -> list[Order]:
-        """The account's resting orders at the given ``(instrument, side, price)`` levels."""
+    def resting_totals_of(self, account_id: int, bounds: dict[str, tuple[int, int, int, Fraction]], *,
+                          except_order: str | None = None) -> tuple[list[tuple[str, str, int, int]], list[Order]]:
+        """The account's resting orders summed by the database per (instrument, side), and the
+        orders outside the sums one by one (``domain.order_levels``). ``bounds`` gives per
+        instrument ``(highest buy, lowest sell, highest price, fee per tick)`` in ticks: an
+        order is summed if its price is at most the highest price and not beyond its side's
+        bound; the sum rows are ``(instrument, side, remaining, remaining x fee of one contract
+        at the order's price)``, that fee ``ceil(ticks x fee per tick)`` in integers. Every other
+        resting order (another instrument, priced through the mark) comes back as itself.
+        ``except_order`` leaves one order out of both."""
         c = OrderRow.__table__.c
-        wanted = [(c.instrument == instrument) & (c.side == side) & (c.price_ticks == int(price / tick_sizes[instrument]))
-                  for instrument, side, price in levels]
-        if not wanted:
-            return []
-        condition = (c.account_id == account_id) & or_(*wanted)
+        remaining = c.quantity - c.filled_quantity
+        summed, fees = [], []
+        for symbol, (highest_buy, lowest_sell, highest, fee) in sorted(bounds.items()):
+            summed.append((c.instrument == symbol) & (c.price_ticks <= highest)
+                          & (((c.side == "buy") & (c.price_ticks <= highest_buy))
+                             | ((c.side == "sell") & (c.price_ticks >= lowest_sell))))
+            per_contract = (c.price_ticks * literal(fee.numerator, BigInteger)
+                            + literal(fee.denominator - 1, BigInteger)) // literal(fee.denominator, BigInteger)
+            fees.append((c.instrument == symbol, per_contract))
+        base = [c.account_id == account_id, _RESTING_CONDITION]
         if except_order is not None:
-            condition &= c.id != except_order
-        return self._resting(condition)
+            base.append(c.id != except_order)
+        if not summed:
+            return [], self._resting(and_(*base))
+        in_sums = or_(*summed)
+        rows = self.session.execute(
+            select(c.instrument, c.side, func.sum(remaining), func.sum(remaining * case(*fees)))
+            .where(*base, in_sums).group_by(c.instrument, c.side)).all()
+        totals = [(instrument, side, int(quantity), int(fee_sats)) for instrument, side, quantity, fee_sats in rows]
+        return totals, self._resting(and_(*base, not_(in_sums)))
 
     def resting_of_accounts(self, account_ids: list[int]) -> dict[str, list[Order]]:
         """Resting orders of several accounts, by account id as text."""
@@ -428,6 +449,18 @@ class TradeRepository:
             "buyer_fee_sats": fees_sats.get(fill.buyer_account_id, 0),
             "seller_fee_sats": fees_sats.get(fill.seller_account_id, 0), "occurred_at": fill.occurred_at,
         }])
+
+    def add_many(self, trades: list[tuple[Fill, dict[str, int]]], *, kind: str) -> None:
+        """``add`` for several fills, each with its fees per account, in one statement."""
+        if trades:
+            self.session.execute(insert(TradeRow), [{
+                "id": fill.fill_id, "kind": kind, "instrument": fill.instrument_id, "price": _text(fill.price),
+                "quantity": fill.quantity, "buyer_account_id": int(fill.buyer_account_id),
+                "seller_account_id": int(fill.seller_account_id), "buy_order_id": fill.buy_order_id,
+                "sell_order_id": fill.sell_order_id, "aggressor": fill.aggressor.value if fill.aggressor else None,
+                "buyer_fee_sats": fees.get(fill.buyer_account_id, 0),
+                "seller_fee_sats": fees.get(fill.seller_account_id, 0), "occurred_at": fill.occurred_at,
+            } for fill, fees in trades])
 
     @staticmethod
     def _of_account(account_id: int, instrument: str | None, start: datetime | None, end: datetime | None):
@@ -558,6 +591,40 @@ class PositionRepository:
 
     def instruments_with_positions(self) -> set[str]:
         return set(self.session.scalars(select(PositionRow.instrument).where(PositionRow.quantity != 0)).all())
+
+    def in_instrument(self, account_ids, spec: ContractSpec) -> tuple[dict[str, Position], set[str]]:
+        """The accounts' positions in one instrument (flat ones for accounts without a row), by
+        account id as text, and the ids that have a stored row: one plain query."""
+        table = PositionRow.__table__
+        rows = self.session.execute(select(table).where(table.c.instrument == spec.symbol,
+                                                        table.c.account_id.in_(sorted(int(a) for a in account_ids))))
+        found = {str(row.account_id): self._position(row, spec.multiplier) for row in rows}
+        stored = set(found)
+        for account in account_ids:
+            found.setdefault(str(account), Position(account_id=str(account), instrument_id=spec.symbol,
+                                                    multiplier=spec.multiplier))
+        return found, stored
+
+    def save_new_states(self, positions: list[Position], stored: set[str], at: datetime) -> None:
+        """Store positions read by ``in_instrument``: one INSERT of the new ones, one UPDATE
+        statement for those with a row (``stored``)."""
+        def values(p: Position) -> dict:
+            return {"b_account": int(p.account_id), "b_instrument": p.instrument_id, "b_quantity": p.quantity,
+                    "b_open_value": _text(p.open_value), "b_realized": p.realized_pnl_sats, "b_at": at}
+        table = PositionRow.__table__
+        new = [p for p in positions if p.account_id not in stored]
+        if new:
+            self.session.execute(insert(table), [
+                {"account_id": int(p.account_id), "instrument": p.instrument_id, "quantity": p.quantity,
+                 "open_value": _text(p.open_value), "realized_pnl_sats": p.realized_pnl_sats, "updated_at": at}
+                for p in new])
+        old = [values(p) for p in positions if p.account_id in stored]
+        if old:
+            self.session.execute(
+                update(table).where(table.c.account_id == bindparam("b_account"),
+                                    table.c.instrument == bindparam("b_instrument"))
+                .values(quantity=bindparam("b_quantity"), open_value=bindparam("b_open_value"),
+                        realized_pnl_sats=bindparam("b_realized"), updated_at=bindparam("b_at")), old)
 
     def save(self, position: Position, at: datetime) -> None:
         key = (int(position.account_id), position.instrument_id)

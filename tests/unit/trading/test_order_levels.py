@@ -1,17 +1,16 @@
-"""Open orders summarized per price level decide the pre-trade check exactly as every order does."""
+"""Open orders summed per instrument and side decide the pre-trade check exactly as every order does."""
 
 from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hashedge.domain.errors import InvalidValue
+from hashedge.domain.fees import fee_sats
 from hashedge.domain.margin import AccountState, order_margin_sats, pre_trade_check
-from hashedge.domain.order_levels import RestingLevel, needs_each_order, summarized_orders
-from hashedge.domain.orders import OrderStatus
+from hashedge.domain.order_levels import fee_per_contract_sats, order_total, summing_bounds
+from hashedge.domain.orders import OrderStatus, Side
 from hashedge.domain.parameters import RiskParameters
 from trading_builders import CAPPED, DIFF, HP, MARKS, SPECS, T0, order, position
 from tests.hypothesis_profiles import examples
@@ -46,49 +45,55 @@ def resting_orders(draw):
     return orders
 
 
-def levels_of(orders) -> list[RestingLevel]:
-    """What storage's ``resting_levels_of`` sums, grouped here by hand."""
-    grouped = defaultdict(list)
+def summed(orders, params=PARAMS) -> tuple:
+    """What ``order_check_state`` hands the check: the orders the database would sum, summed here
+    by hand with the same integer formula, and the others as they are."""
+    totals, each = defaultdict(lambda: [0, 0]), []
     for o in orders:
-        grouped[(o.instrument_id, o.side, o.price)].append(o)
-    return [RestingLevel(i, s, p, sum(o.remaining_quantity for o in group), len(group))
-            for (i, s, p), group in grouped.items()]
-
-
-def summarized(orders) -> tuple:
-    levels = levels_of(orders)
-    through = {(lv.instrument_id, lv.side, lv.price) for lv in levels if needs_each_order(lv, MARKS, SPECS)}
-    each = [o for o in orders if (o.instrument_id, o.side, o.price) in through]
-    return summarized_orders("alice", levels, each, MARKS, SPECS, T0)
+        spec = SPECS[o.instrument_id]
+        bounds = summing_bounds(spec, MARKS[o.instrument_id], params.taker_fee_bps)
+        ticks = int(o.price / spec.tick_size)
+        highest_buy, lowest_sell, highest, fee = bounds
+        if ticks <= highest and (ticks <= highest_buy if o.side is Side.BUY else ticks >= lowest_sell):
+            total = totals[(o.instrument_id, o.side)]
+            total[0] += o.remaining_quantity
+            total[1] += o.remaining_quantity * fee_per_contract_sats(ticks, fee)
+        else:
+            each.append(o)
+    return (*(order_total("alice", i, s, q, f) for (i, s), (q, f) in totals.items()), *each)
 
 
 @settings(max_examples=examples(400), deadline=None)
 @given(resting_orders(), st.integers(0, 8_000_000), st.integers(-30, 30), st.integers(-30, 30),
        st.sampled_from(SPEC_LIST), st.sampled_from(["buy", "sell"]), st.integers(1, 40), st.data())
-def test_the_check_over_levels_is_the_check_over_every_order(orders, collateral, held_hp, held_diff, spec, side,
-                                                              quantity, data):
+def test_the_check_over_sums_is_the_check_over_every_order(orders, collateral, held_hp, held_diff, spec, side,
+                                                            quantity, data):
     positions = [p for p in (position("alice", HP, held_hp, "45010"), position("alice", DIFF, held_diff, "150.10"))
                  if p.quantity]
     every = AccountState(account_id="alice", collateral_sats=collateral, positions=positions, open_orders=orders)
-    levels = replace(every, open_orders=summarized(orders))
+    sums = replace(every, open_orders=summed(orders))
     new = order("alice", spec, side, quantity, data.draw(st.one_of(st.none(), near_mark(spec))))
-    assert pre_trade_check(levels, new, MARKS, PARAMS, specs=SPECS) == pre_trade_check(every, new, MARKS, PARAMS,
-                                                                                        specs=SPECS)
-    assert order_margin_sats(levels, MARKS, SPECS, PARAMS) == order_margin_sats(every, MARKS, SPECS, PARAMS)
+    assert pre_trade_check(sums, new, MARKS, PARAMS, specs=SPECS) == pre_trade_check(every, new, MARKS, PARAMS,
+                                                                                      specs=SPECS)
+    assert order_margin_sats(sums, MARKS, SPECS, PARAMS) == order_margin_sats(every, MARKS, SPECS, PARAMS)
 
 
-def test_two_orders_priced_through_the_mark_round_up_each_so_they_are_counted_one_by_one():
-    # The loss against the mark is rounded up per order: such a level is never merged.
-    first, second = order("alice", DIFF, "buy", 1, "150.24"), order("alice", DIFF, "buy", 1, "150.24")
-    level = levels_of([first, second])[0]
-    assert needs_each_order(level, MARKS, SPECS)
-    assert summarized([first, second]) == (first, second)
-    with pytest.raises(InvalidValue):
-        summarized_orders("alice", [level], [], MARKS, SPECS, T0)
+@settings(max_examples=examples(300), deadline=None)
+@given(st.sampled_from(SPEC_LIST), st.integers(1, 10**9), st.sampled_from([D(0), D(1), D(5), D("2.5"), D("0.37")]))
+def test_the_integer_fee_formula_is_the_fee_of_one_contract(spec, ticks, bps):
+    fee = summing_bounds(spec, MARKS[spec.symbol], bps)[3]
+    assert fee_per_contract_sats(ticks, fee) == fee_sats(spec, 1, ticks * spec.tick_size, bps)
 
 
-def test_a_level_below_the_mark_is_one_order_of_the_summed_remaining_quantity():
-    orders = [replace(order("alice", HP, "buy", 5, "44990"), status=OrderStatus.PARTIALLY_FILLED, filled_quantity=2),
-              order("alice", HP, "buy", 4, "44990")]
-    (merged,) = summarized(orders)
-    assert (merged.price, merged.remaining_quantity, merged.side.value) == (D(44990), 7, "buy")
+def test_orders_priced_through_the_mark_are_not_summed():
+    highest_buy, lowest_sell, _, _ = summing_bounds(HP, MARKS[HP.symbol], PARAMS.taker_fee_bps)
+    assert (highest_buy, lowest_sell) == (45_000, 45_000)  # the mark, on a tick
+    above, at = order("alice", HP, "buy", 1, "45001"), order("alice", HP, "buy", 2, "45000")
+    below = order("alice", HP, "sell", 3, "44999")
+    (total, *each) = summed([above, at, below])
+    assert (total.remaining_quantity, total.side, each) == (2, Side.BUY, [above, below])
+
+
+def test_a_capped_contract_compares_with_the_clamped_mark():
+    assert summing_bounds(CAPPED, D(70_000), PARAMS.taker_fee_bps)[:2] == (59_000, 59_000)
+    assert summing_bounds(DIFF, D("150.235"), PARAMS.taker_fee_bps)[:2] == (15_023, 15_024)

@@ -1,0 +1,182 @@
+"""The order path's cost is flat in the queue and in the account's resting orders (counted in SQL
+statements), its margin sums are the database's and equal the check over every order, and an
+order killed before its commit leaves nothing behind and goes through once when sent again, on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from decimal import Decimal
+
+from sqlalchemy import create_engine, event, text
+
+from hashedge.domain.instruments import hashprice_monthly
+from hashedge.domain.margin import order_margin_sats, pre_trade_check
+from hashedge.domain.orders import Order, Side
+from hashedge.services import accounts, ledger, trading
+from hashedge.services.margin import account_state, marks_and_specs, order_check_state, risk_parameters
+
+SYMBOL = "HP-2026-12"
+OTHER = "HP-2027-01"
+MARK = Decimal(50000)
+
+
+def market(runtime, makers: int = 3) -> list[int]:
+    with runtime.uow() as uow:
+        for year, month in ((2026, 12), (2027, 1)):
+            spec = hashprice_monthly(year, month)
+            uow.instruments.add(spec, runtime.clock.now())
+            uow.marks.add(spec.symbol, runtime.clock.now(), MARK, "model", MARK)
+        uow.commit()
+    ids = []
+    for i in range(makers):
+        account, _ = accounts.create_account(runtime.uow(), runtime.clock, f"trader-{i}")
+        ledger.deposit(runtime.uow(), runtime.clock, account.id, 10**12, f"seed-{i}")
+        ids.append(account.id)
+    return ids
+
+
+def place(runtime, account_id, side, quantity, price, instrument=SYMBOL, key=None):
+    return trading.place_order(runtime.uow(), runtime.clock, account_id, instrument=instrument, side=side,
+                               order_type="limit", quantity=quantity, price=price, idempotency_key=key)
+
+
+def statements_of(runtime, action) -> int:
+    count = [0]
+
+    def counted(*args):
+        count[0] += 1
+
+    event.listen(runtime.engine, "before_cursor_execute", counted)
+    try:
+        action()
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", counted)
+    return count[0]
+
+
+def test_an_order_filling_against_a_deeper_queue_sends_the_same_statements(runtime):
+    maker, taker, _ = market(runtime)
+    counts = []
+    for depth in (2, 60):  # 60: beyond the first batch the queue is read in
+        for _ in range(depth):
+            place(runtime, maker, "sell", 1, 50000 + len(counts))
+        counts.append(statements_of(runtime, lambda: place(runtime, taker, "buy", 1, 50000 + len(counts))))
+    assert counts[0] == counts[1]
+    probe = Order(order_id="probe", account_id=str(taker), instrument_id=SYMBOL, side=Side.BUY, quantity=1,
+                  sequence=10**6, created_at=runtime.clock.now(), price=Decimal(50001))
+    with runtime.uow() as uow:  # and reads only the first batch of the 59 it could reach
+        assert len(uow.orders.crossing(probe, Decimal(1))) == 16 < len(uow.orders.crossed_by(probe, Decimal(1)))
+
+
+def test_a_large_order_reads_the_queue_as_far_as_it_fills(runtime):
+    maker, taker, other = market(runtime)
+    for i in range(40):
+        place(runtime, maker if i % 2 else other, "sell", 1, 50000 + i % 3)
+    placed = place(runtime, taker, "buy", 35, 50002)
+    # price first, then time: all of 50,000, then 50,001, then the first 7 at 50,002
+    assert [f.price for f in placed.fills] == [Decimal(50000)] * 14 + [Decimal(50001)] * 13 + [Decimal(50002)] * 8
+    with runtime.uow() as uow:
+        assert [o.remaining_quantity for o in uow.orders.resting(SYMBOL)] == [1] * 5
+
+
+def test_an_order_from_an_account_with_more_resting_orders_sends_the_same_statements(runtime):
+    holder, _, _ = market(runtime)
+    counts = []
+    for resting in (1, 60):
+        while len([o for o in trading.list_orders(runtime.uow(), holder, open_only=True, limit=1000)]) < resting:
+            place(runtime, holder, "buy", 1, 40000 + resting * 100 + len(counts) * 7
+                  + len(trading.list_orders(runtime.uow(), holder, open_only=True, limit=1000)))
+        counts.append(statements_of(runtime, lambda: place(runtime, holder, "buy", 1, 45000 + len(counts))))
+    assert counts[0] == counts[1]
+    with runtime.uow() as uow:  # the check reads one sum for them all, not 60 orders
+        state, _, _ = order_check_state(uow, holder, SYMBOL, risk_parameters())
+        assert [o.remaining_quantity for o in state.open_orders] == [61]
+
+
+def test_the_databases_sums_decide_as_every_order_does(runtime):
+    holder, other, _ = market(runtime)
+    place(runtime, other, "buy", 5, 49000)
+    place(runtime, holder, "sell", 3, 49000)  # a short position of 3, a partly filled order left
+    orders = [("buy", 4, 49500), ("buy", 2, 49500), ("buy", 7, 48000), ("sell", 5, 50500), ("sell", 1, 52000),
+              ("buy", 3, 49999, OTHER), ("sell", 2, 50001, OTHER)]
+    for side, quantity, price, *instrument in orders:
+        place(runtime, holder, side, quantity, price, *instrument)
+    with runtime.uow() as uow:  # the mark moves through some of them: those are taken one by one
+        uow.marks.add(SYMBOL, runtime.clock.now(), Decimal(49600), "model", Decimal(49600))
+        uow.commit()
+    params = risk_parameters()
+    with runtime.uow() as uow:
+        every = account_state(uow, holder)
+        marks, specs = marks_and_specs(uow, every)
+        sums, sum_marks, _ = order_check_state(uow, holder, SYMBOL, params)
+    assert sum_marks == marks and len(sums.open_orders) < len(every.open_orders)
+    assert order_margin_sats(sums, marks, specs, params) == order_margin_sats(every, marks, specs, params) > 0
+    for side in ("buy", "sell"):
+        for quantity in (1, 3, 50, 5000):
+            new = Order(order_id="new", account_id=str(holder), instrument_id=SYMBOL, side=Side(side),
+                        quantity=quantity, sequence=999, created_at=runtime.clock.now(), price=Decimal(49700))
+            for collateral in (0, 10**6, 10**8, 10**10):
+                assert (pre_trade_check(replace(sums, collateral_sats=collateral), new, marks, params, specs=specs)
+                        == pre_trade_check(replace(every, collateral_sats=collateral), new, marks, params,
+                                           specs=specs))
+
+
+PLACE = """
+import sys
+from datetime import datetime
+from hashedge.bootstrap import bootstrap
+from hashedge.clock import FixedClock
+from hashedge.config import load_settings
+from hashedge.services import trading
+url, now, instance, account = sys.argv[1:5]
+runtime = bootstrap(load_settings({"HASHEDGE_DATABASE_URL": url, "HASHEDGE_INSTANCE_DIR": instance},
+                                  secret_key="crash"), clock=FixedClock(datetime.fromisoformat(now)))
+placed = trading.place_order(runtime.uow(), runtime.clock, int(account), instrument="HP-2026-12", side="buy",
+                             order_type="limit", quantity=2, price=50000, idempotency_key="crash-1")
+print(placed.order.status.value, len(placed.fills))
+"""
+STATE = ["SELECT id, status, filled_quantity, sequence FROM orders ORDER BY id",
+         "SELECT id, quantity FROM trades ORDER BY id",
+         "SELECT account_key, balance_sats FROM ledger_balances ORDER BY account_key",
+         "SELECT account_id, instrument, quantity FROM positions ORDER BY account_id, instrument",
+         "SELECT last_sequence FROM instrument_sequences ORDER BY instrument",
+         "SELECT count(*) FROM journal_entries", "SELECT count(*) FROM journal_chain"]
+
+
+def stored(url: str) -> list:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [[tuple(row) for row in connection.execute(text(query))] for query in STATE]
+    finally:
+        engine.dispose()
+
+
+def test_an_order_killed_before_its_commit_leaves_nothing_and_goes_through_once_when_sent_again(
+        runtime, database_url, tmp_path):
+    maker, taker, _ = market(runtime)
+    place(runtime, maker, "sell", 3, 50000)
+    runtime.close()
+    before = stored(database_url)
+
+    def run(fault=None):
+        env = {k: v for k, v in os.environ.items() if k != "HASHEDGE_FAULT"}
+        if fault:
+            env["HASHEDGE_FAULT"] = fault
+        return subprocess.run([sys.executable, "-c", PLACE, database_url, runtime.clock.now().isoformat(),
+                               str(tmp_path / "instance"), str(taker)], env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    killed = run("place_order.before_commit")
+    assert killed.returncode == -9, killed.stderr
+    assert stored(database_url) == before  # the fills, postings and links were written, none committed
+    first = run()
+    assert (first.returncode, first.stdout.split()) == (0, ["filled", "1"]), first.stderr
+    again = run()  # the client's retry: the same answer, nothing new
+    after = stored(database_url)
+    assert (again.returncode, again.stdout.split()) == (0, ["filled", "1"]), again.stderr
+    assert stored(database_url) == after != before
