@@ -103,7 +103,8 @@ class AccountRepository:
         return _account(row)
 
     def get(self, account_id: int) -> AccountRecord | None:
-        row = self.session.get(AccountRow, account_id)
+        table = AccountRow.__table__  # a plain row: read on every request and every order
+        row = self.session.execute(select(table).where(table.c.id == account_id)).first()
         return _account(row) if row else None
 
     def names(self) -> dict[int, str]:
@@ -267,10 +268,10 @@ class LedgerRepository:
         if not entries:
             return []
         ids = self._next_entry_ids(len(entries))
-        self.session.execute(insert(JournalPostingRow), [
+        self.session.execute(insert(JournalPostingRow.__table__), [
             {"entry_id": entry_id, "account_key": p.account.key, "amount_sats": p.amount_sats}
             for entry_id, entry in zip(ids, entries) for p in entry.postings])
-        self.session.execute(insert(JournalEntryRow), [{
+        self.session.execute(insert(JournalEntryRow.__table__), [{
             "id": entry_id, "kind": entry.kind.value, "idempotency_key": entry.idempotency_key,
             "memo": entry.memo, "occurred_at": entry.occurred_at, "recorded_at": recorded_at,
         } for entry_id, entry in zip(ids, entries)])

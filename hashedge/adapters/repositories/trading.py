@@ -11,7 +11,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pandas as pd
-from sqlalchemy import BigInteger, and_, bindparam, case, func, insert, literal, not_, or_, select, text, update
+from sqlalchemy import BigInteger, bindparam, case, func, insert, not_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.orm.trading import (
@@ -147,6 +147,29 @@ def _trade(row: TradeRow) -> TradeRecord:
     return TradeRecord(fill, row.kind, row.buyer_fee_sats, row.seller_fee_sats)
 
 
+@functools.lru_cache(maxsize=64)
+def _totals_statements(instruments: int):
+    """``OrderRepository.resting_totals_of``'s two statements for that many instruments, built
+    once: bound parameters per instrument, so only the values change from order to order."""
+    table = OrderRow.__table__
+    c = table.c
+    remaining = c.quantity - c.filled_quantity
+    big = functools.partial(bindparam, type_=BigInteger)
+    in_sums, fees = [], []
+    for i in range(instruments):
+        in_sums.append((c.instrument == bindparam(f"s{i}")) & (c.price_ticks <= big(f"hi{i}"))
+                       & (((c.side == "buy") & (c.price_ticks <= big(f"hb{i}")))
+                          | ((c.side == "sell") & (c.price_ticks >= big(f"ls{i}")))))
+        fees.append((c.instrument == bindparam(f"s{i}"), (c.price_ticks * big(f"n{i}") + big(f"d1{i}")) // big(f"d{i}")))
+    base = [c.account_id == bindparam("account_id"), _RESTING_CONDITION, c.id != bindparam("except_order")]
+    if not instruments:
+        return None, select(table).where(*base)
+    summed = or_(*in_sums)
+    return (select(c.instrument, c.side, func.sum(remaining), func.sum(remaining * case(*fees)))
+            .where(*base, summed).group_by(c.instrument, c.side),
+            select(table).where(*base, not_(summed)))
+
+
 class InstrumentRepository:
     def __init__(self, session: Session):
         self.session = session
@@ -163,7 +186,8 @@ class InstrumentRepository:
         self.session.flush()
 
     def get(self, symbol: str) -> InstrumentRecord | None:
-        row = self.session.get(InstrumentRow, symbol)
+        table = InstrumentRow.__table__  # a plain row: read on every order
+        row = self.session.execute(select(table).where(table.c.symbol == symbol)).first()
         return _instrument(row) if row else None
 
     def all(self, statuses: tuple[str, ...] | None = None) -> list[InstrumentRecord]:
@@ -224,7 +248,7 @@ class OrderRepository:
 
     def add(self, order: Order, *, style: str, idempotency_key: str | None, at: datetime,
             tick_size: Decimal) -> None:
-        self.session.execute(insert(OrderRow), [{
+        self.session.execute(insert(OrderRow.__table__), [{
             "price_ticks": _ticks(order.price, tick_size),
             "id": order.order_id, "account_id": int(order.account_id), "instrument": order.instrument_id,
             "side": order.side.value, "style": style, "order_type": order.order_type.value,
@@ -366,27 +390,15 @@ class OrderRepository:
         at the order's price)``, that fee ``ceil(ticks x fee per tick)`` in integers. Every other
         resting order (another instrument, priced through the mark) comes back as itself.
         ``except_order`` leaves one order out of both."""
-        c = OrderRow.__table__.c
-        remaining = c.quantity - c.filled_quantity
-        summed, fees = [], []
-        for symbol, (highest_buy, lowest_sell, highest, fee) in sorted(bounds.items()):
-            summed.append((c.instrument == symbol) & (c.price_ticks <= highest)
-                          & (((c.side == "buy") & (c.price_ticks <= highest_buy))
-                             | ((c.side == "sell") & (c.price_ticks >= lowest_sell))))
-            per_contract = (c.price_ticks * literal(fee.numerator, BigInteger)
-                            + literal(fee.denominator - 1, BigInteger)) // literal(fee.denominator, BigInteger)
-            fees.append((c.instrument == symbol, per_contract))
-        base = [c.account_id == account_id, _RESTING_CONDITION]
-        if except_order is not None:
-            base.append(c.id != except_order)
-        if not summed:
-            return [], self._resting(and_(*base))
-        in_sums = or_(*summed)
-        rows = self.session.execute(
-            select(c.instrument, c.side, func.sum(remaining), func.sum(remaining * case(*fees)))
-            .where(*base, in_sums).group_by(c.instrument, c.side)).all()
-        totals = [(instrument, side, int(quantity), int(fee_sats)) for instrument, side, quantity, fee_sats in rows]
-        return totals, self._resting(and_(*base, not_(in_sums)))
+        summed, each = _totals_statements(len(bounds))
+        values = {"account_id": account_id, "except_order": except_order or ""}
+        for i, (symbol, (highest_buy, lowest_sell, highest, fee)) in enumerate(sorted(bounds.items())):
+            values |= {f"s{i}": symbol, f"hb{i}": highest_buy, f"ls{i}": lowest_sell, f"hi{i}": highest,
+                       f"n{i}": fee.numerator, f"d{i}": fee.denominator, f"d1{i}": fee.denominator - 1}
+        totals = [] if not bounds else [
+            (instrument, side, int(quantity), int(fee_sats))
+            for instrument, side, quantity, fee_sats in self.session.execute(summed, values)]
+        return totals, [_order(row) for row in self.session.execute(each, values)]
 
     def resting_of_accounts(self, account_ids: list[int]) -> dict[str, list[Order]]:
         """Resting orders of several accounts, by account id as text."""
@@ -453,7 +465,7 @@ class TradeRepository:
     def add_many(self, trades: list[tuple[Fill, dict[str, int]]], *, kind: str) -> None:
         """``add`` for several fills, each with its fees per account, in one statement."""
         if trades:
-            self.session.execute(insert(TradeRow), [{
+            self.session.execute(insert(TradeRow.__table__), [{
                 "id": fill.fill_id, "kind": kind, "instrument": fill.instrument_id, "price": _text(fill.price),
                 "quantity": fill.quantity, "buyer_account_id": int(fill.buyer_account_id),
                 "seller_account_id": int(fill.seller_account_id), "buy_order_id": fill.buy_order_id,
