@@ -48,10 +48,10 @@ def account_state(uow: UnitOfWork, account_id: int) -> AccountState:
                         open_orders=tuple(uow.orders.resting_of(account_id)))
 
 
-def order_check_state(uow: UnitOfWork, account_id: int, symbol: str, params: RiskParameters,
+def order_check_state(uow: UnitOfWork, account_id: int, symbol: str | None, params: RiskParameters,
                       collateral_sats: int | None = None, *, except_order: str | None = None
                       ) -> tuple[AccountState, dict[str, Decimal], dict[str, ContractSpec]]:
-    """What the pre-trade check of an order in ``symbol`` needs, in a fixed number of statements
+    """What the pre-trade check of an order in ``symbol`` (or margin, without one) needs, in a fixed number of statements
     whatever the number of the account's resting orders: collateral, positions, the resting
     orders summed by the database per instrument and side (``domain.order_levels``: the check
     decides exactly as over every order; orders priced through the mark come one by one), and
@@ -62,7 +62,7 @@ def order_check_state(uow: UnitOfWork, account_id: int, symbol: str, params: Ris
         collateral_sats = uow.ledger.balances([account]).get(account, 0)
     positions = tuple(uow.positions.of_account(account_id))
     ordered = uow.orders.resting_instruments_of(account_id)
-    symbols = {p.instrument_id for p in positions} | ordered | {symbol}
+    symbols = {p.instrument_id for p in positions} | ordered | ({symbol} if symbol else set())
     marks = latest_marks(uow, symbols)
     specs = uow.instruments.specs(symbols)
     bounds = {}
@@ -110,19 +110,20 @@ def marks_and_specs(uow: UnitOfWork, state: AccountState,
 
 
 def margin_of(uow: UnitOfWork, account_id: int) -> AccountMargin:
-    state = account_state(uow, account_id)
-    marks, specs = marks_and_specs(uow, state)
-    return account_margin(state, marks, risk_parameters(), specs=specs)
+    """The account's margin; its resting orders summed by the database (``order_check_state``)."""
+    params = risk_parameters()
+    state, marks, specs = order_check_state(uow, account_id, None, params)
+    return account_margin(state, marks, params, specs=specs)
 
 
 def withdrawal_requirement_sats(account_id: int, uow: UnitOfWork) -> int:
     """What must stay in collateral: everything above ``domain.margin.withdrawable_sats``
     (initial margin, order margin and unrealized losses; unrealized gains do not count)."""
-    state = account_state(uow, account_id)
+    params = risk_parameters()
+    state, marks, specs = order_check_state(uow, account_id, None, params)
     if not state.positions and not state.open_orders:
         return 0
-    marks, specs = marks_and_specs(uow, state)
-    return state.collateral_sats - withdrawable_sats(state, marks, risk_parameters(), specs=specs)
+    return state.collateral_sats - withdrawable_sats(state, marks, params, specs=specs)
 
 
 def margin_figures(account_id: int, uow: UnitOfWork):
