@@ -12,7 +12,7 @@ from hashedge.domain.margin import AccountState, order_margin_sats, pre_trade_ch
 from hashedge.domain.order_levels import fee_per_contract_sats, order_total, summing_bounds
 from hashedge.domain.orders import OrderStatus, Side
 from hashedge.domain.parameters import RiskParameters
-from trading_builders import CAPPED, DIFF, HP, MARKS, SPECS, T0, order, position
+from trading_builders import CAPPED, DIFF, HP, MARKS, SPECS, order, position
 from tests.hypothesis_profiles import examples
 
 D = Decimal
