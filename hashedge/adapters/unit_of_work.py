@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from hashedge.adapters.database import read_only_options
+from hashedge.adapters.repositories.backstop import BackstopOfferRepository, PoolRepository
 from hashedge.adapters.repositories.desk import (
     AuditRepository,
     DeskRequestRepository,
@@ -81,6 +82,8 @@ class UnitOfWork:
         self.account_events = AccountEventRepository(self.session)
         self.account_status = AccountStatusRepository(self.session)
         self.liquidations = LiquidationRepository(self.session)
+        self.pool = PoolRepository(self.session)
+        self.backstop_offers = BackstopOfferRepository(self.session)
         return self
 
     def __exit__(self, *exc_info) -> None:

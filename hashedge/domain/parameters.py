@@ -129,6 +129,15 @@ BOUNDS = {
     "penalty.split.otc_counterparties": Bound(Decimal(0), Decimal(1)),
     "penalty.split.insurance_fund": Bound(Decimal(0), Decimal(1)),
     "penalty.split.community_fund": Bound(Decimal(0), Decimal(1)),
+    # the backstop pool (BACKSTOP.md §5): a withdrawal delay of 1 to 30 days (Drift 13, HLP 4); a
+    # takeover discount of at most 5%; per-liquidation caps of at most a quarter of the NAV taken
+    # over and 5% of it paid for a shortfall; at most twice the NAV of exposure in one instrument
+    "pool.withdrawal_delay_days": Bound(Decimal(1), Decimal(30)),
+    "pool.takeover_discount_ratio": Bound(Decimal(0), Decimal("0.05")),
+    "pool.max_takeover_ratio": Bound(Decimal("0.001"), Decimal("0.25")),
+    "pool.max_instrument_ratio": Bound(Decimal("0.01"), Decimal(2)),
+    "pool.max_loss_ratio": Bound(Decimal(0), Decimal("0.05")),
+    "pool.unwind_fraction": Bound(Decimal("0.01"), Decimal(1)),
 }
 
 # Registry name -> attribute of the scalar (non-margin) parameters; whole numbers are marked.
@@ -151,8 +160,14 @@ SCALARS = {
     "penalty.split.otc_counterparties": "penalty_split_otc_counterparties",
     "penalty.split.insurance_fund": "penalty_split_insurance_fund",
     "penalty.split.community_fund": "penalty_split_community_fund",
+    "pool.withdrawal_delay_days": "pool_withdrawal_delay_days",
+    "pool.takeover_discount_ratio": "pool_takeover_discount_ratio",
+    "pool.max_takeover_ratio": "pool_max_takeover_ratio",
+    "pool.max_instrument_ratio": "pool_max_instrument_ratio",
+    "pool.max_loss_ratio": "pool_max_loss_ratio",
+    "pool.unwind_fraction": "pool_unwind_fraction",
 }
-WHOLE_NUMBERS = frozenset({"mark.min_book_notional_sats", "mark.trade_window_minutes"})
+WHOLE_NUMBERS = frozenset({"mark.min_book_notional_sats", "mark.trade_window_minutes", "pool.withdrawal_delay_days"})
 
 
 def round_up_to_step(ratio: float | Fraction | Decimal, step: Decimal = RATIO_STEP) -> Decimal:
@@ -253,6 +268,12 @@ class RiskParameters:
     penalty_split_otc_counterparties: Decimal = Decimal("0.1")
     penalty_split_insurance_fund: Decimal = Decimal("0.4")
     penalty_split_community_fund: Decimal = Decimal("0.1")
+    pool_withdrawal_delay_days: Decimal = Decimal(7)
+    pool_takeover_discount_ratio: Decimal = Decimal("0.01")
+    pool_max_takeover_ratio: Decimal = Decimal("0.05")
+    pool_max_instrument_ratio: Decimal = Decimal("0.5")
+    pool_max_loss_ratio: Decimal = Decimal("0.01")
+    pool_unwind_fraction: Decimal = Decimal("0.1")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mark_anchoring", MarkAnchoring(self.mark_anchoring))

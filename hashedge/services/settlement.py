@@ -32,7 +32,10 @@ settlement price to the close, as one run at the close would pay it (each run ro
 less than a sat per position, into clearing, as always). Refusing today would take away the
 intraday margin call a clearing house relies on in a fast market; letting it stand for the close
 would settle the day at a price that was not the close. ``run_due_settlements`` (the nightly job)
-settles every closed date since the last one settled, oldest first, each in its own transaction.
+settles every closed date since the last one settled, oldest first, each in its own transaction;
+after each it executes the backstop pool's due withdrawals and records the date's pool NAV
+(``services.pool``, each its own transaction: a crash between them leaves the withdrawals due, and
+the next run executes them).
 
 Locks: the instruments' sequence rows in symbol order, then the collateral rows of every
 account with a position, in key order (the order ``place_order`` uses).
@@ -53,6 +56,7 @@ from hashedge.domain.orders import CancelReason
 from hashedge.domain.settlement import MissingFixings, final_price, settlement_price
 from hashedge.errors import InvalidInput
 from hashedge.services.ledger import post
+from hashedge.services import pool
 from hashedge.services.penalties import distribute_due
 
 DAILY = "daily"
@@ -208,6 +212,10 @@ def run_due_settlements(new_uow: Callable[[], UnitOfWork], clock: Clock) -> list
     summaries = []
     day = first
     while day <= yesterday:
-        summaries.append(run_daily_settlement(new_uow(), clock, day))
+        summary = run_daily_settlement(new_uow(), clock, day)
+        summaries.append(summary)
+        if not summary.already_done:  # the backstop pool: due withdrawals at the NAV, then the date's NAV
+            pool.execute_due_withdrawals(new_uow(), clock)
+            pool.record_nav(new_uow(), clock, day)
         day += timedelta(days=1)
     return summaries

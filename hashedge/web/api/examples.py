@@ -120,3 +120,26 @@ INSURANCE_FUND = {
                "amount_sats": -7458750, "balance_after_sats": 92541250}],
     "total": 2, "page": 1, "page_size": 100,
 }
+
+POOL_DEPOSIT_REQUEST = {"amount_sats": 10000000}
+POOL_DEPOSIT = {"kind": "deposit", "shares": 9852216, "amount_sats": 10000000, "nav_sats": 203000000,
+                "shares_outstanding": 200000000, "occurred_at": "2027-01-04T09:00:00+00:00",
+                "idempotency_key": "lp-2027-01-04"}
+POOL_WITHDRAWAL_REQUEST = {"shares": 5000000}
+POOL_WITHDRAWAL = {"id": 4, "shares": 5000000, "status": "queued", "requested_at": "2027-01-04T09:00:00+00:00",
+                   "executes_at": "2027-01-11T09:00:00+00:00", "executed_at": None, "amount_sats": None,
+                   "idempotency_key": "exit-1"}
+POOL_SHARES = {"account_id": 7, "shares": 9852216, "queued_shares": 5000000, "value_sats": 10000000,
+               "withdrawals": [POOL_WITHDRAWAL]}
+POOL = {
+    "nav_sats": 213000000, "nav_per_share": "1.015000000000", "shares_outstanding": 209852216,
+    "collateral_sats": 212400000, "exposure_sats": 15500000,
+    "positions": [{"instrument": "HP-2027-01", "quantity": 10, "mark": "50000", "notional_sats": 15500000,
+                   "unrealized_pnl_sats": 600000}],
+    "penalties_earned_sats": 2400000, "shortfalls_covered_sats": 0, "queued_shares": 5000000,
+    "nav_history": [{"business_date": "2027-01-02", "nav_sats": 200000000, "shares_outstanding": 200000000,
+                     "nav_per_share": "1.000000000000"},
+                    {"business_date": "2027-01-03", "nav_sats": 203000000, "shares_outstanding": 200000000,
+                     "nav_per_share": "1.015000000000"}],
+    "pnl_by_day": [{"business_date": "2027-01-03", "pnl_sats": 3000000}],
+}
