@@ -9,7 +9,7 @@ import click
 
 from hashedge.cli import CliContext, _echo_json, cli, pass_cli
 from hashedge.services import accounts as account_services
-from hashedge.services import pool
+from hashedge.services import backstop_offers, pool
 from hashedge.web.api.backstop_schemas import nav_text, pool_view
 
 
@@ -109,3 +109,69 @@ def queue(ctx: CliContext, as_json: bool) -> None:
     for w in queued:
         click.echo(f"{w.id:<6} account {w.account_id:<6} {w.shares:>16,} shares  executes "
                    f"{w.executes_at:%Y-%m-%d %H:%M:%S}Z")
+
+
+def _offer_payload(o) -> dict:
+    return {"id": o.id, "account_id": o.account_id, "instrument": o.instrument, "side": o.side,
+            "max_quantity": o.max_quantity, "filled_quantity": o.filled_quantity,
+            "max_discount_bps": o.max_discount_bps, "status": o.status, "created_at": o.created_at.isoformat(),
+            "cancelled_at": o.cancelled_at.isoformat() if o.cancelled_at else None}
+
+
+def _offer_line(o) -> str:
+    return (f"{o.id:<6} account {o.account_id:<6} {o.side:<4} {o.instrument:<12} {o.filled_quantity}/{o.max_quantity} "
+            f"at mark {'-' if o.side == 'buy' else '+'}{o.max_discount_bps} bps  {o.status}")
+
+
+@cli.group("backstop")
+def backstop_group() -> None:
+    """Standing backstop offers: take over liquidated positions at a discount to the mark."""
+
+
+@backstop_group.command("offer")
+@click.argument("reference", metavar="ACCOUNT")
+@click.argument("instrument")
+@click.argument("side", type=click.Choice(["buy", "sell"]))
+@click.argument("max_quantity", metavar="MAX_QUANTITY", type=int)
+@click.argument("max_discount_bps", metavar="MAX_DISCOUNT_BPS", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def offer(ctx: CliContext, reference: str, instrument: str, side: str, max_quantity: int, max_discount_bps: int,
+          as_json: bool) -> None:
+    """Post ACCOUNT's offer to take over up to MAX_QUANTITY contracts of INSTRUMENT on SIDE (buy
+    takes over longs) at no worse than the mark less MAX_DISCOUNT_BPS."""
+    runtime = ctx.runtime
+    account = account_services.resolve_account(runtime.uow(), reference)
+    posted = backstop_offers.post_offer(runtime.uow(), runtime.clock, account.id, instrument=instrument, side=side,
+                                        max_quantity=max_quantity, max_discount_bps=max_discount_bps)
+    if as_json:
+        _echo_json(_offer_payload(posted))
+        return
+    click.echo(f"offer {posted.id} posted: " + _offer_line(posted))
+
+
+@backstop_group.command("list")
+@click.option("--account", "reference", metavar="ACCOUNT", help="this account's offers (all states)")
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def list_command(ctx: CliContext, reference: str | None, as_json: bool) -> None:
+    """Active offers (or every offer of --account), oldest first."""
+    runtime = ctx.runtime
+    account_id = account_services.resolve_account(runtime.uow(), reference).id if reference else None
+    offers = backstop_offers.list_offers(runtime.uow(), account_id)
+    if as_json:
+        _echo_json([_offer_payload(o) for o in offers])
+        return
+    if not offers:
+        click.echo("no backstop offers")
+    for o in offers:
+        click.echo(_offer_line(o))
+
+
+@backstop_group.command("cancel")
+@click.argument("offer_id", metavar="OFFER_ID", type=int)
+@pass_cli
+def cancel(ctx: CliContext, offer_id: int) -> None:
+    """Cancel an offer."""
+    cancelled = backstop_offers.cancel_offer(ctx.runtime.uow(), ctx.runtime.clock, offer_id)
+    click.echo(f"offer {cancelled.id} {cancelled.status}")

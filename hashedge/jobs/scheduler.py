@@ -52,6 +52,7 @@ LIQUIDATION_SWEEP_INTERVAL_SECONDS = 60
 # Hourly: the first run after 00:00 UTC settles the day that closed (after its midnight fixings
 # are published); a date whose expiries wait for fixings is picked up by the next date's run.
 SETTLE_INTERVAL_SECONDS = 3600
+POOL_UNWIND_INTERVAL_SECONDS = 3600  # the pool offers pool.unwind_fraction of each position an hour
 LEASE_TTL = timedelta(seconds=30)
 
 
@@ -183,12 +184,22 @@ def settle_daily_job(context: JobContext, scheduled_for: datetime) -> dict | Non
     return run_recorded(runtime, "settle_daily", scheduled_for, work, context.owner)
 
 
+def pool_unwind_job(context: JobContext, scheduled_for: datetime) -> dict | None:
+    """The backstop pool offers a fraction of what it took over back to the book at the mark."""
+    from hashedge.services import pool_unwind
+
+    runtime = context.runtime
+    return run_recorded(runtime, "pool_unwind", scheduled_for,
+                        lambda: pool_unwind.unwind(runtime.uow, runtime.clock).as_dict(), context.owner)
+
+
 JOBS: dict[str, tuple[Callable[[JobContext, datetime], dict | None], int]] = {
     "ingest_blocks": (ingest_blocks_job, INGEST_INTERVAL_SECONDS),
     "publish_fixings": (publish_fixings_job, PUBLISH_INTERVAL_SECONDS),
     "refresh_instruments": (refresh_instruments_job, REFRESH_INSTRUMENTS_INTERVAL_SECONDS),
     "settle_daily": (settle_daily_job, SETTLE_INTERVAL_SECONDS),
     "liquidation_sweep": (liquidation_sweep_job, LIQUIDATION_SWEEP_INTERVAL_SECONDS),
+    "pool_unwind": (pool_unwind_job, POOL_UNWIND_INTERVAL_SECONDS),
 }
 
 

@@ -49,6 +49,7 @@ from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain import ledger
 from hashedge.domain.account_events import AccountEvent, EventKind
+from hashedge.domain.backstop.offers import BackstopOffer
 from hashedge.domain.liquidation import NeedMoreCandidates, liquidate
 from hashedge.domain.liquidation.adl import AdlCandidate, rank
 from hashedge.domain.liquidation.penalties import otc_exposure
@@ -64,7 +65,13 @@ from hashedge.domain.marks import price_band
 from hashedge.domain.orders import Order, OrderType, Side, TimeInForce
 from hashedge.domain.parameters import RiskParameters
 from hashedge.services.ledger import post
-from hashedge.services.margin import account_state, account_states, latest_marks, risk_parameters
+from hashedge.services.margin import (
+    account_state,
+    account_states,
+    latest_marks,
+    risk_parameters,
+    withdrawal_requirement_sats,
+)
 from hashedge.services.margin_calls import record_status_changes
 from hashedge.services.risk import RiskSnapshot, RiskSweep
 from hashedge.services.risk import sweep as risk_sweep
@@ -73,8 +80,9 @@ from hashedge.services.trading import record_fill
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 5
-STAGE_KINDS = {"book": "liquidation", "adl": "adl"}  # trade kind of each takeover stage's fills
-COVER_SOURCES = {"insurance_fund": ledger.INSURANCE_FUND, "backstop_pool": ledger.BACKSTOP_POOL}
+STAGE_KINDS = {"book": "liquidation", "adl": "adl", "backstop_offers": "backstop",
+               "backstop_pool": "pool"}  # trade kind of each takeover stage's fills
+COVER_SOURCES = {"insurance_fund": ledger.INSURANCE_FUND}  # the pool pays from its own account's collateral
 
 
 class LiquidationMismatch(RuntimeError):
@@ -105,6 +113,9 @@ class SweepReport:
             "insurance_fund_sats": sum(o.covered_by("insurance_fund") for o in outcomes),
             "adl_events": sum(len(o.adl_events) for o in outcomes),
             "uncovered_loss_sats": sum(o.uncovered_sats for o in outcomes),
+            "backstop_fills": sum(1 for o in outcomes for f in o.fills if f.stage == "backstop_offers"),
+            "pool_takeovers": sum(1 for o in outcomes for f in o.fills if f.stage == "backstop_pool"),
+            "pool_cover_sats": sum(o.covered_by("backstop_pool") for o in outcomes),
             "margin_calls": sum(1 for e in self.events if e.kind is EventKind.MARGIN_CALL),
             "left_liquidatable": self.left_liquidatable,
         }
@@ -224,10 +235,14 @@ def _liquidate_once(uow: UnitOfWork, clock: Clock, account_id: int, queues: AdlQ
             if everyone:
                 whole_queue.add(spec.symbol)
         makers = {o.account_id for orders in books.values() for o in orders}
-        uow.ledger.lock_balances([collateral_of(int(a)) for a in {owner} | makers | candidates])  # 2. collateral
+        offers = _offers(uow, closing, owner)
+        pool_id = uow.pool.account_id()
+        backstops = {o.account_id for found in offers.values() for o in found} | (
+            {str(pool_id)} if pool_id is not None and str(pool_id) != owner else set())
+        uow.ledger.lock_balances([collateral_of(int(a)) for a in {owner} | makers | candidates | backstops])  # 2.
         uow.liquidations.lock_waterfall()  # 3. the funds' decisions, one liquidation at a time
         available = uow.ledger.balances([ledger.INSURANCE_FUND])  # only liquidations draw from it
-        counterparties = account_states(uow, sorted(candidates | makers, key=int))
+        counterparties = account_states(uow, sorted(candidates | makers | backstops, key=int))
         all_symbols = set(symbols) | {p.instrument_id for s in counterparties.values() for p in s.positions}
         marks = latest_marks(uow, all_symbols)
         specs = {s: (records[s] if s in records else uow.instruments.get(s)).spec for s in all_symbols}
@@ -240,8 +255,10 @@ def _liquidate_once(uow: UnitOfWork, clock: Clock, account_id: int, queues: AdlQ
             counterparties=counterparties,
             complete_queues=frozenset(s for s in whole_queue if _queue_complete(uow, s, state, counterparties)),
             closed_instruments=frozenset(set(symbols) - tradable),
-            available_sats={"insurance_fund": available.get(ledger.INSURANCE_FUND, 0)},
-            otc_exposure_sats=_otc_exposure(uow, owner),
+            available_sats={"insurance_fund": available.get(ledger.INSURANCE_FUND, 0)}
+            | _pool_available(uow, pool_id, owner),
+            otc_exposure_sats=_otc_exposure(uow, owner), backstop_offers=offers,
+            pool_account_id=str(pool_id) if pool_id is not None and str(pool_id) != owner else None,
         )
         outcome = liquidate(inputs)
         _store(uow, inputs, outcome, sequence, now, params)
@@ -260,6 +277,28 @@ def _reachable_orders(uow: UnitOfWork, spec, quantity: int, mark: Decimal, owner
                   time_in_force=TimeInForce.IOC)
     return tuple(sorted((o for o in uow.orders.crossed_by(probe, spec.tick_size) if o.account_id != owner),
                         key=lambda o: o.sequence))
+
+
+def _offers(uow: UnitOfWork, closing, owner: str) -> dict[str, tuple[BackstopOffer, ...]]:
+    """Other accounts' active backstop offers on the side that takes over each position."""
+    found = {}
+    for position in closing:
+        side = Side.BUY if position.quantity > 0 else Side.SELL  # a long is taken over by a buyer
+        offers = tuple(BackstopOffer(offer_id=o.id, account_id=str(o.account_id), instrument_id=o.instrument,
+                                     side=side, remaining=o.remaining, max_discount_bps=o.max_discount_bps)
+                       for o in uow.backstop_offers.active(position.instrument_id, side.value)
+                       if str(o.account_id) != owner and o.remaining > 0)
+        if offers:
+            found[position.instrument_id] = offers
+    return found
+
+
+def _pool_available(uow: UnitOfWork, pool_id: int | None, owner: str) -> dict[str, int]:
+    """What the pool can pay for a shortfall: its free collateral (under its lock)."""
+    if pool_id is None or str(pool_id) == owner:
+        return {}
+    balance = uow.ledger.balances([collateral_of(pool_id)]).get(collateral_of(pool_id), 0)
+    return {"backstop_pool": max(0, balance - withdrawal_requirement_sats(pool_id, uow))}
 
 
 def _otc_exposure(uow: UnitOfWork, owner: str) -> dict[str, int]:
@@ -303,9 +342,14 @@ def _store(uow: UnitOfWork, inputs: LiquidationInputs, outcome: LiquidationOutco
         ledger_entry = ledger.penalty(owner, outcome.penalty_sats, idempotency_key=f"liquidation:{key}:penalty",
                                       occurred_at=now, memo=f"liquidation penalty {key}")
         post(uow, ledger_entry, now)
+    for item in outcome.offer_fills:
+        uow.backstop_offers.add_fill(item.offer_id, item.quantity)
+    sources = dict(COVER_SOURCES)
+    if inputs.pool_account_id is not None:
+        sources["backstop_pool"] = ledger.collateral(inputs.pool_account_id)
     for cover in outcome.covers:
-        if cover.amount_sats and cover.stage in COVER_SOURCES:
-            post(uow, ledger.shortfall_cover(COVER_SOURCES[cover.stage], owner, cover.amount_sats,
+        if cover.amount_sats and cover.stage in sources:
+            post(uow, ledger.shortfall_cover(sources[cover.stage], owner, cover.amount_sats,
                                               idempotency_key=f"liquidation:{key}:cover:{cover.stage}",
                                               occurred_at=now, memo=f"{cover.stage} covers liquidation {key}"), now)
     stored = uow.ledger.balances([collateral_of(int(owner))]).get(collateral_of(int(owner)), 0)

@@ -26,6 +26,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from hashedge.domain.account_events import Standing
+from hashedge.domain.backstop.offers import OfferFill, SkippedOffer
 from hashedge.domain.book import OrderBook
 from hashedge.domain.errors import DomainError
 from hashedge.domain.fees import fee_sats
@@ -93,6 +94,11 @@ class LiquidationRun:
         self._absorbed = Fraction(0)
         self.notional = Fraction(0)
         self._margins: dict[str, AccountMargin] = {}  # until a fill or a charge changes the account
+        self._backstop_fills = 0
+        self._offer_filled: dict[int, int] = {}
+        self._skipped: dict[tuple[int, int], SkippedOffer] = {}
+        self._pool_nav: int | None = None
+        self.pool_taken_notional = Fraction(0)
 
     # --- accounts -------------------------------------------------------------------------
 
@@ -190,6 +196,57 @@ class LiquidationRun:
         self._adl_fills += 1
         return f"{self.inputs.liquidation_id}-adl-{self._adl_fills}"
 
+    # --- backstop offers and the pool (domain.backstop.stages) ---------------------------------
+
+    def tracks(self, account_id: str) -> bool:
+        return account_id in self._positions
+
+    def position_of(self, account_id: str, symbol: str) -> int:
+        held = self._positions[account_id].get(symbol)
+        return held.quantity if held else 0
+
+    def keeps_initial_margin(self, account_id: str, fill: Fill) -> bool:
+        """Whether ``account_id`` (a party to ``fill``) would keep equity >= initial margin after it."""
+        if account_id not in self._positions:
+            return False
+        held = dict(self._positions[account_id])
+        before = held.get(fill.instrument_id) or Position(
+            account_id=account_id, instrument_id=fill.instrument_id, multiplier=self.spec(fill.instrument_id).multiplier)
+        after = before.apply(fill)
+        held[fill.instrument_id] = after
+        collateral = self._collateral[account_id] + after.realized_pnl_sats - before.realized_pnl_sats
+        state = AccountState(account_id=account_id, collateral_sats=collateral,
+                             positions=tuple(p for _, p in sorted(held.items()) if p.quantity != 0))
+        summary = account_margin(state, self.inputs.marks, self.params, specs=self.inputs.specs)
+        return summary.equity_sats >= summary.initial_margin_sats
+
+    def offer_filled(self, offer_id: int) -> int:
+        return self._offer_filled.get(offer_id, 0)
+
+    def offer_filled_add(self, offer_id: int, quantity: int) -> None:
+        self._offer_filled[offer_id] = self._offer_filled.get(offer_id, 0) + quantity
+
+    def skip_offer(self, offer_id: int, reason: str) -> None:
+        self._skipped.setdefault((self.step, offer_id), SkippedOffer(offer_id, self.step, reason))
+
+    def backstop_fill_id(self, kind: str) -> str:
+        self._backstop_fills += 1
+        return f"{self.inputs.liquidation_id}-{kind}-{self._backstop_fills}"
+
+    def pool_nav_at_start(self) -> int:
+        """The pool's equity at the marks before this liquidation touched it (its caps' base)."""
+        if self._pool_nav is None:
+            pool = self.inputs.counterparties.get(self.inputs.pool_account_id or "")
+            self._pool_nav = 0 if pool is None else account_margin(
+                pool, self.inputs.marks, self.params, specs=self.inputs.specs).equity_sats
+        return self._pool_nav
+
+    def offer_fills(self) -> tuple[OfferFill, ...]:
+        return tuple(OfferFill(o, q) for o, q in sorted(self._offer_filled.items()))
+
+    def skipped_offers(self) -> tuple[SkippedOffer, ...]:
+        return tuple(self._skipped[k] for k in sorted(self._skipped))
+
     def available(self, stage: str) -> int:
         return self.inputs.available_sats.get(stage, 0)
 
@@ -284,7 +341,8 @@ def liquidate(inputs: LiquidationInputs) -> LiquidationOutcome:
         notional_closed_sats=-((-run.notional.numerator) // run.notional.denominator), penalty_sats=penalty,
         shortfall_sats=short + run.adl_absorbed_sats, covers=tuple(covers), uncovered_sats=short - paid,
         collateral_after_sats=run.collateral(account) + paid, after=run.standing(account, paid),
-        adl_events=_adl_events(run), unabsorbed=unabsorbed,
+        adl_events=_adl_events(run), unabsorbed=unabsorbed, offer_fills=run.offer_fills(),
+        skipped_offers=run.skipped_offers(),
     )
 
 

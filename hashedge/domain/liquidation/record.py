@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from hashedge.domain.account_events import Standing
+from hashedge.domain.backstop.offers import BackstopOffer, OfferFill, SkippedOffer
 from hashedge.domain.fills import Fill
 from hashedge.domain.instruments import ContractSpec, spec_for
 from hashedge.domain.margin import AccountState
@@ -42,6 +43,8 @@ class LiquidationInputs:
     closed_instruments: frozenset[str] = frozenset()  # trading closed: left to final settlement
     available_sats: Mapping[str, int] = field(default_factory=dict)  # per shortfall stage: what it can pay
     otc_exposure_sats: Mapping[str, int] = field(default_factory=dict)  # OTC counterparties' open exposure
+    backstop_offers: Mapping[str, tuple[BackstopOffer, ...]] = field(default_factory=dict)  # per instrument
+    pool_account_id: str | None = None  # the backstop pool's account (its state is in counterparties)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ class LiquidationOutcome:
     after: Standing
     adl_events: tuple[AdlEvent, ...]
     unabsorbed: bool  # a step no stage could close (nothing left to take it)
+    offer_fills: tuple[OfferFill, ...] = ()  # contracts each backstop offer took
+    skipped_offers: tuple[SkippedOffer, ...] = ()  # offers passed over, per step, and why
 
     def covered_by(self, stage: str) -> int:
         return sum(c.amount_sats for c in self.covers if c.stage == stage)
@@ -207,7 +212,19 @@ def inputs_json(inputs: LiquidationInputs) -> dict:
         "closed_instruments": sorted(inputs.closed_instruments),
         "available_sats": dict(sorted(inputs.available_sats.items())),
         "otc_exposure_sats": {a: inputs.otc_exposure_sats[a] for a in sorted(inputs.otc_exposure_sats, key=_key)},
-    }
+    } | _backstop_inputs_json(inputs)
+
+
+def _backstop_inputs_json(inputs: LiquidationInputs) -> dict:
+    """The offers considered and the pool's account (absent before issue #11's records)."""
+    extra: dict = {}
+    if inputs.backstop_offers:
+        extra["backstop_offers"] = {s: [{"offer_id": o.offer_id, "account_id": o.account_id, "side": o.side.value,
+                                         "remaining": o.remaining, "max_discount_bps": o.max_discount_bps}
+                                        for o in offers] for s, offers in sorted(inputs.backstop_offers.items())}
+    if inputs.pool_account_id is not None:
+        extra["pool_account_id"] = inputs.pool_account_id
+    return extra
 
 
 def inputs_from_json(data: dict) -> LiquidationInputs:
@@ -222,6 +239,11 @@ def inputs_from_json(data: dict) -> LiquidationInputs:
         complete_queues=frozenset(data["complete_queues"]), closed_instruments=frozenset(data["closed_instruments"]),
         available_sats=dict(data["available_sats"]),
         otc_exposure_sats=dict(data["otc_exposure_sats"]),
+        backstop_offers={s: tuple(BackstopOffer(offer_id=o["offer_id"], account_id=o["account_id"], instrument_id=s,
+                                                side=Side(o["side"]), remaining=o["remaining"],
+                                                max_discount_bps=o["max_discount_bps"]) for o in offers)
+                         for s, offers in data.get("backstop_offers", {}).items()},
+        pool_account_id=data.get("pool_account_id"),
     )
 
 
@@ -252,7 +274,10 @@ def outcome_json(outcome: LiquidationOutcome) -> dict:
                         "notional_sats": e.notional_sats, "standing": _standing_json(e.standing)}
                        for e in outcome.adl_events],
         "unabsorbed": outcome.unabsorbed,
-    }
+    } | ({"offer_fills": [{"offer_id": f.offer_id, "quantity": f.quantity} for f in outcome.offer_fills],
+          "skipped_offers": [{"offer_id": o.offer_id, "step": o.step, "reason": o.reason}
+                             for o in outcome.skipped_offers]}
+         if outcome.offer_fills or outcome.skipped_offers else {})
 
 
 def canonical(data: dict) -> str:

@@ -9,8 +9,11 @@ closed. In order:
    the cover reserved for it, so the book never takes the account further than the waterfall can
    pay for. Matched by the ordinary matching core (``domain.book.OrderBook``) at the makers' prices;
    makers pay their maker fee, the liquidated account no taker fee (its penalty is its fee);
-2. ``backstop_offers``: registered backstoppers' offers (issue #11; takes nothing yet);
-3. ``backstop_pool``: the backstop pool within its caps (issue #11; takes nothing yet);
+2. ``backstop_offers``: registered backstoppers' offers, best price for the account first, then
+   time priority, each at its own price, skipped if its owner would breach initial margin
+   (``domain.backstop.stages.OffersStage``, BACKSTOP.md);
+3. ``backstop_pool``: the backstop pool at the mark less the governed discount, within its caps
+   (``domain.backstop.stages.PoolStage``);
 4. ``adl``: auto-deleveraging of the opposite positions in queue order (``adl``), at the
    bankruptcy price after the cover (the mark while that is not negative), no fees.
 
@@ -20,7 +23,8 @@ front, so the bankruptcy price the book and ADL use already counts them. In orde
 
 1. ``protection``: default protection written on the account (issue #12; covers nothing yet);
 2. ``insurance_fund``: the ``insurance_fund`` platform account, up to its balance;
-3. ``backstop_pool``: the backstop pool (issue #11; covers nothing yet);
+3. ``backstop_pool``: the backstop pool, up to ``pool.max_loss_ratio`` x its NAV and its free
+   collateral (``domain.backstop.stages.PoolCover``);
 4. ``adl``: what auto-deleveraging absorbed by trading beyond the mark (it acted during the
    takeover; here it is accounted for). What is left after it is the uncovered loss.
 
@@ -33,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from hashedge.domain.backstop.stages import OffersStage, PoolCover, PoolStage
 from hashedge.domain.errors import DomainError
 from hashedge.domain.fills import Fill
 from hashedge.domain.liquidation.adl import adl_price
@@ -150,7 +155,6 @@ class AdlAbsorbed:
         return min(max(shortfall_sats, 0), run.adl_absorbed_sats)
 
 
-TAKEOVER_STAGES: tuple[TakeoverStage, ...] = (BookStage(), Unfilled("backstop_offers"), Unfilled("backstop_pool"),
-                                              AdlStage())
-SHORTFALL_STAGES: tuple[ShortfallStage, ...] = (NoCover("protection"), FundCover("insurance_fund"),
-                                                NoCover("backstop_pool"), AdlAbsorbed())
+TAKEOVER_STAGES: tuple[TakeoverStage, ...] = (BookStage(), OffersStage(), PoolStage(), AdlStage())
+SHORTFALL_STAGES: tuple[ShortfallStage, ...] = (NoCover("protection"), FundCover("insurance_fund"), PoolCover(),
+                                                AdlAbsorbed())

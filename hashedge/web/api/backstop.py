@@ -6,12 +6,15 @@ from __future__ import annotations
 from flask import current_app, g
 from marshmallow import RAISE
 
-from hashedge.services import accounts, pool
+from hashedge.services import accounts, backstop_offers, pool
 from hashedge.web.api import examples as ex
 from hashedge.web.api.account_schemas import IdempotencyHeaderSchema
 from hashedge.web.api.accounts import REPLAYED_HEADER, _bearer_token, _secured
 from hashedge.web.api.backstop_schemas import (
     LpSharesSchema,
+    OfferListSchema,
+    OfferRequestSchema,
+    OfferSchema,
     PoolDepositRequestSchema,
     PoolMovementSchema,
     PoolSchema,
@@ -23,6 +26,8 @@ from hashedge.web.api.parsing import Blueprint
 from hashedge.web.api.schemas import ErrorSchema
 
 pool_blp = Blueprint("backstop_pool", __name__, description="The backstop pool: NAV, positions, history (public)")
+offers_blp = Blueprint("backstop_offers", __name__,
+                       description="Your backstop offers: take over liquidated positions, earn the penalty")
 lp_blp = Blueprint("pool_shares", __name__, description="Your pool shares: deposits and delayed withdrawals")
 
 REPLAYED = {REPLAYED_HEADER: {"description": "true when this is the stored answer to an earlier request",
@@ -34,8 +39,52 @@ def _runtime():
 
 
 @lp_blp.before_request
+@offers_blp.before_request
 def _authenticate() -> None:
     g.account_id = accounts.authenticate_api_key(_runtime().uow(), _bearer_token())
+
+
+@offers_blp.route("/backstop/offers", methods=["POST"])
+@offers_blp.arguments(OfferRequestSchema, unknown=RAISE, example=ex.OFFER_REQUEST)
+@offers_blp.response(201, OfferSchema, example=ex.OFFER)
+@offers_blp.alt_response(400, schema=ErrorSchema, description="Invalid fields, with field messages")
+@offers_blp.alt_response(404, schema=ErrorSchema, description="No such listed instrument")
+@_secured
+def create_offer(body: dict):
+    """Post a standing offer to take over liquidated positions.
+
+    In a liquidation, what the book does not take goes to the offers: best price for the
+    liquidated account first, then time priority, each filled at its own price (the mark less
+    ``max_discount_bps`` for a buy, plus for a sell) and never beyond ``max_quantity`` in all. The
+    offer is not reserved: when it fills, your account must stay above initial margin, or the offer
+    is skipped (and the liquidation record says so). You are the taker of the fill: no fee, and the
+    takers' share of that night's penalties, pro rata to the notional you took."""
+    runtime = _runtime()
+    return backstop_offers.post_offer(runtime.uow(), runtime.clock, g.account_id, **body), 201
+
+
+@offers_blp.route("/backstop/offers", methods=["GET"])
+@offers_blp.response(200, OfferListSchema, example=ex.OFFER_LIST)
+@_secured
+def list_offers():
+    """The key's account's backstop offers, oldest first, with what each has taken.
+
+    Active offers are those still able to fill; ``filled`` ones took their whole quantity,
+    ``cancelled`` ones were withdrawn (what they took before stays taken)."""
+    return {"items": backstop_offers.list_offers(_runtime().uow(), g.account_id)}
+
+
+@offers_blp.route("/backstop/offers/<int:offer_id>", methods=["DELETE"])
+@offers_blp.response(200, OfferSchema, example=ex.OFFER_CANCELLED)
+@offers_blp.alt_response(404, schema=ErrorSchema, description="No such offer of this account")
+@_secured
+def cancel_offer(offer_id: int):
+    """Cancel one of the key's account's backstop offers.
+
+    Cancelling a filled or already cancelled offer changes nothing and answers it as it is; another
+    account's offer is a 404, never a hint that it exists."""
+    runtime = _runtime()
+    return backstop_offers.cancel_offer(runtime.uow(), runtime.clock, offer_id, account_id=g.account_id)
 
 
 @pool_blp.route("/pool", methods=["GET"])

@@ -112,3 +112,29 @@ def pool_view(view) -> dict:
                                                        if p.shares_outstanding else None)}
                             for p in view.history],
             "pnl_by_day": [{"business_date": d, "pnl_sats": v} for d, v in view.pnl_by_day()]}
+
+
+class OfferRequestSchema(Schema):
+    instrument = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    side = fields.String(required=True, validate=validate.OneOf(["buy", "sell"]), metadata={
+        "description": "the side you take over: buy takes over liquidated longs, sell liquidated shorts"})
+    max_quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**9))
+    max_discount_bps = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=2500),
+                                      metadata={"description": "your worst price: the mark less this (buy) or "
+                                                               "plus this (sell), in basis points"})
+
+
+class OfferSchema(Schema):
+    id = fields.Integer(required=True)
+    instrument = fields.String(required=True)
+    side = fields.String(required=True)
+    max_quantity = fields.Integer(required=True)
+    filled_quantity = fields.Integer(required=True)
+    max_discount_bps = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["active", "filled", "cancelled"]))
+    created_at = fields.DateTime(required=True, format="iso")
+    cancelled_at = fields.DateTime(format="iso", allow_none=True)
+
+
+class OfferListSchema(Schema):
+    items = fields.List(fields.Nested(OfferSchema), required=True)

@@ -143,3 +143,9 @@ POOL = {
                      "nav_per_share": "1.015000000000"}],
     "pnl_by_day": [{"business_date": "2027-01-03", "pnl_sats": 3000000}],
 }
+OFFER_REQUEST = {"instrument": "HP-2027-01", "side": "buy", "max_quantity": 20, "max_discount_bps": 150}
+OFFER = {"id": 3, "instrument": "HP-2027-01", "side": "buy", "max_quantity": 20, "filled_quantity": 0,
+         "max_discount_bps": 150, "status": "active", "created_at": "2027-01-04T09:00:00+00:00",
+         "cancelled_at": None}
+OFFER_LIST = {"items": [OFFER]}
+OFFER_CANCELLED = {**OFFER, "status": "cancelled", "cancelled_at": "2027-01-05T09:00:00+00:00"}
