@@ -251,6 +251,8 @@ def stress(ctx: CliContext, seed: int, accounts_count: int, epochs_file: str | N
         click.echo(f"  {scenario['name']:<18} hashprice {scenario['hashprice_change']:+.1%} difficulty "
                    f"{scenario['difficulty_change']:+.1%}: {scenario['liquidations']} liquidations, penalties "
                    f"{scenario['penalties_sats']:,}, insurance fund paid {scenario['insurance_fund_drawdown_sats']:,}, "
-                   f"{scenario['adl_events']} ADL events, uncovered {scenario['uncovered_loss_sats']:,} sats")
+                   f"{scenario['adl_events']} ADL events, uncovered {scenario['uncovered_loss_sats']:,} sats; "
+                   f"{scenario['backstop_fills']} backstop fills, {scenario['pool_takeovers']} pool takeovers, pool "
+                   f"paid {scenario['pool_cover_sats']:,} sats")
     click.echo(f"  insurance fund {report.insurance_fund_start_sats:,} -> {report.insurance_fund_end_sats:,} sats; "
                f"journal balanced: {report.journal_balanced}")

@@ -18,7 +18,10 @@ or short any contract, 60-100% of their collateral as initial margin). They trad
 at the mark through ``services.trading`` (the makers take what is left over). At the start of each
 segment every flat account comes back with fresh collateral (a new cohort). After every re-mark
 the liquidation sweep runs (``services.liquidation``); the insurance fund starts with a platform
-contribution of 2% of the population's collateral.
+contribution of 2% of the population's collateral. Backstop liquidity (BACKSTOP.md): one in twenty
+accounts (at least one) is a backstopper (2 BTC) that posts, at the start of each segment, an offer
+on each contract and side for 5-20 contracts at 50-300 bps from the mark; an LP funds the backstop
+pool with 5% of the population's collateral.
 
 It writes to the configured database like any user would (accounts ``stress<seed>r<n>-...``,
 marks with source ``stress``, orders, trades, liquidation records that ``hashedge liquidations
@@ -42,7 +45,7 @@ from hashedge.domain.instruments import Product, hashprice_monthly
 from hashedge.domain.marks import price_band
 from hashedge.domain.units import Rounding, round_to_tick
 from hashedge.errors import DataUnavailable, HashEdgeError
-from hashedge.services import accounts, insurance, ledger, liquidation, trading
+from hashedge.services import accounts, backstop_offers, insurance, ledger, liquidation, pool, trading
 from hashedge.services.instruments import list_instruments
 from hashedge.services.margin import margin_of, risk_parameters
 from pricing.history import EpochHistory
@@ -50,6 +53,7 @@ from pricing.history import EpochHistory
 SUBSTEPS = 4  # re-marks per epoch
 REFERENCE_HASHPRICE = Decimal(45_000)  # sats/PH/day: the monthly contracts' mark on a fresh database
 MAKER_SATS = 500_000_000
+BACKSTOPPER_SATS = 200_000_000
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ SCENARIOS = (Scenario("2020 halving", 310, 316), Scenario("2021 mining ban", 338
 @dataclass
 class Participant:
     account_id: int
-    role: str  # maker | miner | trader
+    role: str  # maker | miner | trader | backstopper
     collateral_sats: int
     use: float  # share of collateral taken as initial margin when opening
 
@@ -86,7 +90,7 @@ class StressReport:
 
     def totals(self) -> dict:
         keys = ("liquidations", "penalties_sats", "insurance_fund_drawdown_sats", "adl_events", "uncovered_loss_sats",
-                "margin_calls")
+                "margin_calls", "backstop_fills", "pool_takeovers", "pool_cover_sats")
         return {k: sum(s[k] for s in self.scenarios) for k in keys}
 
     def as_dict(self) -> dict:
@@ -165,13 +169,15 @@ class _Simulation:
     # --- population ----------------------------------------------------------------------------
 
     def enrol(self, prefix: str, size: int) -> None:
-        makers, miners = max(2, size // 10), size // 4
-        roles = ["maker"] * makers + ["miner"] * miners + ["trader"] * max(size - makers - miners, 0)
+        makers, miners, backstoppers = max(2, size // 10), size // 4, max(1, size // 20)
+        roles = (["maker"] * makers + ["miner"] * miners + ["backstopper"] * backstoppers
+                 + ["trader"] * max(size - makers - miners - backstoppers, 0))
         for n, role in enumerate(roles):
             account, _ = accounts.create_account(self.new_uow(), self.clock, f"{prefix}-{role}-{n}")
             sats = {"maker": MAKER_SATS, "miner": self.rng.randint(30_000_000, 100_000_000),
-                    "trader": self.rng.randint(5_000_000, 30_000_000)}[role]
-            use = {"maker": 0.0, "miner": self.rng.uniform(0.3, 0.6), "trader": self.rng.uniform(0.6, 1.0)}[role]
+                    "trader": self.rng.randint(5_000_000, 30_000_000), "backstopper": BACKSTOPPER_SATS}[role]
+            use = {"maker": 0.0, "miner": self.rng.uniform(0.3, 0.6), "trader": self.rng.uniform(0.6, 1.0),
+                   "backstopper": 0.0}[role]
             self.people.append(Participant(account.id, role, sats, use))
             ledger.deposit(self.new_uow(), self.clock, account.id, sats, f"stress-seed-{prefix}-{n}")
 
@@ -179,7 +185,7 @@ class _Simulation:
         """Flat accounts come back with fresh collateral and open a position at the mark."""
         params = risk_parameters()
         wanted = []
-        for person in (p for p in self.people if p.role != "maker"):
+        for person in (p for p in self.people if p.role in ("miner", "trader")):
             with self.new_uow() as uow:
                 if uow.positions.of_account(person.account_id):
                     continue
@@ -205,6 +211,21 @@ class _Simulation:
                 self.order(self.rng.choice(makers), symbol, side, 1_000_000, self.marks[symbol], "ioc")
         for account_id, *_ in wanted:
             self.cancel_all(account_id)
+
+    def post_offers(self) -> None:
+        """Each backstopper offers to take over both sides of every contract (BACKSTOP.md §4)."""
+        for person in (p for p in self.people if p.role == "backstopper"):
+            for symbol in self.specs:
+                for side in ("buy", "sell"):
+                    backstop_offers.post_offer(self.new_uow(), self.clock, person.account_id, instrument=symbol,
+                                               side=side, max_quantity=self.rng.randint(5, 20),
+                                               max_discount_bps=self.rng.choice([50, 100, 200, 300]))
+
+    def fund_pool(self, prefix: str) -> None:
+        sats = sum(p.collateral_sats for p in self.people) // 20
+        account, _ = accounts.create_account(self.new_uow(), self.clock, f"{prefix}-lp")
+        ledger.deposit(self.new_uow(), self.clock, account.id, sats, f"stress-seed-{prefix}-lp")
+        pool.deposit(self.new_uow(), self.clock, account.id, sats, f"stress-pool-{prefix}")
 
     def quote(self) -> None:
         params = risk_parameters()
@@ -234,15 +255,18 @@ def run_stress(new_uow: Callable[[], UnitOfWork], clock: Clock, history: EpochHi
     params = risk_parameters()
     seed_fund = sum(p.collateral_sats for p in sim.people) // 50
     insurance.contribute(new_uow(), sim.clock, seed_fund, f"{prefix}-fund")
+    sim.fund_pool(prefix)
     report = StressReport(seed, accounts_count, sorted(sim.specs), {
         name: str(value) for name, value in params.as_registry().items()
-        if name.startswith(("liquidation.", "penalty.", "mark.band", "margin."))})
+        if name.startswith(("liquidation.", "penalty.", "mark.band", "margin.", "pool."))})
     report.insurance_fund_start_sats = insurance.insurance_fund(new_uow(), page_size=1).balance_sats
     for scenario in scenarios:
         sim.refill_and_open(f"{prefix}-{scenario.first}")
+        sim.post_offers()
         totals = {"name": scenario.name, "epochs": [scenario.first, scenario.last], "liquidations": 0,
                   "penalties_sats": 0, "insurance_fund_drawdown_sats": 0, "adl_events": 0, "uncovered_loss_sats": 0,
-                  "margin_calls": 0, "hashprice_change": 1.0, "difficulty_change": 1.0}
+                  "margin_calls": 0, "backstop_fills": 0, "pool_takeovers": 0, "pool_cover_sats": 0,
+                  "hashprice_change": 1.0, "difficulty_change": 1.0}
         for epoch, hashprice, difficulty in path_factors(history, scenario):
             sim.quote()
             totals["hashprice_change"] *= hashprice
@@ -254,7 +278,8 @@ def run_stress(new_uow: Callable[[], UnitOfWork], clock: Clock, history: EpochHi
                 for key, source in (("liquidations", "liquidations"), ("penalties_sats", "penalties_sats"),
                                     ("insurance_fund_drawdown_sats", "insurance_fund_sats"),
                                     ("adl_events", "adl_events"), ("uncovered_loss_sats", "uncovered_loss_sats"),
-                                    ("margin_calls", "margin_calls")):
+                                    ("margin_calls", "margin_calls"), ("backstop_fills", "backstop_fills"),
+                                    ("pool_takeovers", "pool_takeovers"), ("pool_cover_sats", "pool_cover_sats")):
                     totals[key] += swept[source]
                 sim.tick()
         totals["hashprice_change"] = round(totals["hashprice_change"] - 1, 4)

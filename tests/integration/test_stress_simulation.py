@@ -18,7 +18,7 @@ from hashedge.adapters.database import make_engine, upgrade_database
 
 HASHEDGE = str(Path(sys.executable).with_name("hashedge"))
 FIGURES = ("liquidations", "penalties_sats", "insurance_fund_drawdown_sats", "adl_events", "uncovered_loss_sats",
-           "journal_balanced")
+           "journal_balanced", "backstop_fills", "pool_takeovers")
 
 
 def hashedge(url: str, *args: str) -> subprocess.CompletedProcess:
@@ -46,6 +46,8 @@ def test_the_stress_simulation_leaves_replayable_records_and_reproduces_by_seed(
     assert report["insurance_fund_end_sats"] == (report["insurance_fund_start_sats"]
                                                  - report["insurance_fund_drawdown_sats"])
     assert report["parameters"]["liquidation.penalty_ratio"] == "0.01"
+    assert report["backstop_fills"] > 0 and report["pool_takeovers"] > 0  # offers and the pool took part
+    assert report["parameters"]["pool.max_takeover_ratio"] == "0.05"
 
     listed = json.loads(hashedge(database_url, "liquidations", "list", "--json", "--limit", "1000").stdout)
     assert sorted(r["id"] for r in listed) == sorted(report["liquidation_ids"])
