@@ -191,6 +191,7 @@ MAIN_PAGES = {
     "jobs": "/desk/operations/jobs", "fixings": "/desk/operations/fixings?index=DIFF&verify=1",
     "analytics": "/desk/analytics?hashrate_phs=100&instrument={instrument}", "audit": "/desk/audit",
     "approvals-all": "/desk/approvals?status=all", "instrument": "/desk/instruments/{instrument}",
+    "backstop": "/desk/backstop",
 }
 
 

@@ -19,8 +19,8 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
-VIEW_MODULES = ("home", "accounts", "cash", "approvals", "trading", "risk", "liquidations", "insurance", "operations",
-                "analytics", "audit")
+VIEW_MODULES = ("home", "accounts", "cash", "approvals", "trading", "risk", "liquidations", "insurance", "backstop",
+                "operations", "analytics", "audit")
 
 
 def init_desk(app: Flask) -> None:

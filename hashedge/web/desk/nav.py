@@ -39,6 +39,7 @@ NAV: list[NavEntry] = [
     NavEntry("Risk", "Insurance fund", "desk.insurance_fund"),
     NavEntry("Risk", "ADL ranks", "desk.adl_ranks"),
     NavEntry("Risk", "Penalty distributions", "desk.penalties"),
+    NavEntry("Risk", "Backstop pool & offers", "desk.backstop"),
     NavEntry("Operations", "Settlement", "desk.settlement"),
     NavEntry("Operations", "Jobs", "desk.jobs"),
     NavEntry("Operations", "Fixings", "desk.fixings"),
@@ -49,7 +50,6 @@ NAV: list[NavEntry] = [
 
 # Areas whose pages come with their capabilities (issue #14: built when each lands).
 PLANNED = {
-    "Risk": ["Backstop pool & offers"],
     "Protection": ["Quote", "Book", "Contracts", "Credit events"],
     "Governance": ["Parameters & history", "Proposals", "Votes"],
 }
