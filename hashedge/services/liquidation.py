@@ -16,7 +16,8 @@ Lock order (the journal's, ``hashedge/domain/JOURNAL.md``, so writers queue inst
 1. the instrument sequence rows of every instrument the account holds or has orders in, in symbol
    order (as matching and settlement take them);
 2. the collateral rows of the account, of the makers its liquidation orders can reach and of the
-   opposite-position holders it may deleverage, in key order, in one statement;
+   opposite-position holders it may deleverage, of the backstop offers' owners and of the backstop
+   pool's account, in key order, in one statement;
 3. the waterfall lock (``LiquidationRepository.lock_waterfall``): one liquidation at a time reads
    the insurance fund and decides what it pays. Only liquidations draw from the fund; everyone
    else only adds to it, so the balance read under this lock can only understate what is there;
@@ -280,7 +281,10 @@ def _reachable_orders(uow: UnitOfWork, spec, quantity: int, mark: Decimal, owner
 
 
 def _offers(uow: UnitOfWork, closing, owner: str) -> dict[str, tuple[BackstopOffer, ...]]:
-    """Other accounts' active backstop offers on the side that takes over each position."""
+    """Other accounts' active backstop offers on the side that takes over each position. Read under
+    the instruments' locks: every liquidation that could fill an offer holds its instrument's lock,
+    so no other fills it meanwhile (the pool, shared by all instruments, is read under its account's
+    collateral lock, step 2)."""
     found = {}
     for position in closing:
         side = Side.BUY if position.quantity > 0 else Side.SELL  # a long is taken over by a buyer

@@ -117,6 +117,13 @@ def pool_account_id(uow: UnitOfWork) -> int | None:
 
 
 def _ensure_pool_account(uow: UnitOfWork, now: datetime) -> int:
+    """The pool's account, created by the first deposit. Two first deposits at once queue on the
+    ``backstop_pool`` platform balance row (nothing posts to it, so no commit ever locks it: no
+    lock-order cycle) and the second finds the account the first created."""
+    found = uow.pool.account_id()
+    if found is not None:
+        return found
+    uow.ledger.lock_balances([ledger.BACKSTOP_POOL])
     found = uow.pool.account_id()
     if found is not None:
         return found
@@ -290,6 +297,9 @@ def execute_due_withdrawals(uow: UnitOfWork, clock: Clock) -> list[PoolMovement]
     (the nightly settlement calls it). One the pool cannot pay yet stays queued."""
     now = clock.now()
     with uow:
+        due = uow.pool.due(now)
+        if due:  # every LP's row and the pool's in one statement, in key order (the journal's lock order)
+            uow.ledger.lock_balances([collateral_of(a) for a in {w.account_id for w in due} | {uow.pool.account_id()}])
         done = [m for w in uow.pool.due(now) if (m := _execute(uow, w, now)) is not None]
         uow.commit()
     return done

@@ -179,3 +179,27 @@ def test_the_api_and_the_cli(runtime, database_url):
     assert listed.returncode == 0 and len(listed.stdout.strip().splitlines()) == 2
     refused = run("pool", "withdraw", "lp", "10000000")
     assert refused.returncode == 1 and refused.stderr.startswith("error: ") and "Traceback" not in refused.stderr
+
+
+def test_two_first_deposits_at_once_create_one_pool(runtime):
+    import threading
+
+    ids = [funded(runtime, f"lp-{n}", 100_000) for n in range(2)]
+    start, errors = threading.Barrier(2), []
+
+    def deposit(account_id: int) -> None:
+        try:
+            start.wait(timeout=30)
+            pool.deposit(runtime.uow(), runtime.clock, account_id, 10_000, "first")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deposit, args=(a,)) for a in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert pool.shares_as_of(runtime.uow(), runtime.clock.now()) == {ids[0]: 10_000, ids[1]: 10_000}
+    with runtime.uow() as uow:
+        assert sum(1 for name in uow.accounts.names().values() if name == pool.POOL_ACCOUNT_NAME) == 1
