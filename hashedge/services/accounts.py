@@ -12,7 +12,7 @@ from hashedge.adapters import api_keys
 from hashedge.adapters.repositories.ledger import AccountRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
-from hashedge.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from hashedge.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")
 NAME_RULE = ("1 to 64 letters, digits, spaces or . _ @ -, starting with a letter or digit, "
@@ -76,6 +76,14 @@ def require_account(uow: UnitOfWork, account_id: int) -> AccountRecord:
     return account
 
 
+def refuse_the_pool(uow: UnitOfWork, account_id: int, action: str) -> None:
+    """The backstop pool's system account belongs to its LPs: no key, no withdrawal of its capital
+    except LP withdrawals at the NAV (``services.pool``); inside an open unit of work."""
+    if uow.pool.account_id() == account_id:
+        raise Forbidden(f"account {account_id} is the backstop pool: {action} is not allowed for it",
+                        fields={"account": ["is the backstop pool"]})
+
+
 def create_account(uow: UnitOfWork, clock: Clock, name: str) -> tuple[AccountRecord, str]:
     """A participant with an empty collateral account and one API key, returned in plaintext
     this once (only its hash is stored)."""
@@ -100,6 +108,7 @@ def issue_api_key(uow: UnitOfWork, clock: Clock, account_id: int) -> str:
     key = api_keys.generate_key()
     with uow:
         require_account(uow, account_id)
+        refuse_the_pool(uow, account_id, "an API key")
         uow.api_keys.add(account_id, key.prefix, api_keys.hash_key(key.plaintext), clock.now())
         uow.commit()
     return key.plaintext

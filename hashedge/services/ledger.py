@@ -32,7 +32,7 @@ from hashedge.domain.journal_chain import ChainFault, ChainLink
 from hashedge.domain.ledger import AccountKind, JournalEntry, LedgerAccount
 from hashedge.domain.units import SATS_PER_BTC
 from hashedge.errors import IdempotencyKeyReused, InsufficientCollateral, InvalidInput, NotFound
-from hashedge.services.accounts import require_account
+from hashedge.services.accounts import refuse_the_pool, require_account
 
 MAX_AMOUNT_SATS = 21_000_000 * SATS_PER_BTC  # no single movement exceeds every bitcoin there is
 MAX_IDEMPOTENCY_KEY_LENGTH = 100
@@ -228,6 +228,7 @@ def withdraw(uow: UnitOfWork, clock: Clock, account_id: int, amount_sats: int, i
     now = clock.now()
     with uow:
         account = require_account(uow, account_id)
+        refuse_the_pool(uow, account.id, "a withdrawal of collateral")
         entry = ledger.withdrawal(str(account.id), amount, idempotency_key=key, occurred_at=now, memo=memo)
 
         def enough_free_collateral(balances: dict[LedgerAccount, int]) -> None:

@@ -203,3 +203,16 @@ def test_two_first_deposits_at_once_create_one_pool(runtime):
     assert pool.shares_as_of(runtime.uow(), runtime.clock.now()) == {ids[0]: 10_000, ids[1]: 10_000}
     with runtime.uow() as uow:
         assert sum(1 for name in uow.accounts.names().values() if name == pool.POOL_ACCOUNT_NAME) == 1
+
+
+def test_the_pools_account_takes_no_key_and_no_withdrawal(runtime):
+    from hashedge.errors import Forbidden
+
+    alice = funded(runtime, "alice", 100_000)
+    pool.deposit(runtime.uow(), runtime.clock, alice, 50_000, "a")
+    pool_id = pool.overview(runtime.uow()).account_id
+    with pytest.raises(Forbidden, match="backstop pool"):
+        accounts.issue_api_key(runtime.uow(), runtime.clock, pool_id)
+    with pytest.raises(Forbidden, match="backstop pool"):
+        ledger.withdraw(runtime.uow(), runtime.clock, pool_id, 1_000, "drain")
+    assert balances(runtime)[f"collateral:{pool_id}"] == 50_000
