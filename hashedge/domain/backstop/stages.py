@@ -29,10 +29,12 @@ def _acceptable(account_side: Side, price: Decimal, limit: Decimal) -> bool:
 
 
 def _fill(run: LiquidationRun, request: StepRequest, taker: str, price: Decimal, quantity: int, fill_id: str) -> Fill:
+    """The backstop (an offer's owner or the pool) is the taker of the fill, the account the maker."""
     ours = run.account_id
     buyer, seller = (taker, ours) if request.side is Side.SELL else (ours, taker)
     return Fill(fill_id=fill_id, instrument_id=request.instrument_id, price=price, quantity=quantity,
-                occurred_at=run.occurred_at, buyer_account_id=buyer, seller_account_id=seller)
+                occurred_at=run.occurred_at, buyer_account_id=buyer, seller_account_id=seller,
+                aggressor=Side.BUY if request.side is Side.SELL else Side.SELL)
 
 
 @dataclass(frozen=True)

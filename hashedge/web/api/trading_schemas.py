@@ -99,7 +99,8 @@ class FillSchema(Schema):
     id = fields.String(required=True)
     instrument = fields.String(required=True)
     kind = fields.String(required=True, metadata={
-        "description": "book, block, liquidation (a liquidation order's fill) or adl (auto-deleveraging)"})
+        "description": "book, block, liquidation (a liquidation order's fill), adl (auto-deleveraging), backstop "
+                       "(a backstop offer's takeover: the backstopper is the taker) or pool (the backstop pool's)"})
     side = fields.String(required=True, metadata={"description": "your side: buy or sell"})
     liquidity = fields.String(allow_none=True, metadata={"description": "maker, taker, or null for a block trade"})
     price = PlainDecimal(required=True)
