@@ -20,7 +20,7 @@ from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.errors import NotFound
 from hashedge.domain import ledger as journal
-from hashedge.services import accounts, audit, block_trades, insurance, ledger, liquidation, settlement
+from hashedge.services import accounts, audit, block_trades, insurance, ledger, liquidation, pool, settlement
 from hashedge.services.audit import Actor, AuditedUnitOfWork, collateral_snapshot, positions_snapshot
 from hashedge.services.ledger import CollateralMovement, PostedEntry
 from hashedge.services.liquidation import SweepReport
@@ -157,3 +157,28 @@ def contribute_to_insurance_fund(session_factory: SessionFactory, clock: Clock, 
                              **(details or {})},
                             snapshot=_insurance_snapshot, on_enter=on_enter, on_commit=on_commit)
     return insurance.contribute(uow, clock, amount_sats, idempotency_key, memo=memo)
+
+
+def _pool_snapshot(account_id: int):
+    def snapshot(uow: UnitOfWork) -> dict:
+        return {"pool_shares": uow.pool.shares_of(account_id), "queued_shares": uow.pool.queued_shares(account_id)}
+
+    return snapshot
+
+
+def pool_deposit(session_factory: SessionFactory, clock: Clock, actor: Actor, account_id: int, amount_sats: int,
+                 idempotency_key: str):
+    """An LP's deposit into the backstop pool, on its behalf (``services.pool.deposit``), audited."""
+    uow = AuditedUnitOfWork(session_factory, clock, actor, "pool.deposit", f"account:{account_id}",
+                            {"amount_sats": amount_sats, "idempotency_key": idempotency_key},
+                            snapshot=_pool_snapshot(account_id))
+    return pool.deposit(uow, clock, account_id, amount_sats, idempotency_key)
+
+
+def pool_withdrawal(session_factory: SessionFactory, clock: Clock, actor: Actor, account_id: int, shares: int,
+                    idempotency_key: str):
+    """An LP's withdrawal request, on its behalf (``services.pool.request_withdrawal``), audited."""
+    uow = AuditedUnitOfWork(session_factory, clock, actor, "pool.withdraw", f"account:{account_id}",
+                            {"shares": shares, "idempotency_key": idempotency_key},
+                            snapshot=_pool_snapshot(account_id))
+    return pool.request_withdrawal(uow, clock, account_id, shares, idempotency_key)

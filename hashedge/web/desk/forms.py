@@ -51,6 +51,25 @@ class WithdrawalForm(DepositForm):
     pass
 
 
+class PoolDepositForm(FlaskForm):
+    account = StringField("LP account (id or name)", validators=[DataRequired(), Length(max=64)])
+    amount_sats = IntegerField("Amount (sats)", validators=[DataRequired(), NumberRange(min=1)])
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=100)])
+
+    def fresh_key(self) -> "PoolDepositForm":
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = f"desk-{uuid.uuid4().hex}"
+        return self
+
+
+class PoolWithdrawalForm(FlaskForm):
+    account = StringField("LP account (id or name)", validators=[DataRequired(), Length(max=64)])
+    shares = IntegerField("Shares", validators=[DataRequired(), NumberRange(min=1)])
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=100)])
+
+    fresh_key = PoolDepositForm.fresh_key
+
+
 class BlockTradeForm(FlaskForm):
     buyer = StringField("Buyer (id or name)", validators=[DataRequired(), Length(max=64)])
     seller = StringField("Seller (id or name)", validators=[DataRequired(), Length(max=64)])
