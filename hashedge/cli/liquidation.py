@@ -255,4 +255,5 @@ def stress(ctx: CliContext, seed: int, accounts_count: int, epochs_file: str | N
                    f"{scenario['backstop_fills']} backstop fills, {scenario['pool_takeovers']} pool takeovers, pool "
                    f"paid {scenario['pool_cover_sats']:,} sats")
     click.echo(f"  insurance fund {report.insurance_fund_start_sats:,} -> {report.insurance_fund_end_sats:,} sats; "
+               f"backstop pool NAV per share {report.pool_nav_per_share_start} -> {report.pool_nav_per_share_end}; "
                f"journal balanced: {report.journal_balanced}")

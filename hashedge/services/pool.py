@@ -95,9 +95,9 @@ class PoolOverview:
     history: list[NavPoint]
 
     def pnl_by_day(self) -> list[tuple[date, int]]:
-        """Each recorded date's change in NAV less the money LPs brought or took that day is not
-        known from NAV alone: the history records NAV per share, whose change is the PnL per share;
-        here, the change in NAV per share times the shares of the day before, rounded down."""
+        """Each recorded date's PnL: the change in NAV per share since the date before, times the
+        shares of the date before, rounded down. NAV per share moves only with PnL, penalties and
+        discounts (never with LPs coming and going), so this counts what the pool earned or lost."""
         out = []
         for before, after in zip(self.history, self.history[1:]):
             if before.shares_outstanding == 0:
@@ -184,9 +184,7 @@ def deposit(uow: UnitOfWork, clock: Clock, account_id: int, amount_sats: int, id
         if done is not None:
             if done.account_id != account_id or done.amount_sats != amount:
                 raise IdempotencyKeyReused(idempotency_key)
-            movement = _movement(done, "deposit", idempotency_key, replayed=True)
-            uow.commit()  # the pool's account may have been created by the first attempt's twin
-            return movement
+            return _movement(done, "deposit", idempotency_key, replayed=True)
         value = _priced(_value(uow, pool_id))
         _require_free(uow, account_id, amount)
         shares = _mint(amount, value)

@@ -21,7 +21,9 @@ the liquidation sweep runs (``services.liquidation``); the insurance fund starts
 contribution of 2% of the population's collateral. Backstop liquidity (BACKSTOP.md): one in twenty
 accounts (at least one) is a backstopper (2 BTC) that posts, at the start of each segment, an offer
 on each contract and side for 5-20 contracts at 50-300 bps from the mark; an LP funds the backstop
-pool with 5% of the population's collateral.
+pool with 5% of the population's collateral, and after every sweep the pool offers a tenth of what
+it holds back to the book at the mark (``services.pool_unwind``, the hourly job's work). The report
+gives the pool's NAV per share at the start and the end.
 
 It writes to the configured database like any user would (accounts ``stress<seed>r<n>-...``,
 marks with source ``stress``, orders, trades, liquidation records that ``hashedge liquidations
@@ -45,7 +47,7 @@ from hashedge.domain.instruments import Product, hashprice_monthly
 from hashedge.domain.marks import price_band
 from hashedge.domain.units import Rounding, round_to_tick
 from hashedge.errors import DataUnavailable, HashEdgeError
-from hashedge.services import accounts, backstop_offers, insurance, ledger, liquidation, pool, trading
+from hashedge.services import accounts, backstop_offers, insurance, ledger, liquidation, pool, pool_unwind, trading
 from hashedge.services.instruments import list_instruments
 from hashedge.services.margin import margin_of, risk_parameters
 from pricing.history import EpochHistory
@@ -84,6 +86,8 @@ class StressReport:
     scenarios: list[dict] = field(default_factory=list)
     insurance_fund_start_sats: int = 0
     insurance_fund_end_sats: int = 0
+    pool_nav_per_share_start: str | None = None  # sats per share, 12 places
+    pool_nav_per_share_end: str | None = None
     journal_balanced: bool = False
     liquidation_ids: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
@@ -97,7 +101,9 @@ class StressReport:
         return {"seed": self.seed, "accounts": self.accounts, **self.totals(),
                 "journal_balanced": self.journal_balanced, "instruments": self.instruments,
                 "insurance_fund_start_sats": self.insurance_fund_start_sats,
-                "insurance_fund_end_sats": self.insurance_fund_end_sats, "scenarios": self.scenarios,
+                "insurance_fund_end_sats": self.insurance_fund_end_sats,
+                "pool_nav_per_share_start": self.pool_nav_per_share_start,
+                "pool_nav_per_share_end": self.pool_nav_per_share_end, "scenarios": self.scenarios,
                 "parameters": self.parameters, "liquidation_ids": self.liquidation_ids,
                 "duration_seconds": round(self.duration_seconds, 1)}
 
@@ -260,6 +266,7 @@ def run_stress(new_uow: Callable[[], UnitOfWork], clock: Clock, history: EpochHi
         name: str(value) for name, value in params.as_registry().items()
         if name.startswith(("liquidation.", "penalty.", "mark.band", "margin.", "pool."))})
     report.insurance_fund_start_sats = insurance.insurance_fund(new_uow(), page_size=1).balance_sats
+    report.pool_nav_per_share_start = _nav_per_share(new_uow)
     for scenario in scenarios:
         sim.refill_and_open(f"{prefix}-{scenario.first}")
         sim.post_offers()
@@ -281,14 +288,21 @@ def run_stress(new_uow: Callable[[], UnitOfWork], clock: Clock, history: EpochHi
                                     ("margin_calls", "margin_calls"), ("backstop_fills", "backstop_fills"),
                                     ("pool_takeovers", "pool_takeovers"), ("pool_cover_sats", "pool_cover_sats")):
                     totals[key] += swept[source]
+                pool_unwind.unwind(new_uow, sim.clock)  # as the hourly job would between re-marks
                 sim.tick()
         totals["hashprice_change"] = round(totals["hashprice_change"] - 1, 4)
         totals["difficulty_change"] = round(totals["difficulty_change"] - 1, 4)
         report.scenarios.append(totals)
     report.insurance_fund_end_sats = insurance.insurance_fund(new_uow(), page_size=1).balance_sats
+    report.pool_nav_per_share_end = _nav_per_share(new_uow)
     report.journal_balanced = ledger.check_balances(new_uow()).ok
     report.duration_seconds = time.monotonic() - started
     return report
+
+
+def _nav_per_share(new_uow: Callable[[], UnitOfWork]) -> str | None:
+    value = pool.overview(new_uow()).nav_per_share
+    return None if value is None else format(Decimal(value.numerator) / Decimal(value.denominator), ".12f")
 
 
 def _free_prefix(new_uow: Callable[[], UnitOfWork], seed: int) -> str:
