@@ -109,6 +109,11 @@ def test_an_offer_that_would_breach_its_owners_initial_margin_is_skipped_and_rec
     assert {(s.offer_id, s.reason) for s in result.outcome.skipped_offers} == {(offer.id, "initial_margin")}
     assert "backstop_offers" not in {f.stage for f in result.outcome.fills}
     assert liquidation_records.replay(runtime.uow(), result.liquidation_id).ok
+    record = liquidation_records.get_liquidation(runtime.uow(), result.liquidation_id)
+    from hashedge.web.api.liquidation_schemas import LiquidationSchema, liquidation_view
+
+    shown = LiquidationSchema().dump(liquidation_view(record))
+    assert {(s["offer_id"], s["reason"]) for s in shown["skipped_offers"]} == {(offer.id, "initial_margin")}
 
 
 def test_self_liquidation_into_the_pool_costs_it_at_most_its_caps(runtime, market):

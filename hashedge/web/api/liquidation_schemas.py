@@ -37,6 +37,9 @@ class LiquidationSchema(Schema):
         "description": "each step: instrument, side, quantity, closed, equity, maintenance margin, target"})
     fills = fields.List(fields.Dict(), required=True, metadata={
         "description": "each fill: stage, step, price, quantity, counterparty, fees"})
+    skipped_offers = fields.List(fields.Dict(), metadata={
+        "description": "backstop offers passed over: offer_id, step, reason (initial_margin: its owner would have "
+                       "breached initial margin; price: beyond what this account's step allowed)"})
 
 
 class LiquidationsQuerySchema(PageQuerySchema):
@@ -76,4 +79,5 @@ def liquidation_view(record) -> dict:
             "trigger": outcome["trigger"], "after": outcome["after"], "covers": outcome["covers"],
             "steps": outcome["steps"],
             "fills": [{k: f[k] for k in ("stage", "step", "price", "quantity", "counterparty", "fees_sats", "fill_id")}
-                      for f in outcome["fills"]]}
+                      for f in outcome["fills"]],
+            "skipped_offers": outcome.get("skipped_offers", [])}
