@@ -131,7 +131,8 @@ BOUNDS = {
     "penalty.split.community_fund": Bound(Decimal(0), Decimal(1)),
     # the backstop pool (BACKSTOP.md §5): a withdrawal delay of 1 to 30 days (Drift 13, HLP 4); a
     # takeover discount of at most 5%; per-liquidation caps of at most a quarter of the NAV taken
-    # over and 5% of it paid for a shortfall; at most twice the NAV of exposure in one instrument
+    # over (1% by default: the stress runs of BACKSTOP.md §7) and 5% of it paid for a shortfall; at
+    # most twice the NAV of exposure in one instrument
     "pool.withdrawal_delay_days": Bound(Decimal(1), Decimal(30)),
     "pool.takeover_discount_ratio": Bound(Decimal(0), Decimal("0.05")),
     "pool.max_takeover_ratio": Bound(Decimal("0.001"), Decimal("0.25")),
@@ -270,7 +271,7 @@ class RiskParameters:
     penalty_split_community_fund: Decimal = Decimal("0.1")
     pool_withdrawal_delay_days: Decimal = Decimal(7)
     pool_takeover_discount_ratio: Decimal = Decimal("0.01")
-    pool_max_takeover_ratio: Decimal = Decimal("0.05")
+    pool_max_takeover_ratio: Decimal = Decimal("0.01")
     pool_max_instrument_ratio: Decimal = Decimal("0.5")
     pool_max_loss_ratio: Decimal = Decimal("0.01")
     pool_unwind_fraction: Decimal = Decimal("0.1")

@@ -7,8 +7,9 @@ The population of ``bench_liquidation.py`` (six monthly contracts, accounts hold
 each, half long half short) with ``--accounts`` thin longs (2,000,000 sats against a maintenance
 margin of 2,790,000: all liquidatable at once). A maker rests 200 bids 1% under the mark on two
 contracts; 20 backstoppers (10 BTC each) offer to take over 30 longs of every contract at 100 bps;
-an LP funds the pool with 20 BTC (its caps: 5% of NAV per liquidation, 50% per contract). What none
-of them take goes to auto-deleveraging of the shorts. On SQLite and (with
+an LP funds the pool with 20 BTC (its caps: 5% of NAV per liquidation, set here above the 1% default
+so the pool takes a large share of the cascade, and 50% per contract). What none of them take goes
+to auto-deleveraging of the shorts. On SQLite and (with
 ``HASHEDGE_TEST_POSTGRES_URL``) PostgreSQL: the whole sweep (every account its own transaction:
 locks, inputs with the offers and the pool, the engine, booking, offers updated, the record),
 liquidations per second, contracts closed by stage, the offers filled, the pool's NAV before and
@@ -21,12 +22,15 @@ import argparse
 import os
 import tempfile
 import time
+from decimal import Decimal
 
 from bench_liquidation import MONTHS, build_book, runtime_for  # the scripts beside this one
 from bench_matching import postgres_database
 
 from hashedge.domain.instruments import hashprice_monthly
+from hashedge.domain.parameters import RiskParameters
 from hashedge.services import accounts, backstop_offers, ledger, liquidation, pool
+from hashedge.services.margin import parameters_in_force
 
 BACKSTOPPERS = 20
 POOL_SATS = 2_000_000_000
@@ -48,7 +52,8 @@ def bench(label: str, url: str, thin_longs: int) -> None:
     pool.deposit(runtime.uow(), runtime.clock, lp.id, POOL_SATS, "lp-pool")
     nav_before = pool.overview(runtime.uow()).nav_sats
     started = time.perf_counter()
-    report = liquidation.sweep(runtime.uow, runtime.clock)
+    with parameters_in_force(RiskParameters().with_changes({"pool.max_takeover_ratio": Decimal("0.05")})):
+        report = liquidation.sweep(runtime.uow, runtime.clock)
     elapsed = time.perf_counter() - started
     stages: dict[str, int] = {}
     for item in report.liquidations:

@@ -68,18 +68,22 @@ def test_book_then_offer_then_pool_and_the_penalty_shares_the_next_night(runtime
     outcome = result.outcome
     stages = [(f.stage, f.fill.quantity, f.fill.price, f.counterparty) for f in outcome.fills]
     pool_id = str(pool.overview(runtime.uow()).account_id)
-    discount = risk_parameters().pool_takeover_discount_ratio
+    params = risk_parameters()
     assert stages[0] == ("book", 1, Decimal(46500), str(market["maker"]))
     assert stages[1] == ("backstop_offers", 1, Decimal(46332), str(market["backstopper"]))  # 46,800 less 1%
-    assert {s[0] for s in stages[2:]} == {"backstop_pool"}
-    assert all(price == Decimal(46800) * (1 - discount) and who == pool_id for _, _, price, who in stages[2:])
+    pool_price = Decimal(46800) * (1 - params.pool_takeover_discount_ratio)
+    taken = [s for s in stages if s[0] == "backstop_pool"]
+    assert all(price == pool_price and who == pool_id for _, _, price, who in taken)
+    # at most 1% of its NAV of 200,000,000 sats in one liquidation: one contract of 46,332 x 31
+    assert sum(q for _, q, _, _ in taken) == int(params.pool_max_takeover_ratio * 200_000_000) // (46332 * 31) == 1
+    assert [s[0] for s in stages[2:]] == ["backstop_pool"] * len(taken) + ["adl"] * (len(stages) - 2 - len(taken))
     assert [(f.offer_id, f.quantity) for f in outcome.offer_fills] == [(offer.id, 1)]
     with runtime.uow() as uow:
         stored = uow.backstop_offers.get(offer.id)
-        pool_position = uow.positions.net_quantity(SYMBOL)
+        net = uow.positions.net_quantity(SYMBOL)
         kinds = sorted({t.kind for t in uow.trades.of_account(market["long"], limit=50)})
     assert (stored.filled_quantity, stored.status) == (1, "filled")
-    assert pool_position == 0 and kinds == ["backstop", "book", "liquidation", "pool"]
+    assert net == 0 and kinds == ["adl", "backstop", "book", "liquidation", "pool"]
     assert liquidation_records.replay(runtime.uow(), result.liquidation_id).ok
     assert ledger.check_balances(runtime.uow()).ok
 
@@ -89,9 +93,10 @@ def test_book_then_offer_then_pool_and_the_penalty_shares_the_next_night(runtime
     run_due_settlements(runtime.uow, runtime.clock)
     after = balances(runtime)
     # the takers' 40% of the penalty, pro rata to the notional each took
-    notional = {who: 0 for who in (str(market["maker"]), str(market["backstopper"]), pool_id)}
+    notional: dict[str, int] = {}
     for item in outcome.fills:
-        notional[item.counterparty] += int(item.fill.price * item.fill.quantity * 31)
+        notional[item.counterparty] = notional.get(item.counterparty, 0) + int(item.fill.price * item.fill.quantity * 31)
+    assert {str(market["maker"]), str(market["backstopper"]), pool_id} <= set(notional)
     takers = outcome.penalty_sats * risk_parameters().penalty_split_takers
     for who, took in notional.items():
         share = int(takers * took / sum(notional.values()))
@@ -185,10 +190,13 @@ def test_offers_through_the_api_and_the_cli(runtime, market, database_url):
 
 
 def test_the_pool_unwinds_through_the_book_at_the_mark(runtime, market):
+    from hashedge.domain.parameters import RiskParameters
     from hashedge.services import pool_unwind
+    from hashedge.services.margin import parameters_in_force
 
     mark(runtime, 46800)
-    [result] = liquidation.sweep(runtime.uow, runtime.clock).liquidations
+    with parameters_in_force(RiskParameters().with_changes({"pool.max_takeover_ratio": Decimal("0.05")})):
+        [result] = liquidation.sweep(runtime.uow, runtime.clock).liquidations  # a pool that takes a few
     held = sum(f.fill.quantity for f in result.outcome.fills if f.stage == "backstop_pool")
     assert held > 0
     pool_id = pool.overview(runtime.uow()).account_id

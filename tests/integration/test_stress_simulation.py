@@ -47,7 +47,7 @@ def test_the_stress_simulation_leaves_replayable_records_and_reproduces_by_seed(
                                                  - report["insurance_fund_drawdown_sats"])
     assert report["parameters"]["liquidation.penalty_ratio"] == "0.01"
     assert report["backstop_fills"] > 0 and report["pool_takeovers"] > 0  # offers and the pool took part
-    assert report["parameters"]["pool.max_takeover_ratio"] == "0.05"
+    assert report["parameters"]["pool.max_takeover_ratio"] == "0.01"
 
     listed = json.loads(hashedge(database_url, "liquidations", "list", "--json", "--limit", "1000").stdout)
     assert sorted(r["id"] for r in listed) == sorted(report["liquidation_ids"])
