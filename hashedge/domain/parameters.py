@@ -35,7 +35,10 @@ smallest initial - maintenance gap) and by at most 1% of the model per re-mark. 
 (``liquidation/`` and LIQUIDATION.md): a penalty of 1% of the notional closed, steps of 10% of a
 position, a buffer of 4% of notional above maintenance, the book taken within 3% of the mark; each
 date's penalties split 40% to the takers of the liquidation fills, 10% to the defaulted accounts'
-OTC counterparties, 40% to the insurance fund and 10% to the community fund.
+OTC counterparties, 40% to the insurance fund and 10% to the community fund. The backstop pool
+(``backstop/`` and BACKSTOP.md): withdrawals after 7 days, takeovers at the mark less 1%, at most 1%
+of its NAV taken over and 1% paid for a shortfall per liquidation, at most 50% of its NAV in one
+contract, a tenth of each position offered back to the book at the mark each hour.
 """
 
 from __future__ import annotations
