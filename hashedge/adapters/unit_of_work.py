@@ -7,6 +7,9 @@ the last locks a transaction takes are always taken in the same order.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from datetime import datetime
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from hashedge.adapters.database import read_only_options
@@ -18,6 +21,7 @@ from hashedge.adapters.repositories.desk import (
     LoginAttemptRepository,
     ReversalRepository,
 )
+from hashedge.adapters.repositories.governance import ParameterRepository, ProposalRepository
 from hashedge.adapters.repositories.indices import BlockRepository, EpochRepository, FixingRepository
 from hashedge.adapters.repositories.jobs import JobRunRepository
 from hashedge.adapters.repositories.ledger import AccountRepository, ApiKeyRepository, LedgerRepository
@@ -33,6 +37,14 @@ from hashedge.adapters.repositories.trading import (
 )
 
 
+_ACTIVE: ContextVar["UnitOfWork | None"] = ContextVar("active_unit_of_work", default=None)
+
+
+def active_unit_of_work() -> "UnitOfWork | None":
+    """The unit of work whose ``with`` block this thread is in (the innermost), if any."""
+    return _ACTIVE.get()
+
+
 class UnitOfWork:
     """``with uow: ...; uow.commit()`` — leaving the block without commit rolls everything back.
 
@@ -46,6 +58,8 @@ class UnitOfWork:
         self._session_factory = session_factory
         self.session: Session | None = None
         self._read_only = False
+        self._versions: dict = {}  # at -> ParameterVersion read by parameters_in_force
+        self._active_token = None
 
     def read_only(self) -> "UnitOfWork":
         """This unit of work, its next ``with`` block a read-only transaction."""
@@ -84,6 +98,9 @@ class UnitOfWork:
         self.liquidations = LiquidationRepository(self.session)
         self.pool = PoolRepository(self.session)
         self.backstop_offers = BackstopOfferRepository(self.session)
+        self.parameters = ParameterRepository(self.session)
+        self.proposals = ProposalRepository(self.session)
+        self._active_token = _ACTIVE.set(self)
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -94,6 +111,26 @@ class UnitOfWork:
             self.session.close()
             self.session = None
             self._read_only = False
+            token, self._active_token = self._active_token, None
+            try:
+                _ACTIVE.reset(token)
+            except ValueError:  # left in another context than it was entered in
+                _ACTIVE.set(None)
+
+    def parameters_in_force(self, at: datetime | None = None):
+        """The governed parameters' version in force at ``at`` (the latest when None), read once
+        per unit of work; outside its ``with`` block, in a read-only transaction of its own."""
+        if at not in self._versions:
+            if self.session is None:
+                with self.read_only():
+                    self._versions[at] = self.parameters.in_force(at)
+            else:
+                self._versions[at] = self.parameters.in_force(at)
+        return self._versions[at]
+
+    def forget_parameters(self) -> None:
+        """After writing a version: the next read sees it."""
+        self._versions.clear()
 
     def commit(self) -> None:
         self.ledger.complete()

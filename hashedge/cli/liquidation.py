@@ -8,6 +8,7 @@ import uuid
 import click
 
 from hashedge.cli import CliContext, _echo_json, cli, pass_cli
+from hashedge.domain.parameters import TEXT_PARAMETERS
 from hashedge.services import accounts as account_services
 from hashedge.services import insurance, liquidation, liquidation_records, penalties
 
@@ -20,7 +21,8 @@ def record_payload(record, *, full: bool = False) -> dict:
         "business_date": record.business_date.isoformat(), "notional_closed_sats": record.notional_closed_sats,
         "penalty_sats": record.penalty_sats, "shortfall_sats": record.shortfall_sats,
         "insurance_fund_sats": record.insurance_fund_sats, "adl_contracts": record.adl_contracts,
-        "uncovered_sats": record.uncovered_sats, "trigger": outcome["trigger"], "after": outcome["after"],
+        "uncovered_sats": record.uncovered_sats, "parameters_version": record.parameters_version_id,
+        "trigger": outcome["trigger"], "after": outcome["after"],
         "covers": outcome["covers"],
     }
     if full:
@@ -231,11 +233,11 @@ def stress(ctx: CliContext, seed: int, accounts_count: int, epochs_file: str | N
     for change in changes:
         name, _, value = change.partition("=")
         try:
-            values[name] = value if name == "mark.anchoring" else Decimal(value)
+            values[name] = value if name in TEXT_PARAMETERS else Decimal(value)
         except InvalidOperation:
             raise InvalidInput(f"--set {change}: not a number", fields={"set": [change]}) from None
     try:
-        params = risk_parameters().with_changes(values)
+        params = risk_parameters(runtime.uow()).with_changes(values)
     except ValueError as exc:
         raise InvalidInput(f"--set: {exc}", fields={"set": [str(exc)]}) from None
     with parameters_in_force(params):

@@ -44,6 +44,7 @@ contract, a tenth of each position offered back to the book at the mark each hou
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -142,6 +143,20 @@ BOUNDS = {
     "pool.max_instrument_ratio": Bound(Decimal("0.01"), Decimal(2)),
     "pool.max_loss_ratio": Bound(Decimal(0), Decimal("0.05")),
     "pool.unwind_fraction": Bound(Decimal("0.01"), Decimal(1)),
+    # the nightly fee split (fee_distribution.py): shares of one, summing to exactly one
+    "fees.split.makers": Bound(Decimal(0), Decimal(1)),
+    "fees.split.insurance_fund": Bound(Decimal(0), Decimal(1)),
+    "fees.split.community_fund": Bound(Decimal(0), Decimal(1)),
+    "fees.split.backstop_pool": Bound(Decimal(0), Decimal(1)),
+    # governance (governance/GOVERNANCE.md; Aragon, Compound Governor Bravo): support and quorum
+    # strictly above a share of at least one half; voting 1-14 days; a timelock of 2-30 days
+    "governance.support_ratio": Bound(Decimal("0.5"), Decimal("0.9")),
+    "governance.quorum_ratio": Bound(Decimal("0.5"), Decimal("0.9")),
+    "governance.proposal_threshold_ratio": Bound(Decimal("0.001"), Decimal("0.25")),
+    "governance.voting_period_days": Bound(Decimal(1), Decimal(14)),
+    "governance.timelock_days": Bound(Decimal(2), Decimal(30)),
+    "governance.execution_grace_days": Bound(Decimal(1), Decimal(30)),
+    "governance.margin_step_ratio": Bound(Decimal("0.01"), Decimal(1)),
 }
 
 # Registry name -> attribute of the scalar (non-margin) parameters; whole numbers are marked.
@@ -170,8 +185,25 @@ SCALARS = {
     "pool.max_instrument_ratio": "pool_max_instrument_ratio",
     "pool.max_loss_ratio": "pool_max_loss_ratio",
     "pool.unwind_fraction": "pool_unwind_fraction",
+    "fees.split.makers": "fee_split_makers",
+    "fees.split.insurance_fund": "fee_split_insurance_fund",
+    "fees.split.community_fund": "fee_split_community_fund",
+    "fees.split.backstop_pool": "fee_split_backstop_pool",
+    "governance.support_ratio": "governance_support_ratio",
+    "governance.quorum_ratio": "governance_quorum_ratio",
+    "governance.proposal_threshold_ratio": "governance_proposal_threshold_ratio",
+    "governance.voting_period_days": "governance_voting_period_days",
+    "governance.timelock_days": "governance_timelock_days",
+    "governance.execution_grace_days": "governance_execution_grace_days",
+    "governance.margin_step_ratio": "governance_margin_step_ratio",
+    "governance.risk_committee": "governance_risk_committee",
 }
-WHOLE_NUMBERS = frozenset({"mark.min_book_notional_sats", "mark.trade_window_minutes", "pool.withdrawal_delay_days"})
+WHOLE_NUMBERS = frozenset({"mark.min_book_notional_sats", "mark.trade_window_minutes", "pool.withdrawal_delay_days",
+                           "governance.voting_period_days", "governance.timelock_days",
+                           "governance.execution_grace_days"})
+# Text parameters (no numeric bound): the mark rule's name and the risk committee's desk usernames
+TEXT_PARAMETERS = frozenset({"mark.anchoring", "governance.risk_committee"})
+USERNAME = re.compile(r"[a-z0-9_.-]{1,64}")
 
 
 def round_up_to_step(ratio: float | Fraction | Decimal, step: Decimal = RATIO_STEP) -> Decimal:
@@ -278,16 +310,29 @@ class RiskParameters:
     pool_max_instrument_ratio: Decimal = Decimal("0.5")
     pool_max_loss_ratio: Decimal = Decimal("0.01")
     pool_unwind_fraction: Decimal = Decimal("0.1")
+    fee_split_makers: Decimal = Decimal("0.2")
+    fee_split_insurance_fund: Decimal = Decimal("0.4")
+    fee_split_community_fund: Decimal = Decimal("0.1")
+    fee_split_backstop_pool: Decimal = Decimal("0.3")
+    governance_support_ratio: Decimal = Decimal("0.5")
+    governance_quorum_ratio: Decimal = Decimal("0.5")
+    governance_proposal_threshold_ratio: Decimal = Decimal("0.01")
+    governance_voting_period_days: Decimal = Decimal(7)
+    governance_timelock_days: Decimal = Decimal(2)
+    governance_execution_grace_days: Decimal = Decimal(14)
+    governance_margin_step_ratio: Decimal = Decimal("0.25")
+    governance_risk_committee: str = ""  # desk usernames, comma-separated: who may tighten margins at once
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mark_anchoring", MarkAnchoring(self.mark_anchoring))
+        object.__setattr__(self, "governance_risk_committee", _committee(self.governance_risk_committee))
         object.__setattr__(self, "margin", MappingProxyType({Product(p): r for p, r in self.margin.items()}))
         missing = set(CALIBRATION_INDEX) - set(self.margin)
         if missing:
             names = ", ".join(sorted(p.value for p in missing))
             raise InvalidValue("margin", names, "needs margin ratios for every margined product")
         for name, value in self.as_registry().items():
-            if name != "mark.anchoring":
+            if name not in TEXT_PARAMETERS:
                 _check_bound(name, value)
             if name in WHOLE_NUMBERS and value != value.to_integral_value():
                 raise InvalidValue(name, value, "must be a whole number")
@@ -307,10 +352,19 @@ class RiskParameters:
                  + self.penalty_split_community_fund)
         if split != 1:
             raise ParameterOutOfBounds("penalty.split", split, 1, 1, "the penalty split's shares must sum to 1")
+        fee_split = (self.fee_split_makers + self.fee_split_insurance_fund + self.fee_split_community_fund
+                     + self.fee_split_backstop_pool)
+        if fee_split != 1:
+            raise ParameterOutOfBounds("fees.split", fee_split, 1, 1, "the fee split's shares must sum to 1")
         if self.order_price_band_ratio < self.market_order_band_ratio:
             raise ParameterOutOfBounds("orders.price_band_ratio", self.order_price_band_ratio,
                                        self.market_order_band_ratio, BOUNDS["orders.price_band_ratio"].high,
                                        "a market order's own band must lie inside the limit-price band")
+
+    @property
+    def risk_committee(self) -> frozenset[str]:
+        """The desk usernames that may tighten margins at once (GOVERNANCE.md)."""
+        return frozenset(filter(None, self.governance_risk_committee.split(",")))
 
     def ratios(self, product: Product) -> MarginRatios:
         product = Product(product)
@@ -354,6 +408,17 @@ def bound_of(name: str) -> Bound:
     if family not in BOUNDS:
         raise InvalidValue("name", name, "has no numeric bound")
     return BOUNDS[family]
+
+
+def _committee(value: object) -> str:
+    """The risk committee as sorted, distinct, comma-separated desk usernames."""
+    if not isinstance(value, str):
+        raise InvalidValue("governance.risk_committee", value, "must be desk usernames separated by commas")
+    names = sorted({name.strip() for name in value.split(",") if name.strip()})
+    for name in names:
+        if not USERNAME.fullmatch(name):
+            raise InvalidValue("governance.risk_committee", name, "is not a desk username")
+    return ",".join(names)
 
 
 def _check_bound(name: str, value: object) -> None:

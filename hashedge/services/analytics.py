@@ -35,6 +35,7 @@ from hashedge.domain.instruments import (
 )
 from hashedge.domain.margin import initial_margin_sats, notional_sats
 from hashedge.domain.orders import Side
+from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.errors import InvalidValue
 from hashedge.errors import DataUnavailable, InvalidInput
 from hashedge.services.instruments import InstrumentView, get_instrument, list_instruments
@@ -99,11 +100,11 @@ def _epoch_growth(state: ChainState, quote) -> float | None:
         return None
 
 
-def _analytics(view: InstrumentView, state: ChainState, now: datetime) -> ContractAnalytics:
+def _analytics(view: InstrumentView, state: ChainState, now: datetime, params: RiskParameters) -> ContractAnalytics:
     spec, mark = view.record.spec, view.mark_price
     if mark is None:
         return ContractAnalytics(view, None, None, None, None, "no mark yet")
-    params, price = risk_parameters(), float(mark)
+    price = float(mark)
     if spec.product is Product.BME14_CAPPED:
         contract = CappedFlooredContract(float(spec.floor), float(spec.cap), float(spec.multiplier))
         try:
@@ -140,7 +141,8 @@ def contract_analytics(uow: UnitOfWork, clock: Clock) -> tuple[ChainState, list[
     with uow.read_only():
         state = chain_state(uow)
     now = clock.now()
-    return state, [_analytics(view, state, now) for view in views if view.record.status == "listed"]
+    params = risk_parameters(uow)
+    return state, [_analytics(view, state, now, params) for view in views if view.record.status == "listed"]
 
 
 def hedge(uow: UnitOfWork, clock: Clock, *, hashrate_phs: Decimal | str, instrument: str) -> HedgeQuote:
@@ -167,5 +169,5 @@ def hedge(uow: UnitOfWork, clock: Clock, *, hashrate_phs: Decimal | str, instrum
     signed = size.contracts if size.side is Side.BUY else -size.contracts
     return HedgeQuote(spec.symbol, hashrate, size.side.value, size.contracts, mark,
                       notional_sats(spec, size.contracts, mark) if size.contracts else 0,
-                      initial_margin_sats(spec, signed, mark, risk_parameters()) if size.contracts else 0,
+                      initial_margin_sats(spec, signed, mark, risk_parameters(uow)) if size.contracts else 0,
                       size.reason)

@@ -144,7 +144,7 @@ def book_block_trade(uow: UnitOfWork, clock: Clock, *, buyer_id: int, seller_id:
                      quantity: int, price: Decimal | int | str, trade_id: str | None = None) -> TradeRecord:
     """Book a block trade (module docstring); returns the stored trade with both fees."""
     quantity, price = _inputs(buyer_id, seller_id, quantity, price)
-    now, params = clock.now(), risk_parameters()
+    now, params = clock.now(), risk_parameters(uow)
     trade_id = trade_id or f"BLOCK-{uuid.uuid4().hex[:16]}"
     with uow:
         for account_id in (buyer_id, seller_id):
@@ -169,7 +169,7 @@ def book_block_trade(uow: UnitOfWork, clock: Clock, *, buyer_id: int, seller_id:
 
 def otc_band(uow: UnitOfWork, instrument: str) -> OtcBand:
     """The OTC band around the instrument's latest mark."""
-    params = risk_parameters()
+    params = risk_parameters(uow)
     with uow.read_only():
         spec = get_instrument(uow, instrument).spec
         marks, _ = marks_and_specs(uow, AccountState(account_id="-", collateral_sats=0), (spec.symbol,))
@@ -205,7 +205,7 @@ def preview_block_trade(uow: UnitOfWork, clock: Clock, *, buyer_id: int, seller_
     """What booking would do (module docstring): the band check, each side's margin check and
     each side's margin before and after. Writes nothing; bad input raises as booking would."""
     quantity, price = _inputs(buyer_id, seller_id, quantity, price)
-    now, params = clock.now(), risk_parameters()
+    now, params = clock.now(), risk_parameters(uow)
     with uow.read_only():
         names = {a: require_account(uow, a).name for a in (buyer_id, seller_id)}
         record = get_instrument(uow, instrument)
@@ -248,7 +248,7 @@ def reverse_block_trade(uow: UnitOfWork, clock: Clock, *, trade_id: str, reason:
     reason = reason.strip() if isinstance(reason, str) else ""
     if not 1 <= len(reason) <= MAX_REASON_LENGTH:
         raise InvalidInput("a reversal needs a reason", fields={"reason": [f"1 to {MAX_REASON_LENGTH} characters"]})
-    now, params = clock.now(), risk_parameters()
+    now, params = clock.now(), risk_parameters(uow)
     reversal_id = reversal_id or f"BLOCK-{uuid.uuid4().hex[:16]}"
     with uow:
         original = uow.trades.get(trade_id)

@@ -249,7 +249,7 @@ def _settlement_fixings(uow: UnitOfWork, records: Sequence[InstrumentRecord]) ->
 
 def update_marks(uow: UnitOfWork, clock: Clock) -> MarkResult:
     """Mark every listed instrument now (module docstring) and store the marks."""
-    now, params = clock.now(), risk_parameters()
+    now, params = clock.now(), risk_parameters(uow)
     marked, unmarked = {}, []
     with uow:
         records = uow.instruments.all(("listed", "expired"))

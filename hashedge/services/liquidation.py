@@ -70,7 +70,7 @@ from hashedge.services.margin import (
     account_state,
     account_states,
     latest_marks,
-    risk_parameters,
+    parameter_version,
     withdrawal_requirement_sats,
 )
 from hashedge.services.margin_calls import record_status_changes
@@ -212,9 +212,9 @@ def _symbols(state) -> list[str]:
 
 def _liquidate_once(uow: UnitOfWork, clock: Clock, account_id: int, queues: AdlQueues,
                     factor: int) -> LiquidationResult | None:
-    now, params = clock.now(), risk_parameters()
-    owner = str(account_id)
+    now, owner = clock.now(), str(account_id)
     with uow:
+        version, params = parameter_version(uow, now)
         symbols = _symbols(account_state(uow, account_id))
         uow.instruments.lock_sequences(symbols)  # 1. instruments, in symbol order
         state = account_state(uow, account_id)
@@ -262,7 +262,7 @@ def _liquidate_once(uow: UnitOfWork, clock: Clock, account_id: int, queues: AdlQ
             pool_account_id=str(pool_id) if pool_id is not None and str(pool_id) != owner else None,
         )
         outcome = liquidate(inputs)
-        _store(uow, inputs, outcome, sequence, now, params)
+        _store(uow, inputs, outcome, sequence, now, params, version.id if version else None)
         faults.checkpoint("liquidation.before_commit")
         uow.commit()
     return LiquidationResult(inputs.liquidation_id, account_id, outcome)
@@ -329,7 +329,7 @@ def _queue_complete(uow: UnitOfWork, symbol: str, state, locked: dict) -> bool:
 
 
 def _store(uow: UnitOfWork, inputs: LiquidationInputs, outcome: LiquidationOutcome, sequence: int, now: datetime,
-           params: RiskParameters) -> None:
+           params: RiskParameters, parameters_version_id: int | None) -> None:
     owner, key = inputs.account.account_id, inputs.liquidation_id
     for order in outcome.cancelled_orders:
         uow.orders.save_state(order, now)
@@ -365,7 +365,7 @@ def _store(uow: UnitOfWork, inputs: LiquidationInputs, outcome: LiquidationOutco
         notional_closed_sats=outcome.notional_closed_sats, penalty_sats=outcome.penalty_sats,
         shortfall_sats=outcome.shortfall_sats, insurance_fund_sats=outcome.covered_by("insurance_fund"),
         adl_contracts=sum(f.fill.quantity for f in outcome.fills if f.stage == "adl"),
-        uncovered_sats=outcome.uncovered_sats, inputs={}, outcome={}),
+        uncovered_sats=outcome.uncovered_sats, inputs={}, outcome={}, parameters_version_id=parameters_version_id),
         inputs_text=canonical(inputs_json(inputs)), outcome_text=canonical(outcome_json(outcome)))
     events = [AccountEvent(account_id=owner, kind=EventKind.LIQUIDATION, occurred_at=now, standing=outcome.after,
                            liquidation_id=key, detail={

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from decimal import Decimal
 
+from hashedge.adapters.repositories.governance import ParameterRepository
 from hashedge.adapters.repositories.ledger import collateral_of
-from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.adapters.unit_of_work import UnitOfWork, active_unit_of_work
+from hashedge.domain.governance.registry import ParameterVersion
 from hashedge.domain.instruments import ContractSpec
 from hashedge.domain.margin import AccountMargin, AccountState, account_margin, withdrawable_sats
 from hashedge.domain.order_levels import order_total, summing_bounds
@@ -23,10 +26,26 @@ from hashedge.errors import DataUnavailable
 _IN_FORCE: ContextVar[RiskParameters | None] = ContextVar("risk_parameters_in_force", default=None)
 
 
-def risk_parameters() -> RiskParameters:
-    """The governed parameters in force: the documented defaults until governance lands, or what a
-    simulation set with ``parameters_in_force``. Every service reads them through this function."""
-    return _IN_FORCE.get() or RiskParameters()
+def risk_parameters(uow: UnitOfWork | None = None, at: datetime | None = None) -> RiskParameters:
+    """The governed parameters in force: the registry's version in force at ``at`` (the latest
+    when None) read through ``uow`` (else the unit of work whose block this thread is in), or what a
+    simulation set with ``parameters_in_force``; the documented defaults outside any unit of work.
+    Every service reads them through this function (or ``parameter_version``)."""
+    return parameter_version(uow, at)[1]
+
+
+def parameter_version(uow: UnitOfWork | None = None,
+                      at: datetime | None = None) -> tuple[ParameterVersion | None, RiskParameters]:
+    """``risk_parameters`` with the version they come from (None for a simulation's or the defaults
+    outside a unit of work), for records that say which version they used."""
+    override = _IN_FORCE.get()
+    if override is not None:
+        return None, override
+    uow = uow if uow is not None else active_unit_of_work()
+    if uow is None:
+        return None, RiskParameters()
+    version = uow.parameters_in_force(at)
+    return version, ParameterRepository.parameters_of(version)
 
 
 @contextmanager
@@ -111,7 +130,7 @@ def marks_and_specs(uow: UnitOfWork, state: AccountState,
 
 def margin_of(uow: UnitOfWork, account_id: int) -> AccountMargin:
     """The account's margin; its resting orders summed by the database (``order_check_state``)."""
-    params = risk_parameters()
+    params = risk_parameters(uow)
     state, marks, specs = order_check_state(uow, account_id, None, params)
     return account_margin(state, marks, params, specs=specs)
 
@@ -119,7 +138,7 @@ def margin_of(uow: UnitOfWork, account_id: int) -> AccountMargin:
 def withdrawal_requirement_sats(account_id: int, uow: UnitOfWork) -> int:
     """What must stay in collateral: everything above ``domain.margin.withdrawable_sats``
     (initial margin, order margin and unrealized losses; unrealized gains do not count)."""
-    params = risk_parameters()
+    params = risk_parameters(uow)
     state, marks, specs = order_check_state(uow, account_id, None, params)
     if not state.positions and not state.open_orders:
         return 0

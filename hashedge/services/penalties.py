@@ -114,7 +114,7 @@ def distribute_date(uow: UnitOfWork, day: date, now: datetime) -> Distribution:
         for account_id, sats in record.inputs["otc_exposure_sats"].items():
             if account_id not in defaulted:
                 exposure[account_id] = exposure.get(account_id, 0) + sats
-    shares = split(total, takers_notional_sats=takers, otc_exposure_sats=exposure, params=risk_parameters())
+    shares = split(total, takers_notional_sats=takers, otc_exposure_sats=exposure, params=risk_parameters(uow))
     recipients = shares.by_recipient()
     result = Distribution(day, False, total, recipients, shares.insurance_fund_sats, shares.community_fund_sats,
                           shares.remainder_sats, [r.id for r in records])

@@ -144,7 +144,7 @@ def pool_nav_sats(uow: UnitOfWork, pool_id: int) -> int:
     if not state.positions:
         return state.collateral_sats
     symbols = {p.instrument_id for p in state.positions}
-    summary = account_margin(state, latest_marks(uow, symbols), risk_parameters(),
+    summary = account_margin(state, latest_marks(uow, symbols), risk_parameters(uow),
                              specs=uow.instruments.specs(symbols))
     return summary.equity_sats
 
@@ -233,7 +233,7 @@ def request_withdrawal(uow: UnitOfWork, clock: Clock, account_id: int, shares: i
     they stay the LP's and at risk until then. Idempotent by key; answers (withdrawal, replayed)."""
     shares = _shares(shares)
     request_key(account_id, idempotency_key)  # validates the key
-    now, params = clock.now(), risk_parameters()
+    now, params = clock.now(), risk_parameters(uow)
     with uow:
         require_account(uow, account_id)
         uow.ledger.lock_balances([collateral_of(account_id)])  # one request of this LP at a time

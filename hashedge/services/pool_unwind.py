@@ -39,7 +39,7 @@ def unwind(new_uow: Callable[[], UnitOfWork], clock: Clock) -> UnwindReport:
     if pool_id is None:
         return report
     trading.cancel_all_orders(new_uow(), clock, pool_id)
-    fraction = exact(risk_parameters().pool_unwind_fraction)
+    fraction = exact(risk_parameters(new_uow()).pool_unwind_fraction)
     for position in positions:
         symbol = position.instrument_id
         if position.quantity == 0 or symbol not in listed:

@@ -43,7 +43,7 @@ def position_risk_page(uow_factory: Callable[[], UnitOfWork], clock: Clock, acco
     found = position_page(uow_factory(), account_id, instrument=instrument, page=page, page_size=page_size)
     if not found.items:
         return replace(found, items=[])
-    params = risk_parameters()
+    params = risk_parameters(uow_factory())
     try:
         with uow_factory() as uow:
             state = account_state(uow, account_id)

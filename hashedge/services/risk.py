@@ -70,7 +70,7 @@ def load_snapshot(uow: UnitOfWork) -> RiskSnapshot:
 
 def sweep(uow: UnitOfWork, clock: Clock) -> RiskSweep:
     snapshot = load_snapshot(uow)
-    result = margin_batch(snapshot.positions, snapshot.collateral_sats, snapshot.marks, risk_parameters(),
+    result = margin_batch(snapshot.positions, snapshot.collateral_sats, snapshot.marks, risk_parameters(uow),
                           specs=snapshot.specs)
     result.insert(0, "name", [snapshot.names.get(int(account_id), "") for account_id in result.index])
     return RiskSweep(clock.now(), result, snapshot)

@@ -189,7 +189,7 @@ class _Simulation:
 
     def refill_and_open(self, tag: str) -> None:
         """Flat accounts come back with fresh collateral and open a position at the mark."""
-        params = risk_parameters()
+        params = risk_parameters(self.new_uow())
         wanted = []
         for person in (p for p in self.people if p.role in ("miner", "trader")):
             with self.new_uow() as uow:
@@ -234,7 +234,7 @@ class _Simulation:
         pool.deposit(self.new_uow(), self.clock, account.id, sats, f"stress-pool-{prefix}")
 
     def quote(self) -> None:
-        params = risk_parameters()
+        params = risk_parameters(self.new_uow())
         for person in (p for p in self.people if p.role == "maker"):
             self.cancel_all(person.account_id)
             for symbol, spec in self.specs.items():
@@ -258,7 +258,7 @@ def run_stress(new_uow: Callable[[], UnitOfWork], clock: Clock, history: EpochHi
         raise DataUnavailable("no contract to trade: list and mark instruments first (`hashedge instruments refresh`)")
     prefix = _free_prefix(new_uow, seed)
     sim.enrol(prefix, accounts_count)
-    params = risk_parameters()
+    params = risk_parameters(new_uow())
     seed_fund = sum(p.collateral_sats for p in sim.people) // 50
     insurance.contribute(new_uow(), sim.clock, seed_fund, f"{prefix}-fund")
     sim.fund_pool(prefix)

@@ -6,7 +6,9 @@ Importing the package registers every table on ``Base.metadata`` (Alembic's auto
 """
 
 # Importing registers the tables.
-from hashedge.adapters.orm import backstop, desk, indices, jobs, ledger, liquidation, risk, trading  # noqa: F401
+from hashedge.adapters.orm import (  # noqa: F401
+    backstop, desk, governance, indices, jobs, ledger, liquidation, risk, trading,
+)
 from hashedge.adapters.orm.base import Base, UTCDateTime
 
 __all__ = ["Base", "UTCDateTime"]

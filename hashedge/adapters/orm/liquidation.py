@@ -31,6 +31,7 @@ class LiquidationRow(Base):
     uncovered_sats: Mapped[int] = mapped_column(BigInteger)
     inputs: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(Text)
+    parameters_version_id: Mapped[int | None] = mapped_column(ForeignKey("parameter_versions.id"), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("account_id", "sequence", name="uq_liquidations_account_id"),

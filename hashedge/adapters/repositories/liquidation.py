@@ -27,12 +27,14 @@ class StoredLiquidation:
     uncovered_sats: int
     inputs: dict
     outcome: dict
+    parameters_version_id: int | None = None  # the governed parameters' version it used
 
 
 def _stored(row: LiquidationRow) -> StoredLiquidation:
     return StoredLiquidation(row.id, row.account_id, row.sequence, row.occurred_at, row.business_date,
                              row.notional_closed_sats, row.penalty_sats, row.shortfall_sats, row.insurance_fund_sats,
-                             row.adl_contracts, row.uncovered_sats, json.loads(row.inputs), json.loads(row.outcome))
+                             row.adl_contracts, row.uncovered_sats, json.loads(row.inputs), json.loads(row.outcome),
+                             row.parameters_version_id)
 
 
 WATERFALL_LOCK = 0x48454C57  # "HELW": pg_advisory_xact_lock key of the liquidation waterfall
@@ -62,7 +64,7 @@ class LiquidationRepository:
             "notional_closed_sats": record.notional_closed_sats, "penalty_sats": record.penalty_sats,
             "shortfall_sats": record.shortfall_sats, "insurance_fund_sats": record.insurance_fund_sats,
             "adl_contracts": record.adl_contracts, "uncovered_sats": record.uncovered_sats,
-            "inputs": inputs_text, "outcome": outcome_text,
+            "inputs": inputs_text, "outcome": outcome_text, "parameters_version_id": record.parameters_version_id,
         }])
 
     def get(self, liquidation_id: str) -> StoredLiquidation | None:

@@ -24,7 +24,7 @@ from hashedge.domain.fills import Fill
 from hashedge.domain.instruments import ContractSpec, spec_for
 from hashedge.domain.margin import AccountState
 from hashedge.domain.orders import Order, Side
-from hashedge.domain.parameters import RiskParameters
+from hashedge.domain.parameters import TEXT_PARAMETERS, RiskParameters
 from hashedge.domain.positions import Position
 
 
@@ -194,7 +194,7 @@ def parameters_json(params: RiskParameters) -> dict:
 
 
 def parameters_from_json(data: dict) -> RiskParameters:
-    return RiskParameters.from_registry({name: value if name == "mark.anchoring" else Decimal(value)
+    return RiskParameters.from_registry({name: value if name in TEXT_PARAMETERS else Decimal(value)
                                          for name, value in data.items()})
 
 

@@ -96,7 +96,7 @@ ACCOUNT_EVENT_PAGE = {"items": [ACCOUNT_EVENT], "total": 1, "page": 1, "page_siz
 LIQUIDATION = {
     "id": "L12-1", "occurred_at": "2027-01-11T08:01:00+00:00", "business_date": "2027-01-11",
     "notional_closed_sats": 2945920, "penalty_sats": 29460, "shortfall_sats": 0, "insurance_fund_sats": 0,
-    "adl_contracts": 1, "uncovered_sats": 0,
+    "adl_contracts": 1, "uncovered_sats": 0, "parameters_version": 1,
     "trigger": {"equity_sats": 1200000, "initial_margin_sats": 2208000, "maintenance_margin_sats": 1472000,
                 "status": "liquidatable"},
     "after": {"equity_sats": 1170540, "initial_margin_sats": 1104000, "maintenance_margin_sats": 736000,

@@ -30,6 +30,9 @@ class LiquidationSchema(Schema):
     insurance_fund_sats = fields.Integer(required=True)
     adl_contracts = fields.Integer(required=True)
     uncovered_sats = fields.Integer(required=True)
+    parameters_version = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the version of the governed parameters it used (GET /governance/parameters); "
+                       "null for liquidations recorded before the registry"})
     trigger = fields.Nested(StandingSchema, required=True)
     after = fields.Nested(StandingSchema, required=True)
     covers = fields.List(fields.Nested(CoverSchema), required=True)
@@ -76,6 +79,7 @@ def liquidation_view(record) -> dict:
             "notional_closed_sats": record.notional_closed_sats, "penalty_sats": record.penalty_sats,
             "shortfall_sats": record.shortfall_sats, "insurance_fund_sats": record.insurance_fund_sats,
             "adl_contracts": record.adl_contracts, "uncovered_sats": record.uncovered_sats,
+            "parameters_version": record.parameters_version_id,
             "trigger": outcome["trigger"], "after": outcome["after"], "covers": outcome["covers"],
             "steps": outcome["steps"],
             "fills": [{k: f[k] for k in ("stage", "step", "price", "quantity", "counterparty", "fees_sats", "fill_id")}
