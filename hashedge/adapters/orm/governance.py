@@ -81,6 +81,6 @@ class RagequitRow(Base):
 
     proposal_id: Mapped[int] = mapped_column(ForeignKey("governance_proposals.id"), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
-    shares: Mapped[int] = mapped_column(BigInteger)
-    amount_sats: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    shares: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # null until the pool has paid
+    amount_sats: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -20,7 +20,9 @@ from hashedge.adapters.orm.governance import (
 from hashedge.domain.governance.registry import ParameterVersion
 from hashedge.domain.parameters import RiskParameters
 
-_BUILT: dict[int, RiskParameters] = {}  # version id -> its parameters (versions are immutable)
+# A version's parameters depend on its overrides alone: built once per set of overrides (the key is
+# the content, not the id, so several databases in one process never share a wrong entry).
+_BUILT: dict[tuple, RiskParameters] = {}
 
 
 def _version(row: ParameterVersionRow) -> ParameterVersion:
@@ -53,9 +55,12 @@ class ParameterRepository:
 
     @staticmethod
     def parameters_of(version: ParameterVersion) -> RiskParameters:
-        if version.id not in _BUILT:
-            _BUILT[version.id] = version.parameters()
-        return _BUILT[version.id]
+        key = tuple(sorted(version.overrides.items()))
+        if key not in _BUILT:
+            if len(_BUILT) > 1000:
+                _BUILT.clear()
+            _BUILT[key] = version.parameters()
+        return _BUILT[key]
 
     def get(self, version_id: int) -> ParameterVersion | None:
         row = self.session.get(ParameterVersionRow, version_id)
@@ -116,8 +121,8 @@ class StoredVote:
 @dataclass(frozen=True)
 class StoredRagequit:
     account_id: int
-    shares: int
-    amount_sats: int
+    shares: int | None  # None until the pool has paid
+    amount_sats: int | None
     at: datetime
 
 
@@ -197,6 +202,12 @@ class ProposalRepository:
         query = select(RagequitRow).where(RagequitRow.proposal_id == proposal_id).order_by(RagequitRow.at)
         return [StoredRagequit(r.account_id, r.shares, r.amount_sats, r.at) for r in self.session.scalars(query).all()]
 
-    def add_ragequit(self, proposal_id: int, account_id: int, shares: int, amount_sats: int, at: datetime) -> None:
-        self.session.execute(insert(RagequitRow), [{"proposal_id": proposal_id, "account_id": account_id,
-                                                    "shares": shares, "amount_sats": amount_sats, "at": at}])
+    def add_ragequit(self, proposal_id: int, account_id: int, at: datetime) -> None:
+        """The member's exit, recorded before the pool pays it (``paid_ragequit`` completes it)."""
+        self.session.execute(insert(RagequitRow), [{"proposal_id": proposal_id, "account_id": account_id, "at": at}])
+
+    def paid_ragequit(self, proposal_id: int, account_id: int, shares: int, amount_sats: int) -> None:
+        self.session.execute(update(RagequitRow).where(RagequitRow.proposal_id == proposal_id,
+                                                       RagequitRow.account_id == account_id,
+                                                       RagequitRow.amount_sats.is_(None))
+                             .values(shares=shares, amount_sats=amount_sats))

@@ -105,9 +105,9 @@ def upgrade() -> None:
         "governance_ragequits",
         sa.Column("proposal_id", sa.Integer, nullable=False),
         sa.Column("account_id", sa.Integer, nullable=False),
-        sa.Column("shares", sa.BigInteger, nullable=False),
-        sa.Column("amount_sats", sa.BigInteger, nullable=False),
         sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("shares", sa.BigInteger, nullable=True),
+        sa.Column("amount_sats", sa.BigInteger, nullable=True),
         sa.PrimaryKeyConstraint("proposal_id", "account_id", name="pk_governance_ragequits"),
         _proposal("governance_ragequits"), _account("governance_ragequits"),
     )
