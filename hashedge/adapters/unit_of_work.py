@@ -21,6 +21,7 @@ from hashedge.adapters.repositories.desk import (
     LoginAttemptRepository,
     ReversalRepository,
 )
+from hashedge.adapters.repositories.fees import FeeRepository
 from hashedge.adapters.repositories.governance import ParameterRepository, ProposalRepository
 from hashedge.adapters.repositories.indices import BlockRepository, EpochRepository, FixingRepository
 from hashedge.adapters.repositories.jobs import JobRunRepository
@@ -100,6 +101,7 @@ class UnitOfWork:
         self.backstop_offers = BackstopOfferRepository(self.session)
         self.parameters = ParameterRepository(self.session)
         self.proposals = ProposalRepository(self.session)
+        self.fees = FeeRepository(self.session)
         self._active_token = _ACTIVE.set(self)
         return self
 

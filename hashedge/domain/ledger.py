@@ -111,6 +111,7 @@ class EntryKind(str, Enum):
     SHORTFALL_COVER = "shortfall_cover"  # a waterfall stage pays an account's loss below zero
     PENALTY_DISTRIBUTION = "penalty_distribution"  # a date's penalty escrow shared out
     CONTRIBUTION = "contribution"  # the platform puts its own money into a fund
+    FEE_DISTRIBUTION = "fee_distribution"  # a date's trading fees shared out
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,17 @@ def penalty_distribution(
         raise InvalidValue("amounts_sats", PENALTY_ESCROW.key, "the escrow cannot pay itself")
     moves[PENALTY_ESCROW] = -sum(moves.values())
     return _entry(EntryKind.PENALTY_DISTRIBUTION, moves, idempotency_key, occurred_at, memo)
+
+
+def fee_distribution(
+    amounts_sats: Mapping[LedgerAccount, int], *, idempotency_key: str, occurred_at: datetime, memo: str = ""
+) -> JournalEntry:
+    """A date's fees paid out of the ``fees`` account: one posting per recipient."""
+    moves = {account: _positive(amount, f"amounts_sats[{account}]") for account, amount in amounts_sats.items()}
+    if FEES in moves:
+        raise InvalidValue("amounts_sats", FEES.key, "the fees account cannot pay itself")
+    moves[FEES] = -sum(moves.values())
+    return _entry(EntryKind.FEE_DISTRIBUTION, moves, idempotency_key, occurred_at, memo)
 
 
 def shortfall_cover(

@@ -57,6 +57,7 @@ from hashedge.domain.settlement import MissingFixings, final_price, settlement_p
 from hashedge.errors import InvalidInput
 from hashedge.services.ledger import post
 from hashedge.services import pool
+from hashedge.services.fee_distribution import distribute_fees_due
 from hashedge.services.penalties import distribute_due
 
 DAILY = "daily"
@@ -74,13 +75,14 @@ class SettlementSummary:
     provisional: bool = False  # an early run of today: the date's close is still to settle
     marks_as_of: datetime | None = None  # the close, or the moment of a provisional run
     penalties_sats: dict[str, int] = field(default_factory=dict)  # date -> penalties shared out by this run
+    fees_sats: dict[str, int] = field(default_factory=dict)  # date -> trading fees shared out by this run
 
     def as_dict(self) -> dict:
         return {"provisional": self.provisional,
                 "marks_as_of": None if self.marks_as_of is None else self.marks_as_of.isoformat(),
                 "variation_margin_sats": self.variation_margin_sats, "settlement_prices": self.settlement_prices,
                 "final_settlements": self.final_settlements, "pending": self.pending,
-                "penalties_sats": self.penalties_sats}
+                "penalties_sats": self.penalties_sats, "fees_sats": self.fees_sats}
 
 
 def business_day_close(business_date: date) -> datetime:
@@ -130,6 +132,8 @@ def run_daily_settlement(uow: UnitOfWork, clock: Clock, business_date: date) -> 
                     _final(uow, record, summary, business_date, now)
             for paid in distribute_due(uow, now, business_date):
                 summary.penalties_sats[paid.business_date.isoformat()] = paid.total_sats
+            for shared in distribute_fees_due(uow, now, business_date):
+                summary.fees_sats[shared.business_date.isoformat()] = shared.total_sats
         uow.settlement_runs.add_completed(business_date, kind, summary.as_dict(), now, clock.now())
         uow.commit()
     return summary
@@ -192,7 +196,8 @@ def _from_record(business_date: date, stored: dict) -> SettlementSummary:
     return SettlementSummary(business_date, True, stored.get("variation_margin_sats", {}),
                              stored.get("settlement_prices", {}), stored.get("final_settlements", {}),
                              stored.get("pending", {}), stored.get("provisional", False),
-                             None if as_of is None else datetime.fromisoformat(as_of), stored.get("penalties_sats", {}))
+                             None if as_of is None else datetime.fromisoformat(as_of), stored.get("penalties_sats", {}),
+                             stored.get("fees_sats", {}))
 
 
 def run_due_settlements(new_uow: Callable[[], UnitOfWork], clock: Clock) -> list[SettlementSummary]:

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from hashedge.domain.instruments import hashprice_monthly
+from hashedge.domain.parameters import RiskParameters
 from hashedge.errors import InvalidInput
 from hashedge.jobs.scheduler import JobContext, settle_daily_job, slot_of
 from hashedge.services import accounts, ledger, settlement, trading
@@ -47,6 +48,13 @@ def collateral(runtime, account_id: int) -> int:
     return accounts.account_summary(runtime.uow(), account_id).collateral_sats
 
 
+def fee_rebates(runtime, day: date) -> dict[int, int]:
+    """What the night's fee distribution paid each maker (the makers' share of the date's fees)."""
+    with runtime.uow() as uow:
+        run = uow.settlement_runs.get(day, "fees")
+    return {int(a): v for a, v in run.summary["makers_sats"].items()} if run else {}
+
+
 def test_the_job_settles_every_closed_date_since_the_last_one_in_order(runtime, hedged):
     short, _long = hedged
     clock = runtime.clock
@@ -55,13 +63,16 @@ def test_the_job_settles_every_closed_date_since_the_last_one_in_order(runtime, 
     clock.set(datetime(2026, 11, 2, 1, tzinfo=UTC))
     first = settle_daily_job(JobContext(runtime, None), slot_of(clock.now(), 3600))
     assert first["settled_dates"] == ["2026-11-01"]  # no history: yesterday only
-    assert collateral(runtime, short) == 50_000_000 - 600 - 100 * 2 * 30  # maker fee (2 bps), then VM
+    # maker fee (2 bps), then VM; the night shares the date's fees out (maker 2 bps + taker 5 bps),
+    # the makers' share of it to the only maker
+    rebate = int((600 + 1500) * RiskParameters().fee_split_makers)
+    assert collateral(runtime, short) == 50_000_000 - 600 + rebate - 100 * 2 * 30
 
     clock.set(datetime(2026, 11, 5, 2, tzinfo=UTC))  # the scheduler was down for three days
     caught_up = settle_daily_job(JobContext(runtime, None), slot_of(clock.now(), 3600))
     assert caught_up["settled_dates"] == ["2026-11-02", "2026-11-03", "2026-11-04"]
     # 1 Nov re-marked to 50,100; 3 Nov to 49,900: the short is back to +100 over its entry
-    assert collateral(runtime, short) == 50_000_000 - 600 + 100 * 2 * 30
+    assert collateral(runtime, short) == 50_000_000 - 600 + rebate + 100 * 2 * 30
     assert settle_daily_job(JobContext(runtime, None), slot_of(clock.now(), 3600)) is None  # same slot
     clock.advance(timedelta(hours=1))
     assert settle_daily_job(JobContext(runtime, None), slot_of(clock.now(), 3600))["settled_dates"] == []
@@ -113,7 +124,10 @@ def test_an_early_run_is_provisional_and_the_close_still_settles_after_midnight(
     assert close.already_done and not close.provisional
     assert close.variation_margin_sats[SYMBOL] == {str(short): 1_800, str(long): -1_800}
     assert close.marks_as_of == datetime(2026, 11, 2, tzinfo=UTC)
-    assert {a: collateral(runtime, a) for a in hedged} == {short: start[short] - 1_200, long: start[long] + 1_200}
+    rebate = fee_rebates(runtime, date(2026, 11, 1))
+    assert rebate and set(rebate) == {short}  # the short made the market
+    assert {a: collateral(runtime, a) for a in hedged} == {short: start[short] - 1_200 + rebate[short],
+                                                           long: start[long] + 1_200}
     with runtime.uow() as uow:
         [position] = [p for p in uow.positions.open_in(SYMBOL, Decimal(30)) if p.account_id == str(short)]
         runs = [uow.settlement_runs.get(date(2026, 11, 1), kind) for kind in ("provisional", "daily")]
@@ -162,9 +176,10 @@ def test_variation_margin_for_many_accounts_moves_each_balance_exactly(runtime):
     clock.set(datetime(2026, 11, 2, 0, 30, tzinfo=UTC))
     summary = settlement.run_daily_settlement(runtime.uow(), clock, date(2026, 11, 1))
     assert len(summary.variation_margin_sats[SYMBOL]) == 36
+    rebates = fee_rebates(runtime, date(2026, 11, 1))  # the shorts made the market
     for i, (short, long) in enumerate(zip(shorts, longs)):
         moved = 17 * 30 * (1 + i)
-        assert collateral(runtime, short) == before[short] - moved
+        assert collateral(runtime, short) == before[short] - moved + rebates[short]
         assert collateral(runtime, long) == before[long] + moved
     with runtime.uow() as uow:
         positions = {p.account_id: p for p in uow.positions.open_in(SYMBOL, Decimal(30))}

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from hashedge.domain.instruments import hashprice_monthly
+from hashedge.domain.parameters import RiskParameters
 from hashedge.services import accounts, ledger, settlement
 from hashedge.web import create_app
 from indices.fixings import FixingValue
@@ -83,7 +84,10 @@ def test_a_miner_hedges_a_month_of_revenue_from_deposit_to_final_settlement(runt
     assert account["balances"]["collateral_sats"] == DEPOSIT_SATS - TAKER_FEE_SATS + hedge_gain_sats == 39_230_250
     assert account["initial_margin_sats"] == 0 and client.get("/api/v1/positions", headers=as_miner).json["items"] == []
     trader_account = client.get("/api/v1/account", headers=as_trader).json
-    assert trader_account["balances"]["collateral_sats"] == 100_000_000 - MAKER_FEE_SATS - hedge_gain_sats
+    # the night after the trade shared the date's fees out: the makers' share to the only maker
+    maker_rebate_sats = int((TAKER_FEE_SATS + MAKER_FEE_SATS) * RiskParameters().fee_split_makers)  # 19,530
+    assert trader_account["balances"]["collateral_sats"] == (100_000_000 - MAKER_FEE_SATS + maker_rebate_sats
+                                                             - hedge_gain_sats)
     # The hedge locked the price: mined at 42,000 plus the hedge's gain is exactly 45,000 a PH-day.
     mined_sats = 100 * 31 * 42_000
     assert mined_sats + hedge_gain_sats == NOTIONAL_SATS
