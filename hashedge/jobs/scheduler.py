@@ -37,6 +37,7 @@ from hashedge.bootstrap import Runtime
 from hashedge.errors import DataUnavailable
 from hashedge.jobs.lease import SchedulerLease
 from hashedge.services import fixings as fixing_services
+from hashedge.services import governance as governance_services
 from hashedge.services import instruments as instrument_services
 from hashedge.services import liquidation as liquidation_services
 from hashedge.services import settlement as settlement_services
@@ -53,6 +54,7 @@ LIQUIDATION_SWEEP_INTERVAL_SECONDS = 60
 # are published); a date whose expiries wait for fixings is picked up by the next date's run.
 SETTLE_INTERVAL_SECONDS = 3600
 POOL_UNWIND_INTERVAL_SECONDS = 3600  # the pool offers pool.unwind_fraction of each position an hour
+GOVERNANCE_INTERVAL_SECONDS = 60  # a passed proposal takes effect within a minute of its timelock's end
 LEASE_TTL = timedelta(seconds=30)
 
 
@@ -193,6 +195,17 @@ def pool_unwind_job(context: JobContext, scheduled_for: datetime) -> dict | None
                         lambda: pool_unwind.unwind(runtime.uow, runtime.clock).as_dict(), context.owner)
 
 
+def governance_job(context: JobContext, scheduled_for: datetime) -> dict | None:
+    """Close proposals whose voting has ended: execute passed ones once at the end of their timelock."""
+    runtime = context.runtime
+
+    def work() -> dict:
+        closed = governance_services.execute_due(runtime.uow(), runtime.clock)
+        return {"closed": [c.as_dict() for c in closed]}
+
+    return run_recorded(runtime, "governance", scheduled_for, work, context.owner)
+
+
 JOBS: dict[str, tuple[Callable[[JobContext, datetime], dict | None], int]] = {
     "ingest_blocks": (ingest_blocks_job, INGEST_INTERVAL_SECONDS),
     "publish_fixings": (publish_fixings_job, PUBLISH_INTERVAL_SECONDS),
@@ -200,6 +213,7 @@ JOBS: dict[str, tuple[Callable[[JobContext, datetime], dict | None], int]] = {
     "settle_daily": (settle_daily_job, SETTLE_INTERVAL_SECONDS),
     "liquidation_sweep": (liquidation_sweep_job, LIQUIDATION_SWEEP_INTERVAL_SECONDS),
     "pool_unwind": (pool_unwind_job, POOL_UNWIND_INTERVAL_SECONDS),
+    "governance": (governance_job, GOVERNANCE_INTERVAL_SECONDS),
 }
 
 

@@ -29,10 +29,18 @@ def operations(spec: dict):
 
 def schema_classes() -> dict[str, type[Schema]]:
     """Every marshmallow schema the API documents, by the component name apispec gives it."""
-    from hashedge.web.api import account_schemas, backstop_schemas, liquidation_schemas, schemas, trading_schemas
+    from hashedge.web.api import (
+        account_schemas,
+        backstop_schemas,
+        governance_schemas,
+        liquidation_schemas,
+        schemas,
+        trading_schemas,
+    )
 
     found = {}
-    for module in (schemas, account_schemas, trading_schemas, liquidation_schemas, backstop_schemas):
+    for module in (schemas, account_schemas, trading_schemas, liquidation_schemas, backstop_schemas,
+                   governance_schemas):
         for name, value in vars(module).items():
             if isinstance(value, type) and issubclass(value, Schema) and value.__module__ == module.__name__:
                 found[name.removesuffix("Schema")] = value

@@ -149,3 +149,33 @@ OFFER = {"id": 3, "instrument": "HP-2027-01", "side": "buy", "max_quantity": 20,
          "cancelled_at": None}
 OFFER_LIST = {"items": [OFFER]}
 OFFER_CANCELLED = {**OFFER, "status": "cancelled", "cancelled_at": "2027-01-05T09:00:00+00:00"}
+GOVERNANCE_VERSION = {
+    "id": 2, "effective_at": "2027-01-20T09:01:00+00:00", "source": "proposal", "actor": "account 12",
+    "proposal_id": 1, "reason": "proposal 1: penalties too low for the risk the pool takes",
+    "changes": {"liquidation.penalty_ratio": {"from": "0.01", "to": "0.02"}},
+}
+GOVERNANCE_REGISTRY = {
+    "version": GOVERNANCE_VERSION,
+    "parameters": [{"name": "liquidation.penalty_ratio", "value": "0.02", "default": "0.01", "low": "0",
+                    "high": "0.05", "unit": "ratio", "description": "liquidation penalty, a fraction of the notional closed"}],
+    "history": [GOVERNANCE_VERSION, {"id": 1, "effective_at": "1970-01-01T00:00:00+00:00", "source": "defaults",
+                                     "actor": "defaults", "proposal_id": None, "changes": {},
+                                     "reason": "the documented defaults (hashedge/domain/parameters.py)"}],
+}
+PROPOSAL_REQUEST = {"changes": {"liquidation.penalty_ratio": "0.02"},
+                    "rationale": "penalties too low for the risk the pool takes"}
+VOTE_REQUEST = {"choice": "yes"}
+PROPOSAL = {
+    "id": 1, "proposer_account_id": 12, "rationale": "penalties too low for the risk the pool takes",
+    "changes": {"liquidation.penalty_ratio": {"from": "0.01", "to": "0.02"}}, "status": "timelock",
+    "yes_weight": 60000000, "no_weight": 30000000, "snapshot_shares": 100000000,
+    "snapshot_at": "2027-01-11T09:00:00+00:00", "quorum": "0.5", "support": "0.5", "quorum_reached": True,
+    "support_reached": True, "voting_ends_at": "2027-01-18T09:00:00+00:00",
+    "executes_at": "2027-01-20T09:00:00+00:00", "expires_at": "2027-02-03T09:00:00+00:00",
+    "executed_version": None, "refused_reason": None,
+    "votes": [{"account_id": 12, "choice": "yes", "weight": 60000000, "cast_at": "2027-01-11T09:05:00+00:00"},
+              {"account_id": 13, "choice": "no", "weight": 30000000, "cast_at": "2027-01-12T10:00:00+00:00"}],
+    "ragequits": [{"account_id": 13, "shares": 30000000, "amount_sats": 30150000, "at": "2027-01-19T08:00:00+00:00"}],
+}
+PROPOSAL_PAGE = {"items": [PROPOSAL], "total": 1, "page": 1, "page_size": 100}
+RAGEQUIT = {"account_id": 13, "shares": 30000000, "amount_sats": 30150000, "at": "2027-01-19T08:00:00+00:00"}
