@@ -46,12 +46,13 @@ class Permission(str, Enum):
     USERS = "users"  # manage desk users
     LIQUIDATE = "liquidate"  # run the liquidation sweep
     INSURANCE = "insurance"  # contribute to the insurance fund (four eyes above the governed size)
+    GOVERNANCE = "governance"  # record a counterparty's vote; a risk committee member's emergency tightening
 
 
 _TRADER = frozenset({Permission.VIEW, Permission.ONBOARD, Permission.DEPOSIT, Permission.WITHDRAW,
-                     Permission.BLOCK_TRADE})
+                     Permission.BLOCK_TRADE, Permission.GOVERNANCE})
 _RISK = frozenset({Permission.VIEW, Permission.APPROVE, Permission.OPERATIONS, Permission.LIQUIDATE,
-                   Permission.INSURANCE})
+                   Permission.INSURANCE, Permission.GOVERNANCE})
 
 ROLE_PERMISSIONS = MappingProxyType({
     Role.VIEWER: frozenset({Permission.VIEW}),

@@ -20,7 +20,8 @@ from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.errors import NotFound
 from hashedge.domain import ledger as journal
-from hashedge.services import accounts, audit, block_trades, insurance, ledger, liquidation, pool, settlement
+from hashedge.domain.governance.registry import ParameterVersion
+from hashedge.services import accounts, audit, block_trades, governance, insurance, ledger, liquidation, pool, settlement
 from hashedge.services.audit import Actor, AuditedUnitOfWork, collateral_snapshot, positions_snapshot
 from hashedge.services.ledger import CollateralMovement, PostedEntry
 from hashedge.services.liquidation import SweepReport
@@ -182,3 +183,25 @@ def pool_withdrawal(session_factory: SessionFactory, clock: Clock, actor: Actor,
                             {"shares": shares, "idempotency_key": idempotency_key},
                             snapshot=_pool_snapshot(account_id))
     return pool.request_withdrawal(uow, clock, account_id, shares, idempotency_key)
+
+
+def record_vote(session_factory: SessionFactory, clock: Clock, actor: Actor, proposal_id: int, account_id: int,
+                choice: str) -> governance.ProposalView:
+    """A counterparty's vote, recorded by the desk on its instruction (``governance.cast_vote``)."""
+    uow = AuditedUnitOfWork(session_factory, clock, actor, "governance.vote", f"proposal:{proposal_id}",
+                            {"account_id": account_id, "choice": choice})
+    return governance.cast_vote(uow, clock, proposal_id, account_id, choice)
+
+
+def emergency_tighten(session_factory: SessionFactory, clock: Clock, actor: Actor, changes: dict[str, str],
+                      reason: str) -> ParameterVersion:
+    """A risk committee member tightens margins at once (``governance.emergency_tighten``); the
+    audit record holds the values before and after."""
+
+    def values(uow: UnitOfWork) -> dict:
+        current = uow.parameters.in_force().parameters().as_registry()
+        return {name: str(current[name]) for name in changes if name in current}
+
+    uow = AuditedUnitOfWork(session_factory, clock, actor, "governance.emergency_tighten", "parameters",
+                            {"changes": dict(changes), "reason": reason}, snapshot=values)
+    return governance.emergency_tighten(uow, clock, actor.username, changes, reason)

@@ -385,7 +385,8 @@ def execute_due(uow: UnitOfWork, clock: Clock) -> list[Closed]:
 def emergency_tighten(uow: UnitOfWork, clock: Clock, username: str, changes: Mapping[str, object],
                       reason: str) -> ParameterVersion:
     """A member of the governed risk committee raises margin ratios at once, within their hard
-    bounds (no step limit, no vote); loosening, or any other parameter, needs a proposal. Audited."""
+    bounds (no step limit, no vote); loosening, or any other parameter, needs a proposal. The desk
+    calls it through ``desk_actions.emergency_tighten``, whose unit of work audits it."""
     parsed = parse_changes(changes)
     reason = (reason or "").strip()
     if not reason:
@@ -407,10 +408,6 @@ def emergency_tighten(uow: UnitOfWork, clock: Clock, username: str, changes: Map
         written = uow.parameters.add(effective_at=now, recorded_at=now, source=Source.EMERGENCY, actor=username,
                                      proposal_id=None, reason=reason[:2000], changes=diff, overrides=overrides)
         uow.forget_parameters()
-        uow.audit.add(occurred_at=now, actor=username, action="governance.emergency_tighten",
-                      target=f"parameters version {written.id}", details={"reason": reason},
-                      before={name: old for name, (old, _new) in diff.items()},
-                      after={name: new for name, (_old, new) in diff.items()})
         uow.commit()
     return written
 

@@ -18,7 +18,8 @@ import pytest
 
 from hashedge.domain import ledger as journal
 from hashedge.errors import Conflict, Forbidden, InvalidInput, NotFound
-from hashedge.services import accounts, governance
+from hashedge.services import accounts, desk_actions, governance
+from hashedge.services.audit import Actor
 from hashedge.services.margin import parameter_version, risk_parameters
 
 PENALTY = "liquidation.penalty_ratio"
@@ -257,7 +258,8 @@ def test_the_risk_committee_tightens_margins_at_once_and_nothing_else(runtime, m
     vote(runtime, proposal, carol, "yes")
     runtime.clock.advance(9 * DAY)
     governance.execute_due(runtime.uow(), runtime.clock)
-    version = governance.emergency_tighten(runtime.uow(), runtime.clock, "rita", {initial: "0.3"}, "hashrate crash")
+    version = desk_actions.emergency_tighten(runtime.session_factory, runtime.clock, Actor("rita", "risk"),
+                                             {initial: "0.3"}, "hashrate crash")
     assert version.source == "emergency" and version.actor == "rita"  # no step limit: 0.13 -> 0.3 at once
     assert risk_parameters(runtime.uow()).ratios("diff_epoch").initial == Decimal("0.3")
     with pytest.raises(InvalidInput, match="loosening needs a vote"):
@@ -271,5 +273,6 @@ def test_the_risk_committee_tightens_margins_at_once_and_nothing_else(runtime, m
     with runtime.uow() as uow:
         [record] = uow.audit.page(action="governance.emergency_tighten", limit=10, offset=0)
     assert (record.actor, record.before, record.after) == ("rita", {initial: "0.13"}, {initial: "0.3"})
+    assert record.details == {"changes": {initial: "0.3"}, "reason": "hashrate crash"}
     registry = governance.registry(runtime.uow())
     assert [v.source for v in registry.history] == ["emergency", "proposal", "defaults"]

@@ -123,6 +123,17 @@ class LiquidationFilterForm(FlaskForm):
     end = DateField("To (UTC, inclusive)", validators=[Optional()])
 
 
+class VoteForm(FlaskForm):
+    account = StringField("Member (account id or name)", validators=[DataRequired(), Length(max=64)])
+    choice = SelectField("Vote", choices=["yes", "no"], validators=[DataRequired()])
+
+
+class EmergencyForm(FlaskForm):
+    name = SelectField("Margin ratio", validators=[DataRequired()], choices=[])
+    value = StringField("New value (higher: tighter)", validators=[DataRequired(), Length(max=32), DECIMAL])
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+
+
 FIELD_ALIASES = {"amount": "amount_sats", "date": "business_date", "order": "quantity", "buyer_id": "buyer",
                  "seller_id": "seller", "account_id": "account"}
 

@@ -43,6 +43,8 @@ NAV: list[NavEntry] = [
     NavEntry("Operations", "Settlement", "desk.settlement"),
     NavEntry("Operations", "Jobs", "desk.jobs"),
     NavEntry("Operations", "Fixings", "desk.fixings"),
+    NavEntry("Governance", "Parameters & history", "desk.governance_parameters"),
+    NavEntry("Governance", "Proposals & votes", "desk.governance_proposals", matches=("desk.governance_proposal",)),
     NavEntry("Analytics", "Indices", "desk.indices"),
     NavEntry("Analytics", "Contracts & hedging", "desk.analytics"),
     NavEntry("Audit", "Audit log", "desk.audit"),
@@ -51,7 +53,6 @@ NAV: list[NavEntry] = [
 # Areas whose pages come with their capabilities (issue #14: built when each lands).
 PLANNED = {
     "Protection": ["Quote", "Book", "Contracts", "Credit events"],
-    "Governance": ["Parameters & history", "Proposals", "Votes"],
 }
 
 
