@@ -303,8 +303,9 @@ def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: s
     if order_type == "market":
         limit_price = None  # a market order's price is the band edge, set below
     key = request_key(account_id, idempotency_key) if idempotency_key is not None else None
-    now, params = clock.now(), risk_parameters(uow)
+    now = clock.now()
     with uow:
+        params = risk_parameters(uow, now)
         require_account(uow, account_id)
         record = get_instrument(uow, instrument)
         spec = record.spec
@@ -388,8 +389,9 @@ def replace_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str,
     new_quantity = None if quantity is None else parse_quantity(quantity)
     new_price = parse_price(price)
     key = request_key(account_id, idempotency_key) if idempotency_key is not None else None
-    now, params = clock.now(), risk_parameters(uow)
+    now = clock.now()
     with uow:
+        params = risk_parameters(uow, now)
         require_account(uow, account_id)
         symbol = own_order(uow, account_id, order_id).order.instrument_id
         last_sequence = uow.instruments.lock_sequence(symbol)

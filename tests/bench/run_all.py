@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 SCRIPTS = ["bench_indices.py", "bench_platform.py", "bench_pricing.py", "bench_margin.py", "bench_matching.py",
-           "bench_ledger.py", "bench_liquidation.py", "bench_order_path.py", "bench_backstop.py"]
+           "bench_ledger.py", "bench_liquidation.py", "bench_order_path.py", "bench_backstop.py",
+           "bench_governance.py"]
 
 
 def main() -> int:

@@ -25,7 +25,12 @@ from hashedge.domain.parameters import RiskParameters
 _BUILT: dict[tuple, RiskParameters] = {}
 
 
-def _version(row: ParameterVersionRow) -> ParameterVersion:
+_VERSION_COLUMNS = (ParameterVersionRow.id, ParameterVersionRow.effective_at, ParameterVersionRow.source,
+                    ParameterVersionRow.actor, ParameterVersionRow.proposal_id, ParameterVersionRow.reason,
+                    ParameterVersionRow.changes, ParameterVersionRow.overrides)
+
+
+def _version(row) -> ParameterVersion:
     changes = {name: (old, new) for name, (old, new) in json.loads(row.changes).items()}
     return ParameterVersion(row.id, row.effective_at, row.source, row.actor, row.proposal_id, row.reason, changes,
                             json.loads(row.overrides))
@@ -41,10 +46,10 @@ class ParameterRepository:
         it takes effect). The latest is read once per unit of work."""
         if at is None and self._latest is not None:
             return self._latest
-        query = select(ParameterVersionRow)
+        query = select(*_VERSION_COLUMNS)  # columns, not entities: this read is on every write path
         if at is not None:
             query = query.where(ParameterVersionRow.effective_at <= at)
-        row = self.session.scalars(query.order_by(ParameterVersionRow.effective_at.desc(),
+        row = self.session.execute(query.order_by(ParameterVersionRow.effective_at.desc(),
                                                   ParameterVersionRow.id.desc()).limit(1)).first()
         if row is None:
             raise LookupError("no parameter version in force: is the database migrated (0013)?")
