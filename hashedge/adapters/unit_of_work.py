@@ -121,11 +121,14 @@ class UnitOfWork:
 
     def parameters_in_force(self, at: datetime | None = None):
         """The governed parameters' version in force at ``at`` (the latest when None), read once
-        per unit of work; outside its ``with`` block, in a read-only transaction of its own."""
+        per unit of work; outside its ``with`` block, in a plain read-only unit of work of its own
+        (never this one's: a subclass's hooks, such as an audited unit of work's, run once, in its
+        own transaction)."""
         if at not in self._versions:
             if self.session is None:
-                with self.read_only():
-                    self._versions[at] = self.parameters.in_force(at)
+                reader = UnitOfWork(self._session_factory)
+                with reader.read_only():
+                    self._versions[at] = reader.parameters.in_force(at)
             else:
                 self._versions[at] = self.parameters.in_force(at)
         return self._versions[at]

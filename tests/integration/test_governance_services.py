@@ -276,3 +276,35 @@ def test_the_risk_committee_tightens_margins_at_once_and_nothing_else(runtime, m
     assert record.details == {"changes": {initial: "0.3"}, "reason": "hashrate crash"}
     registry = governance.registry(runtime.uow())
     assert [v.source for v in registry.history] == ["emergency", "proposal", "defaults"]
+
+
+class FailingOncePool(LedgerPool):
+    """The pool's payment fails the first time (a crash between the recorded exit and the payment)."""
+
+    def __init__(self):
+        super().__init__()
+        self.failures = 1
+
+    def execute_withdrawal_now(self, new_uow, clock, account_id, idempotency_key):
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("the pool's transaction died")
+        return super().execute_withdrawal_now(new_uow, clock, account_id, idempotency_key)
+
+
+def test_a_ragequit_interrupted_before_the_payment_is_finished_by_asking_again_and_paid_once(runtime, members):
+    pool, (alice, bob, carol, dave) = members
+    flaky = FailingOncePool()
+    flaky.movements = pool.movements
+    proposal = passed_proposal(runtime, flaky, alice, carol)
+    with pytest.raises(RuntimeError):
+        governance.ragequit(runtime.uow, runtime.clock, flaky, proposal.id, bob)
+    [pending] = governance.get_proposal(runtime.uow(), runtime.clock, proposal.id).ragequits
+    assert (pending.account_id, pending.shares, pending.amount_sats) == (bob, None, None)
+    runtime.clock.advance(2 * DAY)  # even after the timelock: the recorded exit is owed
+    done = governance.ragequit(runtime.uow, runtime.clock, flaky, proposal.id, bob)
+    assert (done.shares, done.amount_sats) == (30, 300)
+    with pytest.raises(Conflict, match="already"):
+        governance.ragequit(runtime.uow, runtime.clock, flaky, proposal.id, bob)
+    with runtime.uow() as uow:
+        assert uow.ledger.balances([journal.collateral(str(bob))])[journal.collateral(str(bob))] == 300

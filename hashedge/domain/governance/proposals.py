@@ -125,6 +125,8 @@ def check_ragequit(status: Status, weights: Mapping[str, int], votes: Mapping[st
                    account_id: str) -> None:
     """Ragequit is open during the timelock of a passed proposal to members of its snapshot who
     voted no or did not vote, once each."""
+    if account_id in quitters:
+        raise GovernanceDenied(f"account {account_id} already ragequit this proposal", "account")
     if status is not Status.TIMELOCK:
         raise GovernanceDenied(f"ragequit is open only during a passed proposal's timelock (it is {status.value})")
     if weights.get(account_id, 0) <= 0:
@@ -132,5 +134,3 @@ def check_ragequit(status: Status, weights: Mapping[str, int], votes: Mapping[st
     if votes.get(account_id) is Choice.YES:
         raise GovernanceDenied(f"account {account_id} voted yes: only those who voted no or did not vote may "
                                "ragequit", "account")
-    if account_id in quitters:
-        raise GovernanceDenied(f"account {account_id} already ragequit this proposal", "account")
