@@ -2,7 +2,7 @@
 
 A date's fees are those credited to the ``fees`` account by entries that occurred on it (UTC),
 refunds netted. Once the date has closed they are shared out by the governed fee split
-(``fees.split.*``, the version in force when the date is distributed): makers pro rata to the
+(``fees.split.*``, the version in force when the date is distributed, named in the run's summary): makers pro rata to the
 maker notional of that date's book fills, the insurance fund, the community fund, the backstop
 pool; rounding remainders (and the makers' share of a date without makers) to the insurance fund.
 
@@ -27,7 +27,7 @@ from hashedge.domain.fee_distribution import split_fees
 from hashedge.domain.units import PAYOUT_ROUNDING, exact, to_sats
 from hashedge.errors import InvalidInput
 from hashedge.services.ledger import post
-from hashedge.services.margin import risk_parameters
+from hashedge.services.margin import parameter_version
 
 FEES = "fees"  # the settlement_runs kind
 
@@ -42,12 +42,14 @@ class FeeDistribution:
     community_fund_sats: int
     backstop_pool_sats: int
     remainder_sats: int
+    parameters_version: int | None = None  # the registry version whose split was applied
 
     def as_dict(self) -> dict:
         return {"business_date": self.business_date.isoformat(), "already_done": self.already_done,
                 "total_sats": self.total_sats, "makers_sats": self.makers_sats,
                 "insurance_fund_sats": self.insurance_fund_sats, "community_fund_sats": self.community_fund_sats,
-                "backstop_pool_sats": self.backstop_pool_sats, "remainder_sats": self.remainder_sats}
+                "backstop_pool_sats": self.backstop_pool_sats, "remainder_sats": self.remainder_sats,
+                "parameters_version": self.parameters_version}
 
 
 def _start(day: date) -> datetime:
@@ -56,7 +58,8 @@ def _start(day: date) -> datetime:
 
 def _from_record(day: date, summary: dict) -> FeeDistribution:
     return FeeDistribution(day, True, summary["total_sats"], summary["makers_sats"], summary["insurance_fund_sats"],
-                           summary["community_fund_sats"], summary["backstop_pool_sats"], summary["remainder_sats"])
+                           summary["community_fund_sats"], summary["backstop_pool_sats"], summary["remainder_sats"],
+                           summary.get("parameters_version"))
 
 
 def distribute_fees(uow: UnitOfWork, clock: Clock, business_date: date) -> FeeDistribution:
@@ -100,9 +103,11 @@ def distribute_date(uow: UnitOfWork, day: date, now: datetime) -> FeeDistributio
     for maker, _instrument, price, quantity, multiplier in uow.fees.maker_fills(start, end):
         notional = to_sats(exact(Decimal(price)) * quantity * exact(Decimal(multiplier)), PAYOUT_ROUNDING)
         makers[str(maker)] = makers.get(str(maker), 0) + notional
-    shares = split_fees(total, maker_notional_sats=makers, params=risk_parameters(uow))
+    version, params = parameter_version(uow, now)
+    shares = split_fees(total, maker_notional_sats=makers, params=params)
     result = FeeDistribution(day, False, total, shares.makers_sats, shares.insurance_fund_sats,
-                             shares.community_fund_sats, shares.backstop_pool_sats, shares.remainder_sats)
+                             shares.community_fund_sats, shares.backstop_pool_sats, shares.remainder_sats,
+                             version.id if version else None)
     amounts = {collateral_of(int(a)): v for a, v in shares.makers_sats.items()}
     for account, amount in ((ledger.INSURANCE_FUND, shares.insurance_fund_sats),
                             (ledger.COMMUNITY_FUND, shares.community_fund_sats),

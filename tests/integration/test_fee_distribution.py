@@ -76,7 +76,7 @@ def test_a_closed_dates_fees_are_shared_out_once_by_the_governed_split(runtime, 
         [entry] = [e.entry for e in uow.ledger.entries() if e.entry.kind.value == "fee_distribution"]
         assert entry.idempotency_key == f"fees:{DAY.isoformat()}"
     again = fee_distribution.distribute_fees(runtime.uow(), runtime.clock, DAY)
-    assert again.already_done and again.total_sats == fees
+    assert again.already_done and again.total_sats == fees and again.parameters_version == 1
     runtime.clock.advance(timedelta(days=1))
     settlement.run_daily_settlement(runtime.uow(), runtime.clock, DAY + timedelta(days=1))
     assert balances(runtime, journal.FEES)[journal.FEES] == 0  # the distribution is never counted as fees
