@@ -4,7 +4,8 @@ A date's fees are those credited to the ``fees`` account by entries that occurre
 refunds netted. Once the date has closed they are shared out by the governed fee split
 (``fees.split.*``, the version in force when the date is distributed, named in the run's summary): makers pro rata to the
 maker notional of that date's book fills, the insurance fund, the community fund, the backstop
-pool; rounding remainders (and the makers' share of a date without makers) to the insurance fund.
+pool (into its account's collateral: the pool's NAV); rounding remainders, the makers' share of a
+date without makers and the pool's share before the pool's first deposit go to the insurance fund.
 
 One journal entry per date (``fees:<date>``, the ``fees`` account debited, one posting per
 recipient, so a statement line each) and one ``settlement_runs`` row (kind ``fees``) in the same
@@ -15,7 +16,7 @@ settlement's transaction, like the penalty distribution (``services.penalties``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
@@ -108,12 +109,19 @@ def distribute_date(uow: UnitOfWork, day: date, now: datetime) -> FeeDistributio
     result = FeeDistribution(day, False, total, shares.makers_sats, shares.insurance_fund_sats,
                              shares.community_fund_sats, shares.backstop_pool_sats, shares.remainder_sats,
                              version.id if version else None)
-    amounts = {collateral_of(int(a)): v for a, v in shares.makers_sats.items()}
-    for account, amount in ((ledger.INSURANCE_FUND, shares.insurance_fund_sats),
+    pool_id = uow.pool.account_id()
+    if pool_id is None and shares.backstop_pool_sats:  # no pool yet: its share to the insurance fund
+        shares = replace(shares, insurance_fund_sats=shares.insurance_fund_sats + shares.backstop_pool_sats,
+                         remainder_sats=shares.remainder_sats + shares.backstop_pool_sats, backstop_pool_sats=0)
+        result = replace(result, insurance_fund_sats=shares.insurance_fund_sats, backstop_pool_sats=0,
+                         remainder_sats=shares.remainder_sats)
+    amounts: dict = {}
+    for account, amount in [*((collateral_of(int(a)), v) for a, v in shares.makers_sats.items()),
+                            (ledger.INSURANCE_FUND, shares.insurance_fund_sats),
                             (ledger.COMMUNITY_FUND, shares.community_fund_sats),
-                            (ledger.BACKSTOP_POOL, shares.backstop_pool_sats)):
+                            (collateral_of(pool_id) if pool_id is not None else None, shares.backstop_pool_sats)]:
         if amount:
-            amounts[account] = amount
+            amounts[account] = amounts.get(account, 0) + amount
     if total:
         key = f"fees:{day.isoformat()}"
         memo = (f"trading fees of {day}: {total} sats shared out (makers pro rata to maker volume, "

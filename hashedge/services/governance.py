@@ -5,7 +5,8 @@ emergency tightening. One transaction per use case; the rules are ``domain.gover
 Votes weigh backstop-pool shares, read through ``PoolShares``, a narrow port of this service:
 shares of every member and in total as of an instant (the snapshot, inside the caller's
 transaction) and an immediate withdrawal at NAV (the ragequit, the pool's own idempotent use
-case). ``pool_shares(runtime)`` gives the implementation in use.
+case). ``pool_shares(runtime)`` gives the implementation in use: ``BackstopPool``, the backstop
+pool's own tables and services (BACKSTOP.md); tests may hand a service another implementation.
 """
 
 from __future__ import annotations
@@ -80,9 +81,37 @@ class NoPool:
         raise Conflict("there is no backstop pool to leave")
 
 
+class BackstopPool:
+    """The backstop pool (``services.pool``, BACKSTOP.md) behind the votes: its append-only share
+    movements summed up to an instant, and its immediate withdrawal at NAV for a ragequit."""
+
+    def shares_at(self, uow: UnitOfWork, instant: datetime) -> dict[int, int]:
+        return uow.pool.shares_by_account(instant)
+
+    def total_at(self, uow: UnitOfWork, instant: datetime) -> int:
+        return uow.pool.total_shares(instant)
+
+    def execute_withdrawal_now(self, new_uow: Callable[[], UnitOfWork], clock: Clock, account_id: int,
+                               idempotency_key: str) -> tuple[int, int]:
+        """All the member's free shares (those not already queued for a delayed withdrawal) at the
+        NAV now; asked again with the same key, the same withdrawal (never a second)."""
+        from hashedge.services import pool
+
+        uow = new_uow()
+        with uow.read_only():
+            done = uow.pool.withdrawal_by_key(account_id, idempotency_key)
+            free = uow.pool.shares_of(account_id) - uow.pool.queued_shares(account_id)
+        shares = done.shares if done is not None else free
+        if shares <= 0:
+            raise Conflict(f"account {account_id} has no free pool shares to withdraw",
+                           fields={"account": ["no free pool shares"]})
+        movement = pool.execute_withdrawal_now(new_uow(), clock, account_id, shares, idempotency_key)
+        return movement.shares, movement.amount_sats
+
+
 def pool_shares(runtime) -> PoolShares:
-    """The pool behind the votes (``NoPool`` until the backstop pool exists)."""
-    return NoPool()
+    """The pool behind the votes: the backstop pool."""
+    return BackstopPool()
 
 
 # --- the registry ----------------------------------------------------------------------------------
