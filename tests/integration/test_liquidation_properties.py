@@ -271,12 +271,14 @@ class LiquidationMachine(RuleBasedStateMachine):
             extra_days = uow.liquidations.dates_with_penalties(self.clock.now().date())
             distributed += [run for day in extra_days if day not in self.settled
                             and (run := uow.settlement_runs.get(day, "penalties"))]
+            fee_runs = uow.settlement_runs.recent(limit=1000, kind="fees")
             for symbol in SYMBOLS:
                 assert uow.positions.net_quantity(symbol) == 0
         assert balances[journal.EXTERNAL_CUSTODY] == -(sum(self.flows.values()) + self.contributions)
         fund_shares = sum(run.summary["insurance_fund_sats"] for run in distributed)
         covered = sum(r.insurance_fund_sats for r in records)
-        assert balances[journal.INSURANCE_FUND] == self.contributions + fund_shares - covered
+        fee_shares = sum(run.summary["insurance_fund_sats"] for run in fee_runs)  # the nightly fee split's
+        assert balances[journal.INSURANCE_FUND] == self.contributions + fund_shares + fee_shares - covered
         assert balances[journal.PENALTY_ESCROW] == (sum(r.penalty_sats for r in records)
                                                     - sum(run.summary["total_sats"] for run in distributed))
         for record in records:
