@@ -51,6 +51,7 @@ from hashedge.services.margin import parameter_version
 
 MAX_PAGE_SIZE = 500
 MAX_RATIONALE = 4000
+MAX_ID = 2**31 - 1  # proposal ids are INTEGER columns
 
 
 class PoolShares(Protocol):
@@ -213,6 +214,8 @@ def _view(uow: UnitOfWork, stored: StoredProposal, now: datetime, *, yes: int, n
 
 
 def _require_proposal(uow: UnitOfWork, proposal_id: int, *, lock: bool = False) -> StoredProposal:
+    if not 0 < int(proposal_id) <= MAX_ID:  # beyond the column's range: no such proposal, on every backend
+        raise NotFound(f"no proposal {proposal_id}")
     stored = uow.proposals.get(int(proposal_id), lock=lock)
     if stored is None:
         raise NotFound(f"no proposal {proposal_id}")

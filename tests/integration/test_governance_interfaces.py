@@ -52,6 +52,7 @@ def test_proposals_are_listed_publicly_and_a_missing_one_is_a_404(client):
     missing = client.get("/api/v1/governance/proposals/7")
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
     assert client.get("/api/v1/governance/proposals?page=0").status_code == 400
+    assert client.get("/api/v1/governance/proposals/1193418356310").status_code == 404  # beyond INTEGER
 
 
 def test_proposing_and_voting_need_a_key_and_refusals_are_json_with_field_messages(client, member):
