@@ -38,7 +38,11 @@ date's penalties split 40% to the takers of the liquidation fills, 10% to the de
 OTC counterparties, 40% to the insurance fund and 10% to the community fund. The backstop pool
 (``backstop/`` and BACKSTOP.md): withdrawals after 7 days, takeovers at the mark less 1%, at most 1%
 of its NAV taken over and 1% paid for a shortfall per liquidation, at most 50% of its NAV in one
-contract, a tenth of each position offered back to the book at the mark each hour.
+contract, a tenth of each position offered back to the book at the mark each hour. Default
+protection (``protection/PROTECTION.md``): sellers post 50% of the notional (Carapace keeps sellers' capital at
+50% of protection sold), raised to the mark-to-market; a booked premium within 50% (at least 25 bps)
+of the fair one; the insurance fund sells protection of last resort on up to 25% of its balance, at
+no less than 200 bps a year.
 """
 
 from __future__ import annotations
@@ -157,6 +161,14 @@ BOUNDS = {
     "governance.timelock_days": Bound(Decimal(2), Decimal(30)),
     "governance.execution_grace_days": Bound(Decimal(1), Decimal(30)),
     "governance.margin_step_ratio": Bound(Decimal("0.01"), Decimal(1)),
+    # default protection (protection/PROTECTION.md): sellers post 10% to 100% of the notional; a
+    # booked premium within a band around the fair one; the insurance fund sells protection of
+    # last resort on at most its whole balance, at a premium of at most 100% a year
+    "protection.collateral_ratio": Bound(Decimal("0.1"), Decimal(1)),
+    "protection.premium_band_ratio": Bound(Decimal(0), Decimal(1)),
+    "protection.premium_band_min_bps": Bound(Decimal(0), Decimal(1000)),
+    "protection.fund_capacity_ratio": Bound(Decimal(0), Decimal(1)),
+    "protection.fund_min_premium_bps": Bound(Decimal(0), Decimal(10000)),
 }
 
 # Registry name -> attribute of the scalar (non-margin) parameters; whole numbers are marked.
@@ -197,6 +209,11 @@ SCALARS = {
     "governance.execution_grace_days": "governance_execution_grace_days",
     "governance.margin_step_ratio": "governance_margin_step_ratio",
     "governance.risk_committee": "governance_risk_committee",
+    "protection.collateral_ratio": "protection_collateral_ratio",
+    "protection.premium_band_ratio": "protection_premium_band_ratio",
+    "protection.premium_band_min_bps": "protection_premium_band_min_bps",
+    "protection.fund_capacity_ratio": "protection_fund_capacity_ratio",
+    "protection.fund_min_premium_bps": "protection_fund_min_premium_bps",
 }
 WHOLE_NUMBERS = frozenset({"mark.min_book_notional_sats", "mark.trade_window_minutes", "pool.withdrawal_delay_days",
                            "governance.voting_period_days", "governance.timelock_days",
@@ -322,6 +339,11 @@ class RiskParameters:
     governance_execution_grace_days: Decimal = Decimal(14)
     governance_margin_step_ratio: Decimal = Decimal("0.25")
     governance_risk_committee: str = ""  # desk usernames, comma-separated: who may tighten margins at once
+    protection_collateral_ratio: Decimal = Decimal("0.5")
+    protection_premium_band_ratio: Decimal = Decimal("0.5")
+    protection_premium_band_min_bps: Decimal = Decimal(25)
+    protection_fund_capacity_ratio: Decimal = Decimal("0.25")
+    protection_fund_min_premium_bps: Decimal = Decimal(200)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mark_anchoring", MarkAnchoring(self.mark_anchoring))
