@@ -33,6 +33,7 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     from hashedge.web.api import governance as governance_api
     from hashedge.web.api import indices as indices_api
     from hashedge.web.api import liquidation as liquidation_api
+    from hashedge.web.api import protection as protection_api
     from hashedge.web.api import trading as trading_api
 
     api = HashEdgeApi(app, spec_kwargs={"info": {"description": "Bitcoin hashrate indices, fixings and "
@@ -51,6 +52,7 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     api.register_blueprint(backstop_api.offers_blp, url_prefix="/api/v1")
     api.register_blueprint(governance_api.public_blp, url_prefix="/api/v1")
     api.register_blueprint(governance_api.blp, url_prefix="/api/v1")
+    api.register_blueprint(protection_api.blp, url_prefix="/api/v1")
     app.register_blueprint(api_docs.bp)
     init_desk(app)
     edge.register(app)

@@ -34,13 +34,14 @@ def schema_classes() -> dict[str, type[Schema]]:
         backstop_schemas,
         governance_schemas,
         liquidation_schemas,
+        protection_schemas,
         schemas,
         trading_schemas,
     )
 
     found = {}
     for module in (schemas, account_schemas, trading_schemas, liquidation_schemas, backstop_schemas,
-                   governance_schemas):
+                   governance_schemas, protection_schemas):
         for name, value in vars(module).items():
             if isinstance(value, type) and issubclass(value, Schema) and value.__module__ == module.__name__:
                 found[name.removesuffix("Schema")] = value

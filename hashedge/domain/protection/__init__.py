@@ -12,7 +12,6 @@ from hashedge.domain.protection.contract import (
     effective_date,
     is_cds_date,
     next_cds_date,
-    standard_maturity,
 )
 from hashedge.domain.protection.credit_events import (
     CashSettlement,
@@ -29,5 +28,5 @@ __all__ = [
     "CashSettlement", "ContractStatus", "CreditEvent", "EventKind", "NovationTakeover", "ProtectionContract",
     "SettlementMethod", "accrual_days", "accrued_premium_sats", "cash_settlement", "collateral_required_sats",
     "collateral_transfer_sats", "determine_credit_event", "effective_date", "is_cds_date", "next_cds_date",
-    "novation_takeovers", "premium_due_sats", "standard_maturity",
+    "novation_takeovers", "premium_due_sats",
 ]

@@ -6,7 +6,8 @@
 - **Dates**: traded on ``trade_date``; protection and premium run from the **effective date**, the
   day after (ISDA's step-in date T+1), so cover cannot be bought on a liquidation already under way
   (Carapace's audit: protection bought at the last minute for free cover), through the
-  ``maturity_date`` inclusive, a standard CDS date (20 March, June, September or December).
+  ``maturity_date`` inclusive, a standard CDS date (20 March, June, September or December; a
+  tenor's maturity is the pricing library's ``standard_maturity``, ISDA's CDS2015 rule).
 - **Money**: ``notional_sats`` protected; ``premium_bps`` a year on it, accrued daily Act/360
   (``premium``); an optional ``upfront_sats`` paid by the buyer at booking (negative: paid by
   the seller).
@@ -16,7 +17,6 @@
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -28,7 +28,6 @@ from hashedge.domain.units import require_price, require_sats
 CDS_MONTHS = (3, 6, 9, 12)
 CDS_DAY = 20
 MAX_PREMIUM_BPS = Decimal(100_000)  # 1000% a year: beyond it a quote is a bet, not insurance
-TENOR_MONTHS = {"3M": 3, "6M": 6, "9M": 9, "1Y": 12, "2Y": 24, "3Y": 36, "5Y": 60}
 
 
 class SettlementMethod(str, Enum):
@@ -55,22 +54,6 @@ def next_cds_date(day: date) -> date:
         month += 1
         if month > 12:
             year, month = year + 1, 1
-
-
-def _add_months(day: date, months: int) -> date:
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def standard_maturity(trade_date: date, tenor: str) -> date:
-    """The tenor's maturity rolled forward to a CDS date: ``trade_date + tenor``, then the next
-    20 Mar/Jun/Sep/Dec on or after it (quarterly rolls, so a 3M contract always covers at least
-    three months; the pricing library values it to this date)."""
-    if tenor not in TENOR_MONTHS:
-        raise InvalidValue("tenor", tenor, f"must be one of {', '.join(TENOR_MONTHS)}")
-    end = _add_months(trade_date, TENOR_MONTHS[tenor])
-    return end if is_cds_date(end) else next_cds_date(end)
 
 
 def effective_date(trade_date: date) -> date:

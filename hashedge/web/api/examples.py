@@ -179,3 +179,11 @@ PROPOSAL = {
 }
 PROPOSAL_PAGE = {"items": [PROPOSAL], "total": 1, "page": 1, "page_size": 100}
 RAGEQUIT = {"account_id": 13, "shares": 30000000, "amount_sats": 30150000, "at": "2027-01-19T08:00:00+00:00"}
+PROTECTION_QUOTE = {
+    "reference_account_id": 7, "tenor": "3M", "trade_date": "2026-12-01", "effective_date": "2026-12-02",
+    "maturity": "2027-03-20", "notional_sats": 50000000, "premium_bps": "307.2148", "standard_coupon_bps": 100,
+    "upfront_sats": 230455, "protection_leg_sats": 341670.49, "risky_pv01_sats": 1112.16,
+    "inputs": {"equity_sats": 10000000, "maintenance_margin_sats": 10000000, "exposure_sats": 100000000,
+               "leverage": 10.0, "daily_vol": 0.02437, "window_days": 3, "default_probability": 0.01797,
+               "hazard_rate_per_year": 2.2065, "recovery": 0.98584},
+}

@@ -18,7 +18,6 @@ from hashedge.domain.protection import (
     collateral_transfer_sats,
     next_cds_date,
     premium_due_sats,
-    standard_maturity,
 )
 
 D = Decimal
@@ -29,17 +28,6 @@ def contract(**changes) -> ProtectionContract:
                   reference_instrument_id=None, notional_sats=100_000_000, premium_bps=D(250), upfront_sats=0,
                   trade_date=date(2026, 12, 1), maturity_date=date(2027, 3, 20), settlement="cash")
     return ProtectionContract(**(fields | changes))
-
-
-@pytest.mark.parametrize(("trade", "tenor", "maturity"), [
-    (date(2026, 12, 1), "3M", date(2027, 3, 20)),  # 1 March rolls to the 20th
-    (date(2026, 12, 20), "3M", date(2027, 3, 20)),  # lands on a CDS date: kept
-    (date(2026, 12, 21), "3M", date(2027, 6, 20)),
-    (date(2026, 11, 30), "1Y", date(2027, 12, 20)),
-    (date(2027, 1, 31), "6M", date(2027, 9, 20)),  # 31 July -> 20 September
-])
-def test_a_tenor_rolls_forward_to_the_next_standard_cds_date(trade, tenor, maturity):
-    assert standard_maturity(trade, tenor) == maturity
 
 
 def test_the_next_cds_date_is_strictly_after_the_day():
