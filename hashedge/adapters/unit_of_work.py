@@ -27,6 +27,7 @@ from hashedge.adapters.repositories.indices import BlockRepository, EpochReposit
 from hashedge.adapters.repositories.jobs import JobRunRepository
 from hashedge.adapters.repositories.ledger import AccountRepository, ApiKeyRepository, LedgerRepository
 from hashedge.adapters.repositories.liquidation import LiquidationRepository
+from hashedge.adapters.repositories.protection import ProtectionRepository
 from hashedge.adapters.repositories.risk import AccountEventRepository, AccountStatusRepository
 from hashedge.adapters.repositories.trading import (
     InstrumentRepository,
@@ -102,6 +103,7 @@ class UnitOfWork:
         self.parameters = ParameterRepository(self.session)
         self.proposals = ProposalRepository(self.session)
         self.fees = FeeRepository(self.session)
+        self.protection = ProtectionRepository(self.session)
         self._active_token = _ACTIVE.set(self)
         return self
 

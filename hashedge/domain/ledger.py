@@ -51,6 +51,7 @@ class AccountKind(str, Enum):
     SETTLEMENT_CLEARING = "settlement_clearing"
     EXTERNAL_CUSTODY = "external_custody"
     PENALTY_ESCROW = "penalty_escrow"
+    PROTECTION_ESCROW = "protection_escrow"  # protection sellers' posted collateral
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,9 @@ COMMUNITY_FUND = LedgerAccount(AccountKind.COMMUNITY_FUND)
 SETTLEMENT_CLEARING = LedgerAccount(AccountKind.SETTLEMENT_CLEARING)
 EXTERNAL_CUSTODY = LedgerAccount(AccountKind.EXTERNAL_CUSTODY)
 PENALTY_ESCROW = LedgerAccount(AccountKind.PENALTY_ESCROW)
+PROTECTION_ESCROW = LedgerAccount(AccountKind.PROTECTION_ESCROW)
 PLATFORM_ACCOUNTS = (FEES, INSURANCE_FUND, BACKSTOP_POOL, COMMUNITY_FUND, SETTLEMENT_CLEARING, EXTERNAL_CUSTODY,
-                     PENALTY_ESCROW)
+                     PENALTY_ESCROW, PROTECTION_ESCROW)
 
 
 class EntryKind(str, Enum):
@@ -112,6 +114,7 @@ class EntryKind(str, Enum):
     PENALTY_DISTRIBUTION = "penalty_distribution"  # a date's penalty escrow shared out
     CONTRIBUTION = "contribution"  # the platform puts its own money into a fund
     FEE_DISTRIBUTION = "fee_distribution"  # a date's trading fees shared out
+    PROTECTION = "protection"  # a protection contract's booking, collateral move, settlement or expiry
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,17 @@ def contribution(
     if fund.kind is AccountKind.COLLATERAL or fund == EXTERNAL_CUSTODY:
         raise InvalidValue("fund", fund.key, "is not a platform fund")
     return _entry(EntryKind.CONTRIBUTION, {EXTERNAL_CUSTODY: -amount, fund: amount}, idempotency_key, occurred_at, memo)
+
+
+def protection(
+    moves: Mapping[LedgerAccount, int], *, idempotency_key: str, occurred_at: datetime,
+    kind: EntryKind = EntryKind.PROTECTION, memo: str = "",
+) -> JournalEntry | None:
+    """One protection event's money (booking, a night's premiums or collateral moves, a credit
+    event's settlement, an expiry): any balanced set of moves; ``None`` when nothing moves."""
+    if not any(moves.values()):
+        return None
+    return _entry(kind, moves, idempotency_key, occurred_at, memo)
 
 
 def _against_clearing(

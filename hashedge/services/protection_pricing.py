@@ -30,9 +30,8 @@ from statistics import NormalDist
 from hashedge.domain.instruments import ContractSpec
 from hashedge.domain.margin import AccountState, account_margin, notional_sats
 from hashedge.domain.parameters import MARGIN_PERIOD_OF_RISK_DAYS, CALIBRATION_CONFIDENCE, RiskParameters
-from pricing.cds import BASIS_POINT, price_cds
+from pricing.cds import BASIS_POINT, price_cds, standard_maturity
 from pricing.default_model import default_risk
-from pricing.protection import protection_premium
 
 STANDARD_COUPON_BPS = 100
 HORIZON_DAYS = 1  # daily variation margin
@@ -99,31 +98,30 @@ def _bps(value: float) -> Decimal:
 
 
 def fair_quote(risk_equity_sats: int, exposure_sats: int, vol: float, *, notional_sats: int, trade_date: date,
-               tenor: str) -> FairQuote:
-    """The fair premium and upfront for protection of ``notional_sats`` on an account with that
-    equity, exposure and daily volatility (module docstring). An account without exposure cannot
-    default: its premium is zero."""
+               tenor: str | None = None, maturity: date | None = None) -> FairQuote:
+    """The fair premium and upfront for protection of ``notional_sats`` to the tenor's standard
+    maturity (or to ``maturity``, a CDS date) on an account with that equity, exposure and daily
+    volatility (module docstring): ``pricing.protection_premium``'s computation, which also takes
+    a maturity date. An account without exposure cannot default: its premium is zero."""
+    end = maturity if maturity is not None else standard_maturity(trade_date, tenor)
+    coupon = STANDARD_COUPON_BPS * BASIS_POINT
+    window = HORIZON_DAYS + CURE_DAYS
     if exposure_sats <= 0 or vol <= 0:
-        cds = price_cds(trade_date=trade_date, maturity=tenor, notional=notional_sats,
-                        running_spread=STANDARD_COUPON_BPS * BASIS_POINT, recovery=0.0, hazard_rate=0.0)
+        cds = price_cds(trade_date=trade_date, maturity=end, notional=notional_sats, running_spread=coupon,
+                        recovery=0.0, hazard_rate=0.0)
         return FairQuote(trade_date, cds.maturity, notional_sats, Decimal(0), STANDARD_COUPON_BPS,
-                         math.ceil(cds.fair_upfront * notional_sats), 0.0, HORIZON_DAYS + CURE_DAYS, 0.0, 1.0, 0.0,
-                         cds.risky_pv01)
-    quote = protection_premium(equity_sats=risk_equity_sats, notional_sats=exposure_sats, daily_vol=vol,
-                               trade_date=trade_date, tenor=tenor, horizon_days=HORIZON_DAYS, cure_days=CURE_DAYS,
-                               protected_sats=notional_sats)
-    hazard, recovery = quote.hazard_rate_per_year, quote.recovery
-    standard = price_cds(trade_date=trade_date, maturity=quote.maturity, notional=notional_sats,
-                         running_spread=STANDARD_COUPON_BPS * BASIS_POINT, recovery=min(recovery, 1.0 - 1e-12),
-                         hazard_rate=hazard)
-    fair = quote.cds if quote.cds is not None else standard
+                         math.ceil(cds.fair_upfront * notional_sats), 0.0, window, 0.0, 1.0, 0.0, cds.risky_pv01)
+    risk = default_risk(risk_equity_sats, exposure_sats, vol, HORIZON_DAYS, CURE_DAYS, notional_sats)
+    recovery = min(1.0 - risk.loss_given_default, 1.0 - 1e-12)
+    hazard = risk.hazard_rate_per_year if risk.probability > 0.0 else 0.0
+    cds = price_cds(trade_date=trade_date, maturity=end, notional=notional_sats, running_spread=coupon,
+                    recovery=recovery, hazard_rate=hazard)
     return FairQuote(
-        trade_date=trade_date, maturity=quote.maturity, notional_sats=notional_sats,
-        premium_bps=_bps(quote.premium_bps_per_year), standard_coupon_bps=STANDARD_COUPON_BPS,
-        upfront_sats=math.ceil(standard.fair_upfront * notional_sats),
-        default_probability=quote.default_risk.probability, window_days=HORIZON_DAYS + CURE_DAYS,
-        hazard_rate_per_year=hazard, recovery=recovery,
-        protection_leg_sats=fair.protection_leg_npv, risky_pv01_sats=fair.risky_pv01)
+        trade_date=trade_date, maturity=cds.maturity, notional_sats=notional_sats,
+        premium_bps=_bps(cds.fair_spread / BASIS_POINT), standard_coupon_bps=STANDARD_COUPON_BPS,
+        upfront_sats=math.ceil(cds.fair_upfront * notional_sats), default_probability=risk.probability,
+        window_days=window, hazard_rate_per_year=hazard, recovery=recovery,
+        protection_leg_sats=cds.protection_leg_npv, risky_pv01_sats=cds.risky_pv01)
 
 
 def mark_to_market_sats(risk: ReferenceRisk, *, notional_sats: int, premium_bps: Decimal, valued_on: date,

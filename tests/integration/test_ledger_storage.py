@@ -108,7 +108,8 @@ def test_platform_accounts_exist_from_the_start_with_zero_balances(runtime):
     with runtime.uow() as uow:
         balances = {account.key: amount for account, amount in uow.ledger.balances().items()}
     assert balances == {key: 0 for key in ("fees", "insurance_fund", "backstop_pool", "community_fund",
-                                           "settlement_clearing", "external_custody", "penalty_escrow")}
+                                           "settlement_clearing", "external_custody", "penalty_escrow",
+                                           "protection_escrow")}
 
 
 def test_the_orm_describes_the_migrated_ledger_tables(runtime):

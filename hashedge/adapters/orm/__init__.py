@@ -7,7 +7,7 @@ Importing the package registers every table on ``Base.metadata`` (Alembic's auto
 
 # Importing registers the tables.
 from hashedge.adapters.orm import (  # noqa: F401
-    backstop, desk, governance, indices, jobs, ledger, liquidation, risk, trading,
+    backstop, desk, governance, indices, jobs, ledger, liquidation, protection, risk, trading,
 )
 from hashedge.adapters.orm.base import Base, UTCDateTime
 

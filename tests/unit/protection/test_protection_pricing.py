@@ -15,6 +15,7 @@ from hashedge.domain.margin import AccountState
 from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.positions import Position
 from hashedge.services.protection_pricing import daily_vol, fair_quote, mark_to_market_sats, reference_risk
+from pricing.protection import protection_premium
 
 TRADE = date(2026, 12, 1)
 # premium_bps is published to 1e-6 bps: the identity holds to half of that times the PV01
@@ -44,6 +45,17 @@ def test_fair_premium_times_risky_pv01_is_the_protection_leg(equity):
     gap = abs(float(quote.premium_bps) * quote.risky_pv01_sats - quote.protection_leg_sats)
     assert gap <= TOLERANCE_BPS * quote.risky_pv01_sats + 1e-9 * quote.protection_leg_sats
     assert quote.protection_leg_sats > 0 and 0 < quote.recovery < 1
+
+
+def test_the_quote_is_the_pricing_library_protection_premium():
+    quote = fair_quote(5_000_000, 100_000_000, 0.0244, notional_sats=50_000_000, trade_date=TRADE, tenor="1Y")
+    library = protection_premium(equity_sats=5_000_000, notional_sats=100_000_000, daily_vol=0.0244, trade_date=TRADE,
+                                 tenor="1Y", horizon_days=1, cure_days=2, protected_sats=50_000_000)
+    assert float(quote.premium_bps) == pytest.approx(library.premium_bps_per_year, abs=1e-6)
+    assert quote.maturity == library.maturity == date(2027, 12, 20)
+    dated = fair_quote(5_000_000, 100_000_000, 0.0244, notional_sats=50_000_000, trade_date=TRADE,
+                       maturity=date(2027, 12, 20))
+    assert dated.premium_bps == quote.premium_bps
 
 
 def test_an_account_without_exposure_cannot_default_and_costs_nothing():
