@@ -141,13 +141,9 @@ def _free_after(uow: UnitOfWork, account_id: int, change_sats: int, params: Risk
     return account_margin(state, marks, params, specs=specs).free_collateral_sats
 
 
-def book_protection(uow: UnitOfWork, clock: Clock, *, buyer_id: int, seller_id: int | None, reference_id: int,
-                    notional_sats: int, premium_bps: object, maturity: date | None = None, tenor: str | None = None,
-                    settlement: str = "cash", upfront_sats: int = 0, reference_instrument: str | None = None,
-                    via: str = "desk", contract_id: str | None = None) -> StoredContract:
-    """Book a contract between two named parties (``seller_id`` ``None``: the insurance fund, the
-    seller of last resort), at a premium within the band around the fair one; the seller's
-    collateral moves into escrow and the upfront is paid, in one journal entry (PROTECTION.md)."""
+def check_terms(notional_sats: object, premium_bps: object, maturity: date | None, tenor: str | None,
+                settlement: object, upfront_sats: object) -> tuple[int, Decimal, str | None]:
+    """The terms of a booking, parsed: a clear field error for each bad one."""
     notional, premium = require_notional(notional_sats), parse_premium(premium_bps)
     if maturity is None:
         tenor = require_tenor(tenor or "3M")
@@ -159,57 +155,78 @@ def book_protection(uow: UnitOfWork, clock: Clock, *, buyer_id: int, seller_id: 
     if isinstance(upfront_sats, bool) or not isinstance(upfront_sats, int) or abs(upfront_sats) > notional:
         raise InvalidInput("upfront must be whole sats, at most the notional either way",
                            fields={"upfront_sats": ["whole sats, |upfront| <= notional"]})
-    now, params = clock.now(), risk_parameters()
-    contract_id = contract_id or f"P-{uuid.uuid4().hex[:12]}"
+    return notional, premium, tenor
+
+
+def book_protection(uow: UnitOfWork, clock: Clock, *, buyer_id: int, seller_id: int | None, reference_id: int,
+                    notional_sats: int, premium_bps: object, maturity: date | None = None, tenor: str | None = None,
+                    settlement: str = "cash", upfront_sats: int = 0, reference_instrument: str | None = None,
+                    via: str = "desk", contract_id: str | None = None) -> StoredContract:
+    """Book a contract between two named parties (``seller_id`` ``None``: the insurance fund, the
+    seller of last resort), at a premium within the band around the fair one; the seller's
+    collateral moves into escrow and the upfront is paid, in one journal entry (PROTECTION.md)."""
+    notional, premium, tenor = check_terms(notional_sats, premium_bps, maturity, tenor, settlement, upfront_sats)
     with uow:
-        for account_id in {buyer_id, reference_id} | ({seller_id} if seller_id is not None else set()):
-            require_account(uow, account_id)
-        parties = [collateral_of(a) for a in sorted({buyer_id} | ({seller_id} if seller_id is not None else set()))]
-        uow.ledger.lock_balances(parties)
-        if seller_id is None:
-            uow.liquidations.lock_waterfall()  # the fund is drawn only under this lock
-        risk = load_reference_risk(uow, reference_id, params)
-        fair = price_reference(risk, notional_sats=notional, trade_date=now.date(), tenor=tenor, maturity=maturity)
-        contract = _contract(
-            contract_id=contract_id, buyer_account_id=str(buyer_id),
-            seller_account_id=FUND_SELLER if seller_id is None else str(seller_id),
-            reference_account_id=str(reference_id), reference_instrument_id=reference_instrument,
-            notional_sats=notional, premium_bps=premium, upfront_sats=upfront_sats, trade_date=now.date(),
-            maturity_date=fair.maturity, settlement=settlement)
-        low, high = premium_band(fair.premium_bps, params)
-        if not low <= premium <= high:
-            raise ProtectionRefused(f"premium {premium} bps is outside the band [{low}, {high}] around the fair "
-                                    f"{fair.premium_bps} bps", fields={"premium_bps": [f"between {low} and {high}"]})
-        if reference_instrument is not None and uow.positions.get(
-                buyer_id, get_instrument(uow, reference_instrument).spec).quantity == 0:
-            raise InvalidInput("the buyer holds no position in the reference instrument",
-                               fields={"reference_instrument": ["no position of the buyer's"]})
-        mark = mark_to_market_sats(risk, notional_sats=notional, premium_bps=premium, valued_on=now.date(),
-                                   maturity=fair.maturity)
-        required = collateral_required_sats(notional, params.protection_collateral_ratio, mark)
-        seller_account = ledger.INSURANCE_FUND if seller_id is None else collateral_of(seller_id)
-        if seller_id is None:
-            _check_fund(uow, params, notional, premium, required, upfront_sats)
-        elif _free_after(uow, seller_id, upfront_sats - required, params) < 0:
-            raise ProtectionRefused(f"seller {seller_id} cannot post {required} sats of collateral",
-                                    fields={"seller": [f"free collateral below the {required} sats required"]})
-        if upfront_sats > 0 and _free_after(uow, buyer_id, -upfront_sats, params) < 0:
-            raise ProtectionRefused(f"buyer {buyer_id} cannot pay the {upfront_sats} sats upfront",
-                                    fields={"upfront_sats": ["more than the buyer's free collateral"]})
-        key = f"protection:{contract_id}:booked"
-        moves: dict = {ledger.PROTECTION_ESCROW: required}
-        moves[seller_account] = moves.get(seller_account, 0) - required + upfront_sats
-        moves[collateral_of(buyer_id)] = -upfront_sats
-        entry = ledger.protection(moves, idempotency_key=key, occurred_at=now,
-                                  memo=f"protection {contract_id} booked: collateral and upfront")
-        if entry is not None:
-            post(uow, entry, now)
-        stored = StoredContract(contract, required, 0, None, int(mark), now.date(), None, via, now, None)
-        uow.protection.add(stored)
-        uow.protection.add_events([ProtectionEvent(contract_id, "booked", now.date(), now, required, key, {
-            "fair_premium_bps": format(fair.premium_bps, "f"), "band_bps": [format(low, "f"), format(high, "f")],
-            "upfront_sats": upfront_sats, "collateral_sats": required, "mark_sats": int(mark)})])
+        stored = book_in(uow, clock.now(), buyer_id=buyer_id, seller_id=seller_id, reference_id=reference_id,
+                         notional_sats=notional, premium_bps=premium, maturity=maturity, tenor=tenor,
+                         settlement=settlement, upfront_sats=upfront_sats, reference_instrument=reference_instrument,
+                         via=via, contract_id=contract_id or f"P-{uuid.uuid4().hex[:12]}")
         uow.commit()
+    return stored
+
+
+def book_in(uow: UnitOfWork, now: datetime, *, buyer_id: int, seller_id: int | None, reference_id: int,
+            notional_sats: int, premium_bps: Decimal, maturity: date | None, tenor: str | None, settlement: str,
+            upfront_sats: int, reference_instrument: str | None, via: str, contract_id: str) -> StoredContract:
+    """``book_protection`` inside an open unit of work (an accepted RFQ answer books this way too)."""
+    params, notional, premium = risk_parameters(), notional_sats, premium_bps
+    for account_id in {buyer_id, reference_id} | ({seller_id} if seller_id is not None else set()):
+        require_account(uow, account_id)
+    parties = [collateral_of(a) for a in sorted({buyer_id} | ({seller_id} if seller_id is not None else set()))]
+    uow.ledger.lock_balances(parties)
+    if seller_id is None:
+        uow.liquidations.lock_waterfall()  # the fund is drawn only under this lock
+    risk = load_reference_risk(uow, reference_id, params)
+    fair = price_reference(risk, notional_sats=notional, trade_date=now.date(), tenor=tenor, maturity=maturity)
+    contract = _contract(
+        contract_id=contract_id, buyer_account_id=str(buyer_id),
+        seller_account_id=FUND_SELLER if seller_id is None else str(seller_id),
+        reference_account_id=str(reference_id), reference_instrument_id=reference_instrument,
+        notional_sats=notional, premium_bps=premium, upfront_sats=upfront_sats, trade_date=now.date(),
+        maturity_date=fair.maturity, settlement=settlement)
+    low, high = premium_band(fair.premium_bps, params)
+    if not low <= premium <= high:
+        raise ProtectionRefused(f"premium {premium} bps is outside the band [{low}, {high}] around the fair "
+                                f"{fair.premium_bps} bps", fields={"premium_bps": [f"between {low} and {high}"]})
+    if reference_instrument is not None and uow.positions.get(
+            buyer_id, get_instrument(uow, reference_instrument).spec).quantity == 0:
+        raise InvalidInput("the buyer holds no position in the reference instrument",
+                           fields={"reference_instrument": ["no position of the buyer's"]})
+    mark = mark_to_market_sats(risk, notional_sats=notional, premium_bps=premium, valued_on=now.date(),
+                               maturity=fair.maturity)
+    required = collateral_required_sats(notional, params.protection_collateral_ratio, mark)
+    seller_account = ledger.INSURANCE_FUND if seller_id is None else collateral_of(seller_id)
+    if seller_id is None:
+        _check_fund(uow, params, notional, premium, required, upfront_sats)
+    elif _free_after(uow, seller_id, upfront_sats - required, params) < 0:
+        raise ProtectionRefused(f"seller {seller_id} cannot post {required} sats of collateral",
+                                fields={"seller": [f"free collateral below the {required} sats required"]})
+    if upfront_sats > 0 and _free_after(uow, buyer_id, -upfront_sats, params) < 0:
+        raise ProtectionRefused(f"buyer {buyer_id} cannot pay the {upfront_sats} sats upfront",
+                                fields={"upfront_sats": ["more than the buyer's free collateral"]})
+    key = f"protection:{contract_id}:booked"
+    moves: dict = {ledger.PROTECTION_ESCROW: required}
+    moves[seller_account] = moves.get(seller_account, 0) - required + upfront_sats
+    moves[collateral_of(buyer_id)] = -upfront_sats
+    entry = ledger.protection(moves, idempotency_key=key, occurred_at=now,
+                              memo=f"protection {contract_id} booked: collateral and upfront")
+    if entry is not None:
+        post(uow, entry, now)
+    stored = StoredContract(contract, required, 0, None, int(mark), now.date(), None, via, now, None)
+    uow.protection.add(stored)
+    uow.protection.add_events([ProtectionEvent(contract_id, "booked", now.date(), now, required, key, {
+        "fair_premium_bps": format(fair.premium_bps, "f"), "band_bps": [format(low, "f"), format(high, "f")],
+        "upfront_sats": upfront_sats, "collateral_sats": required, "mark_sats": int(mark)})])
     return stored
 
 

@@ -187,3 +187,32 @@ PROTECTION_QUOTE = {
                "leverage": 10.0, "daily_vol": 0.02437, "window_days": 3, "default_probability": 0.01797,
                "hazard_rate_per_year": 2.2065, "recovery": 0.98584},
 }
+PROTECTION_CONTRACT_BOOKED = {
+    "id": "P-3f9c0a1b2d4e", "buyer_account_id": "4", "seller_account_id": "9", "reference_account_id": "7",
+    "reference_instrument_id": None, "notional_sats": 50000000, "premium_bps": "310", "upfront_sats": 0,
+    "trade_date": "2026-12-01", "effective_date": "2026-12-02", "maturity_date": "2027-03-20",
+    "settlement": "novation", "status": "active", "collateral_sats": 25000000, "premium_paid_sats": 0,
+    "premium_paid_through": None, "mark_sats": 0, "marked_on": "2026-12-01", "credit_event_liquidation_id": None,
+    "booked_via": "rfq", "booked_at": "2026-12-01T10:15:00+00:00",
+}
+PROTECTION_CONTRACT = {
+    **PROTECTION_CONTRACT_BOOKED, "premium_paid_sats": 43055, "premium_paid_through": "2026-12-02",
+    "accrued_sats": 43055, "unpaid_sats": 0,
+    "events": [{"kind": "booked", "business_date": "2026-12-01", "occurred_at": "2026-12-01T10:15:00+00:00",
+                "amount_sats": 25000000, "entry_key": "protection:P-3f9c0a1b2d4e:booked",
+                "detail": {"fair_premium_bps": "307.2148", "collateral_sats": 25000000}},
+               {"kind": "premium", "business_date": "2026-12-02", "occurred_at": "2026-12-03T00:05:00+00:00",
+                "amount_sats": 43055, "entry_key": "protection:premium:2026-12-02", "detail": {}}],
+}
+PROTECTION_LIST = {"items": [PROTECTION_CONTRACT_BOOKED], "total": 1}
+PROTECTION_BUY = {"answer_id": "Q-8d1e2f3a4b5c-A1a2b3c"}
+PROTECTION_RFQ_REQUEST = {"reference_account_id": 7, "notional_sats": 50000000, "tenor": "3M",
+                          "settlement": "novation"}
+PROTECTION_ANSWER_REQUEST = {"premium_bps": "310", "upfront_sats": 0}
+PROTECTION_ANSWER = {"id": "Q-8d1e2f3a4b5c-A1a2b3c", "rfq_id": "Q-8d1e2f3a4b5c", "seller_account_id": 9,
+                     "premium_bps": "310", "upfront_sats": 0, "created_at": "2026-12-01T10:10:00+00:00"}
+PROTECTION_RFQ = {"id": "Q-8d1e2f3a4b5c", "buyer_account_id": 4, "reference_account_id": 7,
+                  "reference_instrument_id": None, "notional_sats": 50000000, "tenor": "3M",
+                  "settlement": "novation", "status": "open", "created_at": "2026-12-01T10:00:00+00:00",
+                  "contract_id": None, "answers": []}
+PROTECTION_RFQ_LIST = {"items": [{**PROTECTION_RFQ, "answers": [PROTECTION_ANSWER]}]}

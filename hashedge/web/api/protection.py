@@ -6,11 +6,26 @@ from __future__ import annotations
 from flask import current_app, g
 from marshmallow import RAISE
 
-from hashedge.services import accounts, protection
+from hashedge.services import accounts, protection, protection_rfq
 from hashedge.web.api import examples as ex
 from hashedge.web.api.accounts import BEARER_SCHEME, _bearer_token
 from hashedge.web.api.parsing import Blueprint
-from hashedge.web.api.protection_schemas import QuoteQuerySchema, QuoteSchema, quote_view
+from hashedge.web.api.protection_schemas import (
+    BuyRequestSchema,
+    ContractDetailSchema,
+    ContractListSchema,
+    ContractSchema,
+    QuoteQuerySchema,
+    QuoteSchema,
+    RfqAnswerRequestSchema,
+    RfqAnswerSchema,
+    RfqListSchema,
+    RfqRequestSchema,
+    RfqSchema,
+    contract_view,
+    quote_view,
+    rfq_view,
+)
 from hashedge.web.api.schemas import ErrorSchema
 
 blp = Blueprint("protection", __name__, description="Default protection (CDS-like): quotes, contracts, RFQs")
@@ -47,3 +62,88 @@ def get_quote(query: dict):
     return quote_view(protection.quote_protection(_runtime().uow(), _runtime().clock,
                                                   reference_account_id=query["reference"],
                                                   notional_sats=query["notional_sats"], tenor=query["tenor"]))
+
+
+@blp.route("/protection", methods=["GET"])
+@blp.response(200, ContractListSchema, example=ex.PROTECTION_LIST)
+@_secured
+def list_contracts():
+    """Protection contracts the key's account bought or sold, newest first.
+
+    Each with its terms (reference, notional, premium, maturity, settlement), the seller's
+    collateral in escrow, the premium paid so far and the last mark-to-market."""
+    found = protection.list_protection(_runtime().uow(), account_id=g.account_id)
+    return {"items": [contract_view(s) for s in found], "total": len(found)}
+
+
+@blp.route("/protection/<string:contract_id>", methods=["GET"])
+@blp.response(200, ContractDetailSchema, example=ex.PROTECTION_CONTRACT)
+@blp.alt_response(404, schema=ErrorSchema, description="No such contract of this account")
+@_secured
+def get_contract(contract_id: str):
+    """One contract bought or sold by the key's account, with its history.
+
+    Premium accrued through today and what is unpaid (paid each night), the seller's collateral,
+    the mark, and every event with its journal entry: booking, nightly premiums and collateral
+    moves, a credit event citing its liquidation record, expiry. Another account's contract is a 404."""
+    view = protection.show_protection(_runtime().uow(), _runtime().clock, contract_id, account_id=g.account_id)
+    return contract_view(view.stored, view)
+
+
+@blp.route("/protection", methods=["POST"])
+@blp.arguments(BuyRequestSchema, unknown=RAISE, example=ex.PROTECTION_BUY)
+@blp.response(201, ContractSchema, example=ex.PROTECTION_CONTRACT_BOOKED)
+@blp.alt_response(404, schema=ErrorSchema, description="No such answer to a request of yours")
+@blp.alt_response(409, schema=ErrorSchema, description="The request is no longer open")
+@blp.alt_response(422, schema=ErrorSchema, description="Premium outside the band, seller or buyer short of margin")
+@_secured
+def buy(body: dict):
+    """Buy protection by accepting an answer to your request for quote.
+
+    The contract is booked at the answer's premium and upfront if the premium is within the
+    governed band around the fair premium at that moment and the seller can post its collateral;
+    the request closes in the same transaction."""
+    return contract_view(protection_rfq.accept_answer(_runtime().uow(), _runtime().clock, body["answer_id"],
+                                                      buyer_id=g.account_id)), 201
+
+
+@blp.route("/protection/rfqs", methods=["POST"])
+@blp.arguments(RfqRequestSchema, unknown=RAISE, example=ex.PROTECTION_RFQ_REQUEST)
+@blp.response(201, RfqSchema, example=ex.PROTECTION_RFQ)
+@blp.alt_response(400, schema=ErrorSchema, description="Invalid request, or a reference without equity")
+@blp.alt_response(404, schema=ErrorSchema, description="No such reference account")
+@_secured
+def request_quote(body: dict):
+    """Ask sellers for protection: reference, notional, tenor and settlement.
+
+    Any account may answer an open request with a premium (``POST /protection/rfqs/ID/answers``);
+    you accept one with ``POST /protection``."""
+    return rfq_view(protection_rfq.request_protection(
+        _runtime().uow(), _runtime().clock, buyer_id=g.account_id, reference_id=body["reference_account_id"],
+        notional_sats=body["notional_sats"], tenor=body["tenor"], settlement=body["settlement"],
+        reference_instrument=body["reference_instrument_id"])), 201
+
+
+@blp.route("/protection/rfqs", methods=["GET"])
+@blp.response(200, RfqListSchema, example=ex.PROTECTION_RFQ_LIST)
+@_secured
+def list_requests():
+    """Open requests for quote anyone may answer, and your own.
+
+    Answers are sealed: the buyer sees every answer to its request, a seller only its own."""
+    return {"items": [rfq_view(v) for v in protection_rfq.list_rfqs(_runtime().uow(), account_id=g.account_id)]}
+
+
+@blp.route("/protection/rfqs/<string:rfq_id>/answers", methods=["POST"])
+@blp.arguments(RfqAnswerRequestSchema, unknown=RAISE, example=ex.PROTECTION_ANSWER_REQUEST)
+@blp.response(201, RfqAnswerSchema, example=ex.PROTECTION_ANSWER)
+@blp.alt_response(400, schema=ErrorSchema, description="Invalid answer, or the buyer or reference answering")
+@blp.alt_response(404, schema=ErrorSchema, description="No such request")
+@blp.alt_response(409, schema=ErrorSchema, description="The request is no longer open")
+@_secured
+def answer_request(body: dict, rfq_id: str):
+    """Answer an open request for quote as seller: a running premium and an optional upfront.
+
+    Nothing is committed until the buyer accepts; the band and your collateral are checked then."""
+    return protection_rfq.answer_rfq(_runtime().uow(), _runtime().clock, rfq_id, seller_id=g.account_id,
+                                     premium_bps=body["premium_bps"], upfront_sats=body["upfront_sats"]).__dict__, 201

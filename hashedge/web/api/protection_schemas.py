@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from hashedge.domain.protection import effective_date
 from hashedge.services.protection import MAX_NOTIONAL_SATS, TENORS
-from hashedge.web.api.schemas import PlainDecimal
+from hashedge.web.api.schemas import DecimalInput, PlainDecimal, decimal_input_doc
 
 
 class QuoteQuerySchema(Schema):
@@ -50,7 +51,6 @@ class QuoteSchema(Schema):
 
 def quote_view(quote) -> dict:
     risk, fair = quote.reference, quote.fair
-    from hashedge.domain.protection import effective_date
     return {
         "reference_account_id": quote.reference_account_id, "tenor": quote.tenor, "trade_date": fair.trade_date,
         "effective_date": effective_date(fair.trade_date), "maturity": fair.maturity,
@@ -64,3 +64,122 @@ def quote_view(quote) -> dict:
                    "default_probability": fair.default_probability,
                    "hazard_rate_per_year": fair.hazard_rate_per_year, "recovery": fair.recovery},
     }
+
+
+class ContractSchema(Schema):
+    id = fields.String(required=True)
+    buyer_account_id = fields.String(required=True)
+    seller_account_id = fields.String(required=True, metadata={"description": "an account id, or insurance_fund"})
+    reference_account_id = fields.String(required=True)
+    reference_instrument_id = fields.String(allow_none=True, metadata={
+        "description": "set: the buyer's position in this instrument is the reference"})
+    notional_sats = fields.Integer(required=True)
+    premium_bps = PlainDecimal(required=True)
+    upfront_sats = fields.Integer(required=True)
+    trade_date = fields.Date(required=True)
+    effective_date = fields.Date(required=True)
+    maturity_date = fields.Date(required=True)
+    settlement = fields.String(required=True, metadata={"description": "novation or cash"})
+    status = fields.String(required=True, metadata={"description": "active, triggered or matured"})
+    collateral_sats = fields.Integer(required=True, metadata={"description": "the seller's, in escrow"})
+    premium_paid_sats = fields.Integer(required=True)
+    premium_paid_through = fields.Date(allow_none=True)
+    mark_sats = fields.Integer(required=True, metadata={"description": "worth to the buyer at the last marking"})
+    marked_on = fields.Date(allow_none=True)
+    credit_event_liquidation_id = fields.String(allow_none=True, metadata={
+        "description": "the liquidation record that determined the credit event"})
+    booked_via = fields.String(required=True, metadata={"description": "desk or rfq"})
+    booked_at = fields.DateTime(required=True, format="iso")
+
+
+class ContractEventSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "booked, premium, collateral, credit_event, matured"})
+    business_date = fields.Date(required=True)
+    occurred_at = fields.DateTime(required=True, format="iso")
+    amount_sats = fields.Integer(required=True)
+    entry_key = fields.String(allow_none=True, metadata={"description": "its journal entry"})
+    detail = fields.Dict(required=True)
+
+
+class ContractDetailSchema(ContractSchema):
+    accrued_sats = fields.Integer(required=True, metadata={"description": "premium accrued through today"})
+    unpaid_sats = fields.Integer(required=True, metadata={"description": "accrued, paid at the next night"})
+    events = fields.List(fields.Nested(ContractEventSchema), required=True)
+
+
+ContractListSchema = Schema.from_dict({
+    "items": fields.List(fields.Nested(ContractSchema), required=True),
+    "total": fields.Integer(required=True),
+}, name="ContractList")
+
+
+class BuyRequestSchema(Schema):
+    answer_id = fields.String(required=True, validate=validate.Length(min=1, max=40),
+                              metadata={"description": "the RFQ answer accepted"})
+
+
+class RfqRequestSchema(Schema):
+    reference_account_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    reference_instrument_id = fields.String(load_default=None, validate=validate.Length(min=1, max=32), metadata={
+        "description": "protect your position in this instrument (the reference is then your own account)"})
+    notional_sats = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_NOTIONAL_SATS))
+    tenor = fields.String(load_default="3M", validate=validate.OneOf(TENORS))
+    settlement = fields.String(load_default="cash", validate=validate.OneOf(["novation", "cash"]))
+
+
+class RfqAnswerRequestSchema(Schema):
+    premium_bps = DecimalInput(required=True, allow_nan=False, validate=validate.Range(min=0, max=100_000),
+                               metadata=decimal_input_doc("running premium, bps a year",
+                                                          {"minimum": 0, "maximum": 100_000}))
+    upfront_sats = fields.Integer(load_default=0, strict=True, validate=validate.Range(
+        min=-MAX_NOTIONAL_SATS, max=MAX_NOTIONAL_SATS), metadata={"description": "paid by the buyer (negative: to it)"})
+
+
+class RfqAnswerSchema(Schema):
+    id = fields.String(required=True)
+    rfq_id = fields.String(required=True)
+    seller_account_id = fields.Integer(required=True)
+    premium_bps = PlainDecimal(required=True)
+    upfront_sats = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True, format="iso")
+
+
+class RfqSchema(Schema):
+    id = fields.String(required=True)
+    buyer_account_id = fields.Integer(required=True)
+    reference_account_id = fields.Integer(required=True)
+    reference_instrument_id = fields.String(allow_none=True)
+    notional_sats = fields.Integer(required=True)
+    tenor = fields.String(required=True)
+    settlement = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "open, accepted or cancelled"})
+    created_at = fields.DateTime(required=True, format="iso")
+    contract_id = fields.String(allow_none=True)
+    answers = fields.List(fields.Nested(RfqAnswerSchema), required=True, metadata={
+        "description": "every answer for the buyer; a seller sees only its own"})
+
+
+RfqListSchema = Schema.from_dict({"items": fields.List(fields.Nested(RfqSchema), required=True)}, name="RfqList")
+
+
+def contract_view(stored, view=None) -> dict:
+    c = stored.contract
+    data = {
+        "id": c.contract_id, "buyer_account_id": c.buyer_account_id, "seller_account_id": c.seller_account_id,
+        "reference_account_id": c.reference_account_id, "reference_instrument_id": c.reference_instrument_id,
+        "notional_sats": c.notional_sats, "premium_bps": c.premium_bps, "upfront_sats": c.upfront_sats,
+        "trade_date": c.trade_date, "effective_date": c.effective_date, "maturity_date": c.maturity_date,
+        "settlement": c.settlement.value, "status": c.status.value, "collateral_sats": stored.collateral_sats,
+        "premium_paid_sats": stored.premium_paid_sats, "premium_paid_through": stored.premium_paid_through,
+        "mark_sats": stored.mark_sats, "marked_on": stored.marked_on,
+        "credit_event_liquidation_id": stored.credit_event_liquidation_id, "booked_via": stored.booked_via,
+        "booked_at": stored.booked_at,
+    }
+    if view is not None:
+        data |= {"accrued_sats": view.accrued_sats, "unpaid_sats": view.unpaid_sats,
+                 "events": [e.__dict__ for e in view.events]}
+    return data
+
+
+def rfq_view(view) -> dict:
+    return {**view.rfq.__dict__, "answers": [a.__dict__ for a in view.answers]}

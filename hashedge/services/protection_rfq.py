@@ -1,0 +1,101 @@
+"""Requests for quote: a buyer asks for protection, sellers answer with a premium, the buyer accepts
+one answer and the contract is booked in the same transaction (``protection.book_in``: the band
+around the fair premium and the seller's collateral are checked then, on the state of that moment).
+
+Answers are sealed: the buyer sees every answer to its request, a seller only its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from hashedge.adapters.repositories.protection import Rfq, RfqAnswer, StoredContract
+from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.clock import Clock
+from hashedge.errors import Conflict, InvalidInput, NotFound
+from hashedge.services.accounts import require_account
+from hashedge.services.margin import risk_parameters
+from hashedge.services.protection import book_in, check_terms, load_reference_risk, parse_premium
+
+
+@dataclass(frozen=True)
+class RfqView:
+    rfq: Rfq
+    answers: list[RfqAnswer]
+
+
+def request_protection(uow: UnitOfWork, clock: Clock, *, buyer_id: int, reference_id: int, notional_sats: int,
+                       tenor: str = "3M", settlement: str = "cash", reference_instrument: str | None = None) -> RfqView:
+    notional, _, tenor = check_terms(notional_sats, 0, None, tenor, settlement, 0)
+    if reference_instrument is None and reference_id == buyer_id:
+        raise InvalidInput("protection on an account is bought on another account",
+                           fields={"reference_account_id": ["is the buyer (name an instrument to protect a position)"]})
+    now = clock.now()
+    with uow:
+        require_account(uow, reference_id)
+        if load_reference_risk(uow, reference_id, risk_parameters()).equity_sats <= 0:
+            raise InvalidInput(f"account {reference_id} has no equity left: it cannot be protected",
+                               fields={"reference_account_id": ["has no equity (it is insolvent)"]})
+        rfq = Rfq(f"Q-{uuid.uuid4().hex[:12]}", buyer_id, reference_id, reference_instrument, notional, tenor,
+                  settlement, "open", now, None)
+        uow.protection.add_rfq(rfq)
+        uow.commit()
+    return RfqView(rfq, [])
+
+
+def _open_rfq(uow: UnitOfWork, rfq_id: str, *, lock: bool = False) -> Rfq:
+    rfq = uow.protection.get_rfq(rfq_id, lock=lock)
+    if rfq is None:
+        raise NotFound(f"no request for quote {rfq_id}", fields={"rfq": ["unknown request"]})
+    if rfq.status != "open":
+        raise Conflict(f"request {rfq_id} is {rfq.status}", fields={"rfq": [f"is {rfq.status}"]})
+    return rfq
+
+
+def answer_rfq(uow: UnitOfWork, clock: Clock, rfq_id: str, *, seller_id: int, premium_bps: object,
+               upfront_sats: int = 0) -> RfqAnswer:
+    premium = parse_premium(premium_bps)
+    with uow:
+        rfq = _open_rfq(uow, rfq_id)
+        check_terms(rfq.notional_sats, premium, None, rfq.tenor, rfq.settlement, upfront_sats)
+        if seller_id in (rfq.buyer_account_id, rfq.reference_account_id):
+            raise InvalidInput("the buyer or the reference cannot sell this protection",
+                               fields={"seller": ["is the buyer or the reference"]})
+        answer = RfqAnswer(f"{rfq.id}-A{uuid.uuid4().hex[:6]}", rfq.id, seller_id, premium, upfront_sats,
+                           clock.now())
+        uow.protection.add_answer(answer)
+        uow.commit()
+    return answer
+
+
+def accept_answer(uow: UnitOfWork, clock: Clock, answer_id: str, *, buyer_id: int) -> StoredContract:
+    """The buyer accepts an answer: the contract is booked and the request closed, together."""
+    with uow:
+        answer = uow.protection.get_answer(answer_id)
+        rfq = None if answer is None else uow.protection.get_rfq(answer.rfq_id)
+        if answer is None or rfq is None or rfq.buyer_account_id != buyer_id:
+            raise NotFound(f"no answer {answer_id} to a request of yours", fields={"answer_id": ["unknown answer"]})
+        rfq = _open_rfq(uow, rfq.id, lock=True)
+        stored = book_in(uow, clock.now(), buyer_id=buyer_id, seller_id=answer.seller_account_id,
+                         reference_id=rfq.reference_account_id, notional_sats=rfq.notional_sats,
+                         premium_bps=answer.premium_bps, maturity=None, tenor=rfq.tenor, settlement=rfq.settlement,
+                         upfront_sats=answer.upfront_sats, reference_instrument=rfq.reference_instrument_id,
+                         via="rfq", contract_id=f"P-{uuid.uuid4().hex[:12]}")
+        uow.protection.set_rfq(rfq, status="accepted", contract_id=stored.id)
+        uow.commit()
+    return stored
+
+
+def list_rfqs(uow: UnitOfWork, *, account_id: int) -> list[RfqView]:
+    """Open requests anyone may answer, and the account's own (answers sealed: module docstring)."""
+    with uow.read_only():
+        found = {r.id: r for r in uow.protection.rfqs(status="open")}
+        found |= {r.id: r for r in uow.protection.rfqs(buyer_account_id=account_id)}
+        views = []
+        for rfq in sorted(found.values(), key=lambda r: (r.created_at, r.id), reverse=True):
+            answers = uow.protection.answers_of(rfq.id)
+            if rfq.buyer_account_id != account_id:
+                answers = [a for a in answers if a.seller_account_id == account_id]
+            views.append(RfqView(rfq, answers))
+    return views

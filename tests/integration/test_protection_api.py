@@ -1,0 +1,60 @@
+"""Protection over the API on SQLite and PostgreSQL: request for quote, sealed answers, the buyer
+accepting one (booked with the seller's collateral), contracts bought and sold, errors as JSON 4xx."""
+
+from __future__ import annotations
+
+from hashedge.web import create_app
+from protection_setup import market
+
+
+def test_a_buyer_asks_sellers_answer_and_the_buyer_accepts_one(runtime):
+    m = market(runtime)
+    client = create_app(runtime).test_client()
+    asked = client.post("/api/v1/protection/rfqs", headers=m.keys["miner"], json={
+        "reference_account_id": m.ids["trader"], "notional_sats": 5_000_000, "tenor": "3M", "settlement": "novation"})
+    assert asked.status_code == 201, asked.json
+    rfq_id = asked.json["id"]
+    answer = client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
+                         json={"premium_bps": "20"})
+    assert answer.status_code == 201, answer.json
+    rich = client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
+                       json={"premium_bps": "900"})  # far outside the band: refused when accepted
+    # the buyer sees both answers, the reference (a third party) neither, the seller its own
+    mine = client.get("/api/v1/protection/rfqs", headers=m.keys["miner"]).json["items"]
+    assert [len(r["answers"]) for r in mine] == [2]
+    assert client.get("/api/v1/protection/rfqs", headers=m.keys["trader"]).json["items"][0]["answers"] == []
+    refused = client.post("/api/v1/protection", headers=m.keys["miner"], json={"answer_id": rich.json["id"]})
+    assert refused.status_code == 422 and "premium_bps" in refused.json["error"]["fields"], refused.json
+    bought = client.post("/api/v1/protection", headers=m.keys["miner"], json={"answer_id": answer.json["id"]})
+    assert bought.status_code == 201, bought.json
+    contract = bought.json
+    assert (contract["booked_via"], contract["settlement"], contract["collateral_sats"]) == ("rfq", "novation",
+                                                                                          2_500_000)
+    again = client.post("/api/v1/protection", headers=m.keys["miner"], json={"answer_id": answer.json["id"]})
+    assert again.status_code == 409  # the request is closed
+    for who in ("miner", "seller"):
+        listed = client.get("/api/v1/protection", headers=m.keys[who]).json
+        assert [c["id"] for c in listed["items"]] == [contract["id"]]
+    shown = client.get(f"/api/v1/protection/{contract['id']}", headers=m.keys["seller"]).json
+    assert shown["events"][0]["kind"] == "booked" and shown["accrued_sats"] == 0  # protection starts tomorrow
+    assert client.get(f"/api/v1/protection/{contract['id']}", headers=m.keys["trader"]).status_code == 404
+
+
+def test_bad_protection_requests_are_json_4xx_with_field_messages(runtime):
+    m = market(runtime)
+    client = create_app(runtime).test_client()
+    cases = [
+        ("/api/v1/protection/rfqs", {"reference_account_id": m.ids["trader"], "notional_sats": -1}, 400,
+         "notional_sats"),
+        ("/api/v1/protection/rfqs", {"reference_account_id": m.ids["miner"], "notional_sats": 10}, 400,
+         "reference_account_id"),
+        ("/api/v1/protection/rfqs", {"reference_account_id": 999, "notional_sats": 10}, 404, "account"),
+        ("/api/v1/protection/rfqs/nope/answers", {"premium_bps": "20"}, 404, "rfq"),
+        ("/api/v1/protection", {"answer_id": "nope"}, 404, "answer_id"),
+        ("/api/v1/protection", {}, 400, "answer_id"),
+    ]
+    for url, body, status, field in cases:
+        answer = client.post(url, headers=m.keys["miner"], json=body)
+        assert answer.status_code == status and field in str(answer.json), (url, answer.json)
+    assert client.get("/api/v1/protection/P-nope", headers=m.keys["miner"]).status_code == 404
+    assert client.get("/api/v1/protection").status_code == 401
