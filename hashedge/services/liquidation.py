@@ -73,6 +73,7 @@ from hashedge.services.margin import (
     parameter_version,
     withdrawal_requirement_sats,
 )
+from hashedge.services import protection_events
 from hashedge.services.margin_calls import record_status_changes
 from hashedge.services.risk import RiskSnapshot, RiskSweep
 from hashedge.services.risk import sweep as risk_sweep
@@ -240,7 +241,10 @@ def _liquidate_once(uow: UnitOfWork, clock: Clock, account_id: int, queues: AdlQ
         pool_id = uow.pool.account_id()
         backstops = {o.account_id for found in offers.values() for o in found} | (
             {str(pool_id)} if pool_id is not None and str(pool_id) != owner else set())
-        uow.ledger.lock_balances([collateral_of(int(a)) for a in {owner} | makers | candidates | backstops])  # 2.
+        contracts = protection_events.in_force(uow, account_id, candidates, now.date())
+        protected = {str(a) for a in protection_events.parties(contracts)}
+        uow.ledger.lock_balances([collateral_of(int(a))  # 2.
+                                  for a in {owner} | makers | candidates | backstops | protected])
         uow.liquidations.lock_waterfall()  # 3. the funds' decisions, one liquidation at a time
         available = uow.ledger.balances([ledger.INSURANCE_FUND])  # only liquidations draw from it
         counterparties = account_states(uow, sorted(candidates | makers | backstops, key=int))
@@ -260,9 +264,11 @@ def _liquidate_once(uow: UnitOfWork, clock: Clock, account_id: int, queues: AdlQ
             | _pool_available(uow, pool_id, owner),
             otc_exposure_sats=_otc_exposure(uow, owner), backstop_offers=offers,
             pool_account_id=str(pool_id) if pool_id is not None and str(pool_id) != owner else None,
+            protection=tuple(s.contract for s in contracts),
+            protection_capacity_sats=protection_events.capacities(uow, account_id, contracts),
         )
         outcome = liquidate(inputs)
-        _store(uow, inputs, outcome, sequence, now, params, version.id if version else None)
+        _store(uow, inputs, outcome, sequence, now, params, version.id if version else None, contracts)
         faults.checkpoint("liquidation.before_commit")
         uow.commit()
     return LiquidationResult(inputs.liquidation_id, account_id, outcome)
@@ -329,7 +335,7 @@ def _queue_complete(uow: UnitOfWork, symbol: str, state, locked: dict) -> bool:
 
 
 def _store(uow: UnitOfWork, inputs: LiquidationInputs, outcome: LiquidationOutcome, sequence: int, now: datetime,
-           params: RiskParameters, parameters_version_id: int | None) -> None:
+           params: RiskParameters, parameters_version_id: int | None, contracts=()) -> None:
     owner, key = inputs.account.account_id, inputs.liquidation_id
     for order in outcome.cancelled_orders:
         uow.orders.save_state(order, now)
@@ -356,6 +362,7 @@ def _store(uow: UnitOfWork, inputs: LiquidationInputs, outcome: LiquidationOutco
             post(uow, ledger.shortfall_cover(sources[cover.stage], owner, cover.amount_sats,
                                               idempotency_key=f"liquidation:{key}:cover:{cover.stage}",
                                               occurred_at=now, memo=f"{cover.stage} covers liquidation {key}"), now)
+    protection_events.settle(uow, inputs, outcome, list(contracts), now, params)  # the protection stage, events
     stored = uow.ledger.balances([collateral_of(int(owner))]).get(collateral_of(int(owner)), 0)
     if stored != outcome.collateral_after_sats:
         raise LiquidationMismatch(f"liquidation {key}: collateral {stored} sats stored, "

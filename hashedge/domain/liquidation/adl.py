@@ -9,7 +9,9 @@ instrument): every position on the opposite side is a candidate. Its score is
 - accounts with no equity left (at or below zero) come after every solvent one, ranked by
   ``PnL%`` alone: they are about to be liquidated themselves.
 
-Highest score first (profitable and most leveraged first); ties by account id. Everything is
+Highest score first (profitable and most leveraged first); ties by account id. Positions covered by
+default protection in force (protection/PROTECTION.md) come after every unprotected one, in the same
+order among themselves: protection bought against deleveraging is honoured by the queue first. Everything is
 exact (fractions of sats), so the order does not depend on float rounding. A position's ADL
 *quintile* is 5 for the first fifth of the queue down to 1 for the last fifth (BitMEX shows the
 same as five lights): the higher, the sooner it is deleveraged.
@@ -46,6 +48,7 @@ class AdlCandidate:
     open_value: Decimal  # Position.open_value: signed entry value of the open quantity
     multiplier: Decimal
     equity_sats: int
+    protected: bool = False  # default protection covers its deleveraging: it goes after the unprotected
 
     def __post_init__(self) -> None:
         require_sats(self.equity_sats, "equity_sats")
@@ -84,7 +87,8 @@ def _account_key(account_id: str) -> tuple[int, str]:
 
 def rank(candidates: Iterable[AdlCandidate], mark: Decimal) -> list[AdlCandidate]:
     """The deleveraging queue, first to go first (module docstring)."""
-    return sorted(candidates, key=lambda c: (c.equity_sats <= 0, -score(c, mark), _account_key(c.account_id)))
+    return sorted(candidates, key=lambda c: (c.protected, c.equity_sats <= 0, -score(c, mark),
+                                             _account_key(c.account_id)))
 
 
 def quintiles(ranked: Sequence[AdlCandidate]) -> dict[str, int]:

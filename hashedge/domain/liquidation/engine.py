@@ -48,6 +48,7 @@ from hashedge.domain.liquidation.waterfall import SHORTFALL_STAGES, TAKEOVER_STA
 from hashedge.domain.margin import AccountMargin, AccountState, MarginStatus, account_margin, effective_mark
 from hashedge.domain.orders import CancelReason, Order, Side
 from hashedge.domain.positions import Position
+from hashedge.domain.protection.contract import protected_positions
 from hashedge.domain.units import Rounding, exact, round_to_tick
 
 MAX_STEPS = 10_000  # a million contracts take about 130 steps at 10%: this only stops a bug
@@ -99,6 +100,7 @@ class LiquidationRun:
         self._skipped: dict[tuple[int, int], SkippedOffer] = {}
         self._pool_nav: int | None = None
         self.pool_taken_notional = Fraction(0)
+        self._protected = protected_positions(inputs.protection, self.account_id, inputs.occurred_at.date())
 
     # --- accounts -------------------------------------------------------------------------
 
@@ -186,8 +188,17 @@ class LiquidationRun:
             if (position.quantity < 0) == wanted_short:
                 candidates.append(AdlCandidate(account_id=account_id, quantity=position.quantity,
                                                open_value=position.open_value, multiplier=position.multiplier,
-                                               equity_sats=self.margin(account_id).equity_sats))
+                                               equity_sats=self.margin(account_id).equity_sats,
+                                               protected=self.is_protected(account_id, symbol)))
         return rank(candidates, self.mark(symbol))
+
+    def is_protected(self, account_id: str, symbol: str) -> bool:
+        """Whether default protection in force covers deleveraging this position."""
+        return (account_id, symbol) in self._protected or (account_id, None) in self._protected
+
+    def protection_capacity(self) -> int:
+        """What the sellers of cash protection on the account can pay of its shortfall."""
+        return sum(self.inputs.protection_capacity_sats.values())
 
     def adl_queue_complete(self, symbol: str) -> bool:
         return symbol in self.inputs.complete_queues

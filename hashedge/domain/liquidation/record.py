@@ -26,6 +26,7 @@ from hashedge.domain.margin import AccountState
 from hashedge.domain.orders import Order, Side
 from hashedge.domain.parameters import TEXT_PARAMETERS, RiskParameters
 from hashedge.domain.positions import Position
+from hashedge.domain.protection.contract import ProtectionContract, contract_from_json, contract_json
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +46,10 @@ class LiquidationInputs:
     otc_exposure_sats: Mapping[str, int] = field(default_factory=dict)  # OTC counterparties' open exposure
     backstop_offers: Mapping[str, tuple[BackstopOffer, ...]] = field(default_factory=dict)  # per instrument
     pool_account_id: str | None = None  # the backstop pool's account (its state is in counterparties)
+    # default protection (protection/PROTECTION.md): the contracts in force on the account and on the
+    # positions that may be deleveraged, and what each cash contract's seller can pay of the shortfall
+    protection: tuple[ProtectionContract, ...] = ()
+    protection_capacity_sats: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,15 @@ def inputs_json(inputs: LiquidationInputs) -> dict:
         "closed_instruments": sorted(inputs.closed_instruments),
         "available_sats": dict(sorted(inputs.available_sats.items())),
         "otc_exposure_sats": {a: inputs.otc_exposure_sats[a] for a in sorted(inputs.otc_exposure_sats, key=_key)},
-    } | _backstop_inputs_json(inputs)
+    } | _backstop_inputs_json(inputs) | _protection_inputs_json(inputs)
+
+
+def _protection_inputs_json(inputs: LiquidationInputs) -> dict:
+    """The protection contracts in force and the cash sellers' capacity (absent before issue #12's records)."""
+    if not inputs.protection:
+        return {}
+    return {"protection": [contract_json(c) for c in inputs.protection],
+            "protection_capacity_sats": dict(sorted(inputs.protection_capacity_sats.items()))}
 
 
 def _backstop_inputs_json(inputs: LiquidationInputs) -> dict:
@@ -244,6 +257,8 @@ def inputs_from_json(data: dict) -> LiquidationInputs:
                                                 max_discount_bps=o["max_discount_bps"]) for o in offers)
                          for s, offers in data.get("backstop_offers", {}).items()},
         pool_account_id=data.get("pool_account_id"),
+        protection=tuple(contract_from_json(c) for c in data.get("protection", ())),
+        protection_capacity_sats=dict(data.get("protection_capacity_sats", {})),
     )
 
 

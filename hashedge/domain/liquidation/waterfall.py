@@ -21,7 +21,9 @@ closed. In order:
 it can of what is left and says so (``cover``); those that ``reserve`` commit their capacity up
 front, so the bankruptcy price the book and ADL use already counts them. In order:
 
-1. ``protection``: default protection written on the account (issue #12; covers nothing yet);
+1. ``protection``: cash default protection written on the account, up to what its sellers can pay
+   (``protection/PROTECTION.md``); positions covered by protection in force are also deleveraged
+   after every unprotected one (``adl.rank``);
 2. ``insurance_fund``: the ``insurance_fund`` platform account, up to its balance;
 3. ``backstop_pool``: the backstop pool, up to ``pool.max_loss_ratio`` x its NAV and its free
    collateral (``domain.backstop.stages.PoolCover``);
@@ -109,6 +111,8 @@ class AdlStage:
             remaining = request.remaining - closed
             if remaining == 0:
                 break
+            if candidate.protected and not run.adl_queue_complete(request.instrument_id):
+                raise NeedMoreCandidates(request.instrument_id)  # an unprotected position may be unloaded
             quantity = min(remaining, abs(candidate.quantity))
             price = adl_price(request.side, mark=run.mark(request.instrument_id),
                               bankruptcy=run.uncovered_bankruptcy_price(request.instrument_id),
@@ -136,6 +140,19 @@ class NoCover:
 
 
 @dataclass(frozen=True)
+class ProtectionCover:
+    """Default protection written on the account (cash settlement, protection/PROTECTION.md): its
+    sellers pay the shortfall up to what each can (the record's ``protection_capacity_sats``: the
+    collateral posted in escrow and the seller's own collateral, each up to the notional)."""
+
+    name: str = "protection"
+    reserves: bool = True
+
+    def cover(self, run: LiquidationRun, shortfall_sats: int) -> int:
+        return min(max(shortfall_sats, 0), run.protection_capacity())
+
+
+@dataclass(frozen=True)
 class FundCover:
     """A platform fund that pays up to its balance (the insurance fund)."""
 
@@ -156,5 +173,5 @@ class AdlAbsorbed:
 
 
 TAKEOVER_STAGES: tuple[TakeoverStage, ...] = (BookStage(), OffersStage(), PoolStage(), AdlStage())
-SHORTFALL_STAGES: tuple[ShortfallStage, ...] = (NoCover("protection"), FundCover("insurance_fund"), PoolCover(),
+SHORTFALL_STAGES: tuple[ShortfallStage, ...] = (ProtectionCover(), FundCover("insurance_fund"), PoolCover(),
                                                 AdlAbsorbed())

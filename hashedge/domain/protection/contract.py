@@ -109,3 +109,32 @@ class ProtectionContract:
     def covers(self, day: date) -> bool:
         """Whether a credit event on ``day`` is covered: from the effective date to maturity."""
         return self.status is ContractStatus.ACTIVE and self.effective_date <= day <= self.maturity_date
+
+
+def contract_json(contract: ProtectionContract) -> dict:
+    return {"contract_id": contract.contract_id, "buyer_account_id": contract.buyer_account_id,
+            "seller_account_id": contract.seller_account_id, "reference_account_id": contract.reference_account_id,
+            "reference_instrument_id": contract.reference_instrument_id, "notional_sats": contract.notional_sats,
+            "premium_bps": format(contract.premium_bps, "f"), "upfront_sats": contract.upfront_sats,
+            "trade_date": contract.trade_date.isoformat(), "maturity_date": contract.maturity_date.isoformat(),
+            "settlement": contract.settlement.value, "status": contract.status.value}
+
+
+def contract_from_json(data: dict) -> ProtectionContract:
+    return ProtectionContract(**{**data, "premium_bps": Decimal(data["premium_bps"]),
+                                 "trade_date": date.fromisoformat(data["trade_date"]),
+                                 "maturity_date": date.fromisoformat(data["maturity_date"])})
+
+
+def protected_positions(contracts, liquidated_account_id: str, day: date) -> frozenset[tuple[str, str | None]]:
+    """(account, instrument) pairs whose deleveraging a contract in force covers; instrument
+    ``None``: every position of the account (the buyer of protection on the liquidated account)."""
+    pairs = set()
+    for contract in contracts:
+        if not contract.covers(day):
+            continue
+        if contract.references_position:
+            pairs.add((contract.buyer_account_id, contract.reference_instrument_id))
+        elif contract.reference_account_id == liquidated_account_id:
+            pairs.add((contract.buyer_account_id, None))
+    return frozenset(pairs)

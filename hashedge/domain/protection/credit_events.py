@@ -39,12 +39,15 @@ from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-from hashedge.domain.liquidation.record import LiquidationFill, LiquidationInputs, LiquidationOutcome
 from hashedge.domain.margin import effective_mark
 from hashedge.domain.orders import Side
 from hashedge.domain.protection.contract import ProtectionContract
 from hashedge.domain.units import exact
+
+if TYPE_CHECKING:  # the liquidation record imports the contract: only types from it here
+    from hashedge.domain.liquidation.record import LiquidationFill, LiquidationInputs, LiquidationOutcome
 
 
 class EventKind(str, Enum):
@@ -164,3 +167,15 @@ def novation_takeovers(contract: ProtectionContract, event: CreditEvent) -> tupl
         rest += hit.loss * (hit.quantity - quantity) / hit.quantity
     cash = min(math.floor(left), math.floor(rest))
     return tuple(takeovers), cash
+
+
+def allocate_cover(capacities_sats: dict[str, int], covered_sats: int) -> dict[str, int]:
+    """What each cash contract on the liquidated account pays of the ``protection`` stage's cover:
+    in contract id order, each up to what its seller can pay (the record's capacities)."""
+    left, paid = covered_sats, {}
+    for contract_id in sorted(capacities_sats):
+        amount = min(left, capacities_sats[contract_id])
+        if amount > 0:
+            paid[contract_id] = amount
+            left -= amount
+    return paid

@@ -5,7 +5,8 @@
 - ``protection_events``: each contract's history, unique per (contract, kind, business date), so
   the nightly run is idempotent by date;
 - ``protection_rfqs`` / ``protection_rfq_answers``: requests for quote and the sellers' answers;
-- the ``protection_escrow`` platform account's balance row (sellers' posted collateral).
+- the ``protection_escrow`` platform account's balance row (sellers' posted collateral);
+- ``trades.kind`` also takes ``novation``: a protection seller stepping into a defaulted side.
 
 Revision ID: 0012
 Revises: 0009
@@ -21,6 +22,8 @@ revision = "0012"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
+
+TRADE_KINDS = "kind IN ({})"
 
 
 def _account(column: str, table: str) -> sa.ForeignKeyConstraint:
@@ -116,7 +119,16 @@ def upgrade() -> None:
     )
 
 
+    with op.batch_alter_table("trades") as batch:
+        batch.drop_constraint("ck_trades_kind", type_="check")
+        batch.create_check_constraint("ck_trades_kind", TRADE_KINDS.format(
+            "'book', 'block', 'liquidation', 'adl', 'novation'"))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("trades") as batch:
+        batch.drop_constraint("ck_trades_kind", type_="check")
+        batch.create_check_constraint("ck_trades_kind", TRADE_KINDS.format("'book', 'block', 'liquidation', 'adl'"))
     op.execute("DELETE FROM ledger_balances WHERE account_key = 'protection_escrow'")
     op.drop_table("protection_rfq_answers")
     op.drop_table("protection_rfqs")

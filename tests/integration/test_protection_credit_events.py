@@ -1,0 +1,77 @@
+"""Credit events from real liquidations on SQLite and PostgreSQL: the trader a miner hedged with
+blows up; cash protection pays its shortfall before the insurance fund, novation reopens the miner's
+hedge against the protection seller; one journal entry per event, the record replays."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from hashedge.domain import ledger as journal
+from hashedge.domain.liquidation.record import inputs_from_json
+from hashedge.services import ledger, liquidation, liquidation_records, protection
+from protection_setup import SYMBOL, mark, market
+
+
+def setup(runtime, settlement: str):
+    m = market(runtime)  # the miner short 10 HP at 50,000 to the trader (2,992,250 sats of equity)
+    stored = protection.book_protection(runtime.uow(), runtime.clock, buyer_id=m.ids["miner"],
+                                        seller_id=m.ids["seller"], reference_id=m.ids["trader"],
+                                        notional_sats=16_000_000, premium_bps="20", maturity=date(2027, 3, 20),
+                                        settlement=settlement)
+    runtime.clock.advance(__import__("datetime").timedelta(days=2))  # protection in force from the next day
+    return m, stored
+
+
+def collateral(runtime, *ids) -> dict[int, int]:
+    with runtime.uow() as uow:
+        found = uow.ledger.balances([journal.collateral(str(i)) for i in ids])
+    return {int(a.owner_id): v for a, v in found.items()}
+
+
+def position(runtime, account_id: int) -> int:
+    with runtime.uow() as uow:
+        return uow.positions.get(account_id, uow.instruments.get(SYMBOL).spec).quantity
+
+
+def test_cash_protection_pays_the_trader_shortfall_before_the_insurance_fund(runtime):
+    m, stored = setup(runtime, "cash")
+    mark(runtime, 40_000)  # the trader: 2,992,250 - 3,100,000 = -107,750
+    report = liquidation.sweep(runtime.uow, runtime.clock)
+    [result] = report.liquidations
+    outcome = result.outcome
+    assert [(c.stage, c.amount_sats) for c in outcome.covers][:2] == [("protection", 107_750), ("insurance_fund", 0)]
+    assert {f.fill.price for f in outcome.fills} == {Decimal(40_000)}  # covered: deleveraged at the mark
+    shown = protection.show_protection(runtime.uow(), runtime.clock, stored.id)
+    assert (shown.stored.contract.status.value, shown.stored.credit_event_liquidation_id) == ("triggered",
+                                                                                           result.liquidation_id)
+    [_, event] = shown.events
+    # premium for 2 Nov .. 3 Nov (2 days) at 20 bps on 16,000,000: floor(16,000,000 x 20 x 2 / 3,600,000) = 177
+    assert (event.kind, event.detail["cover_sats"], event.detail["buyer_sats"], event.detail["premium_sats"]) == (
+        "credit_event", 107_750, 0, 177)
+    with runtime.uow() as uow:
+        entry = uow.ledger.find(event.entry_key).entry
+        escrow = uow.ledger.balances([journal.PROTECTION_ESCROW])[journal.PROTECTION_ESCROW]
+    assert entry.amount_for(journal.collateral(str(m.ids["trader"]))) == 107_750
+    assert entry.amount_for(journal.collateral(str(m.ids["seller"]))) == 8_000_000 - 107_750 + 177
+    assert escrow == 0 and ledger.check_balances(runtime.uow()).ok
+    record = liquidation_records.get_liquidation(runtime.uow(), result.liquidation_id)
+    assert [c["contract_id"] for c in record.inputs["protection"]] == [stored.id]
+    assert liquidation_records.replay(runtime.uow(), result.liquidation_id).differences == []
+
+
+def test_novation_reopens_the_miner_hedge_with_the_seller_at_the_price_it_was_closed(runtime):
+    m, stored = setup(runtime, "novation")
+    mark(runtime, 40_000)
+    report = liquidation.sweep(runtime.uow, runtime.clock)
+    outcome = report.liquidations[0].outcome
+    adl = [f for f in outcome.fills if f.stage == "adl"]
+    # no cover for novation and no insurance fund: deleveraged beyond the mark, at the bankruptcy price
+    assert all(f.counterparty == str(m.ids["miner"]) and f.fill.price > 40_000 for f in adl)
+    assert sum(f.fill.quantity for f in adl) == 10
+    assert position(runtime, m.ids["miner"]) == -10  # the hedge continues
+    assert position(runtime, m.ids["seller"]) == 10  # the seller holds the trader's side
+    shown = protection.show_protection(runtime.uow(), runtime.clock, stored.id)
+    event = shown.events[-1]
+    assert event.detail["novated_contracts"] == 10 and event.detail["buyer_sats"] == 0
+    assert ledger.check_balances(runtime.uow()).ok
