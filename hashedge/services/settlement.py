@@ -21,6 +21,8 @@ summary and changes nothing.
 3. **Penalties** (a final run only, never a provisional one): every closed date up to this one
    whose liquidation penalties have not been shared out yet is distributed
    (``services.penalties.distribute_due``), in the same transaction.
+4. **Default protection** (a final run only): the date's premiums, marks, sellers' collateral moves
+   and expiries (``services.protection_nightly``), in the same transaction.
 
 A date that has not begun is refused, and so is a date before the platform's first listing
 (nothing traded then). **Today** may be settled before its close, but only *provisionally*, as a
@@ -56,9 +58,10 @@ from hashedge.domain.orders import CancelReason
 from hashedge.domain.settlement import MissingFixings, final_price, settlement_price
 from hashedge.errors import InvalidInput
 from hashedge.services.ledger import post
-from hashedge.services import pool
+from hashedge.services import pool, protection_nightly
 from hashedge.services.fee_distribution import distribute_fees_due
 from hashedge.services.penalties import distribute_due
+from hashedge.services.protection_nightly import run_nightly
 
 DAILY = "daily"
 PROVISIONAL = "provisional"  # today's early run: intraday variation margin, the close still to come
@@ -76,13 +79,15 @@ class SettlementSummary:
     marks_as_of: datetime | None = None  # the close, or the moment of a provisional run
     penalties_sats: dict[str, int] = field(default_factory=dict)  # date -> penalties shared out by this run
     fees_sats: dict[str, int] = field(default_factory=dict)  # date -> trading fees shared out by this run
+    protection: dict = field(default_factory=dict)  # the nightly protection run (services.protection_nightly)
 
     def as_dict(self) -> dict:
         return {"provisional": self.provisional,
                 "marks_as_of": None if self.marks_as_of is None else self.marks_as_of.isoformat(),
                 "variation_margin_sats": self.variation_margin_sats, "settlement_prices": self.settlement_prices,
                 "final_settlements": self.final_settlements, "pending": self.pending,
-                "penalties_sats": self.penalties_sats, "fees_sats": self.fees_sats}
+                "penalties_sats": self.penalties_sats, "fees_sats": self.fees_sats,
+                **({"protection": self.protection} if self.protection else {})}
 
 
 def business_day_close(business_date: date) -> datetime:
@@ -109,6 +114,8 @@ def run_daily_settlement(uow: UnitOfWork, clock: Clock, business_date: date) -> 
         with_positions = uow.positions.instruments_with_positions() & set(records)
         positions = {s: uow.positions.open_in(s, records[s].spec.multiplier) for s in sorted(with_positions)}
         owners = {int(p.account_id) for held in positions.values() for p in held}
+        contracts = [] if provisional else protection_nightly.due(uow, business_date)
+        owners |= protection_nightly.parties(contracts)
         uow.ledger.lock_balances([collateral_of(owner) for owner in owners])
         summary = SettlementSummary(business_date, already_done=False, provisional=provisional, marks_as_of=cutoff)
         marks = uow.marks.latest(with_positions, at_or_before=cutoff)
@@ -134,6 +141,8 @@ def run_daily_settlement(uow: UnitOfWork, clock: Clock, business_date: date) -> 
                 summary.penalties_sats[paid.business_date.isoformat()] = paid.total_sats
             for shared in distribute_fees_due(uow, now, business_date):
                 summary.fees_sats[shared.business_date.isoformat()] = shared.total_sats
+            if contracts:
+                summary.protection.update(run_nightly(uow, now, business_date, contracts).as_dict())
         uow.settlement_runs.add_completed(business_date, kind, summary.as_dict(), now, clock.now())
         uow.commit()
     return summary
@@ -197,7 +206,8 @@ def _from_record(business_date: date, stored: dict) -> SettlementSummary:
                              stored.get("settlement_prices", {}), stored.get("final_settlements", {}),
                              stored.get("pending", {}), stored.get("provisional", False),
                              None if as_of is None else datetime.fromisoformat(as_of), stored.get("penalties_sats", {}),
-                             stored.get("fees_sats", {}))
+                             stored.get("fees_sats", {}),
+                             stored.get("protection", {}))
 
 
 def run_due_settlements(new_uow: Callable[[], UnitOfWork], clock: Clock) -> list[SettlementSummary]:
