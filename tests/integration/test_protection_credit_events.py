@@ -4,11 +4,10 @@ hedge against the protection seller; one journal entry per event, the record rep
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from hashedge.domain import ledger as journal
-from hashedge.domain.liquidation.record import inputs_from_json
 from hashedge.services import ledger, liquidation, liquidation_records, protection
 from protection_setup import SYMBOL, mark, market
 
@@ -19,7 +18,7 @@ def setup(runtime, settlement: str):
                                         seller_id=m.ids["seller"], reference_id=m.ids["trader"],
                                         notional_sats=16_000_000, premium_bps="20", maturity=date(2027, 3, 20),
                                         settlement=settlement)
-    runtime.clock.advance(__import__("datetime").timedelta(days=2))  # protection in force from the next day
+    runtime.clock.advance(timedelta(days=2))  # protection in force from the next day
     return m, stored
 
 
@@ -75,3 +74,39 @@ def test_novation_reopens_the_miner_hedge_with_the_seller_at_the_price_it_was_cl
     event = shown.events[-1]
     assert event.detail["novated_contracts"] == 10 and event.detail["buyer_sats"] == 0
     assert ledger.check_balances(runtime.uow()).ok
+
+
+def test_a_seller_that_defaults_is_liquidated_by_the_waterfall_and_its_escrow_still_pays_its_buyer(runtime):
+    from hashedge.services import accounts, block_trades
+
+    m = market_with_fund(runtime)
+    # a thin seller: 4,500,000 sats, long 10 HP from a whale, sells 4,000,000 of cash protection on the trader
+    seller, _ = accounts.create_account(runtime.uow(), runtime.clock, "thin-seller")
+    whale, _ = accounts.create_account(runtime.uow(), runtime.clock, "whale")
+    ledger.deposit(runtime.uow(), runtime.clock, seller.id, 4_500_000, "seed-thin")
+    ledger.deposit(runtime.uow(), runtime.clock, whale.id, 100_000_000, "seed-whale")
+    block_trades.book_block_trade(runtime.uow(), runtime.clock, buyer_id=seller.id, seller_id=whale.id,
+                                  instrument=SYMBOL, quantity=10, price=50_000, trade_id="BLOCK-2")
+    stored = protection.book_protection(runtime.uow(), runtime.clock, buyer_id=m.ids["miner"], seller_id=seller.id,
+                                        reference_id=m.ids["trader"], notional_sats=4_000_000, premium_bps="20",
+                                        maturity=date(2027, 3, 20), settlement="cash")
+    assert stored.collateral_sats == 2_000_000
+    runtime.clock.advance(timedelta(days=2))
+    mark(runtime, 46_000)  # the seller's long loses 1,240,000: below maintenance; the trader's equity holds
+    report = liquidation.sweep(runtime.uow, runtime.clock)
+    assert [r.account_id for r in report.liquidations] == [seller.id]
+    shown = protection.show_protection(runtime.uow(), runtime.clock, stored.id)
+    assert (shown.stored.contract.status.value, shown.stored.collateral_sats) == ("active", 2_000_000)
+    mark(runtime, 40_000)  # now the trader blows up: 107,750 short, paid from the seller's escrow
+    report = liquidation.sweep(runtime.uow, runtime.clock)
+    [trader_liquidation] = [r for r in report.liquidations if r.account_id == m.ids["trader"]]
+    assert trader_liquidation.outcome.covered_by("protection") == 107_750
+    assert protection.show_protection(runtime.uow(), runtime.clock, stored.id).stored.contract.status.value == \
+        "triggered"
+    with runtime.uow() as uow:
+        assert uow.ledger.balances([journal.PROTECTION_ESCROW])[journal.PROTECTION_ESCROW] == 0
+    assert ledger.check_balances(runtime.uow()).ok
+
+
+def market_with_fund(runtime):
+    return market(runtime, fund_sats=50_000_000)
