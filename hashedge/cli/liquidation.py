@@ -255,7 +255,9 @@ def stress(ctx: CliContext, seed: int, accounts_count: int, epochs_file: str | N
                    f"{scenario['penalties_sats']:,}, insurance fund paid {scenario['insurance_fund_drawdown_sats']:,}, "
                    f"{scenario['adl_events']} ADL events, uncovered {scenario['uncovered_loss_sats']:,} sats; "
                    f"{scenario['backstop_fills']} backstop fills, {scenario['pool_takeovers']} pool takeovers, pool "
-                   f"paid {scenario['pool_cover_sats']:,} sats")
+                   f"paid {scenario['pool_cover_sats']:,} sats; "
+                   f"{scenario['protection_contracts']} protection contracts, {scenario['credit_events']} credit "
+                   f"events, protection paid {scenario['protection_cover_sats']:,} sats")
     click.echo(f"  insurance fund {report.insurance_fund_start_sats:,} -> {report.insurance_fund_end_sats:,} sats; "
                f"backstop pool NAV per share {report.pool_nav_per_share_start} -> {report.pool_nav_per_share_end}; "
                f"journal balanced: {report.journal_balanced}")

@@ -113,6 +113,7 @@ class SweepReport:
             "liquidation_ids": [r.liquidation_id for r in self.liquidations],
             "penalties_sats": sum(o.penalty_sats for o in outcomes),
             "insurance_fund_sats": sum(o.covered_by("insurance_fund") for o in outcomes),
+            "protection_sats": sum(o.covered_by("protection") for o in outcomes),
             "adl_events": sum(len(o.adl_events) for o in outcomes),
             "uncovered_loss_sats": sum(o.uncovered_sats for o in outcomes),
             "backstop_fills": sum(1 for o in outcomes for f in o.fills if f.stage == "backstop_offers"),

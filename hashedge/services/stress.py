@@ -25,6 +25,12 @@ pool with 5% of the population's collateral, and after every sweep the pool offe
 it holds back to the book at the mark (``services.pool_unwind``, the hourly job's work). The report
 gives the pool's NAV per share at the start and the end.
 
+Default protection (``protection/PROTECTION.md``): a protection seller (5 BTC) is enrolled with the
+makers, and at the start of each segment every hedging miner buys protection on a trader drawn at
+random (half of the miner's collateral as notional, 3 months, novation or cash at random) at the
+fair premium of that moment. ``credit_events`` counts the contracts the segment's liquidations
+triggered, ``protection_cover_sats`` what cash protection paid of their shortfalls.
+
 It writes to the configured database like any user would (accounts ``stress<seed>r<n>-...``,
 marks with source ``stress``, orders, trades, liquidation records that ``hashedge liquidations
 list/replay`` show) and moves the marks of the contracts it trades: run it on a fresh database or a
@@ -47,7 +53,17 @@ from hashedge.domain.instruments import Product, hashprice_monthly
 from hashedge.domain.marks import price_band
 from hashedge.domain.units import Rounding, round_to_tick
 from hashedge.errors import DataUnavailable, HashEdgeError
-from hashedge.services import accounts, backstop_offers, insurance, ledger, liquidation, pool, pool_unwind, trading
+from hashedge.services import (
+    accounts,
+    backstop_offers,
+    insurance,
+    ledger,
+    liquidation,
+    pool,
+    pool_unwind,
+    protection,
+    trading,
+)
 from hashedge.services.instruments import list_instruments
 from hashedge.services.margin import margin_of, risk_parameters
 from pricing.history import EpochHistory
@@ -94,7 +110,8 @@ class StressReport:
 
     def totals(self) -> dict:
         keys = ("liquidations", "penalties_sats", "insurance_fund_drawdown_sats", "adl_events", "uncovered_loss_sats",
-                "margin_calls", "backstop_fills", "pool_takeovers", "pool_cover_sats")
+                "margin_calls", "backstop_fills", "pool_takeovers", "pool_cover_sats", "credit_events",
+                "protection_cover_sats", "protection_contracts")
         return {k: sum(s[k] for s in self.scenarios) for k in keys}
 
     def as_dict(self) -> dict:
@@ -121,9 +138,12 @@ def path_factors(history: EpochHistory, scenario: Scenario) -> list[tuple[int, f
 
 
 class _Simulation:
-    def __init__(self, new_uow: Callable[[], UnitOfWork], clock: FixedClock, rng: random.Random):
+    def __init__(self, new_uow: Callable[[], UnitOfWork], clock: FixedClock, rng: random.Random,
+                 protection_rng: random.Random | None = None):
         self.new_uow, self.clock, self.rng = new_uow, clock, rng
+        self.protection_rng = protection_rng or random.Random(0)
         self.specs, self.marks, self.people = {}, {}, []
+        self.contracts: list[str] = []
 
     def tick(self) -> None:
         self.clock.advance(timedelta(seconds=1))
@@ -186,6 +206,11 @@ class _Simulation:
                    "backstopper": 0.0}[role]
             self.people.append(Participant(account.id, role, sats, use))
             ledger.deposit(self.new_uow(), self.clock, account.id, sats, f"stress-seed-{prefix}-{n}")
+        # the protection seller draws nothing from the population's generator: the population is the
+        # same as without protection, and its choices come from their own (``protect``)
+        seller, _ = accounts.create_account(self.new_uow(), self.clock, f"{prefix}-protector")
+        self.people.append(Participant(seller.id, "protector", MAKER_SATS, 0.0))
+        ledger.deposit(self.new_uow(), self.clock, seller.id, MAKER_SATS, f"stress-seed-{prefix}-protector")
 
     def refill_and_open(self, tag: str) -> None:
         """Flat accounts come back with fresh collateral and open a position at the mark."""
@@ -228,10 +253,39 @@ class _Simulation:
                                                max_discount_bps=self.rng.choice([50, 100, 200, 300]))
 
     def fund_pool(self, prefix: str) -> None:
-        sats = sum(p.collateral_sats for p in self.people) // 20
+        sats = sum(p.collateral_sats for p in self.people if p.role != "protector") // 20
         account, _ = accounts.create_account(self.new_uow(), self.clock, f"{prefix}-lp")
         ledger.deposit(self.new_uow(), self.clock, account.id, sats, f"stress-seed-{prefix}-lp")
         pool.deposit(self.new_uow(), self.clock, account.id, sats, f"stress-pool-{prefix}")
+
+    def protect(self) -> int:
+        """Each miner buys protection on a random trader at the fair premium (module docstring)."""
+        sellers = [p.account_id for p in self.people if p.role == "protector"]
+        traders = [p.account_id for p in self.people if p.role == "trader"]
+        booked = 0
+        for person in (p for p in self.people if p.role == "miner"):
+            if not sellers or not traders:
+                break
+            reference = self.protection_rng.choice(traders)
+            settlement = self.protection_rng.choice(["novation", "cash"])
+            try:
+                quote = protection.quote_protection(self.new_uow(), self.clock, reference_account_id=reference,
+                                                    notional_sats=person.collateral_sats // 2, tenor="3M")
+                stored = protection.book_protection(
+                    self.new_uow(), self.clock, buyer_id=person.account_id, seller_id=sellers[0],
+                    reference_id=reference, notional_sats=person.collateral_sats // 2,
+                    premium_bps=quote.fair.premium_bps, tenor="3M", settlement=settlement)
+            except HashEdgeError:
+                continue
+            finally:
+                self.tick()
+            self.contracts.append(stored.id)
+            booked += 1
+        return booked
+
+    def credit_events(self) -> int:
+        with self.new_uow() as uow:
+            return sum(1 for c in self.contracts if uow.protection.get(c).contract.status.value == "triggered")
 
     def quote(self) -> None:
         params = risk_parameters(self.new_uow())
@@ -252,14 +306,15 @@ def run_stress(new_uow: Callable[[], UnitOfWork], clock: Clock, history: EpochHi
     """Run the simulation (module docstring) and report what the liquidation engine did."""
     started = time.monotonic()
     rng = random.Random(seed)
-    sim = _Simulation(new_uow, FixedClock(clock.now().astimezone(timezone.utc)), rng)
+    sim = _Simulation(new_uow, FixedClock(clock.now().astimezone(timezone.utc)), rng,
+                      random.Random(f"{seed}-protection"))
     sim.choose_instruments()
     if not sim.specs:
         raise DataUnavailable("no contract to trade: list and mark instruments first (`hashedge instruments refresh`)")
     prefix = _free_prefix(new_uow, seed)
     sim.enrol(prefix, accounts_count)
     params = risk_parameters(new_uow())
-    seed_fund = sum(p.collateral_sats for p in sim.people) // 50
+    seed_fund = sum(p.collateral_sats for p in sim.people if p.role != "protector") // 50
     insurance.contribute(new_uow(), sim.clock, seed_fund, f"{prefix}-fund")
     sim.fund_pool(prefix)
     report = StressReport(seed, accounts_count, sorted(sim.specs), {
@@ -270,9 +325,11 @@ def run_stress(new_uow: Callable[[], UnitOfWork], clock: Clock, history: EpochHi
     for scenario in scenarios:
         sim.refill_and_open(f"{prefix}-{scenario.first}")
         sim.post_offers()
+        triggered_before = sim.credit_events()
         totals = {"name": scenario.name, "epochs": [scenario.first, scenario.last], "liquidations": 0,
                   "penalties_sats": 0, "insurance_fund_drawdown_sats": 0, "adl_events": 0, "uncovered_loss_sats": 0,
                   "margin_calls": 0, "backstop_fills": 0, "pool_takeovers": 0, "pool_cover_sats": 0,
+                  "protection_contracts": sim.protect(), "credit_events": 0, "protection_cover_sats": 0,
                   "hashprice_change": 1.0, "difficulty_change": 1.0}
         for epoch, hashprice, difficulty in path_factors(history, scenario):
             sim.quote()
@@ -286,10 +343,12 @@ def run_stress(new_uow: Callable[[], UnitOfWork], clock: Clock, history: EpochHi
                                     ("insurance_fund_drawdown_sats", "insurance_fund_sats"),
                                     ("adl_events", "adl_events"), ("uncovered_loss_sats", "uncovered_loss_sats"),
                                     ("margin_calls", "margin_calls"), ("backstop_fills", "backstop_fills"),
-                                    ("pool_takeovers", "pool_takeovers"), ("pool_cover_sats", "pool_cover_sats")):
+                                    ("pool_takeovers", "pool_takeovers"), ("pool_cover_sats", "pool_cover_sats"),
+                                    ("protection_cover_sats", "protection_sats")):
                     totals[key] += swept[source]
                 pool_unwind.unwind(new_uow, sim.clock)  # as the hourly job would between re-marks
                 sim.tick()
+        totals["credit_events"] = sim.credit_events() - triggered_before
         totals["hashprice_change"] = round(totals["hashprice_change"] - 1, 4)
         totals["difficulty_change"] = round(totals["difficulty_change"] - 1, 4)
         report.scenarios.append(totals)

@@ -18,7 +18,8 @@ from hashedge.adapters.database import make_engine, upgrade_database
 
 HASHEDGE = str(Path(sys.executable).with_name("hashedge"))
 FIGURES = ("liquidations", "penalties_sats", "insurance_fund_drawdown_sats", "adl_events", "uncovered_loss_sats",
-           "journal_balanced", "backstop_fills", "pool_takeovers")
+           "journal_balanced", "backstop_fills", "pool_takeovers", "credit_events", "protection_cover_sats",
+           "protection_contracts")
 
 
 def hashedge(url: str, *args: str) -> subprocess.CompletedProcess:
@@ -48,6 +49,9 @@ def test_the_stress_simulation_leaves_replayable_records_and_reproduces_by_seed(
     assert report["parameters"]["liquidation.penalty_ratio"] == "0.01"
     assert report["backstop_fills"] > 0 and report["pool_takeovers"] > 0  # offers and the pool took part
     assert report["parameters"]["pool.max_takeover_ratio"] == "0.01"
+    # the hedging miners bought protection on traders; what their liquidations triggered is counted
+    assert report["protection_contracts"] > 0 and report["credit_events"] >= 0
+    assert all({"credit_events", "protection_cover_sats"} <= set(s) for s in report["scenarios"])
 
     listed = json.loads(hashedge(database_url, "liquidations", "list", "--json", "--limit", "1000").stdout)
     assert sorted(r["id"] for r in listed) == sorted(report["liquidation_ids"])
