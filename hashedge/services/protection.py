@@ -31,7 +31,13 @@ from hashedge.errors import HashEdgeError, InvalidInput, NotFound
 from hashedge.services.instruments import get_instrument
 from hashedge.services.ledger import post
 from hashedge.services.accounts import require_account
-from hashedge.services.margin import account_state, marks_and_specs, risk_parameters
+from hashedge.services.margin import (
+    account_state,
+    account_states,
+    latest_marks,
+    marks_and_specs,
+    risk_parameters,
+)
 from pricing.errors import PricingInputError
 from hashedge.services.protection_pricing import (
     FairQuote,
@@ -72,6 +78,14 @@ def load_reference_risk(uow: UnitOfWork, account_id: int, params: RiskParameters
     state = account_state(uow, account_id)
     marks, specs = marks_and_specs(uow, state)
     return reference_risk(state, marks, specs, params)
+
+
+def reference_risks(uow: UnitOfWork, account_ids, params: RiskParameters) -> dict[str, ReferenceRisk]:
+    """Several reference accounts' risk in a few queries (the nightly run marks thousands)."""
+    states = account_states(uow, sorted({int(a) for a in account_ids}))
+    symbols = {p.instrument_id for state in states.values() for p in state.positions}
+    marks, specs = latest_marks(uow, symbols), uow.instruments.specs(symbols)
+    return {account_id: reference_risk(state, marks, specs, params) for account_id, state in states.items()}
 
 
 def price_reference(risk: ReferenceRisk, *, notional_sats: int, trade_date: date, tenor: str | None = None,

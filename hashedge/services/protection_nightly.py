@@ -36,7 +36,7 @@ from hashedge.domain.protection import (
 from hashedge.errors import HashEdgeError
 from hashedge.services.ledger import post
 from hashedge.services.margin import risk_parameters
-from hashedge.services.protection import load_reference_risk
+from hashedge.services.protection import load_reference_risk, reference_risks
 from hashedge.services.protection_pricing import ReferenceRisk, mark_to_market_sats
 
 
@@ -80,7 +80,13 @@ def run_nightly(uow: UnitOfWork, now: datetime, business_date: date,
     premium_moves: dict[ledger.LedgerAccount, int] = {}
     collateral_moves: dict[ledger.LedgerAccount, int] = {}
     events: list[ProtectionEvent] = []
-    risks: dict[str, ReferenceRisk | None] = {}
+    references = {s.contract.reference_account_id for s in contracts
+                  if not s.contract.references_position and business_date < s.contract.maturity_date}
+    try:
+        risks: dict[str, ReferenceRisk | None] = reference_risks(uow, references, params)
+    except HashEdgeError:  # an instrument without a mark yet: each reference on its own, the rest keep theirs
+        risks = {}
+    updated: list[StoredContract] = []
     premium_key = f"protection:{business_date.isoformat()}:premium"
     collateral_key = f"protection:{business_date.isoformat()}:collateral"
     for stored in contracts:
@@ -99,7 +105,7 @@ def run_nightly(uow: UnitOfWork, now: datetime, business_date: date,
             required = 0
         else:
             if not c.references_position:
-                if c.reference_account_id not in risks:
+                if c.reference_account_id not in risks:  # only after the batch failed
                     try:
                         risks[c.reference_account_id] = load_reference_risk(uow, int(c.reference_account_id), params)
                     except HashEdgeError:  # no mark yet for one of its instruments: keep the last mark
@@ -121,12 +127,13 @@ def run_nightly(uow: UnitOfWork, now: datetime, business_date: date,
             events.append(ProtectionEvent(c.contract_id, "matured", business_date, now, 0, None,
                                           {"premium_paid_sats": stored.premium_paid_sats + premium}))
             summary.matured.append(c.contract_id)
-        uow.protection.update(StoredContract(
+        updated.append(StoredContract(
             contract=c if not matured else _matured(c), collateral_sats=required,
             premium_paid_sats=stored.premium_paid_sats + premium,
             premium_paid_through=max(through, stored.premium_paid_through or through),
             mark_sats=mark, marked_on=business_date, credit_event_liquidation_id=None, booked_via=stored.booked_via,
             booked_at=stored.booked_at, closed_at=now if matured else None))
+    uow.protection.update_many(updated)
     for key, moves, kind in ((premium_key, premium_moves, ledger.EntryKind.PREMIUM),
                              (collateral_key, collateral_moves, ledger.EntryKind.PROTECTION)):
         entry = ledger.protection({a: v for a, v in moves.items() if v}, idempotency_key=key, occurred_at=now,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.orm.protection import (
@@ -18,7 +18,9 @@ from hashedge.adapters.orm.protection import (
 )
 from hashedge.domain.protection import ContractStatus, ProtectionContract
 
-FUND_SELLER = "insurance_fund"  # the seller id of protection the insurance fund sold
+FUND_SELLER = "insurance_fund"
+_STATE = ("status", "collateral_sats", "premium_paid_sats", "premium_paid_through", "mark_sats", "marked_on",
+          "credit_event_liquidation_id", "closed_at")  # the seller id of protection the insurance fund sold
 
 
 @dataclass(frozen=True)
@@ -147,11 +149,18 @@ class ProtectionRepository:
             row.seller_account_id.is_(None), row.status == ContractStatus.ACTIVE.value)) or 0
 
     def update(self, stored: StoredContract) -> None:
-        self.session.execute(update(ProtectionContractRow).where(ProtectionContractRow.id == stored.id).values(
-            status=stored.contract.status.value, collateral_sats=stored.collateral_sats,
-            premium_paid_sats=stored.premium_paid_sats, premium_paid_through=stored.premium_paid_through,
-            mark_sats=stored.mark_sats, marked_on=stored.marked_on,
-            credit_event_liquidation_id=stored.credit_event_liquidation_id, closed_at=stored.closed_at))
+        self.update_many([stored])
+
+    def update_many(self, contracts: list[StoredContract]) -> None:
+        """The state columns of many contracts, in one statement executed for each (by id)."""
+        if not contracts:
+            return
+        table = ProtectionContractRow.__table__
+        statement = update(table).where(table.c.id == bindparam("b_id")).values(
+            {name: bindparam(f"b_{name}") for name in _STATE})
+        self.session.execute(statement, [{"b_id": s.id, "b_status": s.contract.status.value,
+                                          **{f"b_{name}": getattr(s, name) for name in _STATE if name != "status"}}
+                                         for s in contracts])
 
     # --- history --------------------------------------------------------------------------
 
