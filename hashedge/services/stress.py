@@ -28,7 +28,8 @@ gives the pool's NAV per share at the start and the end.
 Default protection (``protection/PROTECTION.md``): a protection seller (5 BTC) is enrolled with the
 makers, and at the start of each segment every hedging miner buys protection on a trader drawn at
 random (half of the miner's collateral as notional, 3 months, novation or cash at random) at the
-fair premium of that moment. ``credit_events`` counts the contracts the segment's liquidations
+fair premium of that moment; the segment starts the next day, when the protection is in force.
+``credit_events`` counts the contracts the segment's liquidations
 triggered, ``protection_cover_sats`` what cash protection paid of their shortfalls.
 
 It writes to the configured database like any user would (accounts ``stress<seed>r<n>-...``,
@@ -281,6 +282,7 @@ class _Simulation:
                 self.tick()
             self.contracts.append(stored.id)
             booked += 1
+        self.clock.advance(timedelta(days=1))  # protection is in force from the day after the trade
         return booked
 
     def credit_events(self) -> int:
