@@ -211,7 +211,8 @@ def book_in(uow: UnitOfWork, now: datetime, *, buyer_id: int, seller_id: int | N
     low, high = premium_band(fair.premium_bps, params)
     if not low <= premium <= high:
         raise ProtectionRefused(f"premium {premium} bps is outside the band [{low}, {high}] around the fair "
-                                f"{fair.premium_bps} bps", fields={"premium_bps": [f"between {low} and {high}"]})
+                                f"{fair.premium_bps} bps", fields={"premium_bps": [f"outside the band: between {low} and {high} bps around the fair "
+                                                            f"{fair.premium_bps}"]})
     if reference_instrument is not None and uow.positions.get(
             buyer_id, get_instrument(uow, reference_instrument).spec).quantity == 0:
         raise InvalidInput("the buyer holds no position in the reference instrument",

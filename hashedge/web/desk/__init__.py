@@ -20,7 +20,7 @@ from flask import Blueprint, Flask
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
 VIEW_MODULES = ("home", "accounts", "cash", "approvals", "trading", "risk", "liquidations", "insurance", "backstop",
-                "operations", "governance", "analytics", "audit")
+                "protection", "operations", "governance", "analytics", "audit")
 
 
 def init_desk(app: Flask) -> None:

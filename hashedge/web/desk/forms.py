@@ -155,3 +155,25 @@ def apply_errors(form: FlaskForm, exc: HashEdgeError, *, default: str | None = N
         target.errors = list(target.errors) + [exc.message]
     else:
         form.form_errors.append(exc.message)
+
+
+class ProtectionQuoteForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form: it only reads
+
+    reference = StringField("Reference account (id or name)", validators=[DataRequired(), Length(max=64)])
+    notional_sats = IntegerField("Notional (sats)", validators=[DataRequired(), NumberRange(min=1)])
+    tenor = SelectField("Tenor", choices=[(t, t) for t in ("3M", "6M", "9M", "1Y", "2Y", "3Y", "5Y")], default="3M")
+
+
+class ProtectionForm(FlaskForm):
+    buyer = StringField("Buyer (id or name)", validators=[DataRequired(), Length(max=64)])
+    seller = StringField("Seller (id, name or insurance_fund)", validators=[DataRequired(), Length(max=64)])
+    reference = StringField("Reference account (id or name)", validators=[DataRequired(), Length(max=64)])
+    reference_instrument = StringField("Protected position's instrument (optional: the buyer's own)",
+                                       validators=[Optional(), Length(max=32)])
+    notional_sats = IntegerField("Notional (sats)", validators=[DataRequired(), NumberRange(min=1)])
+    premium_bps = StringField("Premium (bps a year)", validators=[DataRequired(), Length(max=32), DECIMAL])
+    maturity = DateField("Maturity (a CDS date: 20 Mar/Jun/Sep/Dec)", validators=[DataRequired()])
+    settlement = SelectField("Settlement", choices=[("novation", "novation"), ("cash", "cash")], default="novation")
+    upfront_sats = IntegerField("Upfront (sats, paid by the buyer)", default=0, validators=[Optional()])

@@ -40,6 +40,10 @@ NAV: list[NavEntry] = [
     NavEntry("Risk", "ADL ranks", "desk.adl_ranks"),
     NavEntry("Risk", "Penalty distributions", "desk.penalties"),
     NavEntry("Risk", "Backstop pool & offers", "desk.backstop"),
+    NavEntry("Protection", "Quote", "desk.protection_quote"),
+    NavEntry("Protection", "Book", "desk.new_protection", Permission.BLOCK_TRADE, matches=("desk.book_protection",)),
+    NavEntry("Protection", "Contracts", "desk.protection_contracts", matches=("desk.protection_contract",)),
+    NavEntry("Protection", "Credit events", "desk.protection_events"),
     NavEntry("Operations", "Settlement", "desk.settlement"),
     NavEntry("Operations", "Jobs", "desk.jobs"),
     NavEntry("Operations", "Fixings", "desk.fixings"),
@@ -51,9 +55,7 @@ NAV: list[NavEntry] = [
 ]
 
 # Areas whose pages come with their capabilities (issue #14: built when each lands).
-PLANNED = {
-    "Protection": ["Quote", "Book", "Contracts", "Credit events"],
-}
+PLANNED: dict[str, list[str]] = {}
 
 
 @dataclass(frozen=True)
