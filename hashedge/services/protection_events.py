@@ -14,9 +14,11 @@ After it, ``settle`` reads each contract's credit event from the record
 to seller), the cash (the cover the stage reserved, into the liquidated account; the buyer's ADL
 loss, to the buyer), paid from the seller's escrow first and then its account, and the rest of the
 escrow back to the seller. Novation also reopens the buyer's deleveraged positions against the seller
-at the ADL price (trades of kind ``novation``, no fees); the seller's margin is then whatever it is:
-a seller left below maintenance is liquidated by the same sweep, a seller below zero runs down the
-waterfall like anyone. The contract ends (``triggered``) and cites the liquidation.
+at the ADL price (trades of kind ``novation``, no fees), as many contracts as the seller can carry
+at or above its maintenance margin (none for the insurance fund, which holds no positions); the
+rest is settled in cash (its ADL loss, within the notional left). A seller whose margin falls
+afterwards is in a margin call or liquidated by the sweep, below zero it runs down the waterfall
+like anyone. The contract ends (``triggered``) and cites the liquidation.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from hashedge.domain import ledger
 from hashedge.domain.fills import Fill
 from hashedge.domain.liquidation.record import LiquidationInputs, LiquidationOutcome
 from hashedge.domain.orders import Side
+from hashedge.domain.margin import AccountState, MarginStatus, account_margin
 from hashedge.domain.parameters import RiskParameters
+from hashedge.domain.positions import Position
 from hashedge.domain.protection import (
     ContractStatus,
     SettlementMethod,
@@ -41,6 +45,7 @@ from hashedge.domain.protection import (
 )
 from hashedge.domain.protection.credit_events import allocate_cover
 from hashedge.services.ledger import post
+from hashedge.services.margin import account_state, latest_marks
 from hashedge.services.trading import record_fill
 
 
@@ -106,7 +111,8 @@ def settle(uow: UnitOfWork, inputs: LiquidationInputs, outcome: LiquidationOutco
         premium = premium_due_sats(contract, stored.premium_paid_through, day)
         takeovers, rest = (), 0
         if contract.settlement is SettlementMethod.NOVATION:
-            takeovers, buyer_cash = novation_takeovers(contract, event)
+            takeovers, buyer_cash = novation_takeovers(contract, event,
+                                                       limit=_carried(uow, inputs, contract, event, params))
             cover = 0
         else:
             settled = cash_settlement(contract, event, cover_sats=paid_cover.get(stored.id, 0))
@@ -151,6 +157,49 @@ def settle(uow: UnitOfWork, inputs: LiquidationInputs, outcome: LiquidationOutco
             "novated_contracts": sum(t.quantity for t in takeovers), "rest_in_cash_sats": rest})])
         triggered.append(stored.id)
     return triggered
+
+
+def _carried(uow: UnitOfWork, inputs: LiquidationInputs, contract, event, params: RiskParameters) -> int:
+    """How many of the deleveraged contracts the seller can take over and stay at or above its
+    maintenance margin (the insurance fund holds no positions: none, it settles in cash)."""
+    if contract.seller_account_id == FUND_SELLER:
+        return 0
+    seller = contract.seller_account_id
+    state = account_state(uow, int(seller))
+    symbols = {p.instrument_id for p in state.positions} | {h.instrument_id for h in event.adl_hits}
+    marks, specs = latest_marks(uow, symbols), uow.instruments.specs(symbols)
+    takeovers, _ = novation_takeovers(contract, event)
+    carried = 0
+    for n, takeover in enumerate(takeovers):
+        for quantity in range(1, takeover.quantity + 1):
+            side = Side.BUY if takeover.buyer_side is Side.SELL else Side.SELL  # the seller's side
+            fill = Fill.block_trade(fill_id=f"check-{n}-{quantity}", instrument_id=takeover.instrument_id,
+                                    buyer_account_id=seller if side is Side.BUY else "check",
+                                    seller_account_id="check" if side is Side.BUY else seller,
+                                    quantity=quantity, price=takeover.price, occurred_at=inputs.occurred_at)
+            trial = _apply(state, fill, specs[takeover.instrument_id])
+            if account_margin(trial, marks, params, specs=specs).status is MarginStatus.LIQUIDATABLE:
+                return carried + quantity - 1
+        state = _apply(state, Fill.block_trade(
+            fill_id=f"check-{n}", instrument_id=takeover.instrument_id,
+            buyer_account_id=seller if takeover.buyer_side is Side.SELL else "check",
+            seller_account_id="check" if takeover.buyer_side is Side.SELL else seller,
+            quantity=takeover.quantity, price=takeover.price, occurred_at=inputs.occurred_at),
+            specs[takeover.instrument_id])
+        carried += takeover.quantity
+    return carried
+
+
+def _apply(state: AccountState, fill: Fill, spec) -> AccountState:
+    """The seller's state once ``fill`` is booked (no fees: novation trades carry none)."""
+    owner = state.account_id
+    held = {p.instrument_id: p for p in state.positions}
+    before = held.get(fill.instrument_id) or Position(account_id=owner, instrument_id=fill.instrument_id,
+                                                      multiplier=spec.multiplier)
+    after = before.apply(fill)
+    held[fill.instrument_id] = after
+    return AccountState(account_id=owner, positions=tuple(held.values()), open_orders=state.open_orders,
+                        collateral_sats=state.collateral_sats + after.realized_pnl_sats - before.realized_pnl_sats)
 
 
 def _with_status(contract, status: ContractStatus):

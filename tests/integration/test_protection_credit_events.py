@@ -110,3 +110,27 @@ def test_a_seller_that_defaults_is_liquidated_by_the_waterfall_and_its_escrow_st
 
 def market_with_fund(runtime):
     return market(runtime, fund_sats=50_000_000)
+
+
+def test_novation_takes_over_what_the_seller_margin_carries_and_pays_the_rest_in_cash(runtime):
+    from hashedge.services import accounts
+
+    m = market(runtime)
+    thin, _ = accounts.create_account(runtime.uow(), runtime.clock, "thin-novation-seller")
+    ledger.deposit(runtime.uow(), runtime.clock, thin.id, 9_000_000, "seed-thin-novation")
+    stored = protection.book_protection(runtime.uow(), runtime.clock, buyer_id=m.ids["miner"], seller_id=thin.id,
+                                        reference_id=m.ids["trader"], notional_sats=16_000_000, premium_bps="20",
+                                        maturity=date(2027, 3, 20), settlement="novation")
+    runtime.clock.advance(timedelta(days=2))
+    mark(runtime, 40_000)
+    report = liquidation.sweep(runtime.uow, runtime.clock)
+    trader = next(r for r in report.liquidations if r.account_id == m.ids["trader"])
+    adl = [f for f in trader.outcome.fills if f.stage == "adl"]
+    # 1,000,000 sats free after the 8,000,000 of escrow: k contracts taken over at ~40,348 against the
+    # 40,000 mark cost k x 10,788 of equity and need k x 124,000 of maintenance margin: k = 7
+    event = protection.show_protection(runtime.uow(), runtime.clock, stored.id).events[-1]
+    assert event.detail["novated_contracts"] == 7
+    rest = adl[7:]  # the last three ADL fills, in cash: their price beyond the mark
+    assert event.detail["buyer_sats"] == sum((int(f.fill.price) - 40_000) * 31 for f in rest) > 0
+    assert position(runtime, m.ids["miner"]) == -7 and position(runtime, thin.id) == 7
+    assert ledger.check_balances(runtime.uow()).ok

@@ -153,13 +153,18 @@ def cash_settlement(contract: ProtectionContract, event: CreditEvent, *, cover_s
     return CashSettlement(cover, min(notional - cover, event.adl_loss_sats))
 
 
-def novation_takeovers(contract: ProtectionContract, event: CreditEvent) -> tuple[tuple[NovationTakeover, ...], int]:
+def novation_takeovers(contract: ProtectionContract, event: CreditEvent,
+                       limit: int | None = None) -> tuple[tuple[NovationTakeover, ...], int]:
     """The trades that reopen the buyer's deleveraged positions with the seller, and the cash owed
-    for what the notional could not take over (module docstring)."""
+    for what the notional (or ``limit`` contracts in all: what the seller's margin can carry) could
+    not take over (module docstring)."""
     left, takeovers, rest = Fraction(contract.notional_sats), [], Fraction(0)
+    allowed = math.inf if limit is None else limit
     for hit in event.adl_hits:
         per_contract = exact(hit.price) * exact(hit.multiplier)
         quantity = min(hit.quantity, math.floor(left / per_contract)) if per_contract > 0 else 0
+        quantity = int(min(quantity, allowed))
+        allowed -= quantity
         if quantity:
             side = Side.SELL if hit.buyer_side is Side.BUY else Side.BUY  # reopen what was closed
             takeovers.append(NovationTakeover(hit.instrument_id, side, quantity, hit.price))
