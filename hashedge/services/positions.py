@@ -5,8 +5,11 @@
 - ``adl_quintile``: where the position stands in the deleveraging queue of its contract and side
   (``domain.liquidation.adl``): 5 for the first fifth to be deleveraged, 1 for the last. The queue
   ranks every position on that side by the equity of its account, so it is built from the risk
-  sweep's snapshot of every open position (the same data the liquidation sweep uses). Capped
-  contracts are never liquidated nor deleveraged: both are ``None``.
+  sweep's snapshot of every open position (the same data the liquidation sweep uses); positions
+  protected against deleveraging (protection in force on the position) rank after every unprotected
+  one, as the engine ranks them (protection bought on an account counts only when that account is
+  liquidated, so it is not shown here). Capped contracts are never liquidated nor deleveraged: both
+  are ``None``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ def position_risk_page(uow_factory: Callable[[], UnitOfWork], clock: Clock, acco
         with uow_factory() as uow:
             state = account_state(uow, account_id)
             marks, specs = marks_and_specs(uow, state)
+            protected = {p.instrument_id: uow.protection.protected_holders(p.instrument_id, clock.now().date())
+                         for p in state.positions}
         queues = queues_from(risk_sweep(uow_factory(), clock))
     except DataUnavailable:
         return replace(found, items=[PositionRisk(view, None, None) for view in found.items])
@@ -60,6 +65,7 @@ def position_risk_page(uow_factory: Callable[[], UnitOfWork], clock: Clock, acco
         quintile = None
         if not spec.is_capped:
             ranked = queues.ranked(position.instrument_id, longs=position.quantity > 0)
-            quintile = quintiles(ranked).get(owner)
+            covered = protected.get(position.instrument_id, set())
+            quintile = quintiles(sorted(ranked, key=lambda c: c.account_id in covered)).get(owner)
         risks.append(PositionRisk(view, price, quintile))
     return replace(found, items=risks)

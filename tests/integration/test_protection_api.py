@@ -58,3 +58,31 @@ def test_bad_protection_requests_are_json_4xx_with_field_messages(runtime):
         assert answer.status_code == status and field in str(answer.json), (url, answer.json)
     assert client.get("/api/v1/protection/P-nope", headers=m.keys["miner"]).status_code == 404
     assert client.get("/api/v1/protection").status_code == 401
+
+
+def test_a_position_protected_against_deleveraging_moves_to_the_back_of_its_queue(runtime):
+    from datetime import date, timedelta
+
+    from hashedge.services import accounts, block_trades, ledger, protection
+    from protection_setup import SYMBOL
+
+    m = market(runtime)
+    short, short_key = accounts.create_account(runtime.uow(), runtime.clock, "second-short")
+    buyer, _ = accounts.create_account(runtime.uow(), runtime.clock, "second-long")
+    for account in (short, buyer):
+        ledger.deposit(runtime.uow(), runtime.clock, account.id, 20_000_000, f"seed-{account.id}")
+    block_trades.book_block_trade(runtime.uow(), runtime.clock, buyer_id=buyer.id, seller_id=short.id,
+                                  instrument=SYMBOL, quantity=5, price=50_000, trade_id="BLOCK-3")
+    client = create_app(runtime).test_client()
+
+    def quintile(key):
+        return client.get("/api/v1/positions", headers=key).json["items"][0]["adl_quintile"]
+
+    # both shorts at the mark: tied, the lower account id first
+    assert (quintile(m.keys["miner"]), quintile({"Authorization": f"Bearer {short_key}"})) == (5, 3)
+    protection.book_protection(runtime.uow(), runtime.clock, buyer_id=m.ids["miner"], seller_id=m.ids["seller"],
+                               reference_id=m.ids["miner"], reference_instrument=SYMBOL, notional_sats=5_000_000,
+                               premium_bps="20", maturity=date(2027, 3, 20), settlement="cash")
+    assert quintile(m.keys["miner"]) == 5  # not in force before tomorrow
+    runtime.clock.advance(timedelta(days=1))
+    assert (quintile(m.keys["miner"]), quintile({"Authorization": f"Bearer {short_key}"})) == (3, 5)

@@ -143,6 +143,13 @@ class ProtectionRepository:
             row.reference_account_id.in_(ids), row.buyer_account_id.in_(ids), row.seller_account_id.in_(ids)))
         return [_contract(r) for r in self.session.scalars(query.order_by(row.id))]
 
+    def protected_holders(self, instrument_id: str, day: date) -> set[str]:
+        """Accounts whose position in ``instrument_id`` protection in force covers on ``day``."""
+        row = ProtectionContractRow
+        rows = self.session.execute(select(row.buyer_account_id, row.trade_date, row.maturity_date).where(
+            row.status == ContractStatus.ACTIVE.value, row.reference_instrument_id == instrument_id))
+        return {str(buyer) for buyer, traded, maturity in rows if traded < day <= maturity}
+
     def fund_notional_sats(self) -> int:
         row = ProtectionContractRow
         return self.session.scalar(select(func.coalesce(func.sum(row.notional_sats), 0)).where(
