@@ -99,3 +99,15 @@ def list_rfqs(uow: UnitOfWork, *, account_id: int) -> list[RfqView]:
                 answers = [a for a in answers if a.seller_account_id == account_id]
             views.append(RfqView(rfq, answers))
     return views
+
+
+def cancel_rfq(uow: UnitOfWork, rfq_id: str, *, buyer_id: int) -> RfqView:
+    """The buyer withdraws its open request; answers to it can no longer be accepted."""
+    with uow:
+        rfq = uow.protection.get_rfq(rfq_id)
+        if rfq is None or rfq.buyer_account_id != buyer_id:
+            raise NotFound(f"no request for quote {rfq_id} of yours", fields={"rfq": ["unknown request"]})
+        rfq = uow.protection.set_rfq(_open_rfq(uow, rfq_id, lock=True), status="cancelled")
+        answers = uow.protection.answers_of(rfq_id)
+        uow.commit()
+    return RfqView(rfq, answers)

@@ -38,6 +38,22 @@ def test_a_buyer_asks_sellers_answer_and_the_buyer_accepts_one(runtime):
     shown = client.get(f"/api/v1/protection/{contract['id']}", headers=m.keys["seller"]).json
     assert shown["events"][0]["kind"] == "booked" and shown["accrued_sats"] == 0  # protection starts tomorrow
     assert client.get(f"/api/v1/protection/{contract['id']}", headers=m.keys["trader"]).status_code == 404
+    assert client.delete(f"/api/v1/protection/rfqs/{rfq_id}", headers=m.keys["miner"]).status_code == 409  # accepted
+
+
+def test_a_buyer_withdraws_its_request_and_its_answers_can_no_longer_be_accepted(runtime):
+    m = market(runtime)
+    client = create_app(runtime).test_client()
+    rfq_id = client.post("/api/v1/protection/rfqs", headers=m.keys["miner"], json={
+        "reference_account_id": m.ids["trader"], "notional_sats": 5_000_000}).json["id"]
+    answer = client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
+                         json={"premium_bps": "20"}).json
+    assert client.delete(f"/api/v1/protection/rfqs/{rfq_id}", headers=m.keys["seller"]).status_code == 404
+    withdrawn = client.delete(f"/api/v1/protection/rfqs/{rfq_id}", headers=m.keys["miner"])
+    assert withdrawn.status_code == 200 and withdrawn.json["status"] == "cancelled"
+    assert client.post("/api/v1/protection", headers=m.keys["miner"], json={"answer_id": answer["id"]}).status_code \
+        == 409
+    assert client.get("/api/v1/protection", headers=m.keys["miner"]).json["items"] == []
 
 
 def test_bad_protection_requests_are_json_4xx_with_field_messages(runtime):

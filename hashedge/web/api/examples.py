@@ -216,3 +216,4 @@ PROTECTION_RFQ = {"id": "Q-8d1e2f3a4b5c", "buyer_account_id": 4, "reference_acco
                   "settlement": "novation", "status": "open", "created_at": "2026-12-01T10:00:00+00:00",
                   "contract_id": None, "answers": []}
 PROTECTION_RFQ_LIST = {"items": [{**PROTECTION_RFQ, "answers": [PROTECTION_ANSWER]}]}
+PROTECTION_RFQ_CANCELLED = {**PROTECTION_RFQ, "status": "cancelled", "answers": [PROTECTION_ANSWER]}

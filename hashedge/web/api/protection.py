@@ -147,3 +147,15 @@ def answer_request(body: dict, rfq_id: str):
     Nothing is committed until the buyer accepts; the band and your collateral are checked then."""
     return protection_rfq.answer_rfq(_runtime().uow(), _runtime().clock, rfq_id, seller_id=g.account_id,
                                      premium_bps=body["premium_bps"], upfront_sats=body["upfront_sats"]).__dict__, 201
+
+
+@blp.route("/protection/rfqs/<string:rfq_id>", methods=["DELETE"])
+@blp.response(200, RfqSchema, example=ex.PROTECTION_RFQ_CANCELLED)
+@blp.alt_response(404, schema=ErrorSchema, description="No such request of yours")
+@blp.alt_response(409, schema=ErrorSchema, description="The request is no longer open")
+@_secured
+def cancel_request(rfq_id: str):
+    """Withdraw your open request for quote.
+
+    Its answers can no longer be accepted; a request already accepted or cancelled is a 409."""
+    return rfq_view(protection_rfq.cancel_rfq(_runtime().uow(), rfq_id, buyer_id=g.account_id))
