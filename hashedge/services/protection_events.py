@@ -23,6 +23,7 @@ like anyone. The contract ends (``triggered``) and cites the liquidation.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from hashedge.adapters.repositories.ledger import collateral_of
@@ -109,7 +110,7 @@ def settle(uow: UnitOfWork, inputs: LiquidationInputs, outcome: LiquidationOutco
             continue
         day = event.occurred_at.date()
         premium = premium_due_sats(contract, stored.premium_paid_through, day)
-        takeovers, rest = (), 0
+        takeovers = ()
         if contract.settlement is SettlementMethod.NOVATION:
             takeovers, buyer_cash = novation_takeovers(contract, event,
                                                        limit=_carried(uow, inputs, contract, event, params))
@@ -145,7 +146,7 @@ def settle(uow: UnitOfWork, inputs: LiquidationInputs, outcome: LiquidationOutco
                         fees_sats={})
             fills.append(fill.fill_id)
         uow.protection.update(StoredContract(
-            contract=_with_status(contract, ContractStatus.TRIGGERED), collateral_sats=0,
+            contract=replace(contract, status=ContractStatus.TRIGGERED), collateral_sats=0,
             premium_paid_sats=stored.premium_paid_sats + premium, premium_paid_through=day,
             mark_sats=stored.mark_sats, marked_on=stored.marked_on,
             credit_event_liquidation_id=outcome.liquidation_id, booked_via=stored.booked_via,
@@ -154,7 +155,7 @@ def settle(uow: UnitOfWork, inputs: LiquidationInputs, outcome: LiquidationOutco
             "liquidation_id": outcome.liquidation_id, "kind": event.kind.value, "cover_sats": cover,
             "buyer_sats": buyer_cash, "adl_loss_sats": event.adl_loss_sats, "premium_sats": premium,
             "collateral_released_sats": stored.collateral_sats, "novation_fills": fills,
-            "novated_contracts": sum(t.quantity for t in takeovers), "rest_in_cash_sats": rest})])
+            "novated_contracts": sum(t.quantity for t in takeovers)})])
         triggered.append(stored.id)
     return triggered
 
@@ -201,8 +202,3 @@ def _apply(state: AccountState, fill: Fill, spec) -> AccountState:
     return AccountState(account_id=owner, positions=tuple(held.values()), open_orders=state.open_orders,
                         collateral_sats=state.collateral_sats + after.realized_pnl_sats - before.realized_pnl_sats)
 
-
-def _with_status(contract, status: ContractStatus):
-    from dataclasses import replace
-
-    return replace(contract, status=status)

@@ -21,7 +21,7 @@ contract's lines are kept in ``protection_events`` (unique per contract, kind an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from hashedge.adapters.repositories.ledger import collateral_of
@@ -128,7 +128,7 @@ def run_nightly(uow: UnitOfWork, now: datetime, business_date: date,
                                           {"premium_paid_sats": stored.premium_paid_sats + premium}))
             summary.matured.append(c.contract_id)
         updated.append(StoredContract(
-            contract=c if not matured else _matured(c), collateral_sats=required,
+            contract=c if not matured else replace(c, status=ContractStatus.MATURED), collateral_sats=required,
             premium_paid_sats=stored.premium_paid_sats + premium,
             premium_paid_through=max(through, stored.premium_paid_through or through),
             mark_sats=mark, marked_on=business_date, credit_event_liquidation_id=None, booked_via=stored.booked_via,
@@ -142,12 +142,6 @@ def run_nightly(uow: UnitOfWork, now: datetime, business_date: date,
             post(uow, entry, now)
     uow.protection.add_events(events)
     return summary
-
-
-def _matured(contract):
-    from dataclasses import replace
-
-    return replace(contract, status=ContractStatus.MATURED)
 
 
 def lock_parties(uow: UnitOfWork, business_date: date) -> list[StoredContract]:

@@ -16,8 +16,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-import pytest
-
 from hashedge.domain import ledger as journal
 from hashedge.services import ledger, liquidation, protection, settlement
 from indices.fixings import FixingValue
