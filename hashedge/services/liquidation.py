@@ -132,8 +132,10 @@ class AdlQueues:
     domain, built on first use): it only decides whom a liquidation locks. What the sweep's own
     liquidations deleverage is taken off (``consumed``), so later ones lock who still holds."""
 
-    def __init__(self, snapshot: RiskSnapshot, equity_sats: dict[str, int]):
+    def __init__(self, snapshot: RiskSnapshot, equity_sats: dict[str, int],
+                 protected: dict[str, set[str]] | None = None):
         self._snapshot, self._equity = snapshot, equity_sats
+        self._protected = protected or {}  # per instrument: positions protection in force covers
         self._ranked: dict[tuple[str, bool], list[AdlCandidate]] = {}
         self._left: dict[tuple[str, str], int] = {}  # (symbol, account) -> contracts still held
 
@@ -143,8 +145,9 @@ class AdlQueues:
             frame = self._snapshot.positions
             rows = frame[frame["instrument_id"] == symbol]
             multiplier = self._snapshot.specs[symbol].multiplier if symbol in self._snapshot.specs else Decimal(1)
+            covered = self._protected.get(symbol, set())
             candidates = [AdlCandidate(account_id=a, quantity=int(q), open_value=v, multiplier=multiplier,
-                                       equity_sats=int(self._equity.get(a, 0)))
+                                       equity_sats=int(self._equity.get(a, 0)), protected=a in covered)
                           for a, q, v in zip(rows["account_id"], rows["quantity"], rows["open_value"])
                           if (q > 0) == longs]
             self._ranked[key] = rank(candidates, self._snapshot.marks[symbol]) if candidates else []
@@ -179,10 +182,12 @@ class AdlQueues:
                 self._left[key] = max(before - item.fill.quantity, 0)
 
 
-def queues_from(result: RiskSweep) -> AdlQueues:
+def queues_from(result: RiskSweep, protected: dict[str, set[str]] | None = None) -> AdlQueues:
+    """The sweep's queues; ``protected`` (``ProtectionRepository.protected_positions``) ranks the
+    positions protection in force covers after every unprotected one, as the engine does."""
     equity = {str(a): int(e) for a, e in zip(result.accounts.index, result.accounts["equity_sats"])}
     assert result.snapshot is not None
-    return AdlQueues(result.snapshot, equity)
+    return AdlQueues(result.snapshot, equity, protected)
 
 
 # --- one account ---------------------------------------------------------------------------------
@@ -404,7 +409,9 @@ def sweep(new_uow: Callable[[], UnitOfWork], clock: Clock, *, max_rounds: int = 
         todo = [a for a in liquidatable if a not in done]
         if not todo:
             break
-        queues = queues_from(result)
+        with new_uow().read_only() as uow:  # whom to lock first: protected positions go last
+            protected = uow.protection.protected_positions(clock.now().date())
+        queues = queues_from(result, protected)
         for account_id in todo:
             liquidated = liquidate_account(new_uow, clock, account_id, queues)
             if liquidated is None:

@@ -164,7 +164,9 @@ def adl_queues(uow: UnitOfWork, clock: Clock, *, instrument: str | None = None) 
     capped contracts are never deleveraged and have none. DataUnavailable without marks."""
     result = risk_sweep(uow, clock)
     snapshot = result.snapshot
-    queues = queues_from(result)
+    with uow.read_only():
+        protected = uow.protection.protected_positions(clock.now().date())
+    queues = queues_from(result, protected)
     symbols = sorted(set(snapshot.positions["instrument_id"]))
     out = []
     for symbol in symbols:

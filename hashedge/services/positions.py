@@ -51,9 +51,8 @@ def position_risk_page(uow_factory: Callable[[], UnitOfWork], clock: Clock, acco
         with uow_factory() as uow:
             state = account_state(uow, account_id)
             marks, specs = marks_and_specs(uow, state)
-            protected = {p.instrument_id: uow.protection.protected_holders(p.instrument_id, clock.now().date())
-                         for p in state.positions}
-        queues = queues_from(risk_sweep(uow_factory(), clock))
+            protected = uow.protection.protected_positions(clock.now().date())
+        queues = queues_from(risk_sweep(uow_factory(), clock), protected)
     except DataUnavailable:
         return replace(found, items=[PositionRisk(view, None, None) for view in found.items])
     owner = str(account_id)
@@ -65,7 +64,6 @@ def position_risk_page(uow_factory: Callable[[], UnitOfWork], clock: Clock, acco
         quintile = None
         if not spec.is_capped:
             ranked = queues.ranked(position.instrument_id, longs=position.quantity > 0)
-            covered = protected.get(position.instrument_id, set())
-            quintile = quintiles(sorted(ranked, key=lambda c: c.account_id in covered)).get(owner)
+            quintile = quintiles(ranked).get(owner)
         risks.append(PositionRisk(view, price, quintile))
     return replace(found, items=risks)

@@ -143,12 +143,19 @@ class ProtectionRepository:
             row.reference_account_id.in_(ids), row.buyer_account_id.in_(ids), row.seller_account_id.in_(ids)))
         return [_contract(r) for r in self.session.scalars(query.order_by(row.id))]
 
-    def protected_holders(self, instrument_id: str, day: date) -> set[str]:
-        """Accounts whose position in ``instrument_id`` protection in force covers on ``day``."""
+    def protected_positions(self, day: date) -> dict[str, set[str]]:
+        """Per instrument, the accounts whose position protection in force covers on ``day``
+        (protection of the position itself: protection bought on an account applies only while that
+        account is liquidated)."""
         row = ProtectionContractRow
-        rows = self.session.execute(select(row.buyer_account_id, row.trade_date, row.maturity_date).where(
-            row.status == ContractStatus.ACTIVE.value, row.reference_instrument_id == instrument_id))
-        return {str(buyer) for buyer, traded, maturity in rows if traded < day <= maturity}
+        rows = self.session.execute(select(row.reference_instrument_id, row.buyer_account_id, row.trade_date,
+                                           row.maturity_date).where(row.status == ContractStatus.ACTIVE.value,
+                                                                    row.reference_instrument_id.is_not(None)))
+        found: dict[str, set[str]] = {}
+        for symbol, buyer, traded, maturity in rows:
+            if traded < day <= maturity:
+                found.setdefault(symbol, set()).add(str(buyer))
+        return found
 
     def fund_notional_sats(self) -> int:
         row = ProtectionContractRow
