@@ -9,7 +9,7 @@
 - ``trades.kind`` also takes ``novation``: a protection seller stepping into a defaulted side.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-01
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from hashedge.adapters.orm import UTCDateTime
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
