@@ -100,7 +100,8 @@ class FillSchema(Schema):
     instrument = fields.String(required=True)
     kind = fields.String(required=True, metadata={
         "description": "book, block, liquidation (a liquidation order's fill), adl (auto-deleveraging), backstop "
-                       "(a backstop offer's takeover: the backstopper is the taker) or pool (the backstop pool's)"})
+                       "(a backstop offer's takeover: the backstopper is the taker), pool (the backstop pool's) or "
+                       "novation (a protection seller stepping into a defaulted side)"})
     side = fields.String(required=True, metadata={"description": "your side: buy or sell"})
     liquidity = fields.String(allow_none=True, metadata={"description": "maker, taker, or null for a block trade"})
     price = PlainDecimal(required=True)

@@ -9,7 +9,7 @@
 - ``trades.kind`` also takes ``novation``: a protection seller stepping into a defaulted side.
 
 Revision ID: 0012
-Revises: 0011
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from hashedge.adapters.orm import UTCDateTime
 
 revision = "0012"
-down_revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -122,13 +122,14 @@ def upgrade() -> None:
     with op.batch_alter_table("trades") as batch:
         batch.drop_constraint("ck_trades_kind", type_="check")
         batch.create_check_constraint("ck_trades_kind", TRADE_KINDS.format(
-            "'book', 'block', 'liquidation', 'adl', 'novation'"))
+            "'book', 'block', 'liquidation', 'adl', 'backstop', 'pool', 'novation'"))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("trades") as batch:
         batch.drop_constraint("ck_trades_kind", type_="check")
-        batch.create_check_constraint("ck_trades_kind", TRADE_KINDS.format("'book', 'block', 'liquidation', 'adl'"))
+        batch.create_check_constraint("ck_trades_kind", TRADE_KINDS.format(
+            "'book', 'block', 'liquidation', 'adl', 'backstop', 'pool'"))
     op.execute("DELETE FROM ledger_balances WHERE account_key = 'protection_escrow'")
     op.drop_table("protection_rfq_answers")
     op.drop_table("protection_rfqs")
