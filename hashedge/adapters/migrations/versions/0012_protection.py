@@ -9,7 +9,7 @@
 - ``trades.kind`` also takes ``novation``: a protection seller stepping into a defaulted side.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-01
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from hashedge.adapters.orm import UTCDateTime
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
