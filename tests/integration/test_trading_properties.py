@@ -133,6 +133,21 @@ class Books:
             self.resting = {s: uow.orders.resting(s) for s in symbols}
             self.status = {s: uow.instruments.get(s).status for s in symbols}
             self.net = {s: uow.positions.net_quantity(s) for s in symbols}
+            self.fee_distributions = [r.entry for r in uow.ledger.entries()
+                                      if r.entry.kind == journal.EntryKind.FEE_DISTRIBUTION]
+
+    def fees_shared_out(self) -> tuple[dict[date, int], dict[int, int]]:
+        """What the nightly fee distributions took from the fees account, by business date (the
+        entry's key names it), and what they credited to each trader's collateral (the makers' share)."""
+        by_date, to_collateral = defaultdict(int), defaultdict(int)
+        for entry in self.fee_distributions:
+            day = date.fromisoformat(entry.idempotency_key.split(":")[1])
+            for posting in entry.postings:
+                if posting.account == journal.FEES:
+                    by_date[day] -= posting.amount_sats
+                elif posting.account.kind is AccountKind.COLLATERAL and posting.account.owner_id is not None:
+                    to_collateral[int(posting.account.owner_id)] += posting.amount_sats
+        return by_date, to_collateral
 
     def balance(self, account) -> int:
         return self.balances.get(account, 0)
@@ -539,18 +554,25 @@ class TradingMachine(RuleBasedStateMachine):
         assert sum(v for a, v in books.balances.items() if a.kind is not AccountKind.EXTERNAL_CUSTODY) == net_deposits
 
         fees, traded = defaultdict(int), defaultdict(int)
+        fees_by_date = defaultdict(int)
         filled_by_order = defaultdict(int)
         for symbol, trades in books.trades.items():
             for trade in trades:
                 fill = trade.fill
                 fees[int(fill.buyer_account_id)] += trade.buyer_fee_sats
                 fees[int(fill.seller_account_id)] += trade.seller_fee_sats
+                fees_by_date[fill.occurred_at.astimezone(timezone.utc).date()] += (trade.buyer_fee_sats
+                                                                                   + trade.seller_fee_sats)
                 traded[int(fill.buyer_account_id), symbol] += fill.quantity
                 traded[int(fill.seller_account_id), symbol] -= fill.quantity
                 for order_id in (fill.buy_order_id, fill.sell_order_id):
                     if order_id is not None:
                         filled_by_order[order_id] += fill.quantity
-        assert books.balance(journal.FEES) == sum(fees.values())
+        # each closed date's fees are shared out whole by the nightly distribution, never a date still open
+        shared_by_date, rebates = books.fees_shared_out()
+        assert all(day < self.clock.now().date() and total == fees_by_date[day]
+                   for day, total in shared_by_date.items()), (shared_by_date, fees_by_date)
+        assert books.balance(journal.FEES) == sum(fees.values()) - sum(shared_by_date.values())
 
         realized_total, open_value_sats = 0, Decimal(0)
         for account_id in self.ids:
@@ -558,7 +580,8 @@ class TradingMachine(RuleBasedStateMachine):
             realized = sum(p.realized_pnl_sats for p in held)
             realized_total += realized
             open_value_sats += sum(p.open_value * p.multiplier for p in held)
-            expected = (self.deposited[account_id] - self.withdrawn[account_id] - fees[account_id] + realized)
+            expected = (self.deposited[account_id] - self.withdrawn[account_id] - fees[account_id] + realized
+                        + rebates[account_id])
             assert books.collateral(account_id) == expected, account_id
             for symbol in SYMBOLS:
                 position = books.position(account_id, symbol)
