@@ -105,9 +105,8 @@ def quote_protection(uow: UnitOfWork, clock: Clock, *, reference_account_id: int
                      tenor: str = "3M") -> Quote:
     """The fair running premium and upfront for protection on an account (``protection_pricing``)."""
     notional, tenor = require_notional(notional_sats), require_tenor(tenor)
-    params = risk_parameters()
-    with uow.read_only():
-        risk = load_reference_risk(uow, reference_account_id, params)
+    with uow.read_only():  # the governed parameters in force now, read in the quote's own transaction
+        risk = load_reference_risk(uow, reference_account_id, risk_parameters(uow))
     fair = price_reference(risk, notional_sats=notional, trade_date=clock.now().date(), tenor=tenor)
     return Quote(reference_account_id, tenor, risk, fair)
 

@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from hashedge.domain.governance.registry import apply_changes
 from hashedge.services import protection
+from hashedge.services.margin import risk_parameters
 from hashedge.services.protection_pricing import fair_quote
 from hashedge.web import create_app
 from protection_setup import mark, market
@@ -35,6 +37,27 @@ def test_a_quote_prices_the_reference_from_its_equity_and_exposure_and_shows_the
                         headers=m.keys["miner"]).json
     assert Decimal(dearer["premium_bps"]) > Decimal(quote["premium_bps"])
     assert dearer["inputs"]["equity_sats"] == 2_992_250 - 930_000
+
+
+def test_a_quote_uses_the_governed_margin_in_force_when_it_is_asked(runtime):
+    m = market(runtime)
+    before = protection.quote_protection(runtime.uow(), runtime.clock, reference_account_id=m.ids["trader"],
+                                         notional_sats=5_000_000)
+    with runtime.uow() as uow:  # a new version in force from now (as an emergency tightening records one)
+        params = risk_parameters(uow)
+        doubled = {name: Decimal(str(params.as_registry()[name])) * 2
+                   for name in ("margin.initial.hashprice_monthly", "margin.maintenance.hashprice_monthly")}
+        version = uow.parameters.in_force()
+        _after, diff, overrides = apply_changes(params, version.overrides, doubled)
+        uow.parameters.add(effective_at=runtime.clock.now(), recorded_at=runtime.clock.now(), source="emergency",
+                           actor="rita", proposal_id=None, reason="test", changes=diff, overrides=overrides)
+        uow.commit()
+    after = protection.quote_protection(runtime.uow(), runtime.clock, reference_account_id=m.ids["trader"],
+                                        notional_sats=5_000_000)
+    with runtime.uow() as uow:
+        expected = protection.load_reference_risk(uow, m.ids["trader"], risk_parameters(uow))
+    assert after.reference == expected and after.reference.daily_vol > before.reference.daily_vol
+    assert after.fair.premium_bps > before.fair.premium_bps  # a riskier market, a dearer protection
 
 
 def test_bad_quote_requests_are_400s_with_field_messages_and_unknown_accounts_404(runtime):
