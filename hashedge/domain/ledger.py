@@ -240,22 +240,26 @@ def penalty_distribution(
     amounts_sats: Mapping[LedgerAccount, int], *, idempotency_key: str, occurred_at: datetime, memo: str = ""
 ) -> JournalEntry:
     """A date's penalty escrow paid out: one posting per recipient, the escrow debited their sum."""
-    moves = {account: _positive(amount, f"amounts_sats[{account}]") for account, amount in amounts_sats.items()}
-    if PENALTY_ESCROW in moves:
-        raise InvalidValue("amounts_sats", PENALTY_ESCROW.key, "the escrow cannot pay itself")
-    moves[PENALTY_ESCROW] = -sum(moves.values())
-    return _entry(EntryKind.PENALTY_DISTRIBUTION, moves, idempotency_key, occurred_at, memo)
+    return _payout(EntryKind.PENALTY_DISTRIBUTION, PENALTY_ESCROW, "the escrow", amounts_sats,
+                   idempotency_key, occurred_at, memo)
 
 
 def fee_distribution(
     amounts_sats: Mapping[LedgerAccount, int], *, idempotency_key: str, occurred_at: datetime, memo: str = ""
 ) -> JournalEntry:
     """A date's fees paid out of the ``fees`` account: one posting per recipient."""
+    return _payout(EntryKind.FEE_DISTRIBUTION, FEES, "the fees account", amounts_sats,
+                   idempotency_key, occurred_at, memo)
+
+
+def _payout(kind: EntryKind, source: LedgerAccount, source_name: str, amounts_sats: Mapping[LedgerAccount, int],
+            idempotency_key: str, occurred_at: datetime, memo: str) -> JournalEntry:
+    """``source`` pays each recipient its (positive) amount, one posting each, debited their sum."""
     moves = {account: _positive(amount, f"amounts_sats[{account}]") for account, amount in amounts_sats.items()}
-    if FEES in moves:
-        raise InvalidValue("amounts_sats", FEES.key, "the fees account cannot pay itself")
-    moves[FEES] = -sum(moves.values())
-    return _entry(EntryKind.FEE_DISTRIBUTION, moves, idempotency_key, occurred_at, memo)
+    if source in moves:
+        raise InvalidValue("amounts_sats", source.key, f"{source_name} cannot pay itself")
+    moves[source] = -sum(moves.values())
+    return _entry(kind, moves, idempotency_key, occurred_at, memo)
 
 
 def shortfall_cover(
