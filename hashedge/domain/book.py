@@ -211,10 +211,17 @@ class OrderBook:
 
     # --- commands -----------------------------------------------------------------------
 
+    def admission_denial(self, order: Order) -> Rejected | None:
+        """What ``submit`` would refuse ``order`` for before matching (its rules, a post-only
+        order that would cross), without touching the book: a caller with further checks (the
+        exchange's margin check) runs them between this and ``submit``, in the same order as
+        the direct path."""
+        return validate_order(order, self.rules) or self._post_only_denial(order)
+
     def submit(self, order: Order) -> MatchResult:
         """Validate, match and (for GTC limit orders) rest ``order``, a NEW order."""
         self._admit(order)
-        denial = validate_order(order, self.rules) or self._post_only_denial(order)
+        denial = self.admission_denial(order)
         if denial is not None:
             return MatchResult(order.rejected(), rejected=denial)
         return self._execute(order, order.created_at)

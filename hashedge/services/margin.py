@@ -111,8 +111,13 @@ def account_states(uow: UnitOfWork, account_ids) -> dict[str, AccountState]:
 def latest_marks(uow: UnitOfWork, symbols) -> dict[str, Decimal]:
     """The latest mark of each of ``symbols``; ``DataUnavailable`` if one has none yet."""
     symbols = set(symbols)
-    marks = {symbol: record.price for symbol, record in uow.marks.latest(symbols).items()}
-    missing = sorted(symbols - set(marks))
+    return require_marks({symbol: record.price for symbol, record in uow.marks.latest(symbols).items()}, symbols)
+
+
+def require_marks(marks: dict[str, Decimal], symbols) -> dict[str, Decimal]:
+    """``marks`` (read before) restricted to ``symbols``; ``DataUnavailable`` if one has none."""
+    marks = {symbol: marks[symbol] for symbol in symbols if symbol in marks}
+    missing = sorted(set(symbols) - set(marks))
     if missing:
         raise DataUnavailable(f"no mark yet for {', '.join(missing)}: run `hashedge instruments refresh`",
                               fields={"instrument": [f"{symbol} has no mark" for symbol in missing]})

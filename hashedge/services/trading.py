@@ -156,8 +156,11 @@ def _require_price_in_band(uow: UnitOfWork, spec: ContractSpec, price: Decimal, 
     _denied(limit_price_check(spec, price, mark, params))
 
 
-def require_trading_open(uow: UnitOfWork, record: InstrumentRecord, now: datetime) -> None:
-    if record.status != "listed" or not record.spec.is_trading_open(now, uow.blocks.tip_height()):
+def require_trading_open(uow: UnitOfWork | None, record: InstrumentRecord, now: datetime, *,
+                         tip_height: int | None = None) -> None:
+    """Listed and open at ``now``; the chain tip read through ``uow`` unless given."""
+    tip = uow.blocks.tip_height() if uow is not None else tip_height
+    if record.status != "listed" or not record.spec.is_trading_open(now, tip):
         raise TradingClosed(f"trading in {record.symbol} is closed ({record.status})",
                             fields={"instrument": ["trading is closed"]})
 
@@ -274,12 +277,16 @@ def _protected_market_order(order: Order, spec: ContractSpec, mark: Decimal, par
 
 def _replay(stored: StoredOrder, symbol: str, side: Side, style: str, quantity: int, price: Decimal | None,
             client_key: str, uow: UnitOfWork) -> PlacedOrder:
-    order = stored.order
-    same = (order.instrument_id == symbol and order.side is side and stored.style == style
-            and order.quantity == quantity and (style == "market" or order.price == price))
-    if not same:
+    if not same_request(stored.order, stored.style, symbol, side, style, quantity, price):
         raise IdempotencyKeyReused(client_key)
-    return _stored_answer(uow, order, stored.style)
+    return _stored_answer(uow, stored.order, stored.style)
+
+
+def same_request(order: Order, stored_style: str, symbol: str, side: Side, style: str, quantity: int,
+                 price: Decimal | None) -> bool:
+    """Whether a retried request (its idempotency key already placed ``order``) asks for the same order."""
+    return (order.instrument_id == symbol and order.side is side and stored_style == style
+            and order.quantity == quantity and (style == "market" or order.price == price))
 
 
 def with_fills(order: Order, style: str, trades: list[TradeRecord], *, replayed: bool = False) -> PlacedOrder:

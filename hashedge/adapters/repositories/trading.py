@@ -148,6 +148,19 @@ def _trade(row: TradeRow) -> TradeRecord:
 
 
 @functools.lru_cache(maxsize=64)
+def _order_values(order: Order, style: str, idempotency_key: str | None, at: datetime, tick_size: Decimal) -> dict:
+    return {
+        "price_ticks": _ticks(order.price, tick_size),
+        "id": order.order_id, "account_id": int(order.account_id), "instrument": order.instrument_id,
+        "side": order.side.value, "style": style, "order_type": order.order_type.value,
+        "time_in_force": order.time_in_force.value, "post_only": order.post_only,
+        "price": _text(order.price), "quantity": order.quantity, "filled_quantity": order.filled_quantity,
+        "status": order.status.value, "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
+        "sequence": order.sequence, "idempotency_key": idempotency_key, "created_at": order.created_at,
+        "updated_at": at,
+    }
+
+
 def _totals_statements(instruments: int):
     """``OrderRepository.resting_totals_of``'s two statements for that many instruments, built
     once: bound parameters per instrument, so only the values change from order to order."""
@@ -228,14 +241,18 @@ class InstrumentRepository:
             .with_for_update()
         )
 
-    def lock_sequences(self, symbols) -> None:
-        """Lock several instruments' rows, in symbol order (no deadlock between lockers)."""
+    def lock_sequences(self, symbols) -> dict[str, int]:
+        """Lock several instruments' rows, in symbol order (no deadlock between lockers); returns
+        their last order sequences."""
         symbols = sorted(set(symbols))
-        if symbols:
-            self.session.execute(
-                select(InstrumentSequenceRow.instrument).where(InstrumentSequenceRow.instrument.in_(symbols))
-                .order_by(InstrumentSequenceRow.instrument).with_for_update()
-            ).all()
+        if not symbols:
+            return {}
+        rows = self.session.execute(
+            select(InstrumentSequenceRow.instrument, InstrumentSequenceRow.last_sequence)
+            .where(InstrumentSequenceRow.instrument.in_(symbols))
+            .order_by(InstrumentSequenceRow.instrument).with_for_update()
+        ).all()
+        return {symbol: last for symbol, last in rows}
 
     def set_sequence(self, symbol: str, last_sequence: int) -> None:
         self.session.execute(update(InstrumentSequenceRow).where(InstrumentSequenceRow.instrument == symbol)
@@ -248,17 +265,15 @@ class OrderRepository:
 
     def add(self, order: Order, *, style: str, idempotency_key: str | None, at: datetime,
             tick_size: Decimal) -> None:
-        self.session.execute(insert(OrderRow.__table__), [{
-            "price_ticks": _ticks(order.price, tick_size),
-            "id": order.order_id, "account_id": int(order.account_id), "instrument": order.instrument_id,
-            "side": order.side.value, "style": style, "order_type": order.order_type.value,
-            "time_in_force": order.time_in_force.value, "post_only": order.post_only,
-            "price": _text(order.price), "quantity": order.quantity, "filled_quantity": order.filled_quantity,
-            "status": order.status.value,
-            "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
-            "sequence": order.sequence, "idempotency_key": idempotency_key, "created_at": order.created_at,
-            "updated_at": at,
-        }])
+        self.session.execute(insert(OrderRow.__table__), [_order_values(order, style, idempotency_key, at, tick_size)])
+
+    def add_many(self, orders: list[tuple[Order, str, str | None]], *, at: datetime, tick_size: dict[str, Decimal]
+                 ) -> None:
+        """``add`` for several ``(order, style, idempotency key)`` in one statement (an exchange
+        batch's new orders, in their final states); ``tick_size`` per instrument."""
+        if orders:
+            self.session.execute(insert(OrderRow.__table__), [
+                _order_values(order, style, key, at, tick_size[order.instrument_id]) for order, style, key in orders])
 
     def save_state(self, order: Order, at: datetime) -> None:
         """Store a resting order's new state (fills, cancellation)."""
@@ -316,6 +331,23 @@ class OrderRepository:
         found = {row.id: _stored(row) for row in self.session.scalars(select(OrderRow).where(OrderRow.id.in_(ids)))}
         return [found[order_id] for order_id in ids if order_id in found]
 
+    def by_idempotency_keys(self, keys) -> dict[str, StoredOrder]:
+        """The orders placed with any of ``keys`` (stored keys, which name their account), by key."""
+        keys = sorted(set(keys))
+        if not keys:
+            return {}
+        table = OrderRow.__table__
+        rows = self.session.execute(select(table).where(table.c.idempotency_key.in_(keys))).all()
+        return {row.idempotency_key: _stored(row) for row in rows}
+
+    def amendment_keys(self, keys) -> set[str]:
+        """Which of ``keys`` (stored keys) an amendment used."""
+        keys = sorted(set(keys))
+        if not keys:
+            return set()
+        c = OrderAmendmentRow.__table__.c
+        return set(self.session.scalars(select(c.idempotency_key).where(c.idempotency_key.in_(keys))))
+
     def by_idempotency_key(self, account_id: int, key: str) -> StoredOrder | None:
         row = self.session.scalar(select(OrderRow).where(OrderRow.account_id == account_id,
                                                          OrderRow.idempotency_key == key))
@@ -347,16 +379,26 @@ class OrderRepository:
         self-trade prevention) or the orders at prices it crosses run out. Matching this prefix
         gives what the whole book gives: matching walks the same priority and stops once filled;
         a FOK sees enough or everything; a post-only order is refused by the first."""
+        ticks = None if order.price is None else int(order.price / tick_size)
+        return self.priority_prefix(order.instrument_id, order.side.opposite.value, ticks,
+                                    order.remaining_quantity, {int(order.account_id)})
+
+    def priority_prefix(self, instrument: str, side: str, crossed_by_ticks: int | None, wanted_quantity: int,
+                        takers: set[int]) -> list[Order]:
+        """The resting orders on ``side`` that orders on the other side priced at
+        ``crossed_by_ticks`` (None: any price) can reach, best first in price-time priority,
+        loaded in growing batches until those of accounts outside ``takers`` hold
+        ``wanted_quantity`` or the crossed orders run out (``crossing``; the exchange's batches
+        load one prefix for all their orders on a side)."""
         table = OrderRow.__table__
         c = table.c
-        condition = (c.instrument == order.instrument_id) & (c.side == order.side.opposite.value)
-        buying = order.side.value == "buy"
-        if order.price is not None:
-            ticks = int(order.price / tick_size)
-            condition &= (c.price_ticks <= ticks) if buying else (c.price_ticks >= ticks)
+        condition = (c.instrument == instrument) & (c.side == side)
+        buying = side == "sell"  # the orders loaded are met by buys
+        if crossed_by_ticks is not None:
+            condition &= (c.price_ticks <= crossed_by_ticks) if buying else (c.price_ticks >= crossed_by_ticks)
         priority = (c.price_ticks.asc() if buying else c.price_ticks.desc(), c.sequence.asc())
         found: list[Order] = []
-        wanted, batch, after = order.remaining_quantity, 16, None
+        wanted, batch, after = wanted_quantity, 16, None
         while True:
             query = select(table).where(condition, _RESTING_CONDITION)
             if after is not None:
@@ -366,7 +408,7 @@ class OrderRepository:
             rows = self.session.execute(query.order_by(*priority).limit(batch)).all()
             for row in rows:
                 found.append(_order(row))
-                if row.account_id != int(order.account_id):
+                if row.account_id not in takers:
                     wanted -= row.quantity - row.filled_quantity
             if wanted <= 0 or len(rows) < batch:
                 return found
@@ -379,6 +421,17 @@ class OrderRepository:
         c = OrderRow.__table__.c
         return set(self.session.scalars(select(c.instrument).where(c.account_id == account_id, _RESTING_CONDITION)
                                         .distinct()))
+
+    def resting_instruments_of_accounts(self, account_ids) -> dict[str, set[str]]:
+        """``resting_instruments_of`` for several accounts in one query, by account id as text."""
+        c = OrderRow.__table__.c
+        found: dict[str, set[str]] = {}
+        ids = sorted(int(a) for a in account_ids)
+        if ids:
+            for account_id, instrument in self.session.execute(
+                    select(c.account_id, c.instrument).where(c.account_id.in_(ids), _RESTING_CONDITION).distinct()):
+                found.setdefault(str(account_id), set()).add(instrument)
+        return found
 
     def resting_totals_of(self, account_id: int, bounds: dict[str, tuple[int, int, int, Fraction]], *,
                           except_order: str | None = None) -> tuple[list[tuple[str, str, int, int]], list[Order]]:

@@ -1,0 +1,378 @@
+"""The exchange's batch: many order requests executed in ONE transaction (group commit), each
+with the outcome ``services.trading.place_order`` would give it, called once per request in the
+same order, and the same stored state at the end (ORDER_PATH.md, "The exchange's batches").
+
+A batch takes the locks ``place_order`` takes, once and in the same order: the sequence rows of
+its instruments (symbol order), then the collateral rows of the accounts placing orders (key
+order); the makers' rows before the writes, the platform rows and the journal chain at commit.
+Under those locks it reads once what its orders need, and keeps it exact in memory while it
+executes them one by one:
+
+- per instrument and side, one prefix of the book in price-time priority that holds the whole
+  batch's quantity on the other side from accounts not placing orders in the batch (``OrderBook``
+  over that prefix matches every order of the batch exactly as over the whole book: see
+  ``OrderRepository.crossing``; orders of the batch that rest join it in memory);
+- per account placing orders, its margin state as ``services.margin.order_check_state`` reads
+  it (collateral, positions, resting orders summed per instrument and side by the database),
+  then moved by every order, fill, fee and realized PnL of the batch that touches it: a maker
+  order counted in a sum leaves the sum (its quantity and its fee bound, the same integers the
+  database added) and, while it still rests, counts one by one;
+- the positions in the batch's instruments of every account that may trade, the marks, specs,
+  governed parameters and chain tip at the batch's time.
+
+A request refused (bad input, a rule, the book, margin) changes nothing of that state and stores
+nothing. At the end everything is written in a fixed number of statements: the new orders in
+their final states, the makers, the trades, the positions, every ledger entry in one batch
+(``post_new``: the fills' keys carry the instruments' sequences, held locked), the sequences; then
+``finish`` (the engine marks its inbox rows done in the same commit) and the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+
+from hashedge import faults
+from hashedge.adapters.repositories.ledger import collateral_of
+from hashedge.adapters.repositories.trading import InstrumentRecord, StoredOrder
+from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.clock import Clock
+from hashedge.domain import ledger
+from hashedge.domain.ledger import AccountKind
+from hashedge.domain.book import MatchResult, OrderBook
+from hashedge.domain.fees import fill_fees_sats
+from hashedge.domain.fills import Fill
+from hashedge.domain.instruments import ContractSpec
+from hashedge.domain.margin import AccountState, OrderTotal, pre_trade_check
+from hashedge.domain.marks import limit_price_check
+from hashedge.domain.order_levels import fee_per_contract_sats, order_total, summing_bounds
+from hashedge.domain.orders import Order, OrderType, Side, validate_order
+from hashedge.domain.parameters import RiskParameters
+from hashedge.domain.positions import Position
+from hashedge.errors import HashEdgeError, IdempotencyKeyReused, NotFound
+from hashedge.services.ledger import post_new, request_key
+from hashedge.services.margin import require_marks, risk_parameters
+from hashedge.services.trading import (
+    InsufficientMargin, OrderRejected, PlacedOrder, _denied, _new_order, _protected_market_order, parse_price,
+    parse_quantity, parse_side, require_trading_open, same_request, with_fills,
+)
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """One order request as the client sent it (the batch validates it as ``place_order`` does)."""
+
+    request_id: int
+    account_id: int
+    instrument: object
+    side: object
+    order_type: object
+    quantity: object
+    price: object = None
+    idempotency_key: str | None = None
+
+
+Outcome = PlacedOrder | HashEdgeError
+Finish = Callable[[UnitOfWork, list[tuple[OrderRequest, Outcome]]], None]
+
+
+def execute_batch(uow: UnitOfWork, clock: Clock, requests: Sequence[OrderRequest], *,
+                  finish: Finish | None = None) -> list[Outcome]:
+    """Execute ``requests`` in order in one transaction (module docstring) and commit; returns
+    each request's outcome: its ``PlacedOrder``, or the ``HashEdgeError`` ``place_order`` would
+    have raised (nothing of it stored). Any other exception rolls the whole batch back."""
+    now = clock.now()
+    with uow:
+        batch = _Batch(uow, now, requests)
+        outcomes: list[Outcome] = []
+        for request in requests:
+            try:
+                outcomes.append(batch.place(request))
+            except HashEdgeError as error:
+                outcomes.append(error)
+        batch.store()
+        if finish is not None:
+            finish(uow, list(zip(requests, outcomes)))
+        faults.checkpoint("exchange.before_commit")
+        uow.commit()
+    return outcomes
+
+
+# --- the batch's inputs ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    side: Side
+    quantity: int
+    price: Decimal | None
+    key: str | None
+
+
+def _parse(request: OrderRequest) -> _Parsed | HashEdgeError:
+    """What ``place_order`` checks before opening its unit of work, in the same order."""
+    try:
+        side, quantity = parse_side(request.side), parse_quantity(request.quantity)
+        price = None if request.order_type == "market" else parse_price(request.price)
+        key = None if request.idempotency_key is None else request_key(request.account_id, request.idempotency_key)
+    except HashEdgeError as error:
+        return error
+    return _Parsed(side, quantity, price, key)
+
+
+@dataclass
+class _Account:
+    """A placing account's margin state, kept exact through the batch (module docstring)."""
+
+    account_id: str
+    collateral_sats: int
+    positions_elsewhere: tuple[Position, ...]  # in instruments the batch does not trade
+    totals: dict[tuple[str, Side], OrderTotal]
+    orders: dict[str, Order]  # resting orders counted one by one
+    fee_per_tick: dict[str, tuple[Decimal, Fraction]] = field(default_factory=dict)  # tick size, fee per tick
+
+    def state(self, positions: dict[tuple[str, str], Position], symbols: Sequence[str]) -> AccountState:
+        here = tuple(p for s in symbols if (p := positions[(self.account_id, s)]).quantity != 0)
+        orders = tuple(t for t in self.totals.values() if t.remaining_quantity) + tuple(self.orders.values())
+        return AccountState(account_id=self.account_id, collateral_sats=self.collateral_sats,
+                            positions=self.positions_elsewhere + here, open_orders=orders)
+
+    def order_changed(self, before: Order, after: Order) -> None:
+        """One of its resting orders filled or cancelled by another order of the batch."""
+        if before.order_id not in self.orders:  # counted in its side's sum: take it out of the sum
+            key = (before.instrument_id, before.side)
+            total = self.totals[key]
+            ticks = int(before.price / self.fee_per_tick[before.instrument_id][0])
+            fee = fee_per_contract_sats(ticks, self.fee_per_tick[before.instrument_id][1])
+            self.totals[key] = order_total(self.account_id, before.instrument_id, before.side,
+                                           total.remaining_quantity - before.remaining_quantity,
+                                           total.fee_bound_sats - before.remaining_quantity * fee)
+            if self.totals[key].remaining_quantity < 0:
+                raise AssertionError(f"order {before.order_id} was not in account {self.account_id}'s sums")
+        if after.is_resting and after.remaining_quantity > 0:
+            self.orders[after.order_id] = after
+        else:
+            self.orders.pop(after.order_id, None)
+
+
+class _Batch:
+    def __init__(self, uow: UnitOfWork, now: datetime, requests: Sequence[OrderRequest]):
+        self.uow, self.now = uow, now
+        self.params: RiskParameters = risk_parameters(uow, now)
+        self.parsed = {r.request_id: _parse(r) for r in requests}
+        valid = [r for r in requests if isinstance(self.parsed[r.request_id], _Parsed)]
+        self.known_accounts = {a for a in {r.account_id for r in valid} if uow.accounts.get(a) is not None}
+        symbols = {r.instrument for r in valid if isinstance(r.instrument, str)}
+        self.records: dict[str, InstrumentRecord] = {
+            s: record for s in sorted(symbols) if (record := uow.instruments.get(s)) is not None}
+        keys = [p.key for p in self.parsed.values() if isinstance(p, _Parsed) and p.key is not None]
+        self.stored_keys = uow.orders.by_idempotency_keys(keys)
+        self.amendment_keys = uow.orders.amendment_keys(keys)
+        self.tip_height = uow.blocks.tip_height()
+        self.last_sequence = uow.instruments.lock_sequences(self.records)
+        takers = sorted(self.known_accounts)
+        balances = uow.ledger.lock_balances([collateral_of(a) for a in takers])
+        elsewhere = uow.positions.of_accounts(takers)
+        resting_in = uow.orders.resting_instruments_of_accounts(takers)
+        involved = set(self.records) | {p.instrument_id for ps in elsewhere.values() for p in ps} | {
+            s for ss in resting_in.values() for s in ss}
+        self.marks = {s: record.price for s, record in uow.marks.latest(involved).items()}
+        self.specs: dict[str, ContractSpec] = uow.instruments.specs(involved)
+        bounds = {s: found for s in sorted(set(self.marks) & set(self.specs))
+                  if (found := summing_bounds(self.specs[s], self.marks[s], self.params.taker_fee_bps)) is not None}
+        self.accounts: dict[str, _Account] = {}
+        for a in takers:
+            mine = {s: bounds[s] for s in resting_in.get(str(a), set()) if s in bounds}
+            totals, each = uow.orders.resting_totals_of(a, mine)
+            self.accounts[str(a)] = _Account(
+                account_id=str(a), collateral_sats=balances.get(collateral_of(a), 0),
+                positions_elsewhere=tuple(p for p in elsewhere.get(str(a), ()) if p.instrument_id not in self.records),
+                totals={(s, Side(side)): order_total(str(a), s, side, q, fee) for s, side, q, fee in totals},
+                orders={o.order_id: o for o in each},
+                fee_per_tick={s: (self.specs[s].tick_size, b[3]) for s, b in mine.items()})
+        self.books: dict[str, OrderBook] = {}
+        self.positions: dict[tuple[str, str], Position] = {}
+        self.stored_positions: dict[str, set[str]] = {}
+        self.current: dict[str, Order] = {}  # every order of the batch's books, as it is now
+        self.loaded: dict[str, Order] = {}
+        for symbol, record in self.records.items():
+            prefix = self._prefix(symbol, record.spec, valid, set(takers))
+            self.loaded |= {o.order_id: o for o in prefix}
+            self.books[symbol] = OrderBook.from_resting(record.spec.trading_rules(), prefix,
+                                                        last_sequence=self.last_sequence[symbol])
+            parties = {str(a) for a in takers} | {o.account_id for o in prefix}
+            found, stored = uow.positions.in_instrument(parties, record.spec)
+            self.positions |= {(a, symbol): p for a, p in found.items()}
+            self.stored_positions[symbol] = stored
+        self.current = dict(self.loaded)
+        self.new_orders: dict[str, tuple[str, str | None]] = {}
+        self.placed_keys: dict[str, str] = {}  # idempotency key -> order id, this batch
+        self.fills_of: dict[str, list[tuple[Fill, int]]] = {}
+        self.trades: list[tuple[Fill, dict[str, int]]] = []
+        self.entries: list = []
+        self.traded: dict[str, set[str]] = {}
+
+    def _prefix(self, symbol: str, spec: ContractSpec, valid: list[OrderRequest], takers: set[int]) -> list[Order]:
+        """The resting orders the batch's orders in ``symbol`` can reach (module docstring):
+        per side, what the other side's requests, at their most aggressive price (any price if
+        one is a market order), could fill from accounts outside the batch's."""
+        found: list[Order] = []
+        for side in Side:
+            mine = [(r, self.parsed[r.request_id]) for r in valid if r.instrument == symbol
+                    and self.parsed[r.request_id].side is side]
+            if not mine:
+                continue
+            prices = [p.price for r, p in mine if r.order_type != "market"]
+            any_price = len(prices) < len(mine) or any(p is None for p in prices)
+            ticks = None
+            if not any_price:
+                best = max(prices) if side is Side.BUY else min(prices)
+                ticks = int(best / spec.tick_size)
+            wanted = sum(p.quantity for _, p in mine)
+            found += self.uow.orders.priority_prefix(symbol, side.opposite.value, ticks, wanted, takers)
+        return found
+
+    # --- one request ----------------------------------------------------------------------
+
+    def place(self, request: OrderRequest) -> PlacedOrder:
+        """``place_order``'s steps, in its order, against the batch's state."""
+        parsed = self.parsed[request.request_id]
+        if isinstance(parsed, HashEdgeError):
+            raise parsed
+        account_id = request.account_id
+        if account_id not in self.known_accounts:
+            raise NotFound(f"no account with id {account_id}", fields={"account": ["unknown account"]})
+        record = self.records.get(request.instrument) if isinstance(request.instrument, str) else None
+        if record is None:
+            raise NotFound(f"no instrument {request.instrument!r}", fields={"instrument": ["unknown instrument"]})
+        spec, style = record.spec, request.order_type
+        if parsed.key is not None:
+            replayed = self._replayed(parsed, request, spec)
+            if replayed is not None:
+                return replayed
+        require_trading_open(None, record, self.now, tip_height=self.tip_height)
+        book = self.books[spec.symbol]
+        order = _new_order(account_id, spec, parsed.side, style, parsed.quantity, parsed.price,
+                           book.last_sequence + 1, self.now)
+        _denied(validate_order(order, spec.trading_rules()))
+        mark = require_marks(self.marks, (spec.symbol,))[spec.symbol]
+        if order.order_type is OrderType.LIMIT:
+            _denied(limit_price_check(spec, order.price, mark, self.params))
+        else:
+            order = _protected_market_order(order, spec, mark, self.params)
+        _denied(book.admission_denial(order))
+        self._check_margin(order)
+        result = book.submit(order)
+        if result.rejected is not None:  # pragma: no cover - admission_denial said it would not be
+            raise OrderRejected(result.rejected)
+        paid = self._apply(spec, result, style, parsed.key)
+        return PlacedOrder(result.order, style, result.fills, fees_sats=paid)
+
+    def _replayed(self, parsed: _Parsed, request: OrderRequest, spec: ContractSpec) -> PlacedOrder | None:
+        order_id = self.placed_keys.get(parsed.key)
+        stored = self.stored_keys.get(parsed.key)
+        if order_id is None and stored is None:
+            if parsed.key in self.amendment_keys:
+                raise IdempotencyKeyReused(request.idempotency_key)
+            return None
+        if order_id is not None:
+            order, style = self.current[order_id], self.new_orders[order_id][0]
+        else:
+            order, style = stored.order, stored.style
+        if not same_request(order, style, spec.symbol, parsed.side, request.order_type, parsed.quantity,
+                            parsed.price):
+            raise IdempotencyKeyReused(request.idempotency_key)
+        return self._answer(order_id, stored, style)
+
+    def _answer(self, order_id: str | None, stored: StoredOrder | None, style: str) -> PlacedOrder:
+        """A replay: the order as it is now, with every fill it took part in (stored and this batch's)."""
+        if stored is not None:
+            earlier = with_fills(stored.order, style, self.uow.trades.of_order(stored.order.order_id))
+            order_id, fills, fees = stored.order.order_id, list(earlier.fills), list(earlier.fees_sats)
+        else:
+            fills, fees = [], []
+        fills += [f for f, _ in self.fills_of.get(order_id, ())]
+        fees += [paid for _, paid in self.fills_of.get(order_id, ())]
+        order = self.current.get(order_id, stored.order if stored is not None else None)
+        return PlacedOrder(order, style, tuple(fills), replayed=True, fees_sats=tuple(fees))
+
+    def _check_margin(self, order: Order) -> None:
+        account = self.accounts[order.account_id]
+        state = account.state(self.positions, tuple(self.records))
+        symbols = ({p.instrument_id for p in state.positions} | {o.instrument_id for o in state.open_orders}
+                   | {order.instrument_id})
+        marks = require_marks(self.marks, symbols)
+        denial = pre_trade_check(state, order, marks, self.params, specs=self.specs)
+        if denial is not None:
+            raise InsufficientMargin(denial)
+
+    def _apply(self, spec: ContractSpec, result: MatchResult, style: str, key: str | None) -> tuple[int, ...]:
+        """The batch's state after a match: the book's orders, the accounts' orders, positions and
+        collateral, and what to store (as ``trading._store_match`` stores it)."""
+        for maker in result.maker_updates:
+            before = self.current[maker.order_id]
+            self.current[maker.order_id] = maker
+            if maker.account_id in self.accounts:
+                self.accounts[maker.account_id].order_changed(before, maker)
+        taker = result.order
+        self.current[taker.order_id] = taker
+        self.new_orders[taker.order_id] = (style, key)
+        if key is not None:
+            self.placed_keys[key] = taker.order_id
+        if taker.is_resting and taker.remaining_quantity > 0:
+            self.accounts[taker.account_id].orders[taker.order_id] = taker
+        paid = []
+        traded = self.traded.setdefault(spec.symbol, set())
+        for fill in result.fills:
+            fees = fill_fees_sats(fill, spec, self.params)
+            self.trades.append((fill, fees))
+            realized = {}
+            for owner in (fill.buyer_account_id, fill.seller_account_id):
+                before = self.positions[(owner, spec.symbol)]
+                after = self.positions[(owner, spec.symbol)] = before.apply(fill)
+                realized[owner] = after.realized_pnl_sats - before.realized_pnl_sats
+                traded.add(owner)
+            entries = [ledger.variation_margin(realized, idempotency_key=f"trade:{fill.fill_id}:pnl",
+                                               occurred_at=self.now, memo=f"PnL realized by trade {fill.fill_id}")]
+            entries += [ledger.fee(owner, amount, idempotency_key=f"trade:{fill.fill_id}:fee:{owner}",
+                                   occurred_at=self.now, memo=f"book trade {fill.fill_id} in {spec.symbol}")
+                        for owner, amount in sorted(fees.items()) if amount > 0]
+            for entry in entries:
+                if entry is not None:
+                    self.entries.append(entry)
+                    self._move_collateral(entry)
+            for order_id, owner in ((fill.buy_order_id, fill.buyer_account_id),
+                                    (fill.sell_order_id, fill.seller_account_id)):
+                self.fills_of.setdefault(order_id, []).append((fill, fees.get(owner, 0)))
+            paid.append(fees.get(taker.account_id, 0))
+        return tuple(paid)
+
+    def _move_collateral(self, entry) -> None:
+        for posting in entry.postings:
+            if posting.account.kind is AccountKind.COLLATERAL:
+                owner = posting.account.owner_id
+                if owner in self.accounts:
+                    self.accounts[owner].collateral_sats += posting.amount_sats
+
+    # --- the writes ------------------------------------------------------------------------
+
+    def store(self) -> None:
+        uow, now = self.uow, self.now
+        ticks = {s: r.spec.tick_size for s, r in self.records.items()}
+        uow.orders.add_many([(self.current[i], style, key) for i, (style, key) in self.new_orders.items()],
+                            at=now, tick_size=ticks)
+        uow.orders.save_states([o for i, o in self.current.items() if i in self.loaded and o != self.loaded[i]], now)
+        if self.trades:
+            parties = {a for owners in self.traded.values() for a in owners}
+            uow.ledger.lock_balances([collateral_of(int(a)) for a in parties])
+            uow.trades.add_many(self.trades, kind="book")
+            for symbol, owners in sorted(self.traded.items()):
+                uow.positions.save_new_states([self.positions[(a, symbol)] for a in sorted(owners, key=int)],
+                                              self.stored_positions[symbol], now)
+            post_new(uow, self.entries, now)
+        for symbol, book in self.books.items():
+            if book.last_sequence != self.last_sequence[symbol]:
+                uow.instruments.set_sequence(symbol, book.last_sequence)

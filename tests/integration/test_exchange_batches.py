@@ -1,0 +1,198 @@
+"""The exchange's batches (``services.exchange.execute_batch``) give every request the outcome
+``trading.place_order`` gives it, called once per request in the same order, and leave the same
+stored state: orders, trades, positions, balances and the journal, hash chain included. Two
+databases on the same backend take the same seeded stream of requests (valid and invalid orders
+of every style, idempotent retries, accounts short of margin, two instruments), one request by
+request through ``place_order``, the other in batches of varying size; between batches both see
+the same cancels through ``trading.cancel_order`` (writers outside the engine)."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from hashedge.adapters.orm.ledger import JournalEntryRow, JournalPostingRow
+from hashedge.adapters.orm.trading import OrderRow, PositionRow, TradeRow
+from hashedge.bootstrap import Runtime, bootstrap
+from hashedge.clock import FixedClock
+from hashedge.config import load_settings
+from hashedge.domain.instruments import hashprice_monthly
+from hashedge.errors import HashEdgeError
+from hashedge.services import accounts, ledger, trading
+from hashedge.services.exchange import OrderRequest, execute_batch
+from tests.integration.conftest import START_OF_TESTS
+
+SYMBOLS = ("HP-2026-12", "HP-2027-01")
+MARK = Decimal(50000)
+RICH, POOR = 10**11, 3 * 10**6  # sats: a poor account is refused beyond a few contracts
+
+
+@pytest.fixture
+def twin(database_url, tmp_path, postgres_templates):
+    """A second, identical database on the same backend, its own runtime and clock."""
+    if database_url.startswith("sqlite"):
+        from hashedge.adapters.database import make_engine, upgrade_database
+        url = f"sqlite:///{tmp_path / 'twin.sqlite'}"
+        engine = make_engine(url)
+        upgrade_database(engine)
+        engine.dispose()
+    else:
+        url = postgres_templates.clone()
+    settings = load_settings({"HASHEDGE_DATABASE_URL": url, "HASHEDGE_INSTANCE_DIR": str(tmp_path / "twin")},
+                             secret_key="test-secret-key-not-for-production")
+    runtime = bootstrap(settings, clock=FixedClock(START_OF_TESTS))
+    yield runtime
+    runtime.close()
+    if not database_url.startswith("sqlite"):
+        postgres_templates.drop(url)
+
+
+def market(runtime: Runtime, accounts_count: int) -> list[int]:
+    with runtime.uow() as uow:
+        for year, month in ((2026, 12), (2027, 1)):
+            spec = hashprice_monthly(year, month)
+            uow.instruments.add(spec, runtime.clock.now())
+            uow.marks.add(spec.symbol, runtime.clock.now(), MARK, "model", MARK)
+        uow.commit()
+    ids = []
+    for i in range(accounts_count):
+        account, _ = accounts.create_account(runtime.uow(), runtime.clock, f"trader-{i}")
+        ledger.deposit(runtime.uow(), runtime.clock, account.id, RICH if i % 3 else POOR, f"seed-{i}")
+        ids.append(account.id)
+    return ids
+
+
+def requests_stream(rng: random.Random, account_ids: list[int], count: int, first_id: int) -> list[OrderRequest]:
+    """Orders near the mark (most valid, some refused by a rule, the book or margin, some retried)."""
+    made: list[OrderRequest] = []
+    for n in range(count):
+        roll = rng.random()
+        if made and roll < 0.08:  # a retry: the same request, or the same key with other terms
+            again = rng.choice(made)
+            if again.idempotency_key is not None:
+                quantity = again.quantity if rng.random() < 0.7 else 999
+                made.append(OrderRequest(first_id + n, again.account_id, again.instrument, again.side,
+                                         again.order_type, quantity, again.price, again.idempotency_key))
+                continue
+        style = rng.choices(["limit", "market", "ioc", "fok", "post_only", "bogus"], [60, 10, 10, 8, 10, 2])[0]
+        price = MARK + rng.randint(-6, 6) * 10 if style != "market" else None
+        if rng.random() < 0.03:
+            price = MARK * 2  # outside the price band
+        if rng.random() < 0.02 and price is not None:
+            price += Decimal("0.5")  # off the tick
+        quantity = rng.choice([1, 1, 1, 1, 2, 3, 5, 8, 60]) if rng.random() > 0.02 else 0
+        account = rng.choice(account_ids) if rng.random() > 0.01 else 999_999
+        instrument = rng.choice(SYMBOLS) if rng.random() > 0.01 else "NOPE"
+        side = rng.choice(["buy", "sell"]) if rng.random() > 0.01 else "hold"
+        key = f"k{n}" if rng.random() < 0.5 else None
+        made.append(OrderRequest(first_id + n, account, instrument, side, style, quantity,
+                                 None if price is None else str(price), key))
+    return made
+
+
+def direct(runtime: Runtime, request: OrderRequest):
+    try:
+        return trading.place_order(runtime.uow(), runtime.clock, request.account_id, instrument=request.instrument,
+                                   side=request.side, order_type=request.order_type, quantity=request.quantity,
+                                   price=request.price, idempotency_key=request.idempotency_key)
+    except HashEdgeError as error:
+        return error
+
+
+def outcome_view(outcome) -> tuple:
+    """What a client sees, without the random order ids."""
+    if isinstance(outcome, HashEdgeError):
+        return ("error", type(outcome).__name__, outcome.code, str(outcome), outcome.fields,
+                getattr(outcome, "shortfall_sats", None))
+    o = outcome.order
+    return ("placed", o.sequence, o.account_id, o.instrument_id, o.side, o.quantity, o.filled_quantity, o.price,
+            o.status, o.cancel_reason, o.order_type, o.time_in_force, outcome.style, outcome.replayed,
+            tuple((f.fill_id, f.price, f.quantity, f.buyer_account_id, f.seller_account_id) for f in outcome.fills),
+            outcome.fees_sats)
+
+
+def stored_state(runtime: Runtime) -> dict:
+    with runtime.uow() as uow:
+        s = uow.session
+        sequences = {row.id: row.sequence for row in s.execute(select(OrderRow.id, OrderRow.sequence))}
+        orders = sorted((r.instrument, r.sequence, r.account_id, r.side, r.style, r.order_type, r.time_in_force,
+                         r.post_only, r.price, r.price_ticks, r.quantity, r.filled_quantity, r.status,
+                         r.cancel_reason, r.idempotency_key) for r in s.scalars(select(OrderRow)))
+        trades = sorted((r.id, r.instrument, r.price, r.quantity, r.buyer_account_id, r.seller_account_id,
+                         sequences.get(r.buy_order_id), sequences.get(r.sell_order_id), r.buyer_fee_sats,
+                         r.seller_fee_sats, r.kind) for r in s.scalars(select(TradeRow)))
+        positions = sorted((r.account_id, r.instrument, r.quantity, r.open_value, r.realized_pnl_sats)
+                           for r in s.scalars(select(PositionRow)))
+        entries = [(r.id, r.kind, r.idempotency_key, r.memo) for r in
+                   s.scalars(select(JournalEntryRow).order_by(JournalEntryRow.id))]
+        postings = sorted((r.entry_id, r.account_key, r.amount_sats) for r in s.scalars(select(JournalPostingRow)))
+        balances = {a.key: b for a, b in uow.ledger.balances().items()}
+        faults, head = uow.ledger.chain.verify()
+        assert faults == []
+        chain = head.chain_sha256 if head is not None else None
+    return {"orders": orders, "trades": trades, "positions": positions, "entries": entries,
+            "postings": postings, "balances": balances, "chain": chain}
+
+
+def cancel_some(runtime_a: Runtime, runtime_b: Runtime, rng: random.Random) -> None:
+    """The same cancels on both sides, picked by sequence (order ids differ between them)."""
+    picks = rng.sample(range(1, 200), 3)
+    for runtime in (runtime_a, runtime_b):
+        with runtime.uow() as uow:
+            resting = {(o.instrument_id, o.sequence): o for s in SYMBOLS for o in uow.orders.resting(s)}
+        for key in sorted(resting):
+            if key[1] in picks:
+                order = resting[key]
+                trading.cancel_order(runtime.uow(), runtime.clock, int(order.account_id), order.order_id)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_batches_give_the_outcomes_and_state_of_one_order_at_a_time(runtime, twin, seed):
+    rng = random.Random(seed)
+    ids = market(runtime, 7)
+    assert market(twin, 7) == ids
+    first = 1
+    for round_number in range(8):
+        stream = requests_stream(rng, ids, rng.choice([1, 7, 40, 150]), first)
+        first += len(stream)
+        one_by_one = [outcome_view(direct(twin, r)) for r in stream]
+        batched = []
+        start = 0
+        while start < len(stream):
+            size = rng.choice([1, 3, 16, 64, 128])
+            batched += [outcome_view(o) for o in execute_batch(runtime.uow(), runtime.clock, stream[start:start + size])]
+            start += size
+        assert batched == one_by_one, f"round {round_number}"
+        cancel_some(runtime, twin, rng)
+        for clock in (runtime.clock, twin.clock):
+            clock.advance(timedelta(seconds=1))
+    assert stored_state(runtime) == stored_state(twin)
+    kinds = {view[0] if view[0] == "placed" else view[2] for view in batched + one_by_one}
+    assert {"placed", "insufficient_margin"} <= kinds
+
+
+def test_a_batch_reaches_as_deep_into_the_book_as_its_orders_fill(runtime, twin):
+    """Sixty one-lot asks, some of an account that also buys in the batch (self-trade prevention
+    cancels those instead of filling them, so they cannot count towards what the batch may
+    take): the batch reads the book past its first rows exactly as far as the orders fill."""
+    ids = market(runtime, 6)
+    assert market(twin, 6) == ids
+    buyer, seller, own, other = ids[1], ids[2], ids[4], ids[5]  # the rich ones
+    asks = [OrderRequest(n, own if n % 4 == 0 else seller, SYMBOLS[0], "sell", "limit", 1, str(MARK + n % 5 * 10))
+            for n in range(60)]
+    buys = [OrderRequest(100, buyer, SYMBOLS[0], "buy", "limit", 25, str(MARK + 40)),
+            OrderRequest(101, own, SYMBOLS[0], "buy", "ioc", 5, str(MARK + 20)),
+            OrderRequest(102, other, SYMBOLS[0], "buy", "limit", 30, str(MARK + 40))]
+    for request in asks:
+        direct(twin, request)
+    execute_batch(runtime.uow(), runtime.clock, asks)
+    one_by_one = [outcome_view(direct(twin, r)) for r in buys]
+    batched = [outcome_view(o) for o in execute_batch(runtime.uow(), runtime.clock, buys)]
+    assert batched == one_by_one
+    filled = [view[6] for view in batched]
+    assert filled[0] == 25 and sum(filled) > 16
+    assert stored_state(runtime) == stored_state(twin)
