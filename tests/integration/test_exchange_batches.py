@@ -196,3 +196,36 @@ def test_a_batch_reaches_as_deep_into_the_book_as_its_orders_fill(runtime, twin)
     filled = [view[6] for view in batched]
     assert filled[0] == 25 and sum(filled) > 16
     assert stored_state(runtime) == stored_state(twin)
+
+
+def test_a_batchs_statements_do_not_grow_with_the_queue_or_the_accounts_resting_orders(runtime):
+    """Twenty orders in one batch: the same statements against a queue of 30 or 300 resting asks
+    at the crossing price, and from an account with 1 or 120 resting orders."""
+    from tests.integration.test_order_path import statements_of
+
+    maker, taker = market(runtime, 3)[1:3]  # the rich ones
+    counts, first = [], 1000
+    for depth in (30, 300):
+        execute_batch(runtime.uow(), runtime.clock, [
+            OrderRequest(first + n, maker, SYMBOLS[0], "sell", "limit", 1, str(MARK + 10 + len(counts)))
+            for n in range(depth)])
+        first += depth
+        buys = [OrderRequest(first + n, taker, SYMBOLS[0], "buy", "limit", 1, str(MARK + 10 + len(counts)))
+                for n in range(20)]
+        first += 20
+        counts.append(statements_of(runtime, lambda: execute_batch(runtime.uow(), runtime.clock, buys)))
+    assert counts[0] == counts[1]
+    counts = []
+    for resting in (1, 120):
+        execute_batch(runtime.uow(), runtime.clock, [
+            OrderRequest(first + n, maker, SYMBOLS[1], "buy", "limit", 1, str(MARK - 500 - n - 200 * len(counts)))
+            for n in range(resting)])
+        first += resting
+        more = [OrderRequest(first + n, maker, SYMBOLS[1], "buy", "limit", 1, str(MARK - 100 - n)) for n in range(20)]
+        first += 20
+        counts.append(statements_of(runtime, lambda: execute_batch(runtime.uow(), runtime.clock, more)))
+    assert counts[0] == counts[1]
+    with runtime.uow() as uow:
+        resting = uow.orders.resting_of(maker)
+    assert len([o for o in resting if o.instrument_id == SYMBOLS[1]]) == 1 + 20 + 120 + 20
+    assert len([o for o in resting if o.instrument_id == SYMBOLS[0]]) == 30 + 300 - 2 * 20
