@@ -46,7 +46,7 @@ from hashedge.errors import Conflict, InvalidInput, NotFound
 from hashedge.services.accounts import require_account
 from hashedge.services.instruments import get_instrument
 from hashedge.services.ledger import post
-from hashedge.services.margin import account_state, marks_and_specs, risk_parameters
+from hashedge.services.margin import marks_and_specs, order_check_state, risk_parameters
 from hashedge.services.trading import (
     InsufficientMargin,
     OrderRejected,
@@ -123,8 +123,9 @@ def _inputs(buyer_id: int, seller_id: int, quantity: object, price: object) -> t
 def _check_side(uow: UnitOfWork, spec: ContractSpec, account_id: int, side: Side, quantity: int, price: Decimal,
                 trade_id: str, now: datetime, params: RiskParameters) -> SideCheck:
     """The pre-trade margin check of one side, as if it had sent the trade as an order."""
-    state = account_state(uow, account_id)
-    marks, specs = marks_and_specs(uow, state, (spec.symbol,))
+    # The account's resting orders summed by the database (``order_check_state``): the check
+    # decides as over every order, whatever their number.
+    state, marks, specs = order_check_state(uow, account_id, spec.symbol, params)
     as_order = Order(order_id=f"{trade_id}-{side.value}", account_id=str(account_id), instrument_id=spec.symbol,
                      side=side, quantity=quantity, sequence=0, created_at=now, price=price,
                      time_in_force=TimeInForce.IOC)

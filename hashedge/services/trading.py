@@ -450,7 +450,9 @@ def cancel_order(uow: UnitOfWork, clock: Clock, account_id: int, order_id: str) 
         current = uow.orders.get(order_id).order
         _require_resting(current)
         record = get_instrument(uow, symbol)
-        book = OrderBook.from_resting(record.spec.trading_rules(), uow.orders.resting(symbol))
+        # Cancelling touches only the order itself: a book of that one order (read again under the
+        # instrument's lock) cancels it as the whole book would, whatever the book's depth.
+        book = OrderBook.from_resting(record.spec.trading_rules(), [current])
         cancelled = book.cancel(order_id)
         if isinstance(cancelled, Rejected):  # pragma: no cover - checked just above
             raise OrderRejected(cancelled)

@@ -231,6 +231,17 @@ def bench_account_orders(runtime, account: int, resting: int, month, batch: bool
         price=46000 + i))
 
 
+def bench_cancel(runtime, makers: list[int], depth: int, month) -> tuple[float, float]:
+    """Cancelling one of ``SAMPLES`` orders of one account in a book ``depth`` orders deep."""
+    symbol = hashprice_monthly(*month).symbol
+    store_resting(runtime, symbol, [{"account_id": makers[i % len(makers)], "side": "sell", "price_ticks": 50000 + i % 50,
+                                     "quantity": 1} for i in range(depth)])
+    with runtime.uow() as uow:
+        mine = [o for o in uow.orders.resting_of(makers[0])][:SAMPLES]
+    return timed_orders(runtime, lambda i: trading.cancel_order(runtime.uow(), runtime.clock, makers[0],
+                                                                mine[i].order_id))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=2000)
@@ -283,6 +294,12 @@ def run_path(backend: str, path: str, args) -> None:
             print(f"{label}: queue of N={depth:,} at the crossing price: {ms:.2f} ms {what}, "
                   f"{statements:.1f} statements per order")
         on_fresh_database(backend, queue)
+    if not batch:
+        for depth in (100, 10_000):
+            def cancels(runtime, depth=depth):
+                ms, statements = bench_cancel(runtime, funded_accounts(runtime, 2, "maker"), depth, MONTHS[1])
+                print(f"{label}: cancel in a book of N={depth:,}: {ms:.2f} ms median, {statements:.1f} statements")
+            on_fresh_database(backend, cancels)
     for resting in (1, 100, 1_000):
         def account_orders(runtime, resting=resting):
             account = funded_accounts(runtime, 1, "holder")[0]
