@@ -40,7 +40,6 @@ from hashedge.adapters.repositories.ledger import collateral_of
 from hashedge.adapters.repositories.trading import InstrumentRecord, StoredOrder
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
-from hashedge.domain import ledger
 from hashedge.domain.ledger import AccountKind
 from hashedge.domain.book import MatchResult, OrderBook
 from hashedge.domain.fees import fill_fees_sats
@@ -56,7 +55,7 @@ from hashedge.errors import HashEdgeError, IdempotencyKeyReused, NotFound
 from hashedge.services.ledger import post_new, request_key
 from hashedge.services.margin import require_marks, risk_parameters
 from hashedge.services.trading import (
-    InsufficientMargin, OrderRejected, PlacedOrder, _denied, _new_order, _protected_market_order, parse_price,
+    InsufficientMargin, OrderRejected, PlacedOrder, _denied, book_fill_entries, _new_order, _protected_market_order, parse_price,
     parse_quantity, parse_side, require_trading_open, same_request, with_fills,
 )
 
@@ -335,15 +334,9 @@ class _Batch:
                 after = self.positions[(owner, spec.symbol)] = before.apply(fill)
                 realized[owner] = after.realized_pnl_sats - before.realized_pnl_sats
                 traded.add(owner)
-            entries = [ledger.variation_margin(realized, idempotency_key=f"trade:{fill.fill_id}:pnl",
-                                               occurred_at=self.now, memo=f"PnL realized by trade {fill.fill_id}")]
-            entries += [ledger.fee(owner, amount, idempotency_key=f"trade:{fill.fill_id}:fee:{owner}",
-                                   occurred_at=self.now, memo=f"book trade {fill.fill_id} in {spec.symbol}")
-                        for owner, amount in sorted(fees.items()) if amount > 0]
-            for entry in entries:
-                if entry is not None:
-                    self.entries.append(entry)
-                    self._move_collateral(entry)
+            for entry in book_fill_entries(fill, realized, fees, self.now):
+                self.entries.append(entry)
+                self._move_collateral(entry)
             for order_id, owner in ((fill.buy_order_id, fill.buyer_account_id),
                                     (fill.sell_order_id, fill.seller_account_id)):
                 self.fills_of.setdefault(order_id, []).append((fill, fees.get(owner, 0)))

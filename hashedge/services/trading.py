@@ -240,18 +240,24 @@ def _store_match(uow: UnitOfWork, spec: ContractSpec, result: MatchResult, *, pa
             before = positions[owner]
             positions[owner] = before.apply(fill)
             realized[owner] = positions[owner].realized_pnl_sats - before.realized_pnl_sats
-        pnl = ledger.variation_margin(realized, idempotency_key=f"trade:{fill.fill_id}:pnl", occurred_at=now,
-                                      memo=f"PnL realized by trade {fill.fill_id}")
-        if pnl is not None:
-            entries.append(pnl)
-        entries.extend(ledger.fee(owner, amount, idempotency_key=f"trade:{fill.fill_id}:fee:{owner}",
-                                  occurred_at=now, memo=f"book trade {fill.fill_id} in {spec.symbol}")
-                       for owner, amount in sorted(fees.items()) if amount > 0)
+        entries.extend(book_fill_entries(fill, realized, fees, now))
         paid.append(fees.get(result.order.account_id, 0))
     uow.trades.add_many(trades, kind="book")
     uow.positions.save_new_states([positions[p] for p in sorted(parties, key=int)], stored, now)
     post_new(uow, entries, now)
     return tuple(paid)
+
+
+def book_fill_entries(fill: Fill, realized_sats: Mapping[str, int], fees_sats: Mapping[str, int],
+                      now: datetime) -> list[ledger.JournalEntry]:
+    """A book fill's ledger entries, in order: the PnL it realized (none if nothing), then each
+    positive fee by account; their keys carry the fill id (``services.ledger.post_new``)."""
+    pnl = ledger.variation_margin(realized_sats, idempotency_key=f"trade:{fill.fill_id}:pnl", occurred_at=now,
+                                  memo=f"PnL realized by trade {fill.fill_id}")
+    fees = [ledger.fee(owner, amount, idempotency_key=f"trade:{fill.fill_id}:fee:{owner}", occurred_at=now,
+                       memo=f"book trade {fill.fill_id} in {fill.instrument_id}")
+            for owner, amount in sorted(fees_sats.items()) if amount > 0]
+    return fees if pnl is None else [pnl, *fees]
 
 
 # --- orders ----------------------------------------------------------------------------------
