@@ -55,8 +55,8 @@ from hashedge.errors import HashEdgeError, IdempotencyKeyReused, NotFound
 from hashedge.services.ledger import post_new, request_key
 from hashedge.services.margin import require_marks, risk_parameters
 from hashedge.services.trading import (
-    InsufficientMargin, OrderRejected, PlacedOrder, _denied, book_fill_entries, _new_order, _protected_market_order, parse_price,
-    parse_quantity, parse_side, require_trading_open, same_request, with_fills,
+    InsufficientMargin, OrderRejected, PlacedOrder, _denied, _new_order, _protected_market_order, book_fill_entries,
+    parse_price,    parse_quantity, parse_side, require_trading_open, same_request, with_fills,
 )
 
 

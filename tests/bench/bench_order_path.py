@@ -234,8 +234,8 @@ def bench_account_orders(runtime, account: int, resting: int, month, batch: bool
 def bench_cancel(runtime, makers: list[int], depth: int, month) -> tuple[float, float]:
     """Cancelling one of ``SAMPLES`` orders of one account in a book ``depth`` orders deep."""
     symbol = hashprice_monthly(*month).symbol
-    store_resting(runtime, symbol, [{"account_id": makers[i % len(makers)], "side": "sell", "price_ticks": 50000 + i % 50,
-                                     "quantity": 1} for i in range(depth)])
+    store_resting(runtime, symbol, [{"account_id": makers[i % len(makers)], "side": "sell",
+                                     "price_ticks": 50000 + i % 50, "quantity": 1} for i in range(depth)])
     with runtime.uow() as uow:
         mine = [o for o in uow.orders.resting_of(makers[0])][:SAMPLES]
     return timed_orders(runtime, lambda i: trading.cancel_order(runtime.uow(), runtime.clock, makers[0],

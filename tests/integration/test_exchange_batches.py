@@ -164,7 +164,8 @@ def test_batches_give_the_outcomes_and_state_of_one_order_at_a_time(runtime, twi
         start = 0
         while start < len(stream):
             size = rng.choice([1, 3, 16, 64, 128])
-            batched += [outcome_view(o) for o in execute_batch(runtime.uow(), runtime.clock, stream[start:start + size])]
+            outcomes = execute_batch(runtime.uow(), runtime.clock, stream[start:start + size])
+            batched += [outcome_view(o) for o in outcomes]
             start += size
         assert batched == one_by_one, f"round {round_number}"
         cancel_some(runtime, twin, rng)
