@@ -56,7 +56,7 @@ from hashedge.services.ledger import post_new, request_key
 from hashedge.services.margin import require_marks, risk_parameters
 from hashedge.services.trading import (
     InsufficientMargin, OrderRejected, PlacedOrder, _denied, _new_order, _protected_market_order, book_fill_entries,
-    parse_price,    parse_quantity, parse_side, require_trading_open, same_request, with_fills,
+    parse_price, parse_quantity, parse_side, require_trading_open, same_request, with_fills,
 )
 
 
