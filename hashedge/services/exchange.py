@@ -55,8 +55,8 @@ from hashedge.errors import HashEdgeError, IdempotencyKeyReused, NotFound
 from hashedge.services.ledger import post_new, request_key
 from hashedge.services.margin import require_marks, risk_parameters
 from hashedge.services.trading import (
-    InsufficientMargin, OrderRejected, PlacedOrder, _denied, _new_order, _protected_market_order, book_fill_entries,
-    parse_price, parse_quantity, parse_side, require_trading_open, same_request, with_fills,
+    InsufficientMargin, OrderRejected, PlacedOrder, book_fill_entries, new_order, parse_price, parse_quantity,
+    parse_side, protected_market_order, refuse_denied, require_trading_open, same_request, with_fills,
 )
 
 
@@ -254,15 +254,15 @@ class _Batch:
                 return replayed
         require_trading_open(None, record, self.now, tip_height=self.tip_height)
         book = self.books[spec.symbol]
-        order = _new_order(account_id, spec, parsed.side, style, parsed.quantity, parsed.price,
+        order = new_order(account_id, spec, parsed.side, style, parsed.quantity, parsed.price,
                            book.last_sequence + 1, self.now)
-        _denied(validate_order(order, spec.trading_rules()))
+        refuse_denied(validate_order(order, spec.trading_rules()))
         mark = require_marks(self.marks, (spec.symbol,))[spec.symbol]
         if order.order_type is OrderType.LIMIT:
-            _denied(limit_price_check(spec, order.price, mark, self.params))
+            refuse_denied(limit_price_check(spec, order.price, mark, self.params))
         else:
-            order = _protected_market_order(order, spec, mark, self.params)
-        _denied(book.admission_denial(order))
+            order = protected_market_order(order, spec, mark, self.params)
+        refuse_denied(book.admission_denial(order))
         self._check_margin(order)
         result = book.submit(order)
         if result.rejected is not None:  # pragma: no cover - admission_denial said it would not be

@@ -146,14 +146,14 @@ def _without_trailing_zeros(value: Decimal) -> Decimal:
     return Decimal((sign, digits, exponent))
 
 
-def _denied(denial: Rejected | None) -> None:
+def refuse_denied(denial: Rejected | None) -> None:
     if denial is not None:
         raise OrderRejected(denial)
 
 
 def _require_price_in_band(uow: UnitOfWork, spec: ContractSpec, price: Decimal, params: RiskParameters) -> None:
     mark = latest_marks(uow, (spec.symbol,))[spec.symbol]
-    _denied(limit_price_check(spec, price, mark, params))
+    refuse_denied(limit_price_check(spec, price, mark, params))
 
 
 def require_trading_open(uow: UnitOfWork | None, record: InstrumentRecord, now: datetime, *,
@@ -263,7 +263,7 @@ def book_fill_entries(fill: Fill, realized_sats: Mapping[str, int], fees_sats: M
 # --- orders ----------------------------------------------------------------------------------
 
 
-def _new_order(account_id: int, spec: ContractSpec, side: Side, style_name: str, quantity: int,
+def new_order(account_id: int, spec: ContractSpec, side: Side, style_name: str, quantity: int,
                price: Decimal | None, sequence: int, now: datetime) -> Order:
     style = order_style(style_name)
     if isinstance(style, Rejected):
@@ -273,7 +273,7 @@ def _new_order(account_id: int, spec: ContractSpec, side: Side, style_name: str,
                  price=price, time_in_force=style.time_in_force, post_only=style.post_only)
 
 
-def _protected_market_order(order: Order, spec: ContractSpec, mark: Decimal, params: RiskParameters) -> Order:
+def protected_market_order(order: Order, spec: ContractSpec, mark: Decimal, params: RiskParameters) -> Order:
     if order.order_type is not OrderType.MARKET:
         return order
     edge = order_price(spec, order, mark, params)
@@ -331,19 +331,19 @@ def place_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: s
                 raise IdempotencyKeyReused(idempotency_key)
         require_trading_open(uow, record, now)
         last_sequence = uow.instruments.lock_sequence(spec.symbol)
-        order = _new_order(account_id, spec, side_value, order_type, quantity, limit_price, last_sequence + 1, now)
-        _denied(validate_order(order, spec.trading_rules()))
+        order = new_order(account_id, spec, side_value, order_type, quantity, limit_price, last_sequence + 1, now)
+        refuse_denied(validate_order(order, spec.trading_rules()))
         if order.order_type is OrderType.LIMIT:
             _require_price_in_band(uow, spec, order.price, params)
         if order.order_type is OrderType.MARKET:
             mark = latest_marks(uow, (spec.symbol,))[spec.symbol]
-            order = _protected_market_order(order, spec, mark, params)
+            order = protected_market_order(order, spec, mark, params)
         # Only the resting orders it can reach, in priority, until they hold its quantity:
         # matching against them gives the same result as the whole book (``crossing``).
         book = OrderBook.from_resting(spec.trading_rules(), uow.orders.crossing(order, spec.tick_size),
                                       last_sequence=last_sequence)
         result = book.submit(order)
-        _denied(result.rejected)
+        refuse_denied(result.rejected)
         collateral_sats = _lock_parties(uow, account_id, result)
         _check_margin(uow, account_id, order, spec, params, collateral_sats)
         uow.instruments.set_sequence(spec.symbol, order.sequence)
