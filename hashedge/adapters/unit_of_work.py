@@ -26,7 +26,7 @@ from hashedge.adapters.repositories.governance import ParameterRepository, Propo
 from hashedge.adapters.repositories.indices import BlockRepository, EpochRepository, FixingRepository
 from hashedge.adapters.repositories.jobs import JobRunRepository
 from hashedge.adapters.repositories.ledger import AccountRepository, ApiKeyRepository, LedgerRepository
-from hashedge.adapters.repositories.liquidation import LiquidationRepository
+from hashedge.adapters.repositories.liquidation import AdlRankRepository, LiquidationRepository
 from hashedge.adapters.repositories.protection import ProtectionRepository
 from hashedge.adapters.repositories.risk import AccountEventRepository, AccountStatusRepository
 from hashedge.adapters.repositories.trading import (
@@ -98,6 +98,7 @@ class UnitOfWork:
         self.account_events = AccountEventRepository(self.session)
         self.account_status = AccountStatusRepository(self.session)
         self.liquidations = LiquidationRepository(self.session)
+        self.adl_ranks = AdlRankRepository(self.session)
         self.pool = PoolRepository(self.session)
         self.backstop_offers = BackstopOfferRepository(self.session)
         self.parameters = ParameterRepository(self.session)

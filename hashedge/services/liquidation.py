@@ -73,7 +73,7 @@ from hashedge.services.margin import (
     parameter_version,
     withdrawal_requirement_sats,
 )
-from hashedge.services import protection_events
+from hashedge.services import adl_ranks, protection_events
 from hashedge.services.margin_calls import record_status_changes
 from hashedge.services.risk import RiskSnapshot, RiskSweep
 from hashedge.services.risk import sweep as risk_sweep
@@ -105,6 +105,7 @@ class SweepReport:
     liquidations: list[LiquidationResult] = field(default_factory=list)
     events: list[AccountEvent] = field(default_factory=list)
     left_liquidatable: list[int] = field(default_factory=list)  # no stage could act on them
+    adl_ranks_changed: int = 0  # positions whose published ADL rank changed (``services.adl_ranks``)
 
     def as_dict(self) -> dict:
         outcomes = [r.outcome for r in self.liquidations]
@@ -120,7 +121,7 @@ class SweepReport:
             "pool_takeovers": sum(1 for o in outcomes for f in o.fills if f.stage == "backstop_pool"),
             "pool_cover_sats": sum(o.covered_by("backstop_pool") for o in outcomes),
             "margin_calls": sum(1 for e in self.events if e.kind is EventKind.MARGIN_CALL),
-            "left_liquidatable": self.left_liquidatable,
+            "left_liquidatable": self.left_liquidatable, "adl_ranks_changed": self.adl_ranks_changed,
         }
 
 
@@ -423,6 +424,9 @@ def sweep(new_uow: Callable[[], UnitOfWork], clock: Clock, *, max_rounds: int = 
                     done.add(account_id)  # nothing more can act on it this sweep
     final = risk_sweep(new_uow(), clock)
     report.events += record_status_changes(new_uow(), final)
+    with new_uow().read_only() as uow:
+        protected = uow.protection.protected_positions(clock.now().date())
+    report.adl_ranks_changed = adl_ranks.publish(new_uow, queues_from(final, protected), final.snapshot, clock.now())
     report.left_liquidatable = sorted(int(a) for a in final.accounts.index[
         final.accounts["status"] == MarginStatus.LIQUIDATABLE.value])
     return report

@@ -23,9 +23,10 @@ from decimal import Decimal
 from hashedge.adapters.repositories.liquidation import StoredLiquidation
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
-from hashedge.domain.liquidation.adl import quintiles, score
+from hashedge.domain.liquidation.adl import score
 from hashedge.domain.liquidation.waterfall import SHORTFALL_STAGES, TAKEOVER_STAGES
 from hashedge.domain.margin import MarginStatus
+from hashedge.services.adl_ranks import ranked_queues
 from hashedge.services.liquidation import queues_from
 from hashedge.services.liquidation_records import get_liquidation
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page
@@ -167,22 +168,14 @@ def adl_queues(uow: UnitOfWork, clock: Clock, *, instrument: str | None = None) 
     with uow.read_only():
         protected = uow.protection.protected_positions(clock.now().date())
     queues = queues_from(result, protected)
-    symbols = sorted(set(snapshot.positions["instrument_id"]))
     out = []
-    for symbol in symbols:
-        if (instrument and symbol != instrument) or snapshot.specs[symbol].is_capped:
-            continue
+    for symbol, side, ranked, fifths in ranked_queues(queues, snapshot, instrument):
         mark = snapshot.marks[symbol]
-        for longs, side in ((True, "long"), (False, "short")):
-            ranked = queues.ranked(symbol, longs)
-            if not ranked:
-                continue
-            fifths = quintiles(ranked)
-            lines = [AdlLine(i + 1, int(c.account_id), snapshot.names.get(int(c.account_id), ""), c.quantity,
-                             Decimal(c.open_value) / c.quantity, c.equity_sats, float(score(c, mark)),
-                             fifths[c.account_id])
-                     for i, c in enumerate(ranked)]
-            out.append(AdlQueue(symbol, side, mark, lines))
+        lines = [AdlLine(i + 1, int(c.account_id), snapshot.names.get(int(c.account_id), ""), c.quantity,
+                         Decimal(c.open_value) / c.quantity, c.equity_sats, float(score(c, mark)),
+                         fifths[c.account_id])
+                 for i, c in enumerate(ranked)]
+        out.append(AdlQueue(symbol, side, mark, lines))
     return out
 
 

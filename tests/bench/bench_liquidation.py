@@ -37,7 +37,7 @@ from hashedge.bootstrap import bootstrap
 from hashedge.clock import FixedClock
 from hashedge.config import load_settings
 from hashedge.domain.instruments import hashprice_monthly
-from hashedge.services import accounts, ledger, liquidation, liquidation_queries, positions, risk, trading
+from hashedge.services import accounts, adl_ranks, ledger, liquidation, liquidation_queries, positions, risk, trading
 from bench_matching import postgres_database  # the script beside this one
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
@@ -120,6 +120,10 @@ def desk_reads(label: str, runtime, account_id: int) -> None:
           f"an account's position risk panel ({len(panel.items)} positions) {panel_s:.2f} s")
 
 
+def risk_panel(runtime, account_id: int):
+    return positions.position_risk_page(runtime.uow, runtime.clock, account_id)
+
+
 def bench(label: str, url: str, positions: int, at_risk: float) -> None:
     runtime = runtime_for(url)
     risky = build_book(runtime, positions, at_risk)
@@ -145,6 +149,19 @@ def bench(label: str, url: str, positions: int, at_risk: float) -> None:
           f"{elapsed:.2f} s over {report.rounds} rounds; {summary['liquidations'] / liquidating:,.1f} "
           f"liquidations/s ({liquidating / max(summary['liquidations'], 1) * 1000:.0f} ms each) beside the risk "
           f"sweeps; contracts closed by stage {stages}; left below maintenance: {len(report.left_liquidatable)}")
+    account_id = int(result.snapshot.positions["account_id"].iloc[0])
+    panel_s, panel = best_of_three(lambda: risk_panel(runtime, account_id))
+    ranked = sum(1 for item in panel.items if item.adl_quintile is not None)
+    final = risk.sweep(runtime.uow(), runtime.clock)
+    with runtime.uow().read_only() as uow:
+        protected = uow.protection.protected_positions(runtime.clock.now().date())
+    queues = liquidation.queues_from(final, protected)
+    started = time.perf_counter()
+    changed = adl_ranks.publish(runtime.uow, queues, final.snapshot, runtime.clock.now())
+    publish_s = time.perf_counter() - started
+    print(f"{label}: ADL ranks published by that sweep ({summary['adl_ranks_changed']:,} rows written); publishing "
+          f"them again unchanged ({changed} rows changed, every row stamped) {publish_s:.2f} s; the account's position "
+          f"risk panel then ({len(panel.items)} positions, {ranked} ranked) {panel_s * 1000:.1f} ms")
     runtime.close()
 
 

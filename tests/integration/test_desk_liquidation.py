@@ -19,6 +19,7 @@ from hashedge.services import (
     desk_users,
     insurance,
     ledger,
+    liquidation,
     liquidation_queries,
     liquidation_records,
     penalties,
@@ -123,6 +124,8 @@ def test_the_sweep_from_the_desk_is_audited_and_a_second_run_liquidates_nobody(r
 
 def test_adl_queues_rank_as_the_positions_show_their_quintiles(runtime, market):
     mark(runtime, 47000)
+    report = liquidation.sweep(runtime.uow, runtime.clock)  # publishes the ranks the positions show
+    assert report.liquidations == []
     queues = liquidation_queries.adl_queues(runtime.uow(), runtime.clock)
     assert [(q.instrument_id, q.side) for q in queues] == [(SYMBOL, "long"), (SYMBOL, "short")]
     for queue in queues:

@@ -55,7 +55,12 @@ def book(runtime):
 def test_positions_show_their_liquidation_price_and_adl_quintile(runtime, book):
     ids, keys = book
     client = create_app(runtime).test_client()
+    [unranked] = client.get("/api/v1/positions", headers=keys["long"]).json["items"]
+    assert (unranked["adl_quintile"], unranked["adl_ranked_at"]) == (None, None)  # no sweep has ranked it yet
+    runtime.clock.advance(timedelta(seconds=30))
+    liquidation.sweep(runtime.uow, runtime.clock)  # the minutely sweep publishes the queues' ranks
     [long_position] = client.get("/api/v1/positions", headers=keys["long"]).json["items"]
+    assert long_position["adl_ranked_at"] == runtime.clock.now().isoformat()
     # equity 2,400,000 - 7,750 taker fee + (p - 50,000) x 310 = MM 31 p: p = 13,107,750 / 279 = 46,981.18
     assert long_position["estimated_liquidation_price"] == "46982"  # rounded up: liquidated at or below it
     assert long_position["adl_quintile"] == 5  # the only long: first in its queue

@@ -79,7 +79,7 @@ def test_bad_protection_requests_are_json_4xx_with_field_messages(runtime):
 def test_a_position_protected_against_deleveraging_moves_to_the_back_of_its_queue(runtime):
     from datetime import date, timedelta
 
-    from hashedge.services import accounts, block_trades, ledger, protection
+    from hashedge.services import accounts, block_trades, ledger, liquidation, protection
     from protection_setup import SYMBOL
 
     m = market(runtime)
@@ -92,6 +92,7 @@ def test_a_position_protected_against_deleveraging_moves_to_the_back_of_its_queu
     client = create_app(runtime).test_client()
 
     def quintile(key):
+        liquidation.sweep(runtime.uow, runtime.clock)  # the minutely sweep ranks the queues
         return client.get("/api/v1/positions", headers=key).json["items"][0]["adl_quintile"]
 
     # both shorts at the mark: tied, the lower account id first

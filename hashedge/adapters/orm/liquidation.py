@@ -37,3 +37,20 @@ class LiquidationRow(Base):
         UniqueConstraint("account_id", "sequence", name="uq_liquidations_account_id"),
         Index("ix_liquidations_business_date", "business_date"),
     )
+
+
+class AdlRankRow(Base):
+    """Where each open position stood in its deleveraging queue at the last liquidation sweep
+    (``services.adl_ranks``): what ``GET /api/v1/positions`` shows, without a sweep per request."""
+
+    __tablename__ = "adl_ranks"
+
+    instrument: Mapped[str] = mapped_column(String(32), ForeignKey("instruments.symbol"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    side: Mapped[str] = mapped_column(String(5))  # long | short
+    rank: Mapped[int] = mapped_column(Integer)  # 1 = deleveraged first
+    queue_length: Mapped[int] = mapped_column(Integer)
+    quintile: Mapped[int] = mapped_column(Integer)  # 5 = the first fifth of the queue
+    ranked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_adl_ranks_account_id", "account_id"),)

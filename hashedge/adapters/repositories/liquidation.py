@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from hashedge.adapters.orm.liquidation import LiquidationRow
+from hashedge.adapters.orm.liquidation import AdlRankRow, LiquidationRow
 
 
 @dataclass(frozen=True)
@@ -112,3 +112,58 @@ class LiquidationRepository:
             func.coalesce(func.sum(LiquidationRow.uncovered_sats), 0))).one()
         return {"liquidations": int(row[0]), "penalties_sats": int(row[1]), "insurance_fund_sats": int(row[2]),
                 "uncovered_sats": int(row[3])}
+
+
+@dataclass(frozen=True)
+class AdlRank:
+    instrument_id: str
+    account_id: int
+    side: str  # long | short
+    rank: int
+    queue_length: int
+    quintile: int
+    ranked_at: datetime
+
+
+class AdlRankRepository:
+    """The positions' places in their deleveraging queues as of the last sweep (``services.adl_ranks``)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def replace_all(self, ranks: list[AdlRank], at: datetime) -> int:
+        """Make the stored ranks exactly ``ranks``, writing only the rows that changed (most
+        positions keep their place from one sweep to the next), then stamp every row ranked
+        ``at`` in one statement; returns the rows that changed."""
+        table = AdlRankRow.__table__
+        c = table.c
+        stored = {(r.instrument, r.account_id): (r.side, r.rank, r.queue_length, r.quintile)
+                  for r in self.session.execute(select(c.instrument, c.account_id, c.side, c.rank, c.queue_length,
+                                                       c.quintile))}
+        wanted = {(r.instrument_id, r.account_id): r for r in ranks}
+        gone = [{"b_instrument": i, "b_account": a} for i, a in stored.keys() - wanted.keys()]
+        changed = [r for key, r in wanted.items() if key in stored
+                   and stored[key] != (r.side, r.rank, r.queue_length, r.quintile)]
+        new = [r for key, r in wanted.items() if key not in stored]
+        key_matches = (c.instrument == bindparam("b_instrument")) & (c.account_id == bindparam("b_account"))
+        if gone:
+            self.session.execute(delete(table).where(key_matches), gone)
+        if changed:
+            self.session.execute(update(table).where(key_matches).values(
+                side=bindparam("b_side"), rank=bindparam("b_rank"), queue_length=bindparam("b_length"),
+                quintile=bindparam("b_quintile")), [
+                {"b_instrument": r.instrument_id, "b_account": r.account_id, "b_side": r.side, "b_rank": r.rank,
+                 "b_length": r.queue_length, "b_quintile": r.quintile} for r in changed])
+        if new:
+            self.session.execute(insert(table), [
+                {"instrument": r.instrument_id, "account_id": r.account_id, "side": r.side, "rank": r.rank,
+                 "queue_length": r.queue_length, "quintile": r.quintile, "ranked_at": r.ranked_at} for r in new])
+        self.session.execute(update(table).values(ranked_at=at))
+        return len(gone) + len(changed) + len(new)
+
+    def of_account(self, account_id: int) -> dict[str, AdlRank]:
+        """The account's ranks, by instrument."""
+        c = AdlRankRow.__table__.c
+        rows = self.session.execute(select(AdlRankRow.__table__).where(c.account_id == account_id))
+        return {r.instrument: AdlRank(r.instrument, r.account_id, r.side, r.rank, r.queue_length, r.quintile,
+                                      r.ranked_at) for r in rows}

@@ -84,7 +84,7 @@ TRADE_PAGE = {"items": [FILL], "total": 1, "page": 1, "page_size": 100}
 POSITION = {
     "instrument": "HP-2027-01", "quantity": -100, "side": "short", "average_price": "45000",
     "mark_price": "43500", "unrealized_pnl_sats": 4650000, "realized_pnl_sats": 0,
-    "estimated_liquidation_price": "52841", "adl_quintile": 4,
+    "estimated_liquidation_price": "52841", "adl_quintile": 4, "adl_ranked_at": "2027-01-09T14:05:00+00:00",
 }
 POSITION_PAGE = {"items": [POSITION], "total": 1, "page": 1, "page_size": 100}
 

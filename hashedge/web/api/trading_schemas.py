@@ -181,8 +181,11 @@ class PositionSchema(Schema):
         "description": "the mark of this contract at which the account would reach maintenance margin, its other "
                        "positions at their marks; null if no positive price does it, and for capped contracts"})
     adl_quintile = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5), metadata={
-        "description": "place in the auto-deleveraging queue of this contract and side: 5 for the first fifth, "
-                       "1 for the last; null for capped contracts (never deleveraged)"})
+        "description": "place in the auto-deleveraging queue of this contract and side at the last liquidation "
+                       "sweep (every minute): 5 for the first fifth, 1 for the last; null for capped contracts "
+                       "(never deleveraged) and for a position opened or reversed since that sweep"})
+    adl_ranked_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the liquidation sweep that gave adl_quintile ranked the queue"})
 
 
 # --- presenters ------------------------------------------------------------------------------
@@ -221,7 +224,8 @@ def position_view(risk) -> dict:
     return {"instrument": position.instrument_id, "quantity": position.quantity, "side": position.side.value,
             "average_price": position.average_price, "mark_price": view.mark_price,
             "unrealized_pnl_sats": view.unrealized_pnl_sats, "realized_pnl_sats": position.realized_pnl_sats,
-            "estimated_liquidation_price": risk.estimated_liquidation_price, "adl_quintile": risk.adl_quintile}
+            "estimated_liquidation_price": risk.estimated_liquidation_price, "adl_quintile": risk.adl_quintile,
+            "adl_ranked_at": risk.adl_ranked_at}
 
 
 def instrument_view(view) -> dict:
