@@ -161,9 +161,11 @@ def _order_values(order: Order, style: str, idempotency_key: str | None, at: dat
     }
 
 
+@functools.lru_cache(maxsize=128)
 def _totals_statements(instruments: int):
     """``OrderRepository.resting_totals_of``'s two statements for that many instruments, built
-    once: bound parameters per instrument, so only the values change from order to order."""
+    once per number of instruments (and compiled once by SQLAlchemy's cache): bound parameters
+    per instrument, so only the values change from order to order."""
     table = OrderRow.__table__
     c = table.c
     remaining = c.quantity - c.filled_quantity
