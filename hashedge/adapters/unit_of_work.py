@@ -21,6 +21,7 @@ from hashedge.adapters.repositories.desk import (
     LoginAttemptRepository,
     ReversalRepository,
 )
+from hashedge.adapters.repositories.exchange import OrderInboxRepository
 from hashedge.adapters.repositories.fees import FeeRepository
 from hashedge.adapters.repositories.governance import ParameterRepository, ProposalRepository
 from hashedge.adapters.repositories.indices import BlockRepository, EpochRepository, FixingRepository
@@ -105,6 +106,7 @@ class UnitOfWork:
         self.proposals = ProposalRepository(self.session)
         self.fees = FeeRepository(self.session)
         self.protection = ProtectionRepository(self.session)
+        self.order_inbox = OrderInboxRepository(self.session)
         self._active_token = _ACTIVE.set(self)
         return self
 

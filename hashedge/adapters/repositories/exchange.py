@@ -1,0 +1,100 @@
+"""The order inbox (``order_requests``): appending a request, the engine's read of the pending
+ones in order, marking a batch done with its outcomes, abandoning, and the cheap read a waiting
+submitter polls. Plain Core statements: these run several times per order."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from hashedge.adapters.orm.exchange import OrderRequestRow
+
+OUTCOME_CHANNEL = "hashedge_order_outcomes"  # PostgreSQL NOTIFY channel: payload the request ids done
+_NOTIFY_CHUNK = 600  # ids per NOTIFY (payloads stay far below PostgreSQL's 8,000 bytes)
+_TABLE = OrderRequestRow.__table__
+
+
+@dataclass(frozen=True)
+class InboxRequest:
+    """A pending request as the engine reads it: ``request`` is the JSON the submitter stored."""
+
+    request_id: int
+    account_id: int
+    instrument: str
+    request: dict
+
+
+@dataclass(frozen=True)
+class InboxState:
+    status: str  # pending | done | abandoned
+    outcome: str | None  # JSON, once done
+
+
+class StaleClaim(Exception):
+    """Fewer pending rows were marked done than the batch executed: another engine or an abandon
+    got there first. Raised inside the batch's transaction, so the batch rolls back whole."""
+
+
+class OrderInboxRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, account_id: int, instrument: str, request: dict, received_at: datetime) -> int:
+        """Append a pending request; its id (the processing order)."""
+        return int(self.session.execute(
+            insert(_TABLE).values(account_id=account_id, instrument=instrument,
+                                  request=json.dumps(request, separators=(",", ":")), status="pending",
+                                  received_at=received_at).returning(_TABLE.c.id)).scalar_one())
+
+    def state(self, request_id: int) -> InboxState | None:
+        row = self.session.execute(select(_TABLE.c.status, _TABLE.c.outcome).where(_TABLE.c.id == request_id)).first()
+        return InboxState(row.status, row.outcome) if row else None
+
+    def pending(self, limit: int, instruments: tuple[str, ...] | None = None) -> list[InboxRequest]:
+        """Up to ``limit`` pending requests in id order (of ``instruments`` only, when given)."""
+        query = select(_TABLE.c.id, _TABLE.c.account_id, _TABLE.c.instrument, _TABLE.c.request).where(
+            _TABLE.c.status == "pending")
+        if instruments is not None:
+            query = query.where(_TABLE.c.instrument.in_(instruments))
+        rows = self.session.execute(query.order_by(_TABLE.c.id).limit(limit)).all()
+        return [InboxRequest(row.id, row.account_id, row.instrument, json.loads(row.request)) for row in rows]
+
+    def mark_done(self, outcomes: list[tuple[int, str]], done_at: datetime) -> None:
+        """Mark these pending requests done with their outcomes (JSON), in two statements; raises
+        ``StaleClaim`` unless every one of them was still pending (the exactly-once guard)."""
+        if not outcomes:
+            return
+        ids = [request_id for request_id, _ in outcomes]
+        changed = self.session.execute(
+            update(_TABLE).where(_TABLE.c.id.in_(ids), _TABLE.c.status == "pending")
+            .values(status="done", done_at=done_at)).rowcount
+        if changed != len(ids):
+            raise StaleClaim(f"{len(ids) - changed} of {len(ids)} requests were no longer pending")
+        self.session.execute(update(_TABLE).where(_TABLE.c.id == bindparam("request_id"))
+                             .values(outcome=bindparam("outcome_json")),
+                             [{"request_id": i, "outcome_json": o} for i, o in outcomes])
+
+    def abandon(self, request_id: int, at: datetime) -> bool:
+        """Give a pending request up: True if it was still pending (then it never executes)."""
+        return self.session.execute(
+            update(_TABLE).where(_TABLE.c.id == request_id, _TABLE.c.status == "pending")
+            .values(status="abandoned", done_at=at)).rowcount == 1
+
+    def notify_done(self, request_ids: list[int]) -> None:
+        """PostgreSQL: tell the waiting submitters these requests are done (delivered at commit);
+        elsewhere nothing (they poll)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        for start in range(0, len(request_ids), _NOTIFY_CHUNK):
+            payload = ",".join(str(i) for i in request_ids[start:start + _NOTIFY_CHUNK])
+            self.session.execute(text("SELECT pg_notify(:channel, :payload)"),
+                                 {"channel": OUTCOME_CHANNEL, "payload": payload})
+
+    def counts(self) -> dict[str, int]:
+        """Requests per status (operations and tests)."""
+        rows = self.session.execute(select(_TABLE.c.status, func.count()).group_by(_TABLE.c.status)).all()
+        return {status: int(count) for status, count in rows}
