@@ -32,6 +32,11 @@ class Settings:
     shared_data_dir     HASHEDGE_SHARED_DATA; where real reference data lives (../shared/data).
     cookie_secure       HASHEDGE_COOKIE_SECURE: auto (Secure cookies when the request came over
                         https), true or false.
+    order_engine        HASHEDGE_ORDER_ENGINE: direct (default: each POST /orders is one transaction in
+                        the web worker) or inbox (appended to the order inbox and executed by
+                        `hashedge engine run`, which must then be running; ORDER_PATH.md).
+    order_timeout_seconds  HASHEDGE_ORDER_TIMEOUT_SECONDS (default 10): how long an inbox order
+                        waits for the engine before it is withdrawn unexecuted (a 503).
     bitcoind_url, ...   block sources for ingestion (HASHEDGE_BITCOIND_URL, _USER, _PASSWORD or
                         _COOKIE_FILE for Bitcoin Core; HASHEDGE_ESPLORA_URL).
     """
@@ -48,6 +53,8 @@ class Settings:
     esplora_url: str | None = None
     ingest_interval_seconds: int = 60
     cookie_secure: str = "auto"
+    order_engine: str = "direct"
+    order_timeout_seconds: int = 10
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,10 +93,16 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
         esplora_url=environ.get("HASHEDGE_ESPLORA_URL"),
         ingest_interval_seconds=_env_int(environ, "HASHEDGE_INGEST_INTERVAL_SECONDS", 60),
         cookie_secure=(environ.get("HASHEDGE_COOKIE_SECURE") or "auto").strip().lower(),
+        order_engine=(environ.get("HASHEDGE_ORDER_ENGINE") or "direct").strip().lower(),
+        order_timeout_seconds=_env_int(environ, "HASHEDGE_ORDER_TIMEOUT_SECONDS", 10),
     )
     values.update(overrides)
     if values["cookie_secure"] not in ("auto", "true", "false"):
         raise ValueError("HASHEDGE_COOKIE_SECURE must be auto, true or false")
+    if values["order_engine"] not in ("direct", "inbox"):
+        raise ValueError("HASHEDGE_ORDER_ENGINE must be direct or inbox")
+    if not 1 <= values["order_timeout_seconds"] <= 300:
+        raise ValueError("HASHEDGE_ORDER_TIMEOUT_SECONDS must be 1 to 300")
     if values["confirmations"] < 1:
         raise ValueError("HASHEDGE_CONFIRMATIONS must be at least 1")
     return Settings(**values)

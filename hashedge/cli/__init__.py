@@ -74,7 +74,7 @@ def _parse_at(value: str | None) -> int | date | None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: the one place CLI errors become messages and exit codes."""
     from hashedge.cli import (  # noqa: F401  (commands attach themselves to ``cli``)
-        accounts, backstop, desk, governance, index, jobs, liquidation, protection, run, trading,
+        accounts, backstop, desk, engine, governance, index, jobs, liquidation, protection, run, trading,
     )
 
     try:

@@ -25,10 +25,12 @@ log = logging.getLogger(__name__)
 
 
 class SchedulerLease:
-    def __init__(self, session_factory: sessionmaker[Session], holder: str, ttl: timedelta):
+    def __init__(self, session_factory: sessionmaker[Session], holder: str, ttl: timedelta, *,
+                 name: str = LEASE_NAME):
         self._session_factory = session_factory
         self.holder = holder
         self.ttl = ttl
+        self.name = name  # the lease row: the scheduler's, or a matching engine's per group (jobs.engine)
 
     def try_acquire(self, now: datetime) -> bool:
         """Take or renew the lease; True while this process is the leader.
@@ -44,7 +46,7 @@ class SchedulerLease:
                 self._bound_waits(session)
                 result = session.execute(
                     update(SchedulerLeaseRow)
-                    .where(SchedulerLeaseRow.name == LEASE_NAME)
+                    .where(SchedulerLeaseRow.name == self.name)
                     .where(or_(SchedulerLeaseRow.holder == self.holder, SchedulerLeaseRow.expires_at < now))
                     .values(holder=self.holder, expires_at=expires_at)
                 )
@@ -54,14 +56,14 @@ class SchedulerLease:
                 self._bound_waits(session)
                 session.execute(
                     insert(SchedulerLeaseRow).values(
-                        name=LEASE_NAME, holder=self.holder, expires_at=expires_at
+                        name=self.name, holder=self.holder, expires_at=expires_at
                     )
                 )
             return True
         except IntegrityError:  # somebody else holds a fresh lease
             return False
         except OperationalError as exc:  # the row is locked by another process (or the database is away)
-            log.warning("scheduler lease not renewed: %s", str(exc.orig).strip().splitlines()[0] if exc.orig else exc)
+            log.warning("%s lease not renewed: %s", self.name, str(exc.orig).strip().splitlines()[0] if exc.orig else exc)
             return False
 
     def _bound_waits(self, session: Session) -> None:
@@ -81,11 +83,11 @@ class SchedulerLease:
         with self._session_factory() as session, session.begin():
             session.execute(
                 update(SchedulerLeaseRow)
-                .where(SchedulerLeaseRow.name == LEASE_NAME, SchedulerLeaseRow.holder == self.holder)
+                .where(SchedulerLeaseRow.name == self.name, SchedulerLeaseRow.holder == self.holder)
                 .values(expires_at=RELEASED)
             )
 
     def current_holder(self) -> tuple[str, datetime] | None:
         with self._session_factory() as session:
-            row = session.get(SchedulerLeaseRow, LEASE_NAME)
+            row = session.get(SchedulerLeaseRow, self.name)
             return (row.holder, row.expires_at) if row else None

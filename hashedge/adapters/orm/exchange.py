@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hashedge.adapters.orm.base import Base, UTCDateTime
@@ -22,7 +22,8 @@ class OrderRequestRow(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
-    account_id: Mapped[int] = mapped_column(Integer, ForeignKey("accounts.id"))
+    # No foreign key: the engine refuses an unknown account (NotFound) as place_order does.
+    account_id: Mapped[int] = mapped_column(Integer)
     instrument: Mapped[str] = mapped_column(String(64))
     request: Mapped[str] = mapped_column(Text)  # JSON: the order's terms as the client sent them
     status: Mapped[str] = mapped_column(String(16))

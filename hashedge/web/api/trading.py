@@ -8,7 +8,7 @@ from flask import current_app, g
 from hashedge.web.api.parsing import Blueprint
 from marshmallow import RAISE
 
-from hashedge.services import accounts, instruments, positions, trading, trading_queries
+from hashedge.services import accounts, instruments, order_inbox, positions, trading, trading_queries
 from hashedge.web.api import examples as ex
 from hashedge.web.api.accounts import REPLAYED_HEADER, _bearer_token, _secured
 from hashedge.web.api.schemas import ErrorSchema
@@ -44,6 +44,32 @@ blp = Blueprint("trading", __name__, description="Your orders, trades and positi
 
 def _runtime():
     return current_app.extensions["hashedge"]
+
+
+def _outcome_waits() -> order_inbox.OutcomeWaits:
+    """This process's way to await the engine: a LISTEN thread on PostgreSQL (started on first
+    use), polling on SQLite."""
+    waits = current_app.extensions.get("hashedge_outcome_waits")
+    if waits is None:
+        runtime = _runtime()
+        if runtime.engine.dialect.name == "postgresql":
+            from hashedge.adapters.outcome_listener import OutcomeListener
+
+            waits = OutcomeListener(runtime.engine.url)
+        else:
+            waits = order_inbox.Polling()
+        waits = current_app.extensions.setdefault("hashedge_outcome_waits", waits)
+    return waits
+
+
+def _place_order(account_id: int, **terms) -> trading.PlacedOrder:
+    """``HASHEDGE_ORDER_ENGINE``: ``direct`` places the order in this request's transaction,
+    ``inbox`` hands it to the matching engine and awaits its outcome; the same answers."""
+    runtime = _runtime()
+    if runtime.settings.order_engine == "inbox":
+        return order_inbox.submit_order(runtime.uow, runtime.clock, account_id, waits=_outcome_waits(),
+                                        timeout_s=runtime.settings.order_timeout_seconds, **terms)
+    return trading.place_order(runtime.uow(), runtime.clock, account_id, **terms)
 
 
 @blp.before_request
@@ -86,6 +112,8 @@ def book(query: dict, symbol: str):
 @blp.alt_response(404, schema=ErrorSchema, description="Unknown instrument")
 @blp.alt_response(409, schema=ErrorSchema, description="Trading closed, no mark yet, or Idempotency-Key reused")
 @blp.alt_response(422, schema=ErrorSchema, description="Refused by the book or the margin check (shortfall)")
+@blp.alt_response(503, schema=ErrorSchema, description="The matching engine did not answer in time; nothing was "
+                  "executed (with HASHEDGE_ORDER_ENGINE=inbox)")
 @_secured
 def place_order(body: dict, headers: dict):
     """Place an order: matched at once against the book; a GTC limit remainder rests.
@@ -94,10 +122,8 @@ def place_order(body: dict, headers: dict):
     cancelled), ioc, fok, post_only (refused if it would trade). The answer lists the fills and
     the fee on each. ``Idempotency-Key`` is optional and acts as a client order id: a retry with the
     same key and terms is answered with the order as it is now (``Idempotent-Replayed: true``)."""
-    runtime = _runtime()
-    placed = trading.place_order(runtime.uow(), runtime.clock, g.account_id, instrument=body["instrument"],
-                                 side=body["side"], order_type=body["type"], quantity=body["quantity"],
-                                 price=body["price"], idempotency_key=headers["idempotency_key"])
+    placed = _place_order(g.account_id, instrument=body["instrument"], side=body["side"], order_type=body["type"],
+                          quantity=body["quantity"], price=body["price"], idempotency_key=headers["idempotency_key"])
     rendered = order_view(placed.order, placed.style, placed.fills, placed.fees_sats)
     return rendered, 201, ({REPLAYED_HEADER: "true"} if placed.replayed else {})
 

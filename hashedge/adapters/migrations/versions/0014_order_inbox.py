@@ -1,10 +1,11 @@
 """The order inbox: ``order_requests``, the durable queue between the API and the matching engine.
 
-One row per order request, in arrival order (the autoincrement id is the processing order):
-the account, the instrument (so an engine can take only its group's), the request as JSON, its
-status (``pending``, ``done``, ``abandoned``), the outcome as JSON once executed, and when it was
-received and done. ``ix_order_requests_status`` (status, id) serves the engine's read of the
-pending requests in order.
+One row per order request, in arrival order (the autoincrement id is the processing order): the
+account (no foreign key: the engine refuses an unknown account as ``place_order`` does), the
+instrument (so an engine can take only its group's), the request as JSON, its status (``pending``,
+``done``, ``abandoned``), the outcome as JSON once executed, and when it was received and done.
+``ix_order_requests_status`` (status, id) serves the engine's read of the pending requests in
+order.
 
 Revision ID: 0014
 Revises: 0012
@@ -34,7 +35,6 @@ def upgrade() -> None:
         sa.Column("received_at", UTCDateTime, nullable=False),
         sa.Column("done_at", UTCDateTime, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_order_requests"),
-        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name="fk_order_requests_account_id_accounts"),
         sa.CheckConstraint("status IN ('pending', 'done', 'abandoned')", name="ck_order_requests_status"),
     )
     op.create_index("ix_order_requests_status", "order_requests", ["status", "id"])

@@ -1,0 +1,109 @@
+"""The matching engine's step: take the pending order requests in order and execute them as one
+batch (``exchange.execute_batch``), marking exactly those inbox rows done in the same commit.
+
+``process_batch`` reads up to ``batch_size`` pending requests in id order (of one instrument
+group, when given), executes them in one transaction and, inside it, marks them done with their
+outcomes; ``mark_done`` refuses (``StaleClaim``) unless every row was still pending, so a request
+that another engine or an abandon took in the meantime rolls the whole batch back and the inbox
+is read again: no request is executed twice, none is executed after it was abandoned.
+
+A batch that fails unexpectedly (not a ``HashEdgeError``, which is one request's refusal) is
+retried once whole, then request by request: a poison request gets ``OrderNotExecuted`` as its
+outcome (logged) and the others go through, so it never blocks the inbox. See ORDER_PATH.md,
+"The engine and its inbox".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from hashedge.adapters.repositories.exchange import InboxRequest, StaleClaim
+from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.clock import Clock
+from hashedge.services.exchange import OrderRequest, execute_batch
+from hashedge.services.order_inbox import OrderNotExecuted, encode_outcome
+
+DEFAULT_BATCH_SIZE = 500
+MAX_BATCH_SIZE = 10_000
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What one step did: requests answered (executed or refused), poisoned, and whether a
+    claim went stale (another engine or an abandon got there first; nothing was stored)."""
+
+    answered: int = 0
+    poisoned: int = 0
+    stale: bool = False
+
+    @property
+    def idle(self) -> bool:
+        return self.answered == 0 and self.poisoned == 0 and not self.stale
+
+
+def _order_request(pending: InboxRequest) -> OrderRequest:
+    r = pending.request
+    return OrderRequest(request_id=pending.request_id, account_id=pending.account_id, instrument=r.get("instrument"),
+                        side=r.get("side"), order_type=r.get("order_type"), quantity=r.get("quantity"),
+                        price=r.get("price"), idempotency_key=r.get("idempotency_key"))
+
+
+def _run(uow_factory: Callable[[], UnitOfWork], clock: Clock, requests: Sequence[OrderRequest]) -> None:
+    def finish(uow: UnitOfWork, outcomes: list) -> None:
+        uow.order_inbox.mark_done([(request.request_id, encode_outcome(outcome)) for request, outcome in outcomes],
+                                  clock.now())
+        uow.order_inbox.notify_done([request.request_id for request, _ in outcomes])
+
+    execute_batch(uow_factory(), clock, requests, finish=finish)
+
+
+def _poison(uow_factory: Callable[[], UnitOfWork], clock: Clock, request: OrderRequest) -> bool:
+    """Answer a request that cannot be executed with ``OrderNotExecuted``; False if it was no
+    longer pending."""
+    with (uow := uow_factory()):
+        try:
+            uow.order_inbox.mark_done([(request.request_id, encode_outcome(OrderNotExecuted()))], clock.now())
+        except StaleClaim:
+            return False
+        uow.order_inbox.notify_done([request.request_id])
+        uow.commit()
+    return True
+
+
+def process_batch(uow_factory: Callable[[], UnitOfWork], clock: Clock, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                  instruments: tuple[str, ...] | None = None) -> BatchReport:
+    """Execute the next batch of pending requests (module docstring)."""
+    with (uow := uow_factory()).read_only():
+        pending = uow.order_inbox.pending(batch_size, instruments)
+    if not pending:
+        return BatchReport()
+    requests = [_order_request(p) for p in pending]
+    for attempt in (1, 2):
+        try:
+            _run(uow_factory, clock, requests)
+            return BatchReport(answered=len(requests))
+        except StaleClaim:
+            return BatchReport(stale=True)
+        except Exception:
+            log.exception("order batch of %d requests (ids %d-%d) failed, attempt %d", len(requests),
+                          requests[0].request_id, requests[-1].request_id, attempt)
+    answered = poisoned = 0
+    stale = False
+    for request in requests:  # one by one: only the poison request fails
+        try:
+            _run(uow_factory, clock, [request])
+            answered += 1
+        except StaleClaim:
+            stale = True
+        except Exception:
+            log.exception("order request %d cannot be executed; answered with an internal error",
+                          request.request_id)
+            if _poison(uow_factory, clock, request):
+                poisoned += 1
+            else:
+                stale = True
+    return BatchReport(answered=answered, poisoned=poisoned, stale=stale)

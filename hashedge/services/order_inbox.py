@@ -1,0 +1,230 @@
+"""Submitting an order through the inbox and awaiting the matching engine's outcome.
+
+``submit_order`` appends the request to ``order_requests`` (one short transaction), then waits for
+its outcome: on PostgreSQL a listener wakes it when the engine's commit NOTIFYs (with a poll as a
+fallback), on SQLite it polls with a short growing interval. The answer is what
+``trading.place_order`` would have answered: the same ``PlacedOrder`` (rebuilt from the stored
+order and the fills the outcome names, with the fee on each) or the same error (class, code,
+status, message, fields, and attributes such as ``OrderRejected.reason`` and ``shortfall_sats``).
+
+On timeout the request is abandoned (``pending`` -> ``abandoned`` in one conditional UPDATE): if
+that took, the engine will never execute it and the caller gets ``EngineUnavailable`` (nothing
+was executed; retry, with the same idempotency key to be safe); if the engine got there first,
+its outcome is read and answered. See ORDER_PATH.md, "The engine and its inbox".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Protocol
+
+from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.clock import Clock
+from hashedge.domain.orders import CancelReason, OrderStatus
+from hashedge.errors import HashEdgeError
+from hashedge.services.trading import PlacedOrder
+
+DEFAULT_TIMEOUT_S = 10.0
+MAX_INSTRUMENT_LENGTH = 64  # the inbox's instrument column (the request's JSON keeps what was sent)
+
+
+class EngineUnavailable(HashEdgeError):
+    """The matching engine did not answer in time and the request was withdrawn unexecuted."""
+
+    code = "engine_unavailable"
+    http_status = 503
+
+    def __init__(self, request_id: int, timeout_s: float):
+        super().__init__(f"the matching engine did not answer in time ({timeout_s:g} s); nothing was executed; retry",
+                         fields={"order": ["not executed: the matching engine did not answer in time; retry"]})
+        self.request_id = request_id
+
+
+class OrderNotExecuted(HashEdgeError):
+    """The engine could not execute this request (an unexpected failure, logged); nothing of it
+    was stored. The answer a poison request gets instead of blocking the inbox."""
+
+    code = "internal_error"
+    http_status = 500
+
+    def __init__(self, message: str = "internal error while executing the order; nothing was executed; "
+                                      "it has been logged"):
+        super().__init__(message)
+
+
+class OutcomeWaits(Protocol):
+    """How a submitter sleeps between reads of its request's state: ``wait`` returns early when
+    the outcome may be there (a PostgreSQL notification), else after ``seconds``."""
+
+    max_interval_s: float
+
+    def expect(self, request_id: int) -> None: ...
+
+    def wait(self, request_id: int, seconds: float) -> None: ...
+
+    def forget(self, request_id: int) -> None: ...
+
+
+class Polling:
+    """Plain sleeps (SQLite, or PostgreSQL without a listener): 1 ms doubling to 10 ms."""
+
+    max_interval_s = 0.010
+
+    def expect(self, request_id: int) -> None:
+        pass
+
+    def wait(self, request_id: int, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def forget(self, request_id: int) -> None:
+        pass
+
+
+# --- outcomes as JSON ----------------------------------------------------------------------
+
+
+def encode_outcome(outcome: PlacedOrder | HashEdgeError) -> str:
+    """An outcome as stored on its inbox row: a placed order by reference (the order's state at
+    execution, the fills by id, the fee on each), an error by class and content."""
+    if isinstance(outcome, PlacedOrder):
+        order = outcome.order
+        body = {"placed": {
+            "order_id": order.order_id, "status": order.status.value, "filled_quantity": order.filled_quantity,
+            "cancel_reason": None if order.cancel_reason is None else order.cancel_reason.value,
+            "style": outcome.style, "fill_ids": [f.fill_id for f in outcome.fills],
+            "fees_sats": list(outcome.fees_sats), "replayed": outcome.replayed}}
+    else:
+        attributes = {k: v for k, v in vars(outcome).items()
+                      if k not in ("message", "fields") and (v is None or isinstance(v, (bool, int, str)))}
+        body = {"error": {"class": _class_name(type(outcome)), "code": outcome.code,
+                          "http_status": outcome.http_status, "message": outcome.message,
+                          "fields": outcome.fields, "attributes": attributes}}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def decode_outcome(uow: UnitOfWork, stored: str) -> PlacedOrder | HashEdgeError:
+    """The outcome stored by ``encode_outcome``; a placed order is read back (inside ``uow``'s
+    transaction): the stored order with its state at execution and the fills named."""
+    body = json.loads(stored)
+    if "error" in body:
+        return _error(body["error"])
+    placed = body["placed"]
+    stored_order = uow.orders.get(placed["order_id"])
+    order = dataclasses.replace(
+        stored_order.order, status=OrderStatus(placed["status"]), filled_quantity=placed["filled_quantity"],
+        cancel_reason=None if placed["cancel_reason"] is None else CancelReason(placed["cancel_reason"]))
+    fills = {t.fill.fill_id: t.fill for t in uow.trades.of_order(order.order_id)}
+    return PlacedOrder(order, placed["style"], tuple(fills[i] for i in placed["fill_ids"]),
+                       replayed=placed["replayed"], fees_sats=tuple(placed["fees_sats"]))
+
+
+def _class_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _error_classes() -> dict[str, type[HashEdgeError]]:
+    found, todo = {}, [HashEdgeError]
+    while todo:
+        cls = todo.pop()
+        found[_class_name(cls)] = cls
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+class _StoredError(HashEdgeError):
+    """An error whose class this process does not know: same code, status, message and fields."""
+
+
+def _error(body: dict) -> HashEdgeError:
+    cls = _error_classes().get(body["class"])
+    if cls is None:
+        error = _StoredError(body["message"], fields=body["fields"])
+        error.code, error.http_status = body["code"], body["http_status"]
+        return error
+    error = cls.__new__(cls)
+    Exception.__init__(error, body["message"])
+    error.message, error.fields = body["message"], body["fields"]
+    for name, value in body["attributes"].items():
+        setattr(error, name, value)
+    return error
+
+
+# --- submit and await ----------------------------------------------------------------------
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value  # as sent: the engine refuses a float price as place_order does
+    return str(value)  # the engine refuses it as place_order would refuse the original
+
+
+def enqueue_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: object, side: object,
+                  order_type: object, quantity: object, price: object = None,
+                  idempotency_key: str | None = None) -> int:
+    """Append an order request to the inbox (one short transaction); its id. Nothing is
+    validated here: the engine validates exactly as ``place_order`` does."""
+    request = {name: _json_value(value) for name, value in (
+        ("instrument", instrument), ("side", side), ("order_type", order_type), ("quantity", quantity),
+        ("price", price), ("idempotency_key", idempotency_key))}
+    column = instrument[:MAX_INSTRUMENT_LENGTH] if isinstance(instrument, str) else ""
+    with uow:
+        request_id = uow.order_inbox.add(account_id, column, request, clock.now())
+        uow.commit()
+    return request_id
+
+
+def await_outcome(uow_factory: Callable[[], UnitOfWork], clock: Clock, request_id: int, *,
+                  timeout_s: float = DEFAULT_TIMEOUT_S, waits: OutcomeWaits | None = None) -> PlacedOrder:
+    """Wait for the engine's outcome of ``request_id``: the placed order, or its error raised; on
+    timeout the request is abandoned (``EngineUnavailable``) unless its outcome just arrived."""
+    waits = waits or Polling()
+    deadline = time.monotonic() + timeout_s
+    interval = 0.001
+    waits.expect(request_id)
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return _abandon_or_answer(uow_factory(), clock, request_id, timeout_s)
+            waits.wait(request_id, min(interval, remaining))
+            interval = min(interval * 2, waits.max_interval_s)
+            with (uow := uow_factory()).read_only():
+                state = uow.order_inbox.state(request_id)
+                if state is not None and state.status == "done":
+                    return _answer(decode_outcome(uow, state.outcome))
+    finally:
+        waits.forget(request_id)
+
+
+def _answer(outcome: PlacedOrder | HashEdgeError) -> PlacedOrder:
+    if isinstance(outcome, HashEdgeError):
+        raise outcome
+    return outcome
+
+
+def _abandon_or_answer(uow: UnitOfWork, clock: Clock, request_id: int, timeout_s: float) -> PlacedOrder:
+    with uow:
+        if uow.order_inbox.abandon(request_id, clock.now()):
+            uow.commit()
+            raise EngineUnavailable(request_id, timeout_s)
+        state = uow.order_inbox.state(request_id)  # done just before: the write lock orders us after it
+        outcome = decode_outcome(uow, state.outcome)
+    return _answer(outcome)
+
+
+def submit_order(uow_factory: Callable[[], UnitOfWork], clock: Clock, account_id: int, *, instrument: object,
+                 side: object, order_type: object, quantity: object, price: object = None,
+                 idempotency_key: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 waits: OutcomeWaits | None = None) -> PlacedOrder:
+    """Place an order through the inbox and the matching engine (module docstring): the same
+    answer as ``trading.place_order``, or ``EngineUnavailable`` when nothing was executed."""
+    request_id = enqueue_order(uow_factory(), clock, account_id, instrument=instrument, side=side,
+                               order_type=order_type, quantity=quantity, price=price,
+                               idempotency_key=idempotency_key)
+    return await_outcome(uow_factory, clock, request_id, timeout_s=timeout_s, waits=waits)
