@@ -53,8 +53,11 @@ class OutcomeListener:
         with self._lock:
             self._events.pop(request_id, None)
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop listening and close the connection (within about a second)."""
         self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
 
     def _start(self) -> None:
         if self._thread is not None:

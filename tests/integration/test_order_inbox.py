@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -32,17 +33,20 @@ MARK = Decimal(50000)
 BOUND_S = 60  # every wait in this module is bounded
 
 
-def market(runtime) -> list[int]:
-    """One listed contract with a mark; three accounts: two funded, one with 1,000 sats."""
+def market(runtime, keys: dict | None = None) -> list[int]:
+    """One listed contract with a mark; three accounts: two funded, one with 1,000 sats (their
+    API keys in ``keys`` when given)."""
     with runtime.uow() as uow:
         uow.instruments.add(hashprice_monthly(2026, 12), runtime.clock.now())
         uow.marks.add(SYMBOL, runtime.clock.now(), MARK, "model", MARK)
         uow.commit()
     ids = []
     for name, sats in (("maker", 10**10), ("taker", 10**10), ("thin", 1000)):
-        account, _ = accounts.create_account(runtime.uow(), runtime.clock, name)
+        account, key = accounts.create_account(runtime.uow(), runtime.clock, name)
         ledger.deposit(runtime.uow(), runtime.clock, account.id, sats, f"seed-{name}")
         ids.append(account.id)
+        if keys is not None:
+            keys[name] = key
     return ids
 
 
@@ -297,3 +301,165 @@ def test_the_inbox_table_is_as_its_mapping_describes_it(runtime):
             "include_object": lambda obj, name, type_, reflected, compare_to:
                 type_ != "table" or name == "order_requests"})
         assert compare_metadata(context, Base.metadata) == []
+
+
+# --- through the API, and a real engine process killed mid-batch ------------------------------
+
+
+@contextmanager
+def api_client(runtime, engine: str, timeout_s: int = BOUND_S):
+    """A test client of the app with ``HASHEDGE_ORDER_ENGINE=engine``; its LISTEN connection (on
+    PostgreSQL) closed at the end."""
+    from hashedge.web import create_app
+
+    settings = dataclasses.replace(runtime.settings, order_engine=engine, order_timeout_seconds=timeout_s)
+    app = create_app(dataclasses.replace(runtime, settings=settings))
+    try:
+        yield app.test_client()
+    finally:
+        waits = app.extensions.get("hashedge_outcome_waits")
+        if hasattr(waits, "close"):
+            waits.close()
+
+
+def http_answers(client, keys: dict, requests: list[tuple]) -> list:
+    seen: dict[str, int] = {}
+    found = []
+    for who, body, key in requests:
+        headers = {"Authorization": f"Bearer {keys[who]}", **({"Idempotency-Key": key} if key else {})}
+        response = client.post("/api/v1/orders", json=body, headers=headers)
+        payload = response.get_json()
+        if "id" in payload:
+            payload["id"] = seen.setdefault(payload["id"], len(seen))
+        found.append((response.status_code, response.headers.get("Idempotent-Replayed"), payload))
+    return found
+
+
+def test_orders_through_the_api_and_the_engine_get_the_direct_paths_answers(runtime, twin):
+    direct_keys, inbox_keys = {}, {}
+    market(runtime, direct_keys)
+    market(twin, inbox_keys)
+
+    def body(side, quantity, price, order_type="limit", instrument=SYMBOL):
+        return {"instrument": instrument, "side": side, "type": order_type, "quantity": quantity, "price": price}
+    requests = [("maker", body("sell", 3, "50000"), "m-1"), ("taker", body("buy", 4, "50000"), "t-1"),
+                ("taker", body("buy", 4, "50000"), "t-1"), ("taker", body("buy", 5, "50000"), "t-1"),
+                ("thin", body("buy", 50, "50000"), None), ("taker", body("buy", 1, "50000.5"), None),
+                ("taker", body("buy", 1, "50000", instrument="NOPE"), None),
+                ("taker", body("sell", 2, None, "market"), None), ("maker", body("buy", 1, "49990", "fok"), None)]
+    with api_client(runtime, "direct") as client:
+        direct = http_answers(client, direct_keys, requests)
+    with Engine(twin), api_client(twin, "inbox") as client:
+        inbox = http_answers(client, inbox_keys, requests)
+    assert inbox == direct
+    assert [status for status, _, _ in direct] == [201, 201, 201, 409, 422, 422, 404, 201, 201]
+    assert direct[2][1] == "true"  # the retry, replayed
+
+
+def test_an_order_without_an_engine_running_is_a_503_and_never_executes(runtime):
+    keys = {}
+    market(runtime, keys)
+    with api_client(runtime, "inbox", timeout_s=1) as client:
+        response = client.post("/api/v1/orders", headers={"Authorization": f"Bearer {keys['maker']}"},
+                               json={"instrument": SYMBOL, "side": "sell", "type": "limit", "quantity": 1,
+                                     "price": "50000"})
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "engine_unavailable"
+    assert exchange_engine.process_batch(runtime.uow, runtime.clock).idle
+    with runtime.uow() as uow:
+        assert uow.order_inbox.counts() == {"abandoned": 1} and uow.orders.resting(SYMBOL) == []
+
+
+ENGINE = """
+import sys
+from datetime import datetime, timedelta
+from hashedge.bootstrap import bootstrap
+from hashedge.clock import FixedClock
+from hashedge.config import load_settings
+from hashedge.jobs.engine import EngineProcess
+url, now, instance = sys.argv[1:4]
+runtime = bootstrap(load_settings({"HASHEDGE_DATABASE_URL": url, "HASHEDGE_INSTANCE_DIR": instance},
+                                  secret_key="crash"), clock=FixedClock(datetime.fromisoformat(now)))
+totals = EngineProcess(runtime, batch_size=4, lease_ttl=timedelta(seconds=1)).run(once=True)
+print(totals.answered, totals.batches)
+"""
+STATE = ["SELECT account_id, instrument, side, quantity, status, filled_quantity, sequence FROM orders"
+         " ORDER BY instrument, sequence",
+         "SELECT id, quantity, price, buyer_account_id, seller_account_id FROM trades ORDER BY id",
+         "SELECT account_key, balance_sats FROM ledger_balances ORDER BY account_key",
+         "SELECT account_id, instrument, quantity FROM positions ORDER BY account_id, instrument",
+         "SELECT last_sequence FROM instrument_sequences ORDER BY instrument",
+         "SELECT count(*) FROM journal_entries", "SELECT count(*) FROM journal_chain",
+         "SELECT id, status FROM order_requests ORDER BY id"]
+
+
+def stored(runtime) -> list:
+    from sqlalchemy import text
+
+    with runtime.engine.connect() as connection:
+        return [[tuple(row) for row in connection.execute(text(query))] for query in STATE]
+
+
+def enqueue_crossing_requests(runtime) -> int:
+    maker, taker, thin = market(runtime)
+    requests = [r for i in range(4) for r in (
+        dict(account_id=maker, side="sell", quantity=2, price=50000 + i, idempotency_key=f"m-{i}"),
+        dict(account_id=taker, side="buy", quantity=3, price=50003, idempotency_key=f"t-{i}"),
+        dict(account_id=thin, side="buy", quantity=50, price=50000, idempotency_key=None))]
+    requests.insert(5, dict(requests[1]))  # a retry of t-0 in a later batch
+    for request in requests:
+        order_inbox.enqueue_order(runtime.uow(), runtime.clock, instrument=SYMBOL, order_type="limit", **request)
+    return len(requests)
+
+
+def test_an_engine_killed_before_a_commit_executes_every_request_exactly_once_when_restarted(
+        runtime, twin, database_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    count = enqueue_crossing_requests(runtime)
+    enqueue_crossing_requests(twin)
+    while not exchange_engine.process_batch(twin.uow, twin.clock, batch_size=4).idle:  # the reference
+        pass
+    runtime.close()
+
+    def run(fault=None):
+        env = {k: v for k, v in os.environ.items() if k != "HASHEDGE_FAULT"}
+        if fault:
+            env["HASHEDGE_FAULT"] = fault
+        return subprocess.run([sys.executable, "-c", ENGINE, database_url, runtime.clock.now().isoformat(),
+                               str(tmp_path / "instance")], env=env, capture_output=True, text=True, timeout=120)
+
+    killed = run("exchange.before_commit@2")  # the first batch committed, the second written, not committed
+    assert killed.returncode == -9, killed.stderr
+    after_kill = stored(runtime)
+    assert [status for _, status in after_kill[-1]] == ["done"] * 4 + ["pending"] * (count - 4)
+    assert len(after_kill[0]) < len(stored(twin)[0])
+    restarted = run()
+    assert restarted.returncode == 0, restarted.stderr
+    assert restarted.stdout.split()[0] == str(count - 4)
+    assert stored(runtime) == stored(twin)  # each request executed once, as an uninterrupted engine did
+    assert ledger.check_balances(runtime.uow()).ok
+    again = run()  # a further restart finds nothing to do
+    assert again.stdout.split() == ["0", "0"] and stored(runtime) == stored(twin)
+
+
+def test_on_postgresql_the_engines_commit_wakes_the_waiting_submitter(runtime):
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite submitters poll")
+    from hashedge.adapters.outcome_listener import OutcomeListener
+
+    maker, _, _ = market(runtime)
+    listener = OutcomeListener(runtime.engine.url)
+    try:
+        request_id = order_inbox.enqueue_order(runtime.uow(), runtime.clock, maker, instrument=SYMBOL, side="sell",
+                                               order_type="limit", quantity=1, price=50000)
+        listener.expect(request_id)
+        assert listener.listening.wait(BOUND_S)
+        exchange_engine.process_batch(runtime.uow, runtime.clock)
+        listener.wait(request_id, BOUND_S)
+        assert listener._events[request_id].is_set()  # woken by the notification, not a timeout
+        placed = order_inbox.await_outcome(runtime.uow, runtime.clock, request_id, waits=listener)
+        assert placed.order.status.value == "open"
+    finally:
+        listener.close()
