@@ -14,6 +14,7 @@ import click
 
 from hashedge.cli import CliContext, cli, pass_cli
 from hashedge.cli.run import _require_schema
+from hashedge.errors import InvalidInput
 from hashedge.jobs.engine import LEASE_TTL, EngineProcess
 from hashedge.services.exchange_engine import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 
@@ -23,7 +24,8 @@ def _instruments(value: str | None) -> tuple[str, ...] | None:
         return None
     symbols = tuple(s.strip() for s in value.split(",") if s.strip())
     if not symbols:
-        raise click.BadParameter("give one or more symbols, comma-separated", param_hint="--instruments")
+        message = "--instruments: give one or more symbols, comma-separated"
+        raise InvalidInput(message, fields={"instruments": [message]})
     return symbols
 
 
@@ -45,9 +47,10 @@ def run(ctx: CliContext, instruments: str | None, batch_size: int, once: bool, l
 
     One engine per instrument group holds the group's lease; another one of the same group stands
     by until the lease is released or runs out."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    group = _instruments(instruments)
     _require_schema(ctx)
-    process = EngineProcess(ctx.runtime, instruments=_instruments(instruments), batch_size=batch_size,
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    process = EngineProcess(ctx.runtime, instruments=group, batch_size=batch_size,
                             lease_ttl=timedelta(seconds=lease_seconds))
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: process.stop())
