@@ -1,6 +1,8 @@
 # gunicorn -c deploy/gunicorn.conf.py "hashedge.web.wsgi:app"
 # Web workers are stateless: all state is in PostgreSQL, so add workers (or machines) freely.
-# The scheduler is a separate process (deploy/systemd/hashedge-scheduler.service), never a worker.
+# The scheduler is a separate process (deploy/systemd/hashedge-scheduler.service), never a worker;
+# so is the matching engine when HASHEDGE_ORDER_ENGINE=inbox (`hashedge engine run`,
+# deploy/systemd/hashedge-engine.service): the workers append orders to its inbox and await it.
 import multiprocessing
 import os
 
