@@ -58,8 +58,11 @@ class OrderNotExecuted(HashEdgeError):
 
 class OutcomeWaits(Protocol):
     """How a submitter sleeps between reads of its request's state: ``wait`` returns early when
-    the outcome may be there (a PostgreSQL notification), else after ``seconds``."""
+    the outcome is there (a PostgreSQL notification, a per-process poll on SQLite:
+    ``adapters.outcome_listener``), else after ``seconds``, from ``first_interval_s`` doubling up
+    to ``max_interval_s``."""
 
+    first_interval_s: float
     max_interval_s: float
 
     def expect(self, request_id: int) -> None: ...
@@ -70,8 +73,9 @@ class OutcomeWaits(Protocol):
 
 
 class Polling:
-    """Plain sleeps (SQLite, or PostgreSQL without a listener): 1 ms doubling to 10 ms."""
+    """Plain sleeps, each waiter reading its own row: 1 ms doubling to 10 ms."""
 
+    first_interval_s = 0.001
     max_interval_s = 0.010
 
     def expect(self, request_id: int) -> None:
@@ -185,19 +189,19 @@ def await_outcome(uow_factory: Callable[[], UnitOfWork], clock: Clock, request_i
     timeout the request is abandoned (``EngineUnavailable``) unless its outcome just arrived."""
     waits = waits or Polling()
     deadline = time.monotonic() + timeout_s
-    interval = 0.001
+    interval = waits.first_interval_s
     waits.expect(request_id)
     try:
-        while True:
+        while True:  # read first: the outcome may have come before ``expect``
+            with (uow := uow_factory()).read_only():
+                state = uow.order_inbox.state(request_id)
+                if state is not None and state.status == "done":
+                    return _answer(decode_outcome(uow, state.outcome))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return _abandon_or_answer(uow_factory(), clock, request_id, timeout_s)
             waits.wait(request_id, min(interval, remaining))
             interval = min(interval * 2, waits.max_interval_s)
-            with (uow := uow_factory()).read_only():
-                state = uow.order_inbox.state(request_id)
-                if state is not None and state.status == "done":
-                    return _answer(decode_outcome(uow, state.outcome))
     finally:
         waits.forget(request_id)
 

@@ -3,6 +3,7 @@
     .venv/bin/pip install -e '.[deploy]'          # gunicorn, as deploy/ runs it
     .venv/bin/python tests/bench/load_test.py     # SQLite, and PostgreSQL when a URL is set
     .venv/bin/python tests/bench/load_test.py --backend sqlite --rate 200 --seconds 15 --repeat 3
+    .venv/bin/python tests/bench/load_test.py --engine inbox --scenarios place_order
 
 For each backend it prepares a database (the demo: two years of simulated blocks, every fixing,
 the listed contracts and their marks; then accounts with API keys and collateral, a few resting
@@ -18,7 +19,9 @@ accounts whatever the order scenario added to the books.
 Bounded: at most ``rate x (warm-up + seconds)`` requests per scenario and run, each given up
 after ``--timeout`` seconds; loopback only. PostgreSQL: the server in
 ``HASHEDGE_TEST_POSTGRES_URL`` (or ``--postgres-url``), whose role may create databases; the
-script creates its own database and drops it at the end. ``--code DIR`` measures another checkout
+script creates its own database and drops it at the end. ``--engine inbox`` runs the deploy
+configuration with the order inbox: gunicorn with ``HASHEDGE_ORDER_ENGINE=inbox`` and one
+``hashedge engine run`` process beside it (ORDER_PATH.md, "The engine and its inbox"). ``--code DIR`` measures another checkout
 (e.g. an export of main for "before" figures) with this script. Only the standard library besides
 HashEdge's own dependencies and gunicorn.
 """
@@ -121,18 +124,25 @@ def _free_port() -> int:
 
 
 class Server:
-    """gunicorn with deploy/gunicorn.conf.py on a free loopback port, its log in ``log_path``."""
+    """gunicorn with deploy/gunicorn.conf.py on a free loopback port, its log in ``log_path``;
+    with ``engine="inbox"`` also ``hashedge engine run`` (its log in ``engine.log``)."""
 
-    def __init__(self, code: Path, database_url: str, instance_dir: Path):
+    def __init__(self, code: Path, database_url: str, instance_dir: Path, engine: str = "direct"):
         self.port = _free_port()
         self.log_path = instance_dir / "gunicorn.log"
         env = dict(os.environ, PYTHONPATH=str(code), HASHEDGE_DATABASE_URL=database_url,
                    HASHEDGE_INSTANCE_DIR=str(instance_dir), HASHEDGE_SECRET_KEY="load-test-secret",
-                   HASHEDGE_BIND=f"127.0.0.1:{self.port}")
+                   HASHEDGE_BIND=f"127.0.0.1:{self.port}", HASHEDGE_ORDER_ENGINE=engine)
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(code / "deploy" / "gunicorn.conf.py"),
              "hashedge.web.wsgi:app"], cwd=code, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.engine = None
+        if engine == "inbox":
+            self._engine_log = open(instance_dir / "engine.log", "ab")
+            self.engine = subprocess.Popen(
+                [sys.executable, "-c", "from hashedge.cli import main; main()", "engine", "run"], cwd=code, env=env,
+                stdout=self._engine_log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -167,6 +177,14 @@ class Server:
         return time.monotonic() - started
 
     def stop(self) -> None:
+        if self.engine is not None:
+            self.engine.send_signal(signal.SIGTERM)  # finishes its batch, releases its lease
+            try:
+                self.engine.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.engine.kill()
+                self.engine.wait()
+            self._engine_log.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # the master stops its workers
             try:
@@ -352,10 +370,10 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
         try:
             print(f"{backend}: preparing the database", flush=True)
             prepared = _prepare(args.code, url, instance)
-            server = Server(args.code, url, instance)
+            server = Server(args.code, url, instance, args.engine)
             server.wait_ready()
             for repeat in range(args.repeat):
-                print(f"{backend}: run {repeat + 1} of {args.repeat}, {args.rate} req/s for {args.seconds:g} s "
+                print(f"{backend}: run {repeat + 1} of {args.repeat}, orders {args.engine}, {args.rate} req/s for {args.seconds:g} s "
                       f"(after {args.warmup:g} s of warm-up)", flush=True)
                 for name in args.scenarios:
                     before = _load()
@@ -398,6 +416,8 @@ def summary(results: list[Result]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--engine", choices=("direct", "inbox"), default="direct",
+                        help="POST /orders in the web worker (direct) or through the inbox and an engine process")
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--rate", type=int, default=200, help="requests per second (default 200)")
     parser.add_argument("--seconds", type=float, default=15, help="measured seconds per scenario (default 15)")

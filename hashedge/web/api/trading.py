@@ -47,17 +47,14 @@ def _runtime():
 
 
 def _outcome_waits() -> order_inbox.OutcomeWaits:
-    """This process's way to await the engine: a LISTEN thread on PostgreSQL (started on first
-    use), polling on SQLite."""
+    """This process's way to await the engine: one thread (started on first use) that LISTENs on
+    PostgreSQL, or reads the awaited requests' states every 2 ms on SQLite."""
     waits = current_app.extensions.get("hashedge_outcome_waits")
     if waits is None:
-        runtime = _runtime()
-        if runtime.engine.dialect.name == "postgresql":
-            from hashedge.adapters.outcome_listener import OutcomeListener
+        from hashedge.adapters.outcome_listener import OutcomeListener, OutcomePoller
 
-            waits = OutcomeListener(runtime.engine.url)
-        else:
-            waits = order_inbox.Polling()
+        engine = _runtime().engine
+        waits = OutcomeListener(engine.url) if engine.dialect.name == "postgresql" else OutcomePoller(engine)
         waits = current_app.extensions.setdefault("hashedge_outcome_waits", waits)
     return waits
 
