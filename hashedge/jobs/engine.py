@@ -25,7 +25,7 @@ from hashedge.jobs.lease import SchedulerLease
 from hashedge.services.exchange_engine import DEFAULT_BATCH_SIZE, process_batch
 
 LEASE_TTL = timedelta(seconds=15)
-IDLE_SLEEP_S = (0.001, 0.010)  # the first idle pause, doubling up to the second
+IDLE_SLEEP_S = (0.0005, 0.002)  # the first idle pause, doubling up to the second
 MAX_LEASE_NAME = 64
 
 log = logging.getLogger(__name__)

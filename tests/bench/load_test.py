@@ -397,6 +397,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
                     kept = args.keep_logs / f"gunicorn-{backend}-{time.strftime('%H%M%S')}.log"
                     kept.write_bytes(server.log_path.read_bytes())
                     print(f"  gunicorn log kept in {kept}")
+                    if server.engine is not None:
+                        engine_log = kept.with_name(kept.name.replace("gunicorn-", "engine-"))
+                        engine_log.write_bytes((instance / "engine.log").read_bytes())
             if backend == "postgresql":
                 _postgres_database(args.postgres_url, "drop", database_name)
     return results
