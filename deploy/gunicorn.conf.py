@@ -1,10 +1,15 @@
 # gunicorn -c deploy/gunicorn.conf.py "hashedge.web.wsgi:app"
 # Web workers are stateless: all state is in PostgreSQL, so add workers (or machines) freely.
-# The scheduler is a separate process (deploy/systemd/hashedge-scheduler.service), never a worker;
-# so is the matching engine when HASHEDGE_ORDER_ENGINE=inbox (`hashedge engine run`,
-# deploy/systemd/hashedge-engine.service): the workers append orders to its inbox and await it.
+# The scheduler is a separate process (deploy/systemd/hashedge-scheduler.service), never a worker.
+# With HASHEDGE_ORDER_ENGINE=inbox the master also starts the matching engine beside the workers
+# (`hashedge engine run`, stopped with the master); the workers append orders to its inbox and
+# await it. Set HASHEDGE_ENGINE_BESIDE_WEB=0 when the engine runs as its own unit instead
+# (deploy/systemd/hashedge-engine.service, e.g. one per instrument group); a second engine of the
+# same group only stands by.
 import multiprocessing
 import os
+import subprocess
+import sys
 
 bind = os.environ.get("HASHEDGE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("HASHEDGE_WEB_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -17,3 +22,22 @@ errorlog = "-"
 # Request bodies are capped by the app (413 above 1 MiB, hashedge/web/edge.py); gunicorn's
 # own Server header says "gunicorn" without a version.
 forwarded_allow_ips = os.environ.get("HASHEDGE_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+_engine = None
+
+
+def when_ready(server):
+    global _engine
+    inbox = (os.environ.get("HASHEDGE_ORDER_ENGINE") or "direct").strip().lower() == "inbox"
+    if inbox and os.environ.get("HASHEDGE_ENGINE_BESIDE_WEB", "1") != "0":
+        _engine = subprocess.Popen([sys.executable, "-c", "from hashedge.cli import main; main()", "engine", "run"])
+        server.log.info("matching engine started beside the workers (pid %s)", _engine.pid)
+
+
+def on_exit(server):
+    if _engine is not None and _engine.poll() is None:
+        _engine.terminate()  # SIGTERM: the engine finishes its batch and releases its lease
+        try:
+            _engine.wait(graceful_timeout)
+        except subprocess.TimeoutExpired:
+            _engine.kill()

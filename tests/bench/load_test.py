@@ -20,8 +20,9 @@ Bounded: at most ``rate x (warm-up + seconds)`` requests per scenario and run, e
 after ``--timeout`` seconds; loopback only. PostgreSQL: the server in
 ``HASHEDGE_TEST_POSTGRES_URL`` (or ``--postgres-url``), whose role may create databases; the
 script creates its own database and drops it at the end. ``--engine inbox`` runs the deploy
-configuration with the order inbox: gunicorn with ``HASHEDGE_ORDER_ENGINE=inbox`` and one
-``hashedge engine run`` process beside it (ORDER_PATH.md, "The engine and its inbox"). ``--code DIR`` measures another checkout
+configuration with the order inbox: gunicorn with ``HASHEDGE_ORDER_ENGINE=inbox``, whose
+configuration starts ``hashedge engine run`` beside the workers (ORDER_PATH.md, "The engine and
+its inbox"). ``--code DIR`` measures another checkout
 (e.g. an export of main for "before" figures) with this script. Only the standard library besides
 HashEdge's own dependencies and gunicorn.
 """
@@ -125,7 +126,8 @@ def _free_port() -> int:
 
 class Server:
     """gunicorn with deploy/gunicorn.conf.py on a free loopback port, its log in ``log_path``;
-    with ``engine="inbox"`` also ``hashedge engine run`` (its log in ``engine.log``)."""
+    with ``engine="inbox"`` the configuration starts ``hashedge engine run`` beside the workers
+    (its log in gunicorn's)."""
 
     def __init__(self, code: Path, database_url: str, instance_dir: Path, engine: str = "direct"):
         self.port = _free_port()
@@ -137,12 +139,6 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(code / "deploy" / "gunicorn.conf.py"),
              "hashedge.web.wsgi:app"], cwd=code, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        self.engine = None
-        if engine == "inbox":
-            self._engine_log = open(instance_dir / "engine.log", "ab")
-            self.engine = subprocess.Popen(
-                [sys.executable, "-c", "from hashedge.cli import main; main()", "engine", "run"], cwd=code, env=env,
-                stdout=self._engine_log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -177,14 +173,6 @@ class Server:
         return time.monotonic() - started
 
     def stop(self) -> None:
-        if self.engine is not None:
-            self.engine.send_signal(signal.SIGTERM)  # finishes its batch, releases its lease
-            try:
-                self.engine.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.engine.kill()
-                self.engine.wait()
-            self._engine_log.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # the master stops its workers
             try:
@@ -397,9 +385,6 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
                     kept = args.keep_logs / f"gunicorn-{backend}-{time.strftime('%H%M%S')}.log"
                     kept.write_bytes(server.log_path.read_bytes())
                     print(f"  gunicorn log kept in {kept}")
-                    if server.engine is not None:
-                        engine_log = kept.with_name(kept.name.replace("gunicorn-", "engine-"))
-                        engine_log.write_bytes((instance / "engine.log").read_bytes())
             if backend == "postgresql":
                 _postgres_database(args.postgres_url, "drop", database_name)
     return results
