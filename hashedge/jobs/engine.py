@@ -19,12 +19,15 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy.exc import OperationalError
+
 from hashedge.bootstrap import Runtime
 from hashedge.errors import Conflict
 from hashedge.jobs.lease import SchedulerLease
 from hashedge.services.exchange_engine import DEFAULT_BATCH_SIZE, process_batch
 
 LEASE_TTL = timedelta(seconds=15)
+RETRY_PAUSE_S = 1.0  # after the database failed a step (it stays pending; ``process_batch``)
 IDLE_SLEEP_S = (0.0005, 0.002)  # the first idle pause, doubling up to the second
 MAX_LEASE_NAME = 64
 
@@ -99,12 +102,19 @@ class EngineProcess:
                     if not self._lead(wait_s=None):
                         break
                     renewed = time.monotonic()
-                report = process_batch(self.runtime.uow, self.runtime.clock, batch_size=self.batch_size,
-                                       instruments=self.instruments)
+                try:
+                    report = process_batch(self.runtime.uow, self.runtime.clock, batch_size=self.batch_size,
+                                           instruments=self.instruments)
+                except OperationalError:  # the database is away: nothing was stored; try again
+                    log.exception("engine step failed in the database; trying again in %.0f s", RETRY_PAUSE_S)
+                    self._stop.wait(RETRY_PAUSE_S)
+                    continue
                 self.totals.batches += not report.idle
                 self.totals.answered += report.answered
                 self.totals.poisoned += report.poisoned
                 self.totals.stale += report.stale
+                if report.retry:
+                    self._stop.wait(RETRY_PAUSE_S)
                 if not report.idle:
                     idle = IDLE_SLEEP_S[0]
                     continue

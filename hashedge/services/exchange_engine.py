@@ -9,8 +9,10 @@ is read again: no request is executed twice, none is executed after it was aband
 
 A batch that fails unexpectedly (not a ``HashEdgeError``, which is one request's refusal) is
 retried once whole, then request by request: a poison request gets ``OrderNotExecuted`` as its
-outcome (logged) and the others go through, so it never blocks the inbox. See ORDER_PATH.md,
-"The engine and its inbox".
+outcome (logged) and the others go through, so it never blocks the inbox. A failure of the
+database itself (``OperationalError``: a deadlock, a lock or statement timeout, a lost
+connection) poisons nothing: the batch is left pending and read again at the next step. See
+ORDER_PATH.md, "The engine and its inbox".
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from sqlalchemy.exc import OperationalError
 
 from hashedge.adapters.repositories.exchange import InboxRequest, StaleClaim
 from hashedge.adapters.unit_of_work import UnitOfWork
@@ -39,10 +43,11 @@ class BatchReport:
     answered: int = 0
     poisoned: int = 0
     stale: bool = False
+    retry: bool = False  # the database failed (OperationalError): nothing stored, read again
 
     @property
     def idle(self) -> bool:
-        return self.answered == 0 and self.poisoned == 0 and not self.stale
+        return self.answered == 0 and self.poisoned == 0 and not self.stale and not self.retry
 
 
 def _order_request(pending: InboxRequest) -> OrderRequest:
@@ -88,6 +93,9 @@ def process_batch(uow_factory: Callable[[], UnitOfWork], clock: Clock, *, batch_
             return BatchReport(answered=len(requests))
         except StaleClaim:
             return BatchReport(stale=True)
+        except OperationalError:
+            log.exception("order batch of %d requests failed in the database; it stays pending", len(requests))
+            return BatchReport(retry=True)
         except Exception:
             log.exception("order batch of %d requests (ids %d-%d) failed, attempt %d", len(requests),
                           requests[0].request_id, requests[-1].request_id, attempt)
@@ -99,6 +107,9 @@ def process_batch(uow_factory: Callable[[], UnitOfWork], clock: Clock, *, batch_
             answered += 1
         except StaleClaim:
             stale = True
+        except OperationalError:
+            log.exception("order request %d failed in the database; it stays pending", request.request_id)
+            return BatchReport(answered=answered, stale=stale, retry=True)
         except Exception:
             log.exception("order request %d cannot be executed; answered with an internal error",
                           request.request_id)

@@ -279,6 +279,29 @@ def test_a_poison_request_fails_alone_and_the_inbox_goes_on(runtime, monkeypatch
     assert exchange_engine.process_batch(runtime.uow, runtime.clock).idle
 
 
+def test_a_database_failure_poisons_nothing_and_the_batch_is_executed_at_the_next_step(runtime, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    maker, _, _ = market(runtime)
+    real, failures = exchange_engine.execute_batch, [1, 1, 1]
+
+    def failing_once(uow, clock, requests, **kwargs):  # a deadlock, a lost connection, ...
+        if failures:
+            failures.pop()
+            raise OperationalError("UPDATE ...", {}, Exception("deadlock detected"))
+        return real(uow, clock, requests, **kwargs)
+
+    monkeypatch.setattr(exchange_engine, "execute_batch", failing_once)
+    order_inbox.enqueue_order(runtime.uow(), runtime.clock, maker, instrument=SYMBOL, side="sell",
+                              order_type="limit", quantity=1, price=50000)
+    first = exchange_engine.process_batch(runtime.uow, runtime.clock)
+    assert (first.answered, first.poisoned, first.retry) == (0, 0, True)
+    with runtime.uow() as uow:
+        assert uow.order_inbox.counts() == {"pending": 1}
+    failures.clear()
+    assert exchange_engine.process_batch(runtime.uow, runtime.clock).answered == 1
+
+
 def test_an_engine_takes_only_its_instrument_group(runtime):
     maker, _, _ = market(runtime)
     with runtime.uow() as uow:
