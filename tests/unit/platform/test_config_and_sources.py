@@ -43,6 +43,22 @@ def test_bad_confirmations_are_a_clear_error(tmp_path, value, message):
         load_settings({"HASHEDGE_INSTANCE_DIR": str(tmp_path), "HASHEDGE_CONFIRMATIONS": value})
 
 
+def test_the_order_engine_is_direct_unless_the_inbox_is_chosen(tmp_path):
+    assert load_settings({"HASHEDGE_INSTANCE_DIR": str(tmp_path)}).order_engine == "direct"
+    chosen = load_settings({"HASHEDGE_INSTANCE_DIR": str(tmp_path), "HASHEDGE_ORDER_ENGINE": " Inbox ",
+                            "HASHEDGE_ORDER_TIMEOUT_SECONDS": "3"})
+    assert (chosen.order_engine, chosen.order_timeout_seconds) == ("inbox", 3)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("HASHEDGE_ORDER_ENGINE", "kafka", "direct or inbox"),
+    ("HASHEDGE_ORDER_TIMEOUT_SECONDS", "0", "1 to 300"),
+    ("HASHEDGE_ORDER_TIMEOUT_SECONDS", "soon", "must be an integer")])
+def test_a_bad_order_engine_setting_is_a_clear_error(tmp_path, name, value, message):
+    with pytest.raises(ValueError, match=message):
+        load_settings({"HASHEDGE_INSTANCE_DIR": str(tmp_path), name: value})
+
+
 def test_sources_are_built_from_flags_or_settings(tmp_path):
     settings = load_settings({"HASHEDGE_INSTANCE_DIR": str(tmp_path),
                               "HASHEDGE_ESPLORA_URL": "http://127.0.0.1:3000/api"}, secret_key="k")
