@@ -1,5 +1,7 @@
 """The matching-engine process (``hashedge engine run``): one per instrument group, holding the
-group's lease, looping over ``exchange_engine.process_batch`` and sleeping only when idle.
+group's lease, looping over ``exchange_engine.process_batch`` and, only when the inbox is empty,
+waiting for the next request (``adapters.inbox_signal``: LISTEN on PostgreSQL, the database's
+data version on SQLite; 50 ms at most).
 
 Only the holder of the group's lease (a ``scheduler_lease`` row named ``engine:<group>``, the
 scheduler's lease mechanism) executes batches; a second engine of the same group stands by and
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.exc import OperationalError
 
+from hashedge.adapters.inbox_signal import InboxSignal
 from hashedge.bootstrap import Runtime
 from hashedge.errors import Conflict
 from hashedge.jobs.lease import SchedulerLease
@@ -28,7 +31,7 @@ from hashedge.services.exchange_engine import DEFAULT_BATCH_SIZE, process_batch
 
 LEASE_TTL = timedelta(seconds=15)
 RETRY_PAUSE_S = 1.0  # after the database failed a step (it stays pending; ``process_batch``)
-IDLE_SLEEP_S = (0.0005, 0.002)  # the first idle pause, doubling up to the second
+IDLE_WAIT_S = 0.050  # at most, when the inbox is empty: a new request wakes it (InboxSignal)
 MAX_LEASE_NAME = 64
 
 log = logging.getLogger(__name__)
@@ -95,13 +98,15 @@ class EngineProcess:
                 raise EngineBusy(f"another engine holds the lease {self.lease.name!r}")
             return self.totals
         log.info("engine %s leads %s", self.holder, self.lease.name)
-        renewed, idle = time.monotonic(), IDLE_SLEEP_S[0]
+        renewed = time.monotonic()
+        signal = InboxSignal(self.runtime.engine)
         try:
             while not self._stop.is_set():
                 if time.monotonic() - renewed > self.lease.ttl.total_seconds() / 3:
                     if not self._lead(wait_s=None):
                         break
                     renewed = time.monotonic()
+                signal.arm()
                 try:
                     report = process_batch(self.runtime.uow, self.runtime.clock, batch_size=self.batch_size,
                                            instruments=self.instruments)
@@ -116,12 +121,11 @@ class EngineProcess:
                 if report.retry:
                     self._stop.wait(RETRY_PAUSE_S)
                 if not report.idle:
-                    idle = IDLE_SLEEP_S[0]
                     continue
                 if once:
                     break
-                self._stop.wait(idle)
-                idle = min(idle * 2, IDLE_SLEEP_S[1])
+                signal.wait(IDLE_WAIT_S)
         finally:
+            signal.close()
             self.lease.release()
         return self.totals

@@ -487,3 +487,24 @@ def test_the_engines_commit_wakes_the_waiting_submitter(runtime):
         assert placed.order.status.value == "open"
     finally:
         listener.close()
+
+
+def test_an_idle_engine_is_woken_by_a_new_request(runtime):
+    """LISTEN/NOTIFY on PostgreSQL, the data version on SQLite: the wait ends well before its bound."""
+    import time
+
+    from hashedge.adapters.inbox_signal import InboxSignal
+
+    maker, _, _ = market(runtime)
+    signal = InboxSignal(runtime.engine)
+    try:
+        signal.arm()
+        signal.wait(0.01)  # nothing new: times out
+        signal.arm()
+        order_inbox.enqueue_order(runtime.uow(), runtime.clock, maker, instrument=SYMBOL, side="sell",
+                                  order_type="limit", quantity=1, price=50000)
+        started = time.monotonic()
+        signal.wait(BOUND_S)
+        assert time.monotonic() - started < BOUND_S / 2  # woken, not timed out
+    finally:
+        signal.close()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from hashedge.adapters.orm.exchange import OrderRequestRow
 
 OUTCOME_CHANNEL = "hashedge_order_outcomes"  # PostgreSQL NOTIFY channel: payload the request ids done
+REQUEST_CHANNEL = "hashedge_order_requests"  # PostgreSQL NOTIFY channel: a request was appended
 _NOTIFY_CHUNK = 600  # ids per NOTIFY (payloads stay far below PostgreSQL's 8,000 bytes)
 _TABLE = OrderRequestRow.__table__
 
@@ -44,11 +45,15 @@ class OrderInboxRepository:
         self.session = session
 
     def add(self, account_id: int, instrument: str, request: dict, received_at: datetime) -> int:
-        """Append a pending request; its id (the processing order)."""
-        return int(self.session.execute(
+        """Append a pending request; its id (the processing order). On PostgreSQL the engine is
+        told at commit (NOTIFY ``REQUEST_CHANNEL``)."""
+        request_id = int(self.session.execute(
             insert(_TABLE).values(account_id=account_id, instrument=instrument,
                                   request=json.dumps(request, separators=(",", ":")), status="pending",
                                   received_at=received_at).returning(_TABLE.c.id)).scalar_one())
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text(f"NOTIFY {REQUEST_CHANNEL}"))
+        return request_id
 
     def state(self, request_id: int) -> InboxState | None:
         row = self.session.execute(select(_TABLE.c.status, _TABLE.c.outcome).where(_TABLE.c.id == request_id)).first()
