@@ -4,10 +4,12 @@ connection and one thread per web process, whatever the number of waiting reques
 PostgreSQL (``OutcomeListener``): LISTEN. The engine NOTIFYs ``hashedge_order_outcomes`` with the
 ids a batch marked done, delivered at its commit; a waiter registered for one of them
 (``expect``) is woken at once. A notification that came before ``expect`` is caught by the
-submitter's read right after it; a lost connection by its own poll every 100 ms.
+submitter's read right after it; a lost connection by its own poll every 250 ms.
 
-SQLite (``OutcomePoller``): the thread reads which of the awaited requests are no longer pending,
-one statement every 2 ms while any is awaited, instead of every waiter polling on its own.
+SQLite (``OutcomePoller``): while any request is awaited, the thread checks ``PRAGMA
+data_version`` every millisecond (it changes when another connection commits, a few microseconds
+a read) and, when it changed, reads which of the awaited requests are no longer pending: one
+statement per commit at most, instead of every waiter polling on its own.
 
 The thread starts on first use, never at import or in ``create_app`` (gunicorn forks workers
 after loading the app), and reconnects after a failure with a pause.
@@ -31,7 +33,7 @@ RECONNECT_PAUSE_S = 1.0
 class _Waiters:
     """The awaited requests' events and the thread that sets them (``_watch``, in a subclass)."""
 
-    first_interval_s = max_interval_s = 0.100  # the submitter's own poll, a fallback: the thread wakes it
+    first_interval_s = max_interval_s = 0.250  # the submitter's own poll, a fallback: the thread wakes it
 
     def __init__(self):
         self._events: dict[int, threading.Event] = {}
@@ -111,9 +113,9 @@ class OutcomeListener(_Waiters):
 
 
 class OutcomePoller(_Waiters):
-    """``OutcomeWaits`` for SQLite: one read every ``TICK_S`` of the awaited requests done."""
+    """``OutcomeWaits`` for SQLite: the awaited requests done, read after each commit elsewhere."""
 
-    TICK_S = 0.002
+    TICK_S = 0.001
 
     def __init__(self, engine: Engine):
         super().__init__()
@@ -125,11 +127,16 @@ class OutcomePoller(_Waiters):
                 connection = self._engine.raw_connection()  # autocommit reads (database.make_engine)
                 try:
                     self.listening.set()
+                    seen = None
                     while not self._stopped.is_set():
                         self._awaited.wait()
+                        cursor = connection.cursor()
+                        version = cursor.execute("PRAGMA data_version").fetchone()[0]
+                        cursor.close()
                         with self._lock:
                             awaited = [i for i, event in self._events.items() if not event.is_set()]
-                        if awaited:
+                        if awaited and version != seen:  # a commit since the last look (or a first look)
+                            seen = version
                             marks = ",".join("?" * len(awaited))
                             cursor = connection.cursor()
                             cursor.execute(f"SELECT id FROM order_requests WHERE status <> 'pending' AND id IN "
