@@ -131,6 +131,7 @@ class Server:
 
     def __init__(self, code: Path, database_url: str, instance_dir: Path, engine: str = "direct"):
         self.port = _free_port()
+        self.inbox = engine == "inbox"
         self.log_path = instance_dir / "gunicorn.log"
         env = dict(os.environ, PYTHONPATH=str(code), HASHEDGE_DATABASE_URL=database_url,
                    HASHEDGE_INSTANCE_DIR=str(instance_dir), HASHEDGE_SECRET_KEY="load-test-secret",
@@ -141,6 +142,7 @@ class Server:
              "hashedge.web.wsgi:app"], cwd=code, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
+        """Until the workers answer and, with the inbox, the engine leads (it starts beside them)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -148,10 +150,12 @@ class Server:
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 connection.request("GET", "/api/v1/instruments")
-                if connection.getresponse().status == 200:
+                if connection.getresponse().status == 200 and (
+                        not self.inbox or b"leads engine:" in self.log_path.read_bytes()):
                     return
             except OSError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         raise RuntimeError(f"gunicorn not ready after {timeout} s; see {self.log_path}")
 
     def drain(self, timeout: float = 90) -> float:
