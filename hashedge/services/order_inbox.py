@@ -1,8 +1,9 @@
 """Submitting an order through the inbox and awaiting the matching engine's outcome.
 
 ``submit_order`` appends the request to ``order_requests`` (one short transaction), then waits for
-its outcome: on PostgreSQL a listener wakes it when the engine's commit NOTIFYs (with a poll as a
-fallback), on SQLite it polls with a short growing interval. The answer is what
+its outcome, woken by one thread per process (``adapters.outcome_listener``: the engine's NOTIFY
+on PostgreSQL, a read of the awaited requests after each commit on SQLite; ``Polling`` without
+one), with a poll of its own as a fallback. The answer is what
 ``trading.place_order`` would have answered: the same ``PlacedOrder`` (rebuilt from the stored
 order and the fills the outcome names, with the fee on each) or the same error (class, code,
 status, message, fields, and attributes such as ``OrderRejected.reason`` and ``shortfall_sats``).

@@ -48,7 +48,7 @@ def _runtime():
 
 def _outcome_waits() -> order_inbox.OutcomeWaits:
     """This process's way to await the engine: one thread (started on first use) that LISTENs on
-    PostgreSQL, or reads the awaited requests' states every 2 ms on SQLite."""
+    PostgreSQL, or reads the awaited requests' states after each commit on SQLite."""
     waits = current_app.extensions.get("hashedge_outcome_waits")
     if waits is None:
         from hashedge.adapters.outcome_listener import OutcomeListener, OutcomePoller
