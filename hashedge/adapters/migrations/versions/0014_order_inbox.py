@@ -8,7 +8,7 @@ instrument (so an engine can take only its group's), the request as JSON, its st
 order.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-01
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from hashedge.adapters.orm import UTCDateTime
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
