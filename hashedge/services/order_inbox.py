@@ -5,7 +5,7 @@ its outcome, woken by one thread per process (``adapters.outcome_listener``: the
 on PostgreSQL, a read of the awaited requests after each commit on SQLite; ``Polling`` without
 one), with a poll of its own as a fallback. The answer is what
 ``trading.place_order`` would have answered: the same ``PlacedOrder`` (rebuilt from the stored
-order and the fills the outcome names, with the fee on each) or the same error (class, code,
+order, its fills and the fee on each, stored whole with the outcome) or the same error (class, code,
 status, message, fields, and attributes such as ``OrderRejected.reason`` and ``shortfall_sats``).
 
 On timeout the request is abandoned (``pending`` -> ``abandoned`` in one conditional UPDATE): if
@@ -17,15 +17,18 @@ its outcome is read and answered. See ORDER_PATH.md, "The engine and its inbox".
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import time
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
-from hashedge.domain.orders import CancelReason, OrderStatus
+from hashedge.domain.fills import Fill
+from hashedge.domain.orders import Order
 from hashedge.errors import HashEdgeError
 from hashedge.services.trading import PlacedOrder
 
@@ -93,15 +96,13 @@ class Polling:
 
 
 def encode_outcome(outcome: PlacedOrder | HashEdgeError) -> str:
-    """An outcome as stored on its inbox row: a placed order by reference (the order's state at
-    execution, the fills by id, the fee on each), an error by class and content."""
+    """An outcome as stored on its inbox row, whole: a placed order with its state at execution,
+    its fills and the fee its account paid on each (the submitter answers from it without reading
+    anything else), an error by class and content."""
     if isinstance(outcome, PlacedOrder):
-        order = outcome.order
-        body = {"placed": {
-            "order_id": order.order_id, "status": order.status.value, "filled_quantity": order.filled_quantity,
-            "cancel_reason": None if order.cancel_reason is None else order.cancel_reason.value,
-            "style": outcome.style, "fill_ids": [f.fill_id for f in outcome.fills],
-            "fees_sats": list(outcome.fees_sats), "replayed": outcome.replayed}}
+        body = {"placed": {"order": _plain(outcome.order), "style": outcome.style,
+                           "fills": [_plain(f) for f in outcome.fills], "fees_sats": list(outcome.fees_sats),
+                           "replayed": outcome.replayed}}
     else:
         attributes = {k: v for k, v in vars(outcome).items()
                       if k not in ("message", "fields") and (v is None or isinstance(v, (bool, int, str)))}
@@ -111,20 +112,34 @@ def encode_outcome(outcome: PlacedOrder | HashEdgeError) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def decode_outcome(uow: UnitOfWork, stored: str) -> PlacedOrder | HashEdgeError:
-    """The outcome stored by ``encode_outcome``; a placed order is read back (inside ``uow``'s
-    transaction): the stored order with its state at execution and the fills named."""
+def decode_outcome(stored: str) -> PlacedOrder | HashEdgeError:
+    """The outcome stored by ``encode_outcome``."""
     body = json.loads(stored)
     if "error" in body:
         return _error(body["error"])
     placed = body["placed"]
-    stored_order = uow.orders.get(placed["order_id"])
-    order = dataclasses.replace(
-        stored_order.order, status=OrderStatus(placed["status"]), filled_quantity=placed["filled_quantity"],
-        cancel_reason=None if placed["cancel_reason"] is None else CancelReason(placed["cancel_reason"]))
-    fills = {t.fill.fill_id: t.fill for t in uow.trades.of_order(order.order_id)}
-    return PlacedOrder(order, placed["style"], tuple(fills[i] for i in placed["fill_ids"]),
+    return PlacedOrder(Order(**_typed(placed["order"], ("price",), ("created_at",))), placed["style"],
+                       tuple(Fill(**_typed(f, ("price",), ("occurred_at",))) for f in placed["fills"]),
                        replayed=placed["replayed"], fees_sats=tuple(placed["fees_sats"]))
+
+
+def _plain(record) -> dict:
+    """A domain dataclass as JSON values: enums by value, decimals as text, times in ISO 8601
+    (the dataclasses turn the values back into their types, ``_typed`` the rest)."""
+    def value(v):
+        if isinstance(v, enum.Enum):
+            return v.value
+        if isinstance(v, Decimal):
+            return str(v)
+        if isinstance(v, datetime):
+            return v.isoformat()
+        return v
+    return {f.name: value(getattr(record, f.name)) for f in dataclasses.fields(record)}
+
+
+def _typed(values: dict, decimals: tuple[str, ...], times: tuple[str, ...]) -> dict:
+    return values | {k: None if values[k] is None else Decimal(values[k]) for k in decimals} | {
+        k: datetime.fromisoformat(values[k]) for k in times}
 
 
 def _class_name(cls: type) -> str:
@@ -197,7 +212,7 @@ def await_outcome(uow_factory: Callable[[], UnitOfWork], clock: Clock, request_i
             with (uow := uow_factory()).read_only():
                 state = uow.order_inbox.state(request_id)
                 if state is not None and state.status == "done":
-                    return _answer(decode_outcome(uow, state.outcome))
+                    return _answer(decode_outcome(state.outcome))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return _abandon_or_answer(uow_factory(), clock, request_id, timeout_s)
@@ -219,7 +234,7 @@ def _abandon_or_answer(uow: UnitOfWork, clock: Clock, request_id: int, timeout_s
             uow.commit()
             raise EngineUnavailable(request_id, timeout_s)
         state = uow.order_inbox.state(request_id)  # done just before: the write lock orders us after it
-        outcome = decode_outcome(uow, state.outcome)
+        outcome = decode_outcome(state.outcome)
     return _answer(outcome)
 
 

@@ -172,16 +172,15 @@ def test_an_outcome_reads_back_as_it_was_stored(runtime):
         dict(account_id=thin, instrument=SYMBOL, side="buy", order_type="limit", quantity=50, price=50000),
         dict(account_id=taker, instrument=SYMBOL, side="sideways", order_type="limit", quantity=1, price=1)])
     with runtime.uow() as uow:
-        assert decode_outcome(uow, encode_outcome(placed)) == placed
+        assert decode_outcome(encode_outcome(placed)) == placed
         assert placed.order.remaining_quantity == 1 and uow.orders.get(placed.order.order_id).order.is_resting is False
         for refusal in refusals:
-            again = decode_outcome(uow, encode_outcome(refusal))
+            again = decode_outcome(encode_outcome(refusal))
             assert answer(again, {}) == answer(refusal, {})
     assert refusals[0].reason == "insufficient_free_collateral" and refusals[0].shortfall_sats > 0
     unknown = HashEdgeError("odd", fields={"x": ["y"]})
     unknown.code, unknown.http_status = "odd_error", 418
-    with runtime.uow() as uow:
-        odd = decode_outcome(uow, encode_outcome(unknown).replace("hashedge.errors.HashEdgeError", "gone.Error"))
+    odd = decode_outcome(encode_outcome(unknown).replace("hashedge.errors.HashEdgeError", "gone.Error"))
     assert (odd.code, odd.http_status, odd.message, odd.fields) == ("odd_error", 418, "odd", {"x": ["y"]})
 
 
