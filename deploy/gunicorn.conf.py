@@ -12,9 +12,12 @@ import subprocess
 import sys
 
 bind = os.environ.get("HASHEDGE_BIND", "127.0.0.1:8000")
+_INBOX = (os.environ.get("HASHEDGE_ORDER_ENGINE") or "direct").strip().lower() == "inbox"
 workers = int(os.environ.get("HASHEDGE_WEB_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
-threads = 4
+# With the inbox an order request mostly waits for the engine's batch, holding its thread: more
+# threads per worker keep enough requests in flight for the engine to batch them.
+threads = int(os.environ.get("HASHEDGE_WEB_THREADS", 32 if _INBOX else 4))
 timeout = 30
 graceful_timeout = 30
 accesslog = "-"
@@ -28,8 +31,7 @@ _engine = None
 
 def when_ready(server):
     global _engine
-    inbox = (os.environ.get("HASHEDGE_ORDER_ENGINE") or "direct").strip().lower() == "inbox"
-    if inbox and os.environ.get("HASHEDGE_ENGINE_BESIDE_WEB", "1") != "0":
+    if _INBOX and os.environ.get("HASHEDGE_ENGINE_BESIDE_WEB", "1") != "0":
         _engine = subprocess.Popen([sys.executable, "-c", "from hashedge.cli import main; main()", "engine", "run"])
         server.log.info("matching engine started beside the workers (pid %s)", _engine.pid)
 
