@@ -4,8 +4,8 @@
 its outcome, woken by one thread per process (``adapters.outcome_listener``: the engine's NOTIFY
 on PostgreSQL, a read of the awaited requests after each commit on SQLite; ``Polling`` without
 one), with a poll of its own as a fallback. The answer is what
-``trading.place_order`` would have answered: the same ``PlacedOrder`` (rebuilt from the stored
-order, its fills and the fee on each, stored whole with the outcome) or the same error (class, code,
+``trading.place_order`` would have answered: the same ``PlacedOrder`` (the order at execution,
+its fills and the fee on each, stored whole with the outcome) or the same error (class, code,
 status, message, fields, and attributes such as ``OrderRejected.reason`` and ``shortfall_sats``).
 
 On timeout the request is abandoned (``pending`` -> ``abandoned`` in one conditional UPDATE): if
