@@ -20,7 +20,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from hashedge.adapters.unit_of_work import UnitOfWork
-from hashedge.clock import Clock
 from hashedge.domain.liquidation.prices import estimated_liquidation_price
 from hashedge.errors import DataUnavailable
 from hashedge.services import adl_ranks
@@ -38,7 +37,7 @@ class PositionRisk:
     adl_ranked_at: datetime | None = None  # the sweep that ranked it
 
 
-def position_risk_page(uow_factory: Callable[[], UnitOfWork], clock: Clock, account_id: int, *,
+def position_risk_page(uow_factory: Callable[[], UnitOfWork], account_id: int, *,
                        instrument: str | None = None, page: int = 1,
                        page_size: int = DEFAULT_PAGE_SIZE) -> Page[PositionRisk]:
     """A page of the account's open positions (``services.trading_queries.position_page``) with

@@ -114,14 +114,14 @@ def desk_reads(label: str, runtime, account_id: int) -> None:
     """The desk's risk pages' reads (module docstring)."""
     queue_s, queue = best_of_three(lambda: liquidation_queries.liquidation_queue(runtime.uow(), runtime.clock))
     adl_s, queues = best_of_three(lambda: liquidation_queries.adl_queues(runtime.uow(), runtime.clock))
-    panel_s, panel = best_of_three(lambda: positions.position_risk_page(runtime.uow, runtime.clock, account_id))
+    panel_s, panel = best_of_three(lambda: positions.position_risk_page(runtime.uow, account_id))
     print(f"{label}: desk reads: liquidation queue ({len(queue.lines):,} at risk) {queue_s:.2f} s; "
           f"ADL queues ({len(queues)} queues, {sum(len(q.lines) for q in queues):,} positions ranked) {adl_s:.2f} s; "
           f"an account's position risk panel ({len(panel.items)} positions) {panel_s:.2f} s")
 
 
 def risk_panel(runtime, account_id: int):
-    return positions.position_risk_page(runtime.uow, runtime.clock, account_id)
+    return positions.position_risk_page(runtime.uow, account_id)
 
 
 def bench(label: str, url: str, positions: int, at_risk: float) -> None:

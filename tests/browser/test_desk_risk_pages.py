@@ -34,7 +34,7 @@ def at_risk(live_desk):
                         quantity=10, price=mark)
     free = accounts.account_summary(rt.uow(), ids["Kappa Leveraged"]).free_collateral_sats
     ledger.withdraw(rt.uow(), rt.clock, ids["Kappa Leveraged"], free - 1_000, "kappa-down-to-margin")
-    [risk] = positions.position_risk_page(rt.uow, rt.clock, ids["Kappa Leveraged"]).items
+    [risk] = positions.position_risk_page(rt.uow, ids["Kappa Leveraged"]).items
     rt.clock.advance(timedelta(minutes=1))
     fallen = (risk.estimated_liquidation_price * 99 / 100).quantize(mark)
     with rt.uow() as uow:

@@ -101,6 +101,27 @@ def runtime(database_url, tmp_path, clock) -> Runtime:
     runtime.close()
 
 
+@pytest.fixture
+def twin(database_url, postgres_templates, tmp_path, clock) -> Runtime:
+    """A second, fresh database on the same backend and the same clock as ``runtime``: the same
+    requests sent by another path there must leave the same state (the exchange's batches, the
+    order inbox)."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'twin.sqlite'}"
+        engine = make_engine(url)
+        upgrade_database(engine)
+        engine.dispose()
+    else:
+        url = postgres_templates.clone()
+    settings = load_settings({"HASHEDGE_DATABASE_URL": url, "HASHEDGE_INSTANCE_DIR": str(tmp_path / "twin")},
+                             secret_key="test-secret-key-not-for-production")
+    runtime = bootstrap(settings, clock=clock)
+    yield runtime
+    runtime.close()
+    if not database_url.startswith("sqlite"):
+        postgres_templates.drop(url)
+
+
 RECENT_DAYS_OF_BLOCKS = 40
 
 

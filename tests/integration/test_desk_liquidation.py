@@ -131,7 +131,7 @@ def test_adl_queues_rank_as_the_positions_show_their_quintiles(runtime, market):
     for queue in queues:
         assert [line.rank for line in queue.lines] == list(range(1, len(queue.lines) + 1))
         for line in queue.lines:
-            [shown] = positions.position_risk_page(runtime.uow, runtime.clock, line.account_id).items
+            [shown] = positions.position_risk_page(runtime.uow, line.account_id).items
             assert shown.adl_quintile == line.quintile
             assert shown.view.position.quantity == line.quantity
     shorts = queues[1]

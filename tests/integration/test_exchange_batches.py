@@ -17,53 +17,20 @@ from sqlalchemy import select
 
 from hashedge.adapters.orm.ledger import JournalEntryRow, JournalPostingRow
 from hashedge.adapters.orm.trading import OrderRow, PositionRow, TradeRow
-from hashedge.bootstrap import Runtime, bootstrap
-from hashedge.clock import FixedClock
-from hashedge.config import load_settings
-from hashedge.domain.instruments import hashprice_monthly
+from hashedge.bootstrap import Runtime
 from hashedge.errors import HashEdgeError
-from hashedge.services import accounts, ledger, trading
+from hashedge.services import trading
 from hashedge.services.exchange import OrderRequest, execute_batch
-from tests.integration.conftest import START_OF_TESTS
+from tests.integration.test_order_path import market as order_path_market
 
 SYMBOLS = ("HP-2026-12", "HP-2027-01")
 MARK = Decimal(50000)
 RICH, POOR = 10**11, 3 * 10**6  # sats: a poor account is refused beyond a few contracts
 
 
-@pytest.fixture
-def twin(database_url, tmp_path, postgres_templates):
-    """A second, identical database on the same backend, its own runtime and clock."""
-    if database_url.startswith("sqlite"):
-        from hashedge.adapters.database import make_engine, upgrade_database
-        url = f"sqlite:///{tmp_path / 'twin.sqlite'}"
-        engine = make_engine(url)
-        upgrade_database(engine)
-        engine.dispose()
-    else:
-        url = postgres_templates.clone()
-    settings = load_settings({"HASHEDGE_DATABASE_URL": url, "HASHEDGE_INSTANCE_DIR": str(tmp_path / "twin")},
-                             secret_key="test-secret-key-not-for-production")
-    runtime = bootstrap(settings, clock=FixedClock(START_OF_TESTS))
-    yield runtime
-    runtime.close()
-    if not database_url.startswith("sqlite"):
-        postgres_templates.drop(url)
-
-
 def market(runtime: Runtime, accounts_count: int) -> list[int]:
-    with runtime.uow() as uow:
-        for year, month in ((2026, 12), (2027, 1)):
-            spec = hashprice_monthly(year, month)
-            uow.instruments.add(spec, runtime.clock.now())
-            uow.marks.add(spec.symbol, runtime.clock.now(), MARK, "model", MARK)
-        uow.commit()
-    ids = []
-    for i in range(accounts_count):
-        account, _ = accounts.create_account(runtime.uow(), runtime.clock, f"trader-{i}")
-        ledger.deposit(runtime.uow(), runtime.clock, account.id, RICH if i % 3 else POOR, f"seed-{i}")
-        ids.append(account.id)
-    return ids
+    """``test_order_path.market``: every third account poor, the others rich."""
+    return order_path_market(runtime, accounts_count, lambda i: RICH if i % 3 else POOR)
 
 
 def requests_stream(rng: random.Random, account_ids: list[int], count: int, first_id: int) -> list[OrderRequest]:
@@ -169,8 +136,7 @@ def test_batches_give_the_outcomes_and_state_of_one_order_at_a_time(runtime, twi
             start += size
         assert batched == one_by_one, f"round {round_number}"
         cancel_some(runtime, twin, rng)
-        for clock in (runtime.clock, twin.clock):
-            clock.advance(timedelta(seconds=1))
+        runtime.clock.advance(timedelta(seconds=1))  # the twin's clock too: they share it
     assert stored_state(runtime) == stored_state(twin)
     kinds = {view[0] if view[0] == "placed" else view[2] for view in batched + one_by_one}
     assert {"placed", "insufficient_margin"} <= kinds

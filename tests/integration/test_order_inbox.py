@@ -15,12 +15,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
 
-from hashedge.adapters.database import make_engine, upgrade_database
 from hashedge.adapters.orm import Base
 from hashedge.adapters.orm.trading import OrderRow, TradeRow
 from hashedge.adapters.repositories.exchange import StaleClaim
-from hashedge.bootstrap import bootstrap
-from hashedge.config import load_settings
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.errors import HashEdgeError
 from hashedge.jobs.engine import EngineProcess
@@ -100,25 +97,6 @@ def outcomes_of(place, requests) -> list:
         except HashEdgeError as exc:
             found.append(exc)
     return found
-
-
-@pytest.fixture
-def twin(database_url, postgres_templates, tmp_path, clock):
-    """A second, fresh database on the same backend, for the same requests by the other path."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'twin.sqlite'}"
-        engine = make_engine(url)
-        upgrade_database(engine)
-        engine.dispose()
-    else:
-        url = postgres_templates.clone()
-    settings = load_settings({"HASHEDGE_DATABASE_URL": url, "HASHEDGE_INSTANCE_DIR": str(tmp_path / "twin")},
-                             secret_key="twin")
-    runtime = bootstrap(settings, clock=clock)
-    yield runtime
-    runtime.close()
-    if not database_url.startswith("sqlite"):
-        postgres_templates.drop(url)
 
 
 class Engine:

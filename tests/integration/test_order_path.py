@@ -24,7 +24,8 @@ OTHER = "HP-2027-01"
 MARK = Decimal(50000)
 
 
-def market(runtime, makers: int = 3) -> list[int]:
+def market(runtime, makers: int = 3, collateral_sats=lambda i: 10**12) -> list[int]:
+    """Two listed months marked at MARK and ``makers`` accounts, the i-th holding ``collateral_sats(i)``."""
     with runtime.uow() as uow:
         for year, month in ((2026, 12), (2027, 1)):
             spec = hashprice_monthly(year, month)
@@ -34,7 +35,7 @@ def market(runtime, makers: int = 3) -> list[int]:
     ids = []
     for i in range(makers):
         account, _ = accounts.create_account(runtime.uow(), runtime.clock, f"trader-{i}")
-        ledger.deposit(runtime.uow(), runtime.clock, account.id, 10**12, f"seed-{i}")
+        ledger.deposit(runtime.uow(), runtime.clock, account.id, collateral_sats(i), f"seed-{i}")
         ids.append(account.id)
     return ids
 

@@ -237,5 +237,5 @@ def list_positions(query: dict):
     A page of the list convention by instrument, filtered by ``instrument``; unrealized PnL is at
     the latest mark (``null`` before the first mark), in satoshis."""
     runtime = _runtime()
-    found = positions.position_risk_page(runtime.uow, runtime.clock, g.account_id, **query)
+    found = positions.position_risk_page(runtime.uow, g.account_id, **query)
     return page_view(found, position_view)

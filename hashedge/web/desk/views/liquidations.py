@@ -120,7 +120,7 @@ def _liquidations(uow_factory, account_id: int):
 
 
 def _position_risk(uow_factory, account_id: int):
-    return positions.position_risk_page(uow_factory, runtime().clock, account_id, page_size=200)
+    return positions.position_risk_page(uow_factory, account_id, page_size=200)
 
 
 ACCOUNT_PANELS.extend([
