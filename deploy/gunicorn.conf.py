@@ -5,11 +5,14 @@
 # (`hashedge engine run`, stopped with the master); the workers append orders to its inbox and
 # await it. Set HASHEDGE_ENGINE_BESIDE_WEB=0 when the engine runs as its own unit instead
 # (deploy/systemd/hashedge-engine.service, e.g. one per instrument group); a second engine of the
-# same group only stands by.
+# same group only stands by. The engine started here listens on a Unix socket (HASHEDGE_ENGINE_SOCKET,
+# default engine.sock in the instance folder, mode 0600) and the workers hand it their orders there,
+# sending no database statement of their own (ORDER_PATH.md, "The engine's socket").
 import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 
 bind = os.environ.get("HASHEDGE_BIND", "127.0.0.1:8000")
 _INBOX = (os.environ.get("HASHEDGE_ORDER_ENGINE") or "direct").strip().lower() == "inbox"
@@ -18,6 +21,11 @@ worker_class = "gthread"
 # With the inbox an order request mostly waits for the engine's batch, holding its thread: more
 # threads per worker keep enough requests in flight for the engine to batch them.
 threads = int(os.environ.get("HASHEDGE_WEB_THREADS", 32 if _INBOX else 4))
+if _INBOX and os.environ.get("HASHEDGE_ENGINE_BESIDE_WEB", "1") != "0" and not os.environ.get("HASHEDGE_ENGINE_SOCKET"):
+    _socket = os.path.join(os.path.abspath(os.environ.get("HASHEDGE_INSTANCE_DIR") or "instance"), "engine.sock")
+    if len(os.fsencode(_socket)) > 100:  # too long for a Unix socket: a private temporary folder
+        _socket = os.path.join(tempfile.mkdtemp(prefix="hashedge-"), "engine.sock")
+    os.environ["HASHEDGE_ENGINE_SOCKET"] = _socket  # read by the workers and the engine alike
 timeout = 30
 graceful_timeout = 30
 accesslog = "-"

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hashedge.adapters.engine_socket import check_socket_path
+
 DEFAULT_INSTANCE_DIR = Path.cwd() / "instance"
 
 
@@ -37,6 +39,11 @@ class Settings:
                         `hashedge engine run`, which must then be running; ORDER_PATH.md).
     order_timeout_seconds  HASHEDGE_ORDER_TIMEOUT_SECONDS (default 10): how long an inbox order
                         waits for the engine before it is withdrawn unexecuted (a 503).
+    engine_socket       HASHEDGE_ENGINE_SOCKET (default none): a Unix socket path on which the
+                        leading engine listens and to which the web workers hand their orders
+                        (no database statement on their side; ORDER_PATH.md, "The engine's
+                        socket"). Without it, or with no engine listening, orders go through
+                        the inbox table. deploy/gunicorn.conf.py sets one beside the instance.
     bitcoind_url, ...   block sources for ingestion (HASHEDGE_BITCOIND_URL, _USER, _PASSWORD or
                         _COOKIE_FILE for Bitcoin Core; HASHEDGE_ESPLORA_URL).
     """
@@ -55,6 +62,7 @@ class Settings:
     cookie_secure: str = "auto"
     order_engine: str = "direct"
     order_timeout_seconds: int = 10
+    engine_socket: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -95,6 +103,7 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
         cookie_secure=(environ.get("HASHEDGE_COOKIE_SECURE") or "auto").strip().lower(),
         order_engine=(environ.get("HASHEDGE_ORDER_ENGINE") or "direct").strip().lower(),
         order_timeout_seconds=_env_int(environ, "HASHEDGE_ORDER_TIMEOUT_SECONDS", 10),
+        engine_socket=(environ.get("HASHEDGE_ENGINE_SOCKET") or "").strip() or None,
     )
     values.update(overrides)
     if values["cookie_secure"] not in ("auto", "true", "false"):
@@ -103,6 +112,11 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
         raise ValueError("HASHEDGE_ORDER_ENGINE must be direct or inbox")
     if not 1 <= values["order_timeout_seconds"] <= 300:
         raise ValueError("HASHEDGE_ORDER_TIMEOUT_SECONDS must be 1 to 300")
+    if values["engine_socket"] is not None:
+        try:
+            check_socket_path(values["engine_socket"])
+        except ValueError as exc:
+            raise ValueError(f"HASHEDGE_ENGINE_SOCKET: {exc}") from None
     if values["confirmations"] < 1:
         raise ValueError("HASHEDGE_CONFIRMATIONS must be at least 1")
     return Settings(**values)

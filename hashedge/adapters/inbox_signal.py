@@ -60,22 +60,23 @@ class InboxSignal:
             log.warning("inbox signal lost; the engine waits its interval", exc_info=True)
             self.close()
 
-    def wait(self, seconds: float) -> None:
-        """Return when a request may have arrived since ``arm``, or after ``seconds``."""
+    def wait(self, seconds: float) -> bool:
+        """Return when a request may have arrived since ``arm`` (True), or after ``seconds``."""
         deadline = time.monotonic() + seconds
         try:
             if self._postgres:
                 for _ in self._connect().notifies(timeout=seconds, stop_after=1):
-                    return
-                return
+                    return True
+                return False
             while time.monotonic() < deadline:
                 if self._version is not None and self._sqlite_version() != self._version:
-                    return
+                    return True
                 time.sleep(SQLITE_CHECK_S)
         except Exception:
             log.warning("inbox signal lost; the engine waits its interval", exc_info=True)
             self.close()
             time.sleep(max(0.0, deadline - time.monotonic()))
+        return False
 
     def close(self) -> None:
         if self._connection is not None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import click
 
+from hashedge.adapters.engine_socket import check_socket_path
 from hashedge.cli import CliContext, cli, pass_cli
 from hashedge.cli.run import _require_schema
 from hashedge.errors import InvalidInput
@@ -29,6 +30,13 @@ def _instruments(value: str | None) -> tuple[str, ...] | None:
     return symbols
 
 
+def _socket(value: str) -> str:
+    try:
+        return str(check_socket_path(value))
+    except ValueError as exc:
+        raise InvalidInput(f"--socket: {exc}", fields={"socket": [str(exc)]}) from None
+
+
 @cli.group()
 def engine() -> None:
     """The matching engine: executes the orders the API appends to the inbox."""
@@ -41,21 +49,27 @@ def engine() -> None:
 @click.option("--once", is_flag=True, help="execute what is pending now, then exit")
 @click.option("--lease-ttl", "lease_seconds", default=int(LEASE_TTL.total_seconds()), show_default=True,
               type=click.IntRange(1, 3600), help="seconds the group's lease lasts unless renewed")
+@click.option("--socket", "socket_path", help="listen for the web workers' orders on this Unix socket "
+              "[default: HASHEDGE_ENGINE_SOCKET, if set]")
 @pass_cli
-def run(ctx: CliContext, instruments: str | None, batch_size: int, once: bool, lease_seconds: int) -> None:
+def run(ctx: CliContext, instruments: str | None, batch_size: int, once: bool, lease_seconds: int,
+        socket_path: str | None) -> None:
     """Execute pending order requests in arrival order, in batches, until stopped (or drained, --once).
 
     One engine per instrument group holds the group's lease; another one of the same group stands
     by until the lease is released or runs out."""
     group = _instruments(instruments)
+    socket_path = _socket(socket_path) if socket_path is not None else ctx.runtime.settings.engine_socket
     _require_schema(ctx)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     process = EngineProcess(ctx.runtime, instruments=group, batch_size=batch_size,
-                            lease_ttl=timedelta(seconds=lease_seconds))
+                            lease_ttl=timedelta(seconds=lease_seconds), socket_path=socket_path)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: process.stop())
     if not once:
-        click.echo(f"engine {process.holder} for {process.lease.name}: waiting for the lease, then running")
+        listening = f", listening on {socket_path}" if socket_path else ""
+        click.echo(f"engine {process.holder} for {process.lease.name}{listening}: waiting for the lease, then running")
     totals = process.run(once=once)
-    click.echo(f"engine stopped: {totals.answered} requests answered in {totals.batches} batches, "
-               f"{totals.poisoned} not executable, {totals.stale} stale claims")
+    click.echo(f"engine stopped: {totals.answered} requests answered in {totals.batches} batches "
+               f"({totals.claimed} came over the socket), {totals.poisoned} not executable, "
+               f"{totals.stale} stale claims")

@@ -8,6 +8,13 @@ scheduler's lease mechanism) executes batches; a second engine of the same group
 takes over once the first one's lease runs out (killed) or is released (stopped). The lease is a
 liveness device, so it runs on the system's time, never the business clock. Correctness does not
 rest on it: the inbox's exactly-once guard holds whatever runs (ORDER_PATH.md).
+
+With a ``socket_path`` the leading engine also listens on a local socket
+(``adapters.engine_socket``): each step first claims the requests that came over it into the
+inbox (``exchange_engine.claim_requests``), then executes the next batch, then replies to each
+submitter whose request it answered. Requests for another group's instruments are claimed and
+answered with their inbox id (their engine executes them). A request past its submitter's
+deadline is not claimed (the submitter abandons its token). ORDER_PATH.md, "The engine's socket".
 """
 
 from __future__ import annotations
@@ -15,24 +22,30 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
+from hashedge.adapters.engine_socket import EngineSocketServer, Peer
 from hashedge.adapters.inbox_signal import InboxSignal
+from hashedge.adapters.repositories.exchange import TokenRequest
 from hashedge.bootstrap import Runtime
 from hashedge.errors import Conflict
 from hashedge.jobs.lease import SchedulerLease
-from hashedge.services.exchange_engine import DEFAULT_BATCH_SIZE, process_batch
+from hashedge.services.exchange_engine import DEFAULT_BATCH_SIZE, claim_requests, process_batch
+from hashedge.services.order_inbox import instrument_column
 
 LEASE_TTL = timedelta(seconds=15)
 RETRY_PAUSE_S = 1.0  # after the database failed a step (it stays pending; ``process_batch``)
 IDLE_WAIT_S = 0.050  # at most, when the inbox is empty: a new request wakes it (InboxSignal)
 MAX_LEASE_NAME = 64
+CLAIM_MARGIN_S = 0.5  # a socket request is not claimed this close to its submitter's deadline
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +70,23 @@ class EngineTotals:
     answered: int = 0
     poisoned: int = 0
     stale: int = 0
+    claimed: int = 0  # requests that came over the socket
+
+
+@dataclass(frozen=True)
+class _Waiter:
+    peer: Peer
+    token: str
+    deadline: float  # the submitter's, in system seconds (time.time())
+
+
+def _token_request(message: dict) -> TokenRequest | None:
+    """A socket message as a request to claim, or None when it is not one (dropped, logged)."""
+    account_id, request = message.get("account_id"), message.get("request")
+    if not (isinstance(account_id, int) and not isinstance(account_id, bool) and isinstance(request, dict)
+            and len(message["token"]) == 32):
+        return None
+    return TokenRequest(message["token"], account_id, instrument_column(request), request)
 
 
 def _system_now() -> datetime:
@@ -67,8 +97,14 @@ class EngineProcess:
     """One engine: ``run`` until ``stop`` (or, with ``once``, until the inbox is drained)."""
 
     def __init__(self, runtime: Runtime, *, instruments: tuple[str, ...] | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, lease_ttl: timedelta = LEASE_TTL, holder: str | None = None):
+                 batch_size: int = DEFAULT_BATCH_SIZE, lease_ttl: timedelta = LEASE_TTL, holder: str | None = None,
+                 socket_path: str | Path | None = None):
         self.runtime = runtime
+        self.socket_path = socket_path
+        self._arrivals: queue.SimpleQueue[tuple[Peer, dict]] = queue.SimpleQueue()
+        self._arrived = threading.Event()  # a socket request or an inbox append (socket mode)
+        self._waiting: dict[int, _Waiter] = {}
+        self._serving = threading.Event()
         self.instruments = tuple(sorted(set(instruments))) if instruments else None
         self.batch_size = batch_size
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
@@ -99,14 +135,18 @@ class EngineProcess:
             return self.totals
         log.info("engine %s leads %s", self.holder, self.lease.name)
         renewed = time.monotonic()
-        signal = InboxSignal(self.runtime.engine)
+        server = self._serve() if self.socket_path and not once else None
+        signal = InboxSignal(self.runtime.engine) if server is None else None
         try:
             while not self._stop.is_set():
                 if time.monotonic() - renewed > self.lease.ttl.total_seconds() / 3:
                     if not self._lead(wait_s=None):
                         break
                     renewed = time.monotonic()
-                signal.arm()
+                if signal is not None:
+                    signal.arm()
+                self._arrived.clear()
+                claimed = self._claim_arrivals() if server is not None else 0
                 try:
                     report = process_batch(self.runtime.uow, self.runtime.clock, batch_size=self.batch_size,
                                            instruments=self.instruments)
@@ -114,18 +154,109 @@ class EngineProcess:
                     log.exception("engine step failed in the database; trying again in %.0f s", RETRY_PAUSE_S)
                     self._stop.wait(RETRY_PAUSE_S)
                     continue
+                self._reply(report.outcomes)
                 self.totals.batches += not report.idle
                 self.totals.answered += report.answered
                 self.totals.poisoned += report.poisoned
                 self.totals.stale += report.stale
                 if report.retry:
                     self._stop.wait(RETRY_PAUSE_S)
-                if not report.idle:
+                if not report.idle or claimed:
                     continue
                 if once:
                     break
-                signal.wait(IDLE_WAIT_S)
+                if signal is not None:
+                    signal.wait(IDLE_WAIT_S)
+                else:
+                    self._arrived.wait(IDLE_WAIT_S)
         finally:
-            signal.close()
+            if signal is not None:
+                signal.close()
+            if server is not None:
+                self._serving.clear()
+                server.stop()
             self.lease.release()
         return self.totals
+
+    # --- the socket (module docstring) ------------------------------------------------------
+
+    def _serve(self) -> EngineSocketServer | None:
+        """Listen on the socket, and wake the loop on inbox appends too; None (inbox only, logged)
+        when the socket cannot be opened."""
+        server = EngineSocketServer(self.socket_path, self._on_message)
+        try:
+            server.start()
+        except (OSError, ValueError):
+            log.exception("engine socket %s cannot be opened; serving the inbox only", self.socket_path)
+            return None
+        self._serving.set()
+        threading.Thread(target=self._watch_inbox, name="engine-inbox-signal", daemon=True).start()
+        log.info("engine %s listens on %s", self.holder, self.socket_path)
+        return server
+
+    def _on_message(self, peer: Peer, message: dict) -> None:  # a reader thread of the server
+        self._arrivals.put((peer, message))
+        self._arrived.set()
+
+    def _watch_inbox(self) -> None:
+        """Wake the loop when the inbox may have grown (requests appended without the socket)."""
+        signal = InboxSignal(self.runtime.engine)
+        try:
+            signal.arm()
+            while self._serving.is_set():
+                if signal.wait(1.0):
+                    self._arrived.set()
+                    signal.arm()
+        finally:
+            signal.close()
+
+    def _claim_arrivals(self) -> int:
+        arrivals: list[tuple[Peer, dict]] = []
+        while len(arrivals) < self.batch_size:
+            try:
+                arrivals.append(self._arrivals.get_nowait())
+            except queue.Empty:
+                break
+        if not arrivals:
+            return 0
+        now = time.time()
+        fresh: list[tuple[Peer, dict, TokenRequest]] = []
+        for peer, message in arrivals:
+            request = _token_request(message)
+            if request is None:
+                log.warning("engine socket: a malformed request was dropped")
+            elif not peer.closed and _deadline(message) > now + CLAIM_MARGIN_S:
+                fresh.append((peer, message, request))
+        try:
+            claimed = claim_requests(self.runtime.uow, self.runtime.clock, [r for _, _, r in fresh])
+        except OperationalError:  # nothing claimed: each submitter settles by its token
+            log.exception("engine could not claim %d socket requests", len(fresh))
+            return 0
+        for peer, message, request in fresh:
+            request_id = claimed.get(request.token)
+            if request_id is None:
+                continue  # abandoned by its submitter first
+            if self.instruments is None or request.instrument in self.instruments:
+                self._waiting[request_id] = _Waiter(peer, request.token, _deadline(message))
+            else:
+                peer.send({"token": request.token, "request_id": request_id})
+        self.totals.claimed += len(claimed)
+        self._forget_gone(now)
+        return len(claimed)
+
+    def _reply(self, outcomes: tuple[tuple[int, str], ...]) -> None:
+        for request_id, outcome in outcomes:
+            waiter = self._waiting.pop(request_id, None)
+            if waiter is not None:
+                waiter.peer.send({"token": waiter.token, "outcome": outcome})
+
+    def _forget_gone(self, now: float) -> None:
+        """Drop waiters that went away or gave up (their requests stay in the inbox and are
+        answered there)."""
+        if len(self._waiting) > 4 * self.batch_size:
+            self._waiting = {i: w for i, w in self._waiting.items() if not w.peer.closed and w.deadline > now}
+
+
+def _deadline(message: dict) -> float:
+    deadline = message.get("deadline")
+    return float(deadline) if isinstance(deadline, (int, float)) and not isinstance(deadline, bool) else 0.0

@@ -13,6 +13,11 @@ outcome (logged) and the others go through, so it never blocks the inbox. A fail
 database itself (``OperationalError``: a deadlock, a lock or statement timeout, a lost
 connection) poisons nothing: the batch is left pending and read again at the next step. See
 ORDER_PATH.md, "The engine and its inbox".
+
+``claim_requests`` writes the requests that came over the engine's socket into the inbox (one
+statement, one short transaction), so that from then on they are inbox requests like any other:
+executed by ``process_batch``, exactly once, recovered from the database. A request whose token
+its submitter abandoned first is not claimed (ORDER_PATH.md, "The engine's socket").
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import OperationalError
 
-from hashedge.adapters.repositories.exchange import InboxRequest, StaleClaim
+from hashedge.adapters.repositories.exchange import InboxRequest, StaleClaim, TokenRequest
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.services.exchange import OrderRequest, execute_batch
@@ -44,6 +49,7 @@ class BatchReport:
     poisoned: int = 0
     stale: bool = False
     retry: bool = False  # the database failed (OperationalError): nothing stored, read again
+    outcomes: tuple[tuple[int, str], ...] = ()  # (request id, outcome JSON) of what was committed
 
     @property
     def idle(self) -> bool:
@@ -57,26 +63,41 @@ def _order_request(pending: InboxRequest) -> OrderRequest:
                         price=r.get("price"), idempotency_key=r.get("idempotency_key"))
 
 
-def _run(uow_factory: Callable[[], UnitOfWork], clock: Clock, requests: Sequence[OrderRequest]) -> None:
+def claim_requests(uow_factory: Callable[[], UnitOfWork], clock: Clock,
+                   requests: Sequence[TokenRequest]) -> dict[str, int]:
+    """Append socket requests to the inbox as pending, in order, skipping tokens already there
+    (abandoned by their submitters); token -> request id of those claimed, once committed."""
+    with (uow := uow_factory()):
+        claimed = uow.order_inbox.claim(list(requests), clock.now())
+        uow.commit()
+    return claimed
+
+
+def _run(uow_factory: Callable[[], UnitOfWork], clock: Clock,
+         requests: Sequence[OrderRequest]) -> list[tuple[int, str]]:
+    marked: list[tuple[int, str]] = []
+
     def finish(uow: UnitOfWork, outcomes: list) -> None:
-        uow.order_inbox.mark_done([(request.request_id, encode_outcome(outcome)) for request, outcome in outcomes],
-                                  clock.now())
+        marked.extend((request.request_id, encode_outcome(outcome)) for request, outcome in outcomes)
+        uow.order_inbox.mark_done(marked, clock.now())
         uow.order_inbox.notify_done([request.request_id for request, _ in outcomes])
 
     execute_batch(uow_factory(), clock, requests, finish=finish)
+    return marked  # committed
 
 
-def _poison(uow_factory: Callable[[], UnitOfWork], clock: Clock, request: OrderRequest) -> bool:
-    """Answer a request that cannot be executed with ``OrderNotExecuted``; False if it was no
+def _poison(uow_factory: Callable[[], UnitOfWork], clock: Clock, request: OrderRequest) -> tuple[int, str] | None:
+    """Answer a request that cannot be executed with ``OrderNotExecuted``; None if it was no
     longer pending."""
+    outcome = (request.request_id, encode_outcome(OrderNotExecuted()))
     with (uow := uow_factory()):
         try:
-            uow.order_inbox.mark_done([(request.request_id, encode_outcome(OrderNotExecuted()))], clock.now())
+            uow.order_inbox.mark_done([outcome], clock.now())
         except StaleClaim:
-            return False
+            return None
         uow.order_inbox.notify_done([request.request_id])
         uow.commit()
-    return True
+    return outcome
 
 
 def process_batch(uow_factory: Callable[[], UnitOfWork], clock: Clock, *, batch_size: int = DEFAULT_BATCH_SIZE,
@@ -89,8 +110,7 @@ def process_batch(uow_factory: Callable[[], UnitOfWork], clock: Clock, *, batch_
     requests = [_order_request(p) for p in pending]
     for attempt in (1, 2):
         try:
-            _run(uow_factory, clock, requests)
-            return BatchReport(answered=len(requests))
+            return BatchReport(answered=len(requests), outcomes=tuple(_run(uow_factory, clock, requests)))
         except StaleClaim:
             return BatchReport(stale=True)
         except OperationalError:
@@ -101,20 +121,22 @@ def process_batch(uow_factory: Callable[[], UnitOfWork], clock: Clock, *, batch_
                           requests[0].request_id, requests[-1].request_id, attempt)
     answered = poisoned = 0
     stale = False
+    outcomes: list[tuple[int, str]] = []
     for request in requests:  # one by one: only the poison request fails
         try:
-            _run(uow_factory, clock, [request])
+            outcomes.extend(_run(uow_factory, clock, [request]))
             answered += 1
         except StaleClaim:
             stale = True
         except OperationalError:
             log.exception("order request %d failed in the database; it stays pending", request.request_id)
-            return BatchReport(answered=answered, stale=stale, retry=True)
+            return BatchReport(answered=answered, stale=stale, retry=True, outcomes=tuple(outcomes))
         except Exception:
             log.exception("order request %d cannot be executed; answered with an internal error",
                           request.request_id)
-            if _poison(uow_factory, clock, request):
+            if (poisoned_outcome := _poison(uow_factory, clock, request)) is not None:
                 poisoned += 1
+                outcomes.append(poisoned_outcome)
             else:
                 stale = True
-    return BatchReport(answered=answered, poisoned=poisoned, stale=stale)
+    return BatchReport(answered=answered, poisoned=poisoned, stale=stale, outcomes=tuple(outcomes))

@@ -12,6 +12,14 @@ On timeout the request is abandoned (``pending`` -> ``abandoned`` in one conditi
 that took, the engine will never execute it and the caller gets ``EngineUnavailable`` (nothing
 was executed; retry, with the same idempotency key to be safe); if the engine got there first,
 its outcome is read and answered. See ORDER_PATH.md, "The engine and its inbox".
+
+With a ``handoff`` (the engine's local socket, ``adapters.engine_socket``) the request skips the
+database on this side: it goes to the engine with a token of the submitter's drawing, the engine
+writes it into the inbox itself (``claim``, many requests in one statement) and replies with the
+outcome. A submitter that gets no reply settles by the token (``_settle_lost``): it inserts the
+token as ``abandoned``, which only succeeds if the engine has not claimed it (then it never
+will: nothing was executed), else it reads or awaits the claimed row. With no engine on the
+socket, the request goes through the inbox as above. ORDER_PATH.md, "The engine's socket".
 """
 
 from __future__ import annotations
@@ -20,11 +28,14 @@ import dataclasses
 import enum
 import json
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from hashedge.adapters.engine_socket import EngineReplyLost, EngineUnreachable
+from hashedge.adapters.repositories.exchange import TokenRequest
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain.fills import Fill
@@ -34,6 +45,7 @@ from hashedge.services.trading import PlacedOrder
 
 DEFAULT_TIMEOUT_S = 10.0
 MAX_INSTRUMENT_LENGTH = 64  # the inbox's instrument column (the request's JSON keeps what was sent)
+LOST_REPLY_GRACE_S = 1.0  # a socket request claimed but not yet done when its reply was lost: await it this long
 
 
 class EngineUnavailable(HashEdgeError):
@@ -42,7 +54,7 @@ class EngineUnavailable(HashEdgeError):
     code = "engine_unavailable"
     http_status = 503
 
-    def __init__(self, request_id: int, timeout_s: float):
+    def __init__(self, request_id: int | None, timeout_s: float):
         super().__init__(f"the matching engine did not answer in time ({timeout_s:g} s); nothing was executed; retry",
                          fields={"order": ["not executed: the matching engine did not answer in time; retry"]})
         self.request_id = request_id
@@ -74,6 +86,14 @@ class OutcomeWaits(Protocol):
     def wait(self, request_id: int, seconds: float) -> None: ...
 
     def forget(self, request_id: int) -> None: ...
+
+
+class EngineHandoff(Protocol):
+    """The engine's socket as a submitter sees it (``adapters.engine_socket.EngineSocketClient``):
+    ``call`` returns the reply for the message's token, raises ``EngineUnreachable`` when nothing
+    was sent and ``EngineReplyLost`` when no reply came in time."""
+
+    def call(self, message: dict, timeout_s: float) -> dict: ...
 
 
 class Polling:
@@ -184,17 +204,33 @@ def _json_value(value: object) -> object:
     return str(value)  # the engine refuses it as place_order would refuse the original
 
 
+def order_request(*, instrument: object, side: object, order_type: object, quantity: object,
+                  price: object = None, idempotency_key: str | None = None) -> dict:
+    """An order's terms as the inbox stores them (JSON values). Nothing is validated here: the
+    engine validates exactly as ``place_order`` does."""
+    return {name: _json_value(value) for name, value in (
+        ("instrument", instrument), ("side", side), ("order_type", order_type), ("quantity", quantity),
+        ("price", price), ("idempotency_key", idempotency_key))}
+
+
+def instrument_column(request: dict) -> str:
+    """The inbox's instrument column for a request (what an engine's group is matched on)."""
+    instrument = request.get("instrument")
+    return instrument[:MAX_INSTRUMENT_LENGTH] if isinstance(instrument, str) else ""
+
+
 def enqueue_order(uow: UnitOfWork, clock: Clock, account_id: int, *, instrument: object, side: object,
                   order_type: object, quantity: object, price: object = None,
                   idempotency_key: str | None = None) -> int:
-    """Append an order request to the inbox (one short transaction); its id. Nothing is
-    validated here: the engine validates exactly as ``place_order`` does."""
-    request = {name: _json_value(value) for name, value in (
-        ("instrument", instrument), ("side", side), ("order_type", order_type), ("quantity", quantity),
-        ("price", price), ("idempotency_key", idempotency_key))}
-    column = instrument[:MAX_INSTRUMENT_LENGTH] if isinstance(instrument, str) else ""
+    """Append an order request to the inbox (one short transaction); its id."""
+    return _append(uow, clock, account_id, order_request(instrument=instrument, side=side, order_type=order_type,
+                                                         quantity=quantity, price=price,
+                                                         idempotency_key=idempotency_key))
+
+
+def _append(uow: UnitOfWork, clock: Clock, account_id: int, request: dict) -> int:
     with uow:
-        request_id = uow.order_inbox.add(account_id, column, request, clock.now())
+        request_id = uow.order_inbox.add(account_id, instrument_column(request), request, clock.now())
         uow.commit()
     return request_id
 
@@ -241,10 +277,49 @@ def _abandon_or_answer(uow: UnitOfWork, clock: Clock, request_id: int, timeout_s
 def submit_order(uow_factory: Callable[[], UnitOfWork], clock: Clock, account_id: int, *, instrument: object,
                  side: object, order_type: object, quantity: object, price: object = None,
                  idempotency_key: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 waits: OutcomeWaits | None = None) -> PlacedOrder:
-    """Place an order through the inbox and the matching engine (module docstring): the same
-    answer as ``trading.place_order``, or ``EngineUnavailable`` when nothing was executed."""
-    request_id = enqueue_order(uow_factory(), clock, account_id, instrument=instrument, side=side,
-                               order_type=order_type, quantity=quantity, price=price,
-                               idempotency_key=idempotency_key)
+                 waits: OutcomeWaits | None = None, handoff: EngineHandoff | None = None) -> PlacedOrder:
+    """Place an order through the matching engine (module docstring): over its socket when a
+    ``handoff`` is given and an engine listens, else through the inbox. The same answer as
+    ``trading.place_order``, or ``EngineUnavailable`` when nothing was executed."""
+    request = order_request(instrument=instrument, side=side, order_type=order_type, quantity=quantity,
+                            price=price, idempotency_key=idempotency_key)
+    if handoff is not None:
+        try:
+            return _hand_over(handoff, uow_factory, clock, account_id, request, timeout_s, waits)
+        except EngineUnreachable:
+            pass  # nothing was sent: the inbox, for the engine that comes back or stands by
+    request_id = _append(uow_factory(), clock, account_id, request)
     return await_outcome(uow_factory, clock, request_id, timeout_s=timeout_s, waits=waits)
+
+
+def _hand_over(handoff: EngineHandoff, uow_factory: Callable[[], UnitOfWork], clock: Clock, account_id: int,
+               request: dict, timeout_s: float, waits: OutcomeWaits | None) -> PlacedOrder:
+    token = uuid.uuid4().hex
+    started = time.monotonic()
+    message = {"token": token, "account_id": account_id, "request": request,
+               "deadline": time.time() + timeout_s}  # the engine claims nothing past it
+    try:
+        reply = handoff.call(message, timeout_s)
+    except EngineReplyLost:
+        return _settle_lost(uow_factory, clock, TokenRequest(token, account_id, instrument_column(request), request),
+                            timeout_s, waits)
+    if "outcome" in reply:
+        return _answer(decode_outcome(reply["outcome"]))
+    remaining = max(timeout_s - (time.monotonic() - started), 0.0)  # claimed for another group's engine
+    return await_outcome(uow_factory, clock, int(reply["request_id"]), timeout_s=remaining, waits=waits)
+
+
+def _settle_lost(uow_factory: Callable[[], UnitOfWork], clock: Clock, request: TokenRequest, timeout_s: float,
+                 waits: OutcomeWaits | None) -> PlacedOrder:
+    """No reply came: abandon the token unless the engine claimed it; else its outcome (awaited
+    ``LOST_REPLY_GRACE_S`` at most, then abandoned as any inbox request)."""
+    with (uow := uow_factory()):
+        if uow.order_inbox.abandon_token(request, clock.now()):
+            uow.commit()
+            raise EngineUnavailable(None, timeout_s)
+        state = uow.order_inbox.state_by_token(request.token)
+    if state.status == "done":
+        return _answer(decode_outcome(state.outcome))
+    if state.status == "abandoned":  # pragma: no cover - only this submitter abandons its token
+        raise EngineUnavailable(state.request_id, timeout_s)
+    return await_outcome(uow_factory, clock, state.request_id, timeout_s=LOST_REPLY_GRACE_S, waits=waits)

@@ -30,5 +30,9 @@ class OrderRequestRow(Base):
     outcome: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON (services.order_inbox)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Drawn by a submitter that hands the request to the engine's socket (migration 0016): the
+    # engine's claim and the submitter's abandon insert it, and the first one wins.
+    token: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
-    __table_args__ = (Index("ix_order_requests_status", "status", "id"),)
+    __table_args__ = (Index("ix_order_requests_status", "status", "id"),
+                      Index("ux_order_requests_token", "token", unique=True))

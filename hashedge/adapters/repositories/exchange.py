@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.orm.exchange import OrderRequestRow
@@ -33,6 +34,17 @@ class InboxRequest:
 class InboxState:
     status: str  # pending | done | abandoned
     outcome: str | None  # JSON, once done
+    request_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """A request handed to the engine's socket, keyed by its submitter's token."""
+
+    token: str
+    account_id: int
+    instrument: str
+    request: dict
 
 
 class StaleClaim(Exception):
@@ -54,6 +66,38 @@ class OrderInboxRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text(f"NOTIFY {REQUEST_CHANNEL}"))
         return request_id
+
+    def claim(self, requests: list[TokenRequest], received_at: datetime) -> dict[str, int]:
+        """Append these socket requests as pending rows, in order, except those whose token is
+        already there (its submitter abandoned it first): token -> request id of those appended.
+        One statement (ON CONFLICT DO NOTHING: a concurrent abandon of the same token waits for
+        this transaction, then finds the row)."""
+        if not requests:
+            return {}
+        rows = [{"token": r.token, "account_id": r.account_id, "instrument": r.instrument,
+                 "request": json.dumps(r.request, separators=(",", ":")), "status": "pending",
+                 "received_at": received_at} for r in requests]
+        claimed = self.session.execute(
+            self._insert_new_token().returning(_TABLE.c.id, _TABLE.c.token), rows).all()
+        return {row.token: int(row.id) for row in claimed}
+
+    def abandon_token(self, request: TokenRequest, at: datetime) -> bool:
+        """Give up a socket request the engine may not have claimed: True if this inserted its
+        row as ``abandoned`` (the engine's claim will then find the token taken and never execute
+        it); False if the engine claimed it first (read its row with ``state_by_token``)."""
+        return self.session.execute(self._insert_new_token().returning(_TABLE.c.id), {
+            "token": request.token, "account_id": request.account_id, "instrument": request.instrument,
+            "request": json.dumps(request.request, separators=(",", ":")), "status": "abandoned",
+            "received_at": at, "done_at": at}).first() is not None  # rowcount is not portable here
+
+    def state_by_token(self, token: str) -> InboxState | None:
+        row = self.session.execute(select(_TABLE.c.id, _TABLE.c.status, _TABLE.c.outcome)
+                                   .where(_TABLE.c.token == token)).first()
+        return InboxState(row.status, row.outcome, int(row.id)) if row else None
+
+    def _insert_new_token(self):
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        return dialect.insert(_TABLE).on_conflict_do_nothing(index_elements=[_TABLE.c.token])
 
     def state(self, request_id: int) -> InboxState | None:
         row = self.session.execute(select(_TABLE.c.status, _TABLE.c.outcome).where(_TABLE.c.id == request_id)).first()

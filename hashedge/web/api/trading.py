@@ -59,12 +59,27 @@ def _outcome_waits() -> order_inbox.OutcomeWaits:
     return waits
 
 
+def _engine_handoff() -> order_inbox.EngineHandoff | None:
+    """This process's client of the engine's socket (``HASHEDGE_ENGINE_SOCKET``), if one is set."""
+    path = _runtime().settings.engine_socket
+    if path is None:
+        return None
+    handoff = current_app.extensions.get("hashedge_engine_handoff")
+    if handoff is None:
+        from hashedge.adapters.engine_socket import EngineSocketClient
+
+        handoff = current_app.extensions.setdefault("hashedge_engine_handoff", EngineSocketClient(path))
+    return handoff
+
+
 def _place_order(account_id: int, **terms) -> trading.PlacedOrder:
     """``HASHEDGE_ORDER_ENGINE``: ``direct`` places the order in this request's transaction,
-    ``inbox`` hands it to the matching engine and awaits its outcome; the same answers."""
+    ``inbox`` hands it to the matching engine (over its socket when there is one) and awaits its
+    outcome; the same answers."""
     runtime = _runtime()
     if runtime.settings.order_engine == "inbox":
         return order_inbox.submit_order(runtime.uow, runtime.clock, account_id, waits=_outcome_waits(),
+                                        handoff=_engine_handoff(),
                                         timeout_s=runtime.settings.order_timeout_seconds, **terms)
     return trading.place_order(runtime.uow(), runtime.clock, account_id, **terms)
 
