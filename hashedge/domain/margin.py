@@ -210,15 +210,47 @@ def _lookup(instrument_id: str, marks: Mapping[str, Decimal],
 
 
 def _position_figures(position: Position, marks: Mapping[str, Decimal], specs: Mapping[str, ContractSpec],
-                      params: RiskParameters) -> tuple[int, int, int]:
+                      params: RiskParameters, memo: MarginMemo | None = None) -> tuple[int, int, int]:
     """(unrealized PnL, initial, maintenance) of one position."""
     spec, mark = _lookup(position.instrument_id, marks, specs)
+    key = None
+    if memo is not None and memo.serves(params):
+        key = (position, mark, spec)
+        if key in memo.positions:
+            return memo.positions[key]
     if position.multiplier != spec.multiplier:
         raise InvalidValue("multiplier", position.multiplier, f"differs from {spec.symbol}'s {spec.multiplier}")
     price = effective_mark(spec, mark)
     initial, maintenance = ratios_for(spec, params)
-    return (position.unrealized_pnl_sats(price), _requirement(spec, position.quantity, price, initial),
-            _requirement(spec, position.quantity, price, maintenance))
+    figures = (position.unrealized_pnl_sats(price), _requirement(spec, position.quantity, price, initial),
+               _requirement(spec, position.quantity, price, maintenance))
+    if key is not None:
+        memo.positions[key] = figures
+    return figures
+
+
+class MarginMemo:
+    """Figures already worked out with one set of risk parameters, keyed by every other value
+    they depend on: a position, its mark and its contract; an instrument's working orders, the
+    position held in it, its mark and its contract. An account's margin is a sum of such
+    per-position and per-instrument terms, so a check after a change recomputes only the terms
+    that changed, with the same integers. The matching engine keeps one across its batches
+    (``services.exchange``); ``using`` starts it afresh when the parameters change, and it forgets
+    everything past ``max_entries``."""
+
+    def __init__(self, max_entries: int = 200_000):
+        self.max_entries = max_entries
+        self.params: RiskParameters | None = None
+        self.positions: dict[tuple, tuple[int, int, int]] = {}
+        self.instrument_orders: dict[tuple, int] = {}
+
+    def using(self, params: RiskParameters) -> MarginMemo:
+        if params is not self.params or len(self.positions) + len(self.instrument_orders) > self.max_entries:
+            self.params, self.positions, self.instrument_orders = params, {}, {}
+        return self
+
+    def serves(self, params: RiskParameters) -> bool:
+        return params is self.params
 
 
 def unrealized_pnl_sats(account: AccountState, marks: Mapping[str, Decimal],
@@ -260,34 +292,52 @@ def _working(orders: tuple[Order, ...]) -> list[Order]:
 
 
 def order_margin_sats(account: AccountState, marks: Mapping[str, Decimal], specs: Mapping[str, ContractSpec],
-                      params: RiskParameters, orders: tuple[Order, ...] | None = None) -> int:
-    """What ``orders`` (default: the account's open orders) add to initial margin (module doc)."""
-    working = _working(account.open_orders if orders is None else orders)
-    total, by_instrument = 0, {}
-    for order in working:
-        spec, mark = _lookup(order.instrument_id, marks, specs)
-        total += _order_cost(spec, order, mark, params)
-        buys, sells = by_instrument.get(order.instrument_id, (0, 0))
-        if order.side is Side.BUY:
-            by_instrument[order.instrument_id] = (buys + order.remaining_quantity, sells)
-        else:
-            by_instrument[order.instrument_id] = (buys, sells + order.remaining_quantity)
-    for instrument_id, (buys, sells) in sorted(by_instrument.items()):
+                      params: RiskParameters, orders: tuple[Order, ...] | None = None,
+                      memo: MarginMemo | None = None) -> int:
+    """What ``orders`` (default: the account's open orders) add to initial margin (module doc):
+    per instrument, each order's cost plus the worst of the position with every buy or every sell
+    filled, less the position's own requirement."""
+    by_instrument: dict[str, list[Order]] = {}
+    for order in _working(account.open_orders if orders is None else orders):
+        by_instrument.setdefault(order.instrument_id, []).append(order)
+    use_memo = memo is not None and memo.serves(params)
+    total = 0
+    for instrument_id, working in by_instrument.items():
         spec, mark = _lookup(instrument_id, marks, specs)
-        ratio, held = ratios_for(spec, params)[0], account.position(instrument_id)
-        worst = max(_requirement(spec, held + buys, mark, ratio), _requirement(spec, held - sells, mark, ratio))
-        total += worst - _requirement(spec, held, mark, ratio)
+        held = account.position(instrument_id)
+        key = (held, mark, spec, tuple(sorted(working, key=_order_id))) if use_memo else None
+        if key is not None and key in memo.instrument_orders:
+            total += memo.instrument_orders[key]
+            continue
+        term = _instrument_order_margin(spec, working, held, mark, params)
+        if key is not None:
+            memo.instrument_orders[key] = term
+        total += term
     return total
 
 
+def _order_id(order: Order | OrderTotal) -> str:
+    return order.order_id
+
+
+def _instrument_order_margin(spec: ContractSpec, working: list[Order], held: int, mark: Decimal,
+                             params: RiskParameters) -> int:
+    term = sum(_order_cost(spec, order, mark, params) for order in working)
+    buys = sum(o.remaining_quantity for o in working if o.side is Side.BUY)
+    sells = sum(o.remaining_quantity for o in working if o.side is not Side.BUY)
+    ratio = ratios_for(spec, params)[0]
+    worst = max(_requirement(spec, held + buys, mark, ratio), _requirement(spec, held - sells, mark, ratio))
+    return term + worst - _requirement(spec, held, mark, ratio)
+
+
 def account_margin(account: AccountState, marks: Mapping[str, Decimal], params: RiskParameters, *,
-                   specs: Mapping[str, ContractSpec]) -> AccountMargin:
+                   specs: Mapping[str, ContractSpec], memo: MarginMemo | None = None) -> AccountMargin:
     """Equity, requirements, free collateral and status of one account."""
     pnl = initial = maintenance = 0
     for position in account.positions:
-        p, i, m = _position_figures(position, marks, specs, params)
+        p, i, m = _position_figures(position, marks, specs, params, memo)
         pnl, initial, maintenance = pnl + p, initial + i, maintenance + m
-    orders = order_margin_sats(account, marks, specs, params)
+    orders = order_margin_sats(account, marks, specs, params, memo=memo)
     equity = account.collateral_sats + pnl
     return AccountMargin(
         account_id=account.account_id, collateral_sats=account.collateral_sats, unrealized_pnl_sats=pnl,
@@ -311,16 +361,17 @@ def _reduces_only(account: AccountState, order: Order) -> bool:
 
 
 def pre_trade_check(account: AccountState, order: Order, marks: Mapping[str, Decimal], params: RiskParameters,
-                    *, specs: Mapping[str, ContractSpec]) -> Rejected | None:
-    """``None`` if ``order`` may go to the book, else the denial with the shortfall in sats."""
+                    *, specs: Mapping[str, ContractSpec], memo: MarginMemo | None = None) -> Rejected | None:
+    """``None`` if ``order`` may go to the book, else the denial with the shortfall in sats
+    (``memo``: the same answer, from terms already worked out in the batch)."""
     if order.account_id != account.account_id:
         raise InvalidValue("order", order.order_id, f"is not an order of {account.account_id!r}")
     _lookup(order.instrument_id, marks, specs)
     if _reduces_only(account, order):
         return None
     others = tuple(o for o in account.open_orders if o.order_id != order.order_id)
-    summary = account_margin(account, marks, params, specs=specs)
-    with_order = order_margin_sats(account, marks, specs, params, others + (order,))
+    summary = account_margin(account, marks, params, specs=specs, memo=memo)
+    with_order = order_margin_sats(account, marks, specs, params, others + (order,), memo=memo)
     required = summary.initial_margin_sats + with_order
     shortfall = required - summary.equity_sats
     if shortfall <= 0:

@@ -45,7 +45,7 @@ from hashedge.domain.book import MatchResult, OrderBook
 from hashedge.domain.fees import fill_fees_sats
 from hashedge.domain.fills import Fill
 from hashedge.domain.instruments import ContractSpec
-from hashedge.domain.margin import AccountState, OrderTotal, pre_trade_check
+from hashedge.domain.margin import AccountState, MarginMemo, OrderTotal, pre_trade_check
 from hashedge.domain.marks import limit_price_check
 from hashedge.domain.order_levels import fee_per_contract_sats, order_total, summing_bounds
 from hashedge.domain.orders import Order, OrderType, Side, validate_order
@@ -157,16 +157,20 @@ class _Account:
             self.orders.pop(after.order_id, None)
 
 
+# Margin terms by value (domain.margin.MarginMemo), kept across batches: an account's positions
+# and orders in the instruments a batch does not touch give the same terms as in the last one.
+_MARGIN_MEMO = MarginMemo()
+
+
 class _Batch:
     def __init__(self, uow: UnitOfWork, now: datetime, requests: Sequence[OrderRequest]):
         self.uow, self.now = uow, now
         self.params: RiskParameters = risk_parameters(uow, now)
         self.parsed = {r.request_id: _parse(r) for r in requests}
         valid = [r for r in requests if isinstance(self.parsed[r.request_id], _Parsed)]
-        self.known_accounts = {a for a in {r.account_id for r in valid} if uow.accounts.get(a) is not None}
+        self.known_accounts = uow.accounts.existing({r.account_id for r in valid})
         symbols = {r.instrument for r in valid if isinstance(r.instrument, str)}
-        self.records: dict[str, InstrumentRecord] = {
-            s: record for s in sorted(symbols) if (record := uow.instruments.get(s)) is not None}
+        self.records: dict[str, InstrumentRecord] = dict(sorted(uow.instruments.get_many(symbols).items()))
         keys = [p.key for p in self.parsed.values() if isinstance(p, _Parsed) and p.key is not None]
         self.stored_keys = uow.orders.by_idempotency_keys(keys)
         self.amendment_keys = uow.orders.amendment_keys(keys)
@@ -180,6 +184,7 @@ class _Batch:
             s for ss in resting_in.values() for s in ss}
         self.marks = {s: record.price for s, record in uow.marks.latest(involved).items()}
         self.specs: dict[str, ContractSpec] = uow.instruments.specs(involved)
+        self.margin_memo = _MARGIN_MEMO.using(self.params)
         bounds = {s: found for s in sorted(set(self.marks) & set(self.specs))
                   if (found := summing_bounds(self.specs[s], self.marks[s], self.params.taker_fee_bps)) is not None}
         self.accounts: dict[str, _Account] = {}
@@ -197,13 +202,16 @@ class _Batch:
         self.stored_positions: dict[str, set[str]] = {}
         self.current: dict[str, Order] = {}  # every order of the batch's books, as it is now
         self.loaded: dict[str, Order] = {}
+        prefixes = uow.orders.priority_prefixes(self._prefix_wants(valid), set(takers))
+        parties: dict[str, set[str]] = {}
         for symbol, record in self.records.items():
-            prefix = self._prefix(symbol, record.spec, valid, set(takers))
+            prefix = [o for side in Side for o in prefixes.get((symbol, side.value), ())]
             self.loaded |= {o.order_id: o for o in prefix}
             self.books[symbol] = OrderBook.from_resting(record.spec.trading_rules(), prefix,
                                                         last_sequence=self.last_sequence[symbol])
-            parties = {str(a) for a in takers} | {o.account_id for o in prefix}
-            found, stored = uow.positions.in_instrument(parties, record.spec)
+            parties[symbol] = {str(a) for a in takers} | {o.account_id for o in prefix}
+        for symbol, (found, stored) in uow.positions.in_instruments(
+                parties, {s: r.spec for s, r in self.records.items()}).items():
             self.positions |= {(a, symbol): p for a, p in found.items()}
             self.stored_positions[symbol] = stored
         self.current = dict(self.loaded)
@@ -214,25 +222,26 @@ class _Batch:
         self.entries: list = []
         self.traded: dict[str, set[str]] = {}
 
-    def _prefix(self, symbol: str, spec: ContractSpec, valid: list[OrderRequest], takers: set[int]) -> list[Order]:
-        """The resting orders the batch's orders in ``symbol`` can reach (module docstring):
-        per side, what the other side's requests, at their most aggressive price (any price if
-        one is a market order), could fill from accounts outside the batch's."""
-        found: list[Order] = []
-        for side in Side:
-            mine = [(r, self.parsed[r.request_id]) for r in valid if r.instrument == symbol
-                    and self.parsed[r.request_id].side is side]
-            if not mine:
-                continue
-            prices = [p.price for r, p in mine if r.order_type != "market"]
-            any_price = len(prices) < len(mine) or any(p is None for p in prices)
-            ticks = None
-            if not any_price:
-                best = max(prices) if side is Side.BUY else min(prices)
-                ticks = int(best / spec.tick_size)
-            wanted = sum(p.quantity for _, p in mine)
-            found += self.uow.orders.priority_prefix(symbol, side.opposite.value, ticks, wanted, takers)
-        return found
+    def _prefix_wants(self, valid: list[OrderRequest]) -> list[tuple[str, str, int | None, int]]:
+        """The resting orders the batch's orders can reach (module docstring), as
+        ``OrderRepository.priority_prefixes`` reads them: per instrument and side, what the other
+        side's requests, at their most aggressive price (any price if one is a market order),
+        could fill from accounts outside the batch's."""
+        wants = []
+        for symbol, record in self.records.items():
+            for side in Side:
+                mine = [(r, self.parsed[r.request_id]) for r in valid if r.instrument == symbol
+                        and self.parsed[r.request_id].side is side]
+                if not mine:
+                    continue
+                prices = [p.price for r, p in mine if r.order_type != "market"]
+                any_price = len(prices) < len(mine) or any(p is None for p in prices)
+                ticks = None
+                if not any_price:
+                    best = max(prices) if side is Side.BUY else min(prices)
+                    ticks = int(best / record.spec.tick_size)
+                wants.append((symbol, side.opposite.value, ticks, sum(p.quantity for _, p in mine)))
+        return wants
 
     # --- one request ----------------------------------------------------------------------
 
@@ -304,7 +313,7 @@ class _Batch:
         symbols = ({p.instrument_id for p in state.positions} | {o.instrument_id for o in state.open_orders}
                    | {order.instrument_id})
         marks = require_marks(self.marks, symbols)
-        denial = pre_trade_check(state, order, marks, self.params, specs=self.specs)
+        denial = pre_trade_check(state, order, marks, self.params, specs=self.specs, memo=self.margin_memo)
         if denial is not None:
             raise InsufficientMargin(denial)
 
@@ -362,10 +371,10 @@ class _Batch:
             parties = {a for owners in self.traded.values() for a in owners}
             uow.ledger.lock_balances([collateral_of(int(a)) for a in parties])
             uow.trades.add_many(self.trades, kind="book")
-            for symbol, owners in sorted(self.traded.items()):
-                uow.positions.save_new_states([self.positions[(a, symbol)] for a in sorted(owners, key=int)],
-                                              self.stored_positions[symbol], now)
+            changed = [(symbol, a) for symbol, owners in sorted(self.traded.items()) for a in sorted(owners, key=int)]
+            uow.positions.save_read_states(
+                [self.positions[(a, s)] for s, a in changed if a not in self.stored_positions[s]],
+                [self.positions[(a, s)] for s, a in changed if a in self.stored_positions[s]], now)
             post_new(uow, self.entries, now)
-        for symbol, book in self.books.items():
-            if book.last_sequence != self.last_sequence[symbol]:
-                uow.instruments.set_sequence(symbol, book.last_sequence)
+        uow.instruments.set_sequences({symbol: book.last_sequence for symbol, book in self.books.items()
+                                       if book.last_sequence != self.last_sequence[symbol]})

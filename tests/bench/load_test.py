@@ -142,7 +142,8 @@ class Server:
              "hashedge.web.wsgi:app"], cwd=code, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        """Until the workers answer and, with the inbox, the engine leads (it starts beside them)."""
+        """Until the workers answer and, with the inbox, the engine leads and listens on its socket
+        (it starts beside them)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -151,7 +152,7 @@ class Server:
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 connection.request("GET", "/api/v1/instruments")
                 if connection.getresponse().status == 200 and (
-                        not self.inbox or b"leads engine:" in self.log_path.read_bytes()):
+                        not self.inbox or b"listens on" in self.log_path.read_bytes()):
                     return
             except OSError:
                 pass

@@ -107,6 +107,14 @@ class AccountRepository:
         row = self.session.execute(select(table).where(table.c.id == account_id)).first()
         return _account(row) if row else None
 
+    def existing(self, account_ids) -> set[int]:
+        """Which of ``account_ids`` (ints; anything else is not an account) exist: one statement."""
+        wanted = sorted({a for a in account_ids if isinstance(a, int) and not isinstance(a, bool)})
+        if not wanted:
+            return set()
+        table = AccountRow.__table__
+        return set(self.session.scalars(select(table.c.id).where(table.c.id.in_(wanted))))
+
     def names(self) -> dict[int, str]:
         return dict(self.session.execute(select(AccountRow.id, AccountRow.name)).all())
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pandas as pd
-from sqlalchemy import BigInteger, bindparam, case, func, insert, not_, or_, select, text, update
+from sqlalchemy import BigInteger, bindparam, case, func, insert, not_, or_, select, text, union_all, update
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.orm.trading import (
@@ -185,6 +185,45 @@ def _totals_statements(instruments: int):
             select(table).where(*base, not_(summed)))
 
 
+_FIRST_PREFIX_ROWS = 16  # a prefix's first read; most batches need no second
+_ANY_TICKS = 2**62  # "any price" as a bound no price reaches
+
+
+def _next_power_of_two(n: int) -> int:
+    return 1 << (n - 1).bit_length()
+
+
+@functools.lru_cache(maxsize=64)
+def _first_rows_statement(sells: int, buys: int):
+    """The first rows in priority of ``sells`` sell sides and ``buys`` buy sides, each a bound
+    instrument and price bound, in one UNION ALL. Its shape depends only on the two counts (the
+    callers round them up to powers of two), so it is built and compiled a few times per process
+    instead of once per batch."""
+    c = OrderRow.__table__.c
+    parts = []
+    for side, count in (("sell", sells), ("buy", buys)):
+        buying = side == "sell"  # the orders read are met by buys
+        for k in range(count):
+            bound = bindparam(f"{side}_t{k}", type_=c.price_ticks.type)
+            query = select(OrderRow.__table__).where(
+                c.instrument == bindparam(f"{side}_i{k}", type_=c.instrument.type), c.side == side,
+                _RESTING_CONDITION, (c.price_ticks <= bound) if buying else (c.price_ticks >= bound))
+            query = query.order_by(c.price_ticks.asc() if buying else c.price_ticks.desc(), c.sequence.asc())
+            parts.append(query.limit(_FIRST_PREFIX_ROWS).subquery().select())
+    return union_all(*parts) if len(parts) > 1 else parts[0]
+
+
+@dataclass(frozen=True)
+class _PrefixWant:
+    instrument: str
+    side: str  # the side read (met by orders on the other one)
+    crossed_by_ticks: int | None
+    wanted_quantity: int
+
+    def priority_key(self, row) -> tuple[int, int]:
+        return (row.price_ticks if self.side == "sell" else -row.price_ticks, row.sequence)
+
+
 class InstrumentRepository:
     def __init__(self, session: Session):
         self.session = session
@@ -204,6 +243,15 @@ class InstrumentRepository:
         table = InstrumentRow.__table__  # a plain row: read on every order
         row = self.session.execute(select(table).where(table.c.symbol == symbol)).first()
         return _instrument(row) if row else None
+
+    def get_many(self, symbols) -> dict[str, InstrumentRecord]:
+        """``get`` for several symbols in one statement: those that exist, by symbol."""
+        wanted = sorted(set(symbols))
+        if not wanted:
+            return {}
+        table = InstrumentRow.__table__
+        return {row.symbol: _instrument(row) for row in self.session.execute(
+            select(table).where(table.c.symbol.in_(wanted)))}
 
     def all(self, statuses: tuple[str, ...] | None = None) -> list[InstrumentRecord]:
         table = InstrumentRow.__table__  # plain rows: listed on every GET /instruments
@@ -259,6 +307,14 @@ class InstrumentRepository:
     def set_sequence(self, symbol: str, last_sequence: int) -> None:
         self.session.execute(update(InstrumentSequenceRow).where(InstrumentSequenceRow.instrument == symbol)
                              .values(last_sequence=last_sequence))
+
+    def set_sequences(self, last_sequences: dict[str, int]) -> None:
+        """``set_sequence`` for several instruments: one executemany, in symbol order."""
+        if last_sequences:
+            table = InstrumentSequenceRow.__table__
+            self.session.execute(update(table).where(table.c.instrument == bindparam("b_instrument"))
+                                 .values(last_sequence=bindparam("b_last")),
+                                 [{"b_instrument": s, "b_last": n} for s, n in sorted(last_sequences.items())])
 
 
 class OrderRepository:
@@ -391,30 +447,74 @@ class OrderRepository:
         ``crossed_by_ticks`` (None: any price) can reach, best first in price-time priority,
         loaded in growing batches until those of accounts outside ``takers`` hold
         ``wanted_quantity`` or the crossed orders run out (``crossing``; the exchange's batches
-        load one prefix for all their orders on a side)."""
-        table = OrderRow.__table__
-        c = table.c
-        condition = (c.instrument == instrument) & (c.side == side)
-        buying = side == "sell"  # the orders loaded are met by buys
-        if crossed_by_ticks is not None:
-            condition &= (c.price_ticks <= crossed_by_ticks) if buying else (c.price_ticks >= crossed_by_ticks)
-        priority = (c.price_ticks.asc() if buying else c.price_ticks.desc(), c.sequence.asc())
-        found: list[Order] = []
-        wanted, batch, after = wanted_quantity, 16, None
+        load one prefix for all their orders on a side: ``priority_prefixes``)."""
+        return self._prefix_from(_PrefixWant(instrument, side, crossed_by_ticks, wanted_quantity), takers, [],
+                                 None, _FIRST_PREFIX_ROWS)
+
+    def priority_prefixes(self, wants: list[tuple[str, str, int | None, int]],
+                          takers: set[int]) -> dict[tuple[str, str], list[Order]]:
+        """``priority_prefix`` for several (instrument, side, crossed_by_ticks, wanted_quantity):
+        the first rows of every one in one statement (a UNION ALL of each side's first rows in
+        priority), then, only for a side whose first rows do not hold what is wanted, the
+        following ones as ``priority_prefix`` reads them. By (instrument, side)."""
+        wants = [_PrefixWant(*w) for w in wants]
+        if not wants:
+            return {}
+        rows_of: dict[tuple[str, str], list] = {(w.instrument, w.side): [] for w in wants}
+        statement, values = self._first_rows(wants)
+        for row in self.session.execute(statement, values):
+            rows_of[(row.instrument, row.side)].append(row)
+        found = {}
+        for want in wants:
+            rows = sorted(rows_of[(want.instrument, want.side)], key=want.priority_key)  # a union keeps no order
+            found[(want.instrument, want.side)] = self._prefix_from(want, takers, [], rows, _FIRST_PREFIX_ROWS)
+        return found
+
+    def _first_rows(self, wants: list[_PrefixWant]):
+        """One statement for the first rows of every want (``_first_rows_statement``) and its
+        parameters."""
+        values, counts = {}, {}
+        for side in ("sell", "buy"):
+            mine = [w for w in wants if w.side == side]
+            counts[side] = _next_power_of_two(len(mine)) if mine else 0
+            for k in range(counts[side]):
+                if k < len(mine):
+                    bound = mine[k].crossed_by_ticks
+                    if bound is None:  # any price: a bound no price reaches
+                        bound = _ANY_TICKS if side == "sell" else -_ANY_TICKS
+                    values |= {f"{side}_i{k}": mine[k].instrument, f"{side}_t{k}": bound}
+                else:  # padding: no instrument
+                    values |= {f"{side}_i{k}": "", f"{side}_t{k}": 0}
+        return _first_rows_statement(counts["sell"], counts["buy"]), values
+
+    def _prefix_query(self, want: _PrefixWant, after: tuple[int, int] | None):
+        c = OrderRow.__table__.c
+        buying = want.side == "sell"  # the orders loaded are met by buys
+        condition = (c.instrument == want.instrument) & (c.side == want.side)
+        if want.crossed_by_ticks is not None:
+            condition &= (c.price_ticks <= want.crossed_by_ticks) if buying else (c.price_ticks >= want.crossed_by_ticks)
+        query = select(OrderRow.__table__).where(condition, _RESTING_CONDITION)
+        if after is not None:
+            last_ticks, last_sequence = after
+            beyond = c.price_ticks > last_ticks if buying else c.price_ticks < last_ticks
+            query = query.where(beyond | ((c.price_ticks == last_ticks) & (c.sequence > last_sequence)))
+        return query.order_by(c.price_ticks.asc() if buying else c.price_ticks.desc(), c.sequence.asc())
+
+    def _prefix_from(self, want: _PrefixWant, takers: set[int], found: list[Order], rows: list | None,
+                     batch: int) -> list[Order]:
+        """Continue a prefix: ``rows`` are the next ``batch`` rows in priority already read (None:
+        read them), then read on in batches eight times larger while needed."""
+        wanted, after = want.wanted_quantity, None
         while True:
-            query = select(table).where(condition, _RESTING_CONDITION)
-            if after is not None:
-                last_ticks, last_sequence = after
-                beyond = c.price_ticks > last_ticks if buying else c.price_ticks < last_ticks
-                query = query.where(beyond | ((c.price_ticks == last_ticks) & (c.sequence > last_sequence)))
-            rows = self.session.execute(query.order_by(*priority).limit(batch)).all()
+            if rows is None:
+                rows = self.session.execute(self._prefix_query(want, after).limit(batch)).all()
             for row in rows:
                 found.append(_order(row))
                 if row.account_id not in takers:
                     wanted -= row.quantity - row.filled_quantity
             if wanted <= 0 or len(rows) < batch:
                 return found
-            after, batch = (rows[-1].price_ticks, rows[-1].sequence), batch * 8
+            after, batch, rows = (rows[-1].price_ticks, rows[-1].sequence), batch * 8, None
 
     def resting_of(self, account_id: int) -> list[Order]:
         return self._resting(OrderRow.__table__.c.account_id == account_id)
@@ -672,20 +772,46 @@ class PositionRepository:
                                                     multiplier=spec.multiplier))
         return found, stored
 
+    def in_instruments(self, parties: dict[str, set[str]],
+                       specs: dict[str, ContractSpec]) -> dict[str, tuple[dict[str, Position], set[str]]]:
+        """``in_instrument`` for several instruments (``parties`` by symbol) in one statement."""
+        if not parties:
+            return {}
+        table = PositionRow.__table__
+        accounts = sorted({int(a) for ids in parties.values() for a in ids})
+        rows = self.session.execute(select(table).where(table.c.instrument.in_(sorted(parties)),
+                                                        table.c.account_id.in_(accounts)))
+        found: dict[str, tuple[dict[str, Position], set[str]]] = {s: ({}, set()) for s in parties}
+        for row in rows:
+            if str(row.account_id) in parties[row.instrument]:
+                positions, stored = found[row.instrument]
+                positions[str(row.account_id)] = self._position(row, specs[row.instrument].multiplier)
+                stored.add(str(row.account_id))
+        for symbol, ids in parties.items():
+            for account in ids:
+                found[symbol][0].setdefault(str(account), Position(account_id=str(account), instrument_id=symbol,
+                                                                   multiplier=specs[symbol].multiplier))
+        return found
+
     def save_new_states(self, positions: list[Position], stored: set[str], at: datetime) -> None:
         """Store positions read by ``in_instrument``: one INSERT of the new ones, one UPDATE
         statement for those with a row (``stored``)."""
+        self.save_read_states([p for p in positions if p.account_id not in stored],
+                              [p for p in positions if p.account_id in stored], at)
+
+    def save_read_states(self, new: list[Position], old: list[Position], at: datetime) -> None:
+        """Store positions read by ``in_instrument(s)``, of any instruments: one INSERT of those
+        without a row (``new``), one UPDATE statement for those with one (``old``)."""
         def values(p: Position) -> dict:
             return {"b_account": int(p.account_id), "b_instrument": p.instrument_id, "b_quantity": p.quantity,
                     "b_open_value": _text(p.open_value), "b_realized": p.realized_pnl_sats, "b_at": at}
         table = PositionRow.__table__
-        new = [p for p in positions if p.account_id not in stored]
         if new:
             self.session.execute(insert(table), [
                 {"account_id": int(p.account_id), "instrument": p.instrument_id, "quantity": p.quantity,
                  "open_value": _text(p.open_value), "realized_pnl_sats": p.realized_pnl_sats, "updated_at": at}
                 for p in new])
-        old = [values(p) for p in positions if p.account_id in stored]
+        old = [values(p) for p in old]
         if old:
             self.session.execute(
                 update(table).where(table.c.account_id == bindparam("b_account"),
