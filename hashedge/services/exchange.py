@@ -188,9 +188,11 @@ class _Batch:
         bounds = {s: found for s in sorted(set(self.marks) & set(self.specs))
                   if (found := summing_bounds(self.specs[s], self.marks[s], self.params.taker_fee_bps)) is not None}
         self.accounts: dict[str, _Account] = {}
+        holding = {s for a in takers for s in resting_in.get(str(a), set())}
+        resting = uow.orders.resting_totals_of_accounts(takers, {s: bounds[s] for s in sorted(holding) if s in bounds})
         for a in takers:
             mine = {s: bounds[s] for s in resting_in.get(str(a), set()) if s in bounds}
-            totals, each = uow.orders.resting_totals_of(a, mine)
+            totals, each = resting[str(a)]
             self.accounts[str(a)] = _Account(
                 account_id=str(a), collateral_sats=balances.get(collateral_of(a), 0),
                 positions_elsewhere=tuple(p for p in elsewhere.get(str(a), ()) if p.instrument_id not in self.records),

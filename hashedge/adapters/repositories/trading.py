@@ -162,10 +162,11 @@ def _order_values(order: Order, style: str, idempotency_key: str | None, at: dat
 
 
 @functools.lru_cache(maxsize=128)
-def _totals_statements(instruments: int):
+def _totals_statements(instruments: int, accounts: bool = False):
     """``OrderRepository.resting_totals_of``'s two statements for that many instruments, built
     once per number of instruments (and compiled once by SQLAlchemy's cache): bound parameters
-    per instrument, so only the values change from order to order."""
+    per instrument, so only the values change from order to order. ``accounts``: for a list of
+    accounts (``resting_totals_of_accounts``), the sums per account too."""
     table = OrderRow.__table__
     c = table.c
     remaining = c.quantity - c.filled_quantity
@@ -176,13 +177,23 @@ def _totals_statements(instruments: int):
                        & (((c.side == "buy") & (c.price_ticks <= big(f"hb{i}")))
                           | ((c.side == "sell") & (c.price_ticks >= big(f"ls{i}")))))
         fees.append((c.instrument == bindparam(f"s{i}"), (c.price_ticks * big(f"n{i}") + big(f"d1{i}")) // big(f"d{i}")))
-    base = [c.account_id == bindparam("account_id"), _RESTING_CONDITION, c.id != bindparam("except_order")]
+    whose = c.account_id.in_(bindparam("account_ids", expanding=True)) if accounts else (
+        c.account_id == bindparam("account_id"))
+    base = [whose, _RESTING_CONDITION, c.id != bindparam("except_order")]
     if not instruments:
         return None, select(table).where(*base)
     summed = or_(*in_sums)
-    return (select(c.instrument, c.side, func.sum(remaining), func.sum(remaining * case(*fees)))
-            .where(*base, summed).group_by(c.instrument, c.side),
-            select(table).where(*base, not_(summed)))
+    keys = (c.account_id, c.instrument, c.side) if accounts else (c.instrument, c.side)
+    return (select(*keys, func.sum(remaining), func.sum(remaining * case(*fees))).where(*base, summed)
+            .group_by(*keys), select(table).where(*base, not_(summed)))
+
+
+def _bound_values(bounds: dict[str, tuple[int, int, int, Fraction]]) -> dict:
+    values = {}
+    for i, (symbol, (highest_buy, lowest_sell, highest, fee)) in enumerate(sorted(bounds.items())):
+        values |= {f"s{i}": symbol, f"hb{i}": highest_buy, f"ls{i}": lowest_sell, f"hi{i}": highest,
+                   f"n{i}": fee.numerator, f"d{i}": fee.denominator, f"d1{i}": fee.denominator - 1}
+    return values
 
 
 _FIRST_PREFIX_ROWS = 16  # a prefix's first read; most batches need no second
@@ -546,14 +557,28 @@ class OrderRepository:
         resting order (another instrument, priced through the mark) comes back as itself.
         ``except_order`` leaves one order out of both."""
         summed, each = _totals_statements(len(bounds))
-        values = {"account_id": account_id, "except_order": except_order or ""}
-        for i, (symbol, (highest_buy, lowest_sell, highest, fee)) in enumerate(sorted(bounds.items())):
-            values |= {f"s{i}": symbol, f"hb{i}": highest_buy, f"ls{i}": lowest_sell, f"hi{i}": highest,
-                       f"n{i}": fee.numerator, f"d{i}": fee.denominator, f"d1{i}": fee.denominator - 1}
+        values = _bound_values(bounds) | {"account_id": account_id, "except_order": except_order or ""}
         totals = [] if not bounds else [
             (instrument, side, int(quantity), int(fee_sats))
             for instrument, side, quantity, fee_sats in self.session.execute(summed, values)]
         return totals, [_order(row) for row in self.session.execute(each, values)]
+
+    def resting_totals_of_accounts(self, account_ids, bounds: dict[str, tuple[int, int, int, Fraction]]
+                                   ) -> dict[str, tuple[list[tuple[str, str, int, int]], list[Order]]]:
+        """``resting_totals_of`` for several accounts in two statements, by account id as text
+        (the summing bounds are the instrument's, whoever's orders they sum)."""
+        ids = sorted({int(a) for a in account_ids})
+        found: dict[str, tuple[list, list]] = {str(a): ([], []) for a in ids}
+        if not ids:
+            return found
+        summed, each = _totals_statements(len(bounds), accounts=True)
+        values = _bound_values(bounds) | {"account_ids": ids, "except_order": ""}
+        if bounds:
+            for account_id, instrument, side, quantity, fee_sats in self.session.execute(summed, values):
+                found[str(account_id)][0].append((instrument, side, int(quantity), int(fee_sats)))
+        for row in self.session.execute(each, values):
+            found[str(row.account_id)][1].append(_order(row))
+        return found
 
     def resting_of_accounts(self, account_ids: list[int]) -> dict[str, list[Order]]:
         """Resting orders of several accounts, by account id as text."""
