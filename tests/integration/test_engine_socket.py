@@ -218,3 +218,44 @@ def test_the_engine_drops_malformed_lines_and_answers_the_next_request(runtime, 
     assert answered["token"] == "a" * 32
     assert order_inbox.decode_outcome(answered["outcome"]).order.status.value == "open"
     assert tokens(runtime) == [("done", "a" * 32)]
+
+
+SOCKET_ENGINE = """
+import sys
+from datetime import datetime, timedelta
+from hashedge.bootstrap import bootstrap
+from hashedge.clock import FixedClock
+from hashedge.config import load_settings
+from hashedge.jobs.engine import EngineProcess
+url, now, instance, path = sys.argv[1:5]
+runtime = bootstrap(load_settings({"HASHEDGE_DATABASE_URL": url, "HASHEDGE_INSTANCE_DIR": instance},
+                                  secret_key="crash"), clock=FixedClock(datetime.fromisoformat(now)))
+EngineProcess(runtime, lease_ttl=timedelta(seconds=1), socket_path=path).run()
+"""
+
+
+def test_an_engine_killed_after_claiming_a_request_leaves_it_unexecuted_and_its_submitter_gets_a_503(
+        runtime, database_url, tmp_path, socket_path):
+    import subprocess
+    import sys
+
+    maker, _, _ = market(runtime)
+    env = {k: v for k, v in os.environ.items() if k != "HASHEDGE_FAULT"} | {
+        "HASHEDGE_FAULT": "exchange.before_commit"}  # the claim committed, the batch written, not committed
+    engine = subprocess.Popen([sys.executable, "-c", SOCKET_ENGINE, database_url, runtime.clock.now().isoformat(),
+                               str(tmp_path / "instance"), str(socket_path)], env=env)
+    try:
+        listening(socket_path)
+        with pytest.raises(EngineUnavailable):
+            order_inbox.submit_order(runtime.uow, runtime.clock, maker, instrument=SYMBOL, side="sell",
+                                     order_type="limit", quantity=1, price=50000, timeout_s=BOUND_S,
+                                     handoff=EngineSocketClient(socket_path))
+        assert engine.wait(BOUND_S) == -9
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait(BOUND_S)
+    assert exchange_engine.process_batch(runtime.uow, runtime.clock).idle  # the restarted engine: nothing to do
+    [(status, token)] = tokens(runtime)
+    assert status == "abandoned" and len(token) == 32 and order_count(runtime) == 0
+    assert ledger.check_balances(runtime.uow()).ok
