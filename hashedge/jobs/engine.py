@@ -10,9 +10,9 @@ liveness device, so it runs on the system's time, never the business clock. Corr
 rest on it: the inbox's exactly-once guard holds whatever runs (ORDER_PATH.md).
 
 With a ``socket_path`` the leading engine also listens on a local socket
-(``adapters.engine_socket``): each step first claims the requests that came over it into the
-inbox (``exchange_engine.claim_requests``), then executes the next batch, then replies to each
-submitter whose request it answered. Requests for another group's instruments are claimed and
+(``adapters.engine_socket``): each step first claims and executes the requests that came over it
+in one transaction (``exchange_engine.execute_handed``) and replies to their submitters, then
+executes the inbox's next batch of pending requests. Requests for another group's instruments are claimed and
 answered with their inbox id (their engine executes them). A request past its submitter's
 deadline is not claimed (the submitter abandons its token). ORDER_PATH.md, "The engine's socket".
 """
@@ -38,7 +38,7 @@ from hashedge.adapters.repositories.exchange import TokenRequest
 from hashedge.bootstrap import Runtime
 from hashedge.errors import Conflict
 from hashedge.jobs.lease import SchedulerLease
-from hashedge.services.exchange_engine import DEFAULT_BATCH_SIZE, claim_requests, process_batch
+from hashedge.services.exchange_engine import DEFAULT_BATCH_SIZE, claim_requests, execute_handed, process_batch
 from hashedge.services.order_inbox import instrument_column
 
 LEASE_TTL = timedelta(seconds=15)
@@ -227,21 +227,50 @@ class EngineProcess:
                 log.warning("engine socket: a malformed request was dropped")
             elif not peer.closed and _deadline(message) > now + CLAIM_MARGIN_S:
                 fresh.append((peer, message, request))
-        try:
-            claimed = claim_requests(self.runtime.uow, self.runtime.clock, [r for _, _, r in fresh])
-        except OperationalError:  # nothing claimed: each submitter settles by its token
-            log.exception("engine could not claim %d socket requests", len(fresh))
+        own, others = [], []
+        for handed in fresh:
+            (own if self.instruments is None or handed[2].instrument in self.instruments else others).append(handed)
+        handled = self._execute_handed(own) + self._claim(others, wait=False)
+        self._forget_gone(now)
+        return handled
+
+    def _execute_handed(self, handed: list[tuple[Peer, dict, TokenRequest]]) -> int:
+        """Claim and execute this group's socket requests in one transaction and answer them;
+        if that fails, claim them alone and let ``process_batch`` execute them (its retries)."""
+        if not handed:
             return 0
-        for peer, message, request in fresh:
+        try:
+            done = execute_handed(self.runtime.uow, self.runtime.clock, [r for _, _, r in handed])
+        except Exception:
+            log.exception("a batch of %d socket requests failed; claiming them into the inbox", len(handed))
+            return self._claim(handed, wait=True)
+        for peer, _, request in handed:
+            if request.token in done:  # else abandoned by its submitter first
+                peer.send({"token": request.token, "outcome": done[request.token][1]})
+        self.totals.claimed += len(done)
+        self.totals.answered += len(done)
+        self.totals.batches += 1
+        return len(done)
+
+    def _claim(self, handed: list[tuple[Peer, dict, TokenRequest]], *, wait: bool) -> int:
+        """Write socket requests into the inbox as pending; ``wait``: answer each when
+        ``process_batch`` has executed it, else (another group's) answer with its inbox id."""
+        if not handed:
+            return 0
+        try:
+            claimed = claim_requests(self.runtime.uow, self.runtime.clock, [r for _, _, r in handed])
+        except OperationalError:  # nothing claimed: each submitter settles by its token
+            log.exception("engine could not claim %d socket requests", len(handed))
+            return 0
+        for peer, message, request in handed:
             request_id = claimed.get(request.token)
             if request_id is None:
                 continue  # abandoned by its submitter first
-            if self.instruments is None or request.instrument in self.instruments:
+            if wait:
                 self._waiting[request_id] = _Waiter(peer, request.token, _deadline(message))
             else:
                 peer.send({"token": request.token, "request_id": request_id})
         self.totals.claimed += len(claimed)
-        self._forget_gone(now)
         return len(claimed)
 
     def _reply(self, outcomes: tuple[tuple[int, str], ...]) -> None:

@@ -79,12 +79,17 @@ Finish = Callable[[UnitOfWork, list[tuple[OrderRequest, Outcome]]], None]
 
 
 def execute_batch(uow: UnitOfWork, clock: Clock, requests: Sequence[OrderRequest], *,
-                  finish: Finish | None = None) -> list[Outcome]:
+                  finish: Finish | None = None,
+                  admit: Callable[[UnitOfWork], Sequence[OrderRequest]] | None = None) -> list[Outcome]:
     """Execute ``requests`` in order in one transaction (module docstring) and commit; returns
     each request's outcome: its ``PlacedOrder``, or the ``HashEdgeError`` ``place_order`` would
-    have raised (nothing of it stored). Any other exception rolls the whole batch back."""
+    have raised (nothing of it stored). Any other exception rolls the whole batch back.
+    ``admit``, when given, is called first inside the transaction and returns the requests to
+    execute instead (the engine claims its socket requests there)."""
     now = clock.now()
     with uow:
+        if admit is not None:
+            requests = list(admit(uow))
         batch = _Batch(uow, now, requests)
         outcomes: list[Outcome] = []
         for request in requests:

@@ -14,10 +14,13 @@ database itself (``OperationalError``: a deadlock, a lock or statement timeout, 
 connection) poisons nothing: the batch is left pending and read again at the next step. See
 ORDER_PATH.md, "The engine and its inbox".
 
-``claim_requests`` writes the requests that came over the engine's socket into the inbox (one
-statement, one short transaction), so that from then on they are inbox requests like any other:
-executed by ``process_batch``, exactly once, recovered from the database. A request whose token
-its submitter abandoned first is not claimed (ORDER_PATH.md, "The engine's socket").
+``execute_handed`` executes the requests that came over the engine's socket: it writes them into
+the inbox (their claim: one statement, skipping a token its submitter abandoned first), executes
+them and marks them done, all in one transaction, so a request is in the inbox only executed or
+not at all. Should that batch fail, ``claim_requests`` writes them into the inbox as pending in a
+transaction of their own and ``process_batch`` takes them from there, with its retries and its
+poison handling: from the claim on they are inbox requests like any other (ORDER_PATH.md, "The
+engine's socket").
 """
 
 from __future__ import annotations
@@ -73,8 +76,24 @@ def claim_requests(uow_factory: Callable[[], UnitOfWork], clock: Clock,
     return claimed
 
 
+def execute_handed(uow_factory: Callable[[], UnitOfWork], clock: Clock,
+                   handed: Sequence[TokenRequest]) -> dict[str, tuple[int, str]]:
+    """Claim and execute socket requests in one transaction (module docstring); token ->
+    (request id, outcome JSON) of those executed, once committed (a token absent was abandoned
+    by its submitter first). Raises what the batch raised, with nothing stored."""
+    claimed: dict[str, int] = {}
+
+    def admit(uow: UnitOfWork) -> list[OrderRequest]:
+        claimed.update(uow.order_inbox.claim(list(handed), clock.now()))
+        return [_order_request(InboxRequest(claimed[h.token], h.account_id, h.instrument, h.request))
+                for h in handed if h.token in claimed]
+
+    marked = dict(_run(uow_factory, clock, (), admit=admit))
+    return {token: (request_id, marked[request_id]) for token, request_id in claimed.items()}
+
+
 def _run(uow_factory: Callable[[], UnitOfWork], clock: Clock,
-         requests: Sequence[OrderRequest]) -> list[tuple[int, str]]:
+         requests: Sequence[OrderRequest], admit=None) -> list[tuple[int, str]]:
     marked: list[tuple[int, str]] = []
 
     def finish(uow: UnitOfWork, outcomes: list) -> None:
@@ -82,7 +101,7 @@ def _run(uow_factory: Callable[[], UnitOfWork], clock: Clock,
         uow.order_inbox.mark_done(marked, clock.now())
         uow.order_inbox.notify_done([request.request_id for request, _ in outcomes])
 
-    execute_batch(uow_factory(), clock, requests, finish=finish)
+    execute_batch(uow_factory(), clock, requests, finish=finish, admit=admit)
     return marked  # committed
 
 

@@ -25,7 +25,7 @@ from hashedge.adapters.orm.exchange import OrderRequestRow
 from hashedge.adapters.orm.trading import OrderRow
 from hashedge.adapters.repositories.exchange import TokenRequest
 from hashedge.services import exchange_engine, ledger, order_inbox, trading
-from hashedge.services.order_inbox import EngineUnavailable
+from hashedge.services.order_inbox import EngineUnavailable, OrderNotExecuted
 from tests.integration.test_order_inbox import (
     BOUND_S,
     SYMBOL,
@@ -164,6 +164,36 @@ def test_a_reply_lost_after_the_claim_only_is_awaited_then_abandoned_and_never_e
     assert tokens(runtime) == [("abandoned", lost.sent[0]["token"])] and order_count(runtime) == 0
 
 
+def test_a_socket_request_that_breaks_its_batch_is_claimed_alone_and_fails_alone(runtime, socket_path, monkeypatch):
+    maker, taker, _ = market(runtime)
+    real = exchange_engine.execute_batch
+
+    def poisoned(uow, clock, requests, *, admit=None, **kwargs):  # one request breaks any batch it is in
+        def checked(u):
+            admitted = list(admit(u)) if admit is not None else list(requests)
+            if any(r.idempotency_key == "poison" for r in admitted):
+                raise RuntimeError("a bug this request triggers")
+            return admitted
+        return real(uow, clock, (), admit=checked, **kwargs)
+
+    monkeypatch.setattr(exchange_engine, "execute_batch", poisoned)
+    client = EngineSocketClient(socket_path)
+
+    def submit(account, side, key):
+        return order_inbox.submit_order(runtime.uow, runtime.clock, account, instrument=SYMBOL, side=side,
+                                        order_type="limit", quantity=1, price=50000, idempotency_key=key,
+                                        timeout_s=BOUND_S, handoff=client)
+    with Engine(runtime, socket_path=socket_path):
+        listening(socket_path)
+        resting = submit(maker, "sell", "a")
+        with pytest.raises(OrderNotExecuted) as failed:
+            submit(taker, "buy", "poison")
+        filled = submit(taker, "buy", "b")
+    assert (resting.order.status.value, filled.order.status.value) == ("open", "filled")
+    assert failed.value.http_status == 500 and "nothing was executed" in failed.value.message
+    assert [status for status, _ in tokens(runtime)] == ["done"] * 3 and order_count(runtime) == 2
+
+
 def test_a_request_past_its_deadline_is_not_claimed_and_its_submitter_gets_a_503(runtime, socket_path):
     maker, _, _ = market(runtime)
     client = EngineSocketClient(socket_path)
@@ -234,14 +264,14 @@ EngineProcess(runtime, lease_ttl=timedelta(seconds=1), socket_path=path).run()
 """
 
 
-def test_an_engine_killed_after_claiming_a_request_leaves_it_unexecuted_and_its_submitter_gets_a_503(
+def test_an_engine_killed_before_its_batch_commits_leaves_the_request_unexecuted_and_its_submitter_gets_a_503(
         runtime, database_url, tmp_path, socket_path):
     import subprocess
     import sys
 
     maker, _, _ = market(runtime)
     env = {k: v for k, v in os.environ.items() if k != "HASHEDGE_FAULT"} | {
-        "HASHEDGE_FAULT": "exchange.before_commit"}  # the claim committed, the batch written, not committed
+        "HASHEDGE_FAULT": "exchange.before_commit"}  # claimed and executed, not committed
     engine = subprocess.Popen([sys.executable, "-c", SOCKET_ENGINE, database_url, runtime.clock.now().isoformat(),
                                str(tmp_path / "instance"), str(socket_path)], env=env)
     try:
