@@ -13,6 +13,11 @@ ex-leader takes over again when the new leader dies. A job also checks, as it st
 process still holds a fresh lease (a process resuming from a pause may fire a due job before its
 loop notices the loss). A new leader first marks the runs other owners left ``running`` as
 abandoned and runs those jobs at once (a leader killed mid-job). ``stop`` releases the lease.
+
+APScheduler's dispatch loop (``DispatchLoop``) outlives a job-store error: a process frozen inside
+a store transaction finds, when it resumes, that the server has ended that session (PostgreSQL,
+after the lease TTL); the failed write is retried by the next round instead of ending the loop,
+which would leave a process that leads but never runs a job.
 """
 
 from __future__ import annotations
@@ -235,6 +240,24 @@ def run_job(name: str) -> None:
     _context.results.append((name, result))
 
 
+class DispatchLoop(BackgroundScheduler):
+    """APScheduler's background scheduler, its dispatch loop kept alive through job-store errors.
+
+    APScheduler 3 (pinned in setup.cfg) survives a failed read of the due jobs (it tries again
+    ``jobstore_retry_interval`` seconds later) but not a failed write of a job's next run time,
+    nor a failed read of the store's next run time: either ends its one thread silently, and the
+    process never dispatches a job again. Here any error of a round is logged and the round
+    retried after the same interval; a job dispatched before the error may be dispatched again
+    then, which ``run_recorded`` turns into a skip (one run per slot)."""
+
+    def _process_jobs(self):
+        try:
+            return super()._process_jobs()
+        except Exception:
+            log.exception("scheduler dispatch failed (job store); trying again in %s s", self.jobstore_retry_interval)
+            return self.jobstore_retry_interval
+
+
 class SchedulerProcess:
     """One scheduler: persisted jobs, a leader lease, start/stop for the CLI and the demo.
 
@@ -253,12 +276,12 @@ class SchedulerProcess:
         self.renew_seconds = lease_ttl.total_seconds() / 3 if renew_seconds is None else renew_seconds
         self.leading = False
         self._context: JobContext | None = None
-        self._scheduler: BackgroundScheduler | None = None
+        self._scheduler: DispatchLoop | None = None
         self._stopping = threading.Event()
         self._lease_loop: threading.Thread | None = None
         self._lock = threading.Lock()  # one lease check at a time (the loop, or a caller)
 
-    def _build(self) -> BackgroundScheduler:
+    def _build(self) -> DispatchLoop:
         # The job store gets an engine of its own: APScheduler disposes the store's engine on
         # shutdown, which must not pull connections from under the lease loop or other work. On
         # PostgreSQL, a store transaction left open by a frozen process is ended by the server
@@ -269,7 +292,7 @@ class SchedulerProcess:
             ttl_ms = int(self.lease.ttl.total_seconds() * 1000)
             options["connect_args"] = {"options": f"-c idle_in_transaction_session_timeout={ttl_ms}"}
         self._store_engine = make_engine(url, create=False, **options)
-        return BackgroundScheduler(
+        return DispatchLoop(
             jobstores={"default": SQLAlchemyJobStore(engine=self._store_engine)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 24 * 3600},
             timezone=timezone.utc,

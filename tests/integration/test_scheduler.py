@@ -318,3 +318,47 @@ def test_a_standby_is_never_stuck_behind_a_lease_row_another_process_keeps_locke
         assert time.monotonic() - started < 2.5
         blocker.rollback()
     assert standby.try_acquire(clock.now())
+
+
+@pytest.mark.timeout(120)
+def test_the_jobs_run_on_after_the_job_store_loses_its_connection_mid_update(runtime, clock):
+    """A process frozen inside a job-store transaction (SIGSTOP) comes back to a connection the
+    server has ended (``idle_in_transaction_session_timeout``, the lease TTL): APScheduler's
+    update of the job's next run time fails in its dispatch loop. The loop must go on dispatching
+    (it used to die with that error, and the process then led without ever running a job)."""
+    import threading
+    import time
+
+    from sqlalchemy import Engine, event
+
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite ends no idle transaction: a frozen writer keeps the database's one lock")
+    ttl = timedelta(seconds=1)
+    every_second = {name: 3600 for name in scheduler_module.JOBS} | {"ingest_blocks": 1}
+    process = scheduler_module.SchedulerProcess(runtime, None, holder="test:1", intervals=every_second,
+                                                lease_ttl=ttl, renew_seconds=0.2)
+    frozen = threading.Event()
+
+    def freeze_inside_the_update(connection, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("UPDATE APSCHEDULER_JOBS") and not frozen.is_set():
+            frozen.set()  # once: idle in the store's transaction until the server ends the session
+            time.sleep(ttl.total_seconds() * 2.5)
+
+    def ingest_ran(slot: datetime) -> bool:
+        return any(r.job == "ingest_blocks" and r.scheduled_for.replace(tzinfo=timezone.utc) == slot
+                   and r.status == "succeeded" for r in job_runs(runtime))
+
+    assert process.start()
+    try:
+        wait_for(lambda: ingest_ran(slot_of(clock.now(), 1)))
+        event.listen(Engine, "after_cursor_execute", freeze_inside_the_update)
+        try:
+            wait_for(frozen.is_set)
+            time.sleep(ttl.total_seconds() * 3)  # the failed commit is behind us
+        finally:
+            event.remove(Engine, "after_cursor_execute", freeze_inside_the_update)
+        clock.advance(timedelta(hours=1))  # a new slot: only a live dispatch loop can run it
+        wait_for(lambda: ingest_ran(slot_of(clock.now(), 1)), seconds=30)
+        assert process.leading
+    finally:
+        process.stop()
