@@ -362,3 +362,39 @@ def test_the_jobs_run_on_after_the_job_store_loses_its_connection_mid_update(run
         assert process.leading
     finally:
         process.stop()
+
+
+@pytest.mark.timeout(120)
+def test_a_new_leader_is_not_held_up_by_a_run_whose_row_a_frozen_process_keeps_locked(runtime, clock):
+    """The old leader froze while recording a run's outcome (its UPDATE sent, no commit): the row
+    stays locked as long as it stays frozen. The new leader leads at once and leaves that run to
+    its owner; runs nobody holds are abandoned as before."""
+    import threading
+
+    from sqlalchemy import text
+
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no row locks: a writer holds the whole database (busy timeout)")
+    hourly = {name: 3600 for name in scheduler_module.JOBS}
+    slot = slot_of(clock.now(), 3600)
+    with runtime.uow() as uow:
+        frozen_run = uow.job_runs.claim("settle_daily", slot, clock.now(), "frozen:1")
+        dead_run = uow.job_runs.claim("pool_unwind", slot, clock.now(), "frozen:1")
+        uow.commit()
+    process = scheduler_module.SchedulerProcess(runtime, None, holder="test:2", intervals=hourly)
+    with runtime.engine.connect() as frozen:  # the frozen finish: the row locked, never committed
+        frozen.execute(text("UPDATE job_runs SET summary = '{}' WHERE id = :id"), {"id": frozen_run})
+        started = []
+        starting = threading.Thread(target=lambda: started.append(process.start()), daemon=True)
+        starting.start()
+        starting.join(timeout=20)
+        alive = starting.is_alive()
+        frozen.rollback()
+    starting.join(timeout=20)
+    try:
+        assert not alive and started == [True]
+        statuses = {r.id: (r.status, r.owner) for r in job_runs(runtime)}
+        assert statuses[dead_run] == ("abandoned", "frozen:1")
+        assert statuses[frozen_run] == ("running", "frozen:1")  # left to its owner (or to a later claim)
+    finally:
+        process.stop()

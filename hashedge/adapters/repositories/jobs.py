@@ -97,9 +97,16 @@ class JobRunRepository:
 
     def abandon_stale(self, leader: str, now: datetime) -> list[str]:
         """Mark every run still ``running`` for another owner as abandoned (called by a process
-        that has just taken the lease: those owners no longer hold it); returns their jobs."""
+        that has just taken the lease: those owners no longer hold it); returns their jobs.
+
+        A run whose row another transaction keeps locked is left alone (PostgreSQL: SKIP LOCKED):
+        its owner froze while recording the outcome, and that transaction may stay open as long
+        as the process stays frozen; waiting for it would keep the new leader from ever leading.
+        Such a run is either finished by its owner when it resumes, or claimed again as stale
+        (``claim``)."""
         stale = list(self.session.scalars(select(JobRunRow).where(
-            JobRunRow.status == "running", or_(JobRunRow.owner.is_(None), JobRunRow.owner != leader))))
+            JobRunRow.status == "running", or_(JobRunRow.owner.is_(None), JobRunRow.owner != leader))
+            .with_for_update(skip_locked=True)))
         for row in stale:
             reason = {"abandoned": f"{row.owner or 'an unknown process'} stopped holding the scheduler lease "
                                    f"before finishing; {leader} runs the job again"}
