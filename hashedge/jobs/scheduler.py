@@ -11,7 +11,8 @@ every ``renew_seconds`` it renews or tries to take the lease. Taking it resumes 
 losing it (a leader paused past its lease, say) pauses them, and the loop goes on trying, so an
 ex-leader takes over again when the new leader dies. A job also checks, as it starts, that its
 process still holds a fresh lease (a process resuming from a pause may fire a due job before its
-loop notices the loss). A new leader first marks the runs other owners left ``running`` as
+loop notices the loss), and claims its slot only if it still does, in the claim's transaction
+(it may have been paused between the two). A new leader first marks the runs other owners left ``running`` as
 abandoned and runs those jobs at once (a leader killed mid-job). ``stop`` releases the lease.
 
 APScheduler's dispatch loop (``DispatchLoop``) outlives a job-store error: a process frozen inside
@@ -87,9 +88,15 @@ def slot_of(moment: datetime, interval_seconds: int) -> datetime:
 def run_recorded(runtime: Runtime, job: str, scheduled_for: datetime, work: Callable[[], dict],
                  owner: str | None = None) -> dict | None:
     """Run ``work`` once for (job, slot), recording the run as ``owner``'s; None if the slot
-    already ran (or is running under a live lease)."""
+    already ran (or is running under a live lease), or if ``owner`` (a scheduler process) does not
+    hold the lease as it claims the slot: a process frozen after its job checked the lease may
+    resume after another has taken over."""
     started = runtime.clock.now()
     with runtime.uow() as uow:
+        if owner is not None and not uow.job_runs.leads(owner, started):
+            log.warning("%s for %s not run: %s no longer holds the scheduler lease", job, scheduled_for.isoformat(),
+                        owner)
+            return None
         run_id = uow.job_runs.claim(job, scheduled_for, started, owner)
         uow.commit()
     if run_id is None:
@@ -175,7 +182,8 @@ def _sweep(runtime: Runtime) -> dict:
 
 
 def liquidation_sweep_job(context: JobContext, scheduled_for: datetime) -> dict | None:
-    return run_recorded(context.runtime, "liquidation_sweep", scheduled_for, lambda: _sweep(context.runtime))
+    return run_recorded(context.runtime, "liquidation_sweep", scheduled_for, lambda: _sweep(context.runtime),
+                        context.owner)
 
 
 def settle_daily_job(context: JobContext, scheduled_for: datetime) -> dict | None:

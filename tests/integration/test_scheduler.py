@@ -198,7 +198,8 @@ def test_a_run_whose_owner_lost_the_lease_is_run_again_and_the_late_finish_is_ig
     with runtime.uow() as uow:
         run_id = uow.job_runs.claim("settle_daily", slot, clock.now(), "host-a:1")
         uow.commit()
-    assert run_recorded(runtime, "settle_daily", slot, lambda: {"ran": "twice"}, "host-b:2") is None  # a is alive
+    with runtime.uow() as uow:
+        assert uow.job_runs.claim("settle_daily", slot, clock.now(), "host-b:2") is None  # a is alive
 
     clock.advance(timedelta(seconds=31))  # host-a was killed mid-job: its lease runs out
     assert SchedulerLease(runtime.session_factory, "host-b:2", timedelta(seconds=30)).try_acquire(clock.now())
@@ -210,6 +211,20 @@ def test_a_run_whose_owner_lost_the_lease_is_run_again_and_the_late_finish_is_ig
     [run] = job_runs(runtime)
     assert (run.id, run.status, run.owner, run.attempts) == (run_id, "succeeded", "host-b:2", 2)
     assert json.loads(run.summary) == {"settled_dates": []}
+
+
+def test_a_process_that_lost_the_lease_after_its_job_checked_it_claims_nothing(runtime, clock):
+    """A job checks the lease as it starts (``run_job``); its process may freeze right after and
+    resume once another has taken over: the claim itself refuses a process without the lease."""
+    slot = slot_of(clock.now(), 3600)
+    assert SchedulerLease(runtime.session_factory, "host-a:1", timedelta(seconds=30)).try_acquire(clock.now())
+    clock.advance(timedelta(seconds=31))  # host-a froze after the check: its lease ran out
+    assert SchedulerLease(runtime.session_factory, "host-b:2", timedelta(seconds=30)).try_acquire(clock.now())
+    calls = []
+    assert run_recorded(runtime, "settle_daily", slot, lambda: calls.append("a") or {}, "host-a:1") is None
+    assert calls == [] and job_runs(runtime) == []
+    assert run_recorded(runtime, "settle_daily", slot, lambda: calls.append("b") or {}, "host-b:2") == {}
+    assert calls == ["b"] and [(r.status, r.owner) for r in job_runs(runtime)] == [("succeeded", "host-b:2")]
 
 
 def test_a_new_leader_abandons_runs_left_running_and_runs_those_jobs_at_once(runtime, clock):
@@ -272,6 +287,7 @@ def test_jobs_runs_lists_recent_runs_newest_first_with_their_summaries(runtime, 
                                (5, "ingest_blocks", lambda: {"added_blocks": 3, "tip_height": 870001}),
                                (10, "publish_fixings", lambda: {"published": 0})):
         clock.set(datetime(2026, 11, 1, 0, minutes, tzinfo=timezone.utc))
+        assert SchedulerLease(runtime.session_factory, "host-a:1", timedelta(seconds=30)).try_acquire(clock.now())
         run_recorded(runtime, job, slot_of(clock.now(), 300), work, "host-a:1")
     environment = {"HASHEDGE_DATABASE_URL": runtime.settings.database_url,
                    "HASHEDGE_INSTANCE_DIR": str(runtime.settings.instance_dir), "PATH": "/usr/bin:/bin"}

@@ -48,8 +48,10 @@ class JobRunRepository:
     def _believed_running(self, owner: str | None, now: datetime) -> bool:
         """A run without an owner (started by hand) is believed until a leader abandons it; an
         owned run while its owner holds a fresh lease."""
-        if owner is None:
-            return True
+        return owner is None or self.leads(owner, now)
+
+    def leads(self, owner: str, now: datetime) -> bool:
+        """Whether ``owner`` holds the scheduler lease, fresh at ``now``."""
         lease = self.session.get(SchedulerLeaseRow, SCHEDULER_LEASE)
         return lease is not None and lease.holder == owner and lease.expires_at >= now
 
