@@ -23,8 +23,9 @@ SQLITE_CHECK_S = 0.0005
 
 
 class InboxSignal:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, sqlite_check_s: float = SQLITE_CHECK_S):
         self._engine = engine
+        self._check_s = sqlite_check_s
         self._postgres = engine.dialect.name == "postgresql"
         self._connection = None
         self._version = None
@@ -71,7 +72,7 @@ class InboxSignal:
             while time.monotonic() < deadline:
                 if self._version is not None and self._sqlite_version() != self._version:
                     return True
-                time.sleep(SQLITE_CHECK_S)
+                time.sleep(self._check_s)
         except Exception:
             log.warning("inbox signal lost; the engine waits its interval", exc_info=True)
             self.close()

@@ -45,6 +45,7 @@ LEASE_TTL = timedelta(seconds=15)
 RETRY_PAUSE_S = 1.0  # after the database failed a step (it stays pending; ``process_batch``)
 IDLE_WAIT_S = 0.050  # at most, when the inbox is empty: a new request wakes it (InboxSignal)
 MAX_LEASE_NAME = 64
+WATCH_CHECK_S = 0.005
 CLAIM_MARGIN_S = 0.5  # a socket request is not claimed this close to its submitter's deadline
 
 log = logging.getLogger(__name__)
@@ -199,8 +200,9 @@ class EngineProcess:
         self._arrived.set()
 
     def _watch_inbox(self) -> None:
-        """Wake the loop when the inbox may have grown (requests appended without the socket)."""
-        signal = InboxSignal(self.runtime.engine)
+        """Wake the loop when the inbox may have grown (requests appended without the socket, the
+        fallback: on SQLite checked every 5 ms rather than 0.5, a thread beside the loop)."""
+        signal = InboxSignal(self.runtime.engine, sqlite_check_s=WATCH_CHECK_S)
         try:
             signal.arm()
             while self._serving.is_set():
