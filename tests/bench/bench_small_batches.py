@@ -1,0 +1,119 @@
+"""Benchmark of the engine's small batches on the load test's market (a script, not a test).
+
+    .venv/bin/python tests/bench/bench_small_batches.py [--sizes 1,8,32] [--batches 20]
+        [--backends sqlite,postgresql]
+
+An engine fed at 200 orders/s forms batches of a few dozen orders, spread over every listed
+contract and every placing account: there the batch's fixed reads weigh more than in the
+throughput figure (batches of 500). For each backend (PostgreSQL needs
+HASHEDGE_TEST_POSTGRES_URL), on a database prepared as ``load_test.py`` prepares it (the demo's
+24 listed contracts with marks, two makers quoting 5 levels a side, takers holding positions in
+all of them), batches of each size of limit orders from accounts 10-19 at prices around the mark
+(about half cross) are appended to the inbox and executed by ``exchange_engine.process_batch``:
+the median and best time per batch, per order, and the SQL statements per batch. The first two
+batches of each size warm the process (SQLAlchemy compiles a statement shape once) and are not
+counted. The load average is printed with each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import load_test  # noqa: E402  (the load test's market)
+from sqlalchemy import event  # noqa: E402
+
+from hashedge.bootstrap import bootstrap  # noqa: E402
+from hashedge.config import load_settings  # noqa: E402
+from hashedge.services import exchange_engine, order_inbox  # noqa: E402
+
+WARM_UP_BATCHES = 2
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure(url: str, instance: Path, sizes: list[int], batches: int) -> None:
+    prepared_path = instance / "prepared.json"
+    load_test.prepare_database(url, str(instance), str(prepared_path))
+    prepared = json.loads(prepared_path.read_text())
+    runtime = bootstrap(load_settings({"HASHEDGE_DATABASE_URL": url, "HASHEDGE_INSTANCE_DIR": str(instance)},
+                                      secret_key="bench"))
+    statements = [0]
+    event.listen(runtime.engine, "before_cursor_execute", lambda *_: statements.__setitem__(0, statements[0] + 1))
+    with runtime.uow() as uow:
+        names = uow.accounts.names()
+    placing = sorted(i for i, name in names.items() if name in {f"load-{n}" for n in range(
+        load_test.READERS, load_test.ACCOUNTS)})
+    books = [(s["symbol"], Decimal(s["tick"]), Decimal(s["base"])) for s in prepared["symbols"]]
+    for size in sizes:
+        times_ms, counts = [], []
+        for n in range(WARM_UP_BATCHES + batches):
+            draw = random.Random(f"{size}:{n}")
+            for i in range(size):
+                symbol, tick, base = books[draw.randrange(len(books))]
+                order_inbox.enqueue_order(runtime.uow(), runtime.clock, placing[i % len(placing)], instrument=symbol,
+                                          side=draw.choice(("buy", "sell")), order_type="limit",
+                                          quantity=draw.randint(1, 3),
+                                          price=str(base + draw.randint(-load_test.BOOK_LEVELS,
+                                                                        load_test.BOOK_LEVELS) * tick))
+            statements[0] = 0
+            started = time.perf_counter()
+            report = exchange_engine.process_batch(runtime.uow, runtime.clock, batch_size=size)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            assert report.answered == size, report
+            if n >= WARM_UP_BATCHES:
+                times_ms.append(elapsed_ms)
+                counts.append(statements[0])
+        median = statistics.median(times_ms)
+        print(f"  batches of {size:3d}: median {median:7.1f} ms ({median / size:5.2f} ms an order), best "
+              f"{min(times_ms):7.1f} ms, {statistics.median(counts):.0f} statements a batch "
+              f"({len(times_ms)} batches; load {load()})", flush=True)
+    runtime.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,8,32", help="batch sizes, comma-separated")
+    parser.add_argument("--batches", type=int, default=20, help="measured batches per size")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    for backend in args.backends.split(","):
+        instance = Path(tempfile.mkdtemp(prefix=f"bench-small-{backend}-"))
+        try:
+            if backend == "sqlite":
+                url = f"sqlite:///{instance / 'bench.sqlite'}"
+                print(f"sqlite (load {load()})", flush=True)
+                measure(url, instance, sizes, args.batches)
+            else:
+                admin = os.environ.get("HASHEDGE_TEST_POSTGRES_URL")
+                if not admin:
+                    print("postgresql: skipped (set HASHEDGE_TEST_POSTGRES_URL)")
+                    continue
+                name = f"bench_small_{uuid.uuid4().hex[:8]}"
+                url = load_test._postgres_database(admin, "create", name)
+                try:
+                    print(f"postgresql (load {load()})", flush=True)
+                    measure(url, instance, sizes, args.batches)
+                finally:
+                    load_test._postgres_database(admin, "drop", name)
+        finally:
+            shutil.rmtree(instance, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
