@@ -13,7 +13,7 @@ from pathlib import Path
 
 SCRIPTS = ["bench_indices.py", "bench_platform.py", "bench_pricing.py", "bench_margin.py", "bench_matching.py",
            "bench_ledger.py", "bench_liquidation.py", "bench_order_path.py", "bench_backstop.py",
-           "bench_governance.py", "bench_protection.py"]
+           "bench_governance.py", "bench_protection.py", "bench_small_batches.py", "bench_order_request_cpu.py"]
 
 
 def main() -> int:
