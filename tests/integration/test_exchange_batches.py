@@ -165,6 +165,26 @@ def test_a_batch_reaches_as_deep_into_the_book_as_its_orders_fill(runtime, twin)
     assert stored_state(runtime) == stored_state(twin)
 
 
+def test_a_batchs_own_resting_orders_at_the_front_of_the_book_do_not_count_towards_its_prefix(runtime, twin):
+    """Twenty asks of an account that buys in the batch lead the book, another account's follow:
+    self-trade prevention cancels the first twenty instead of filling them, so the prefix must
+    read past them (more than its first rows) to the asks the buy can fill."""
+    ids = market(runtime, 6)
+    assert market(twin, 6) == ids
+    seller, own = ids[2], ids[4]
+    asks = [OrderRequest(n, own, SYMBOLS[0], "sell", "limit", 1, str(MARK)) for n in range(20)] + [
+        OrderRequest(20 + n, seller, SYMBOLS[0], "sell", "limit", 1, str(MARK + 10)) for n in range(10)]
+    for request in asks:
+        direct(twin, request)
+    execute_batch(runtime.uow(), runtime.clock, asks)
+    buy = [OrderRequest(100, own, SYMBOLS[0], "buy", "ioc", 5, str(MARK + 10))]
+    one_by_one = [outcome_view(direct(twin, r)) for r in buy]
+    batched = [outcome_view(o) for o in execute_batch(runtime.uow(), runtime.clock, buy)]
+    assert batched == one_by_one
+    assert batched[0][6] == 5  # filled from the other account's asks, its own twenty cancelled
+    assert stored_state(runtime) == stored_state(twin)
+
+
 def test_a_batchs_statements_do_not_grow_with_the_queue_or_the_accounts_resting_orders(runtime):
     """Twenty orders in one batch: the same statements against a queue of 30 or 300 resting asks
     at the crossing price, and from an account with 1 or 120 resting orders."""
