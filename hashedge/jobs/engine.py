@@ -12,9 +12,10 @@ rest on it: the inbox's exactly-once guard holds whatever runs (ORDER_PATH.md).
 With a ``socket_path`` the leading engine also listens on a local socket
 (``adapters.engine_socket``): each step first claims and executes the requests that came over it
 in one transaction (``exchange_engine.execute_handed``) and replies to their submitters, then
-executes the inbox's next batch of pending requests. Requests for another group's instruments are claimed and
-answered with their inbox id (their engine executes them). A request past its submitter's
-deadline is not claimed (the submitter abandons its token). ORDER_PATH.md, "The engine's socket".
+executes the inbox's next batch of pending requests. Requests for another group's instruments
+are claimed and answered with their inbox id (their engine executes them). A request past its
+submitter's deadline is not claimed (the submitter abandons its token). ORDER_PATH.md, "The
+engine's socket".
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ LEASE_TTL = timedelta(seconds=15)
 RETRY_PAUSE_S = 1.0  # after the database failed a step (it stays pending; ``process_batch``)
 IDLE_WAIT_S = 0.050  # at most, when the inbox is empty: a new request wakes it (InboxSignal)
 MAX_LEASE_NAME = 64
-WATCH_CHECK_S = 0.005
+WATCH_CHECK_S = 0.005  # socket mode: how often the inbox watcher reads SQLite's data_version
 CLAIM_MARGIN_S = 0.5  # a socket request is not claimed this close to its submitter's deadline
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class EngineProcess:
                 if signal is not None:
                     signal.arm()
                 self._arrived.clear()
-                claimed = self._claim_arrivals() if server is not None else 0
+                claimed = self._take_arrivals() if server is not None else 0
                 try:
                     report = process_batch(self.runtime.uow, self.runtime.clock, batch_size=self.batch_size,
                                            instruments=self.instruments)
@@ -212,7 +213,9 @@ class EngineProcess:
         finally:
             signal.close()
 
-    def _claim_arrivals(self) -> int:
+    def _take_arrivals(self) -> int:
+        """Claim and execute (or, for another group, claim) the socket requests that arrived;
+        how many were claimed."""
         arrivals: list[tuple[Peer, dict]] = []
         while len(arrivals) < self.batch_size:
             try:

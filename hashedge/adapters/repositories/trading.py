@@ -503,7 +503,8 @@ class OrderRepository:
         buying = want.side == "sell"  # the orders loaded are met by buys
         condition = (c.instrument == want.instrument) & (c.side == want.side)
         if want.crossed_by_ticks is not None:
-            condition &= (c.price_ticks <= want.crossed_by_ticks) if buying else (c.price_ticks >= want.crossed_by_ticks)
+            bound = want.crossed_by_ticks
+            condition &= (c.price_ticks <= bound) if buying else (c.price_ticks >= bound)
         query = select(OrderRow.__table__).where(condition, _RESTING_CONDITION)
         if after is not None:
             last_ticks, last_sequence = after
