@@ -23,7 +23,9 @@ worker_class = "gthread"
 threads = int(os.environ.get("HASHEDGE_WEB_THREADS", 32 if _INBOX else 4))
 if _INBOX and os.environ.get("HASHEDGE_ENGINE_BESIDE_WEB", "1") != "0" and not os.environ.get("HASHEDGE_ENGINE_SOCKET"):
     _socket = os.path.join(os.path.abspath(os.environ.get("HASHEDGE_INSTANCE_DIR") or "instance"), "engine.sock")
-    if len(os.fsencode(_socket)) > 100:  # too long for a Unix socket: a private temporary folder
+    from hashedge.adapters.engine_socket import MAX_SOCKET_PATH_BYTES
+
+    if len(os.fsencode(_socket)) > MAX_SOCKET_PATH_BYTES:  # too long for a Unix socket: a private temporary folder
         _socket = os.path.join(tempfile.mkdtemp(prefix="hashedge-"), "engine.sock")
     os.environ["HASHEDGE_ENGINE_SOCKET"] = _socket  # read by the workers and the engine alike
 timeout = 30

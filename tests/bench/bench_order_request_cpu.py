@@ -15,7 +15,6 @@ gunicorn's own cost per request is not in these figures.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 import tempfile
 import time
@@ -69,7 +68,7 @@ def main() -> None:
         ledger.deposit(runtime.uow(), runtime.clock, account.id, 10**10, "bench-seed")
         placed = trading.place_order(runtime.uow(), runtime.clock, account.id, instrument=SYMBOL, side="buy",
                                      order_type="limit", quantity=1, price=Decimal(49990))
-        app = create_app(dataclasses.replace(runtime))
+        app = create_app(runtime)
         app.extensions["hashedge_engine_handoff"] = CannedEngine(order_inbox.encode_outcome(placed))
         client = app.test_client()
         headers = {"Authorization": f"Bearer {key}"}

@@ -47,6 +47,11 @@ class TokenRequest:
     request: dict
 
 
+def _token_row(request: TokenRequest, status: str, at: datetime) -> dict:
+    return {"token": request.token, "account_id": request.account_id, "instrument": request.instrument,
+            "request": json.dumps(request.request, separators=(",", ":")), "status": status, "received_at": at}
+
+
 class StaleClaim(Exception):
     """Fewer pending rows were marked done than the batch executed: another engine or an abandon
     got there first. Raised inside the batch's transaction, so the batch rolls back whole."""
@@ -74,9 +79,7 @@ class OrderInboxRepository:
         this transaction, then finds the row)."""
         if not requests:
             return {}
-        rows = [{"token": r.token, "account_id": r.account_id, "instrument": r.instrument,
-                 "request": json.dumps(r.request, separators=(",", ":")), "status": "pending",
-                 "received_at": received_at} for r in requests]
+        rows = [_token_row(r, "pending", received_at) for r in requests]
         claimed = self.session.execute(
             self._insert_new_token().returning(_TABLE.c.id, _TABLE.c.token), rows).all()
         return {row.token: int(row.id) for row in claimed}
@@ -85,10 +88,9 @@ class OrderInboxRepository:
         """Give up a socket request the engine may not have claimed: True if this inserted its
         row as ``abandoned`` (the engine's claim will then find the token taken and never execute
         it); False if the engine claimed it first (read its row with ``state_by_token``)."""
-        return self.session.execute(self._insert_new_token().returning(_TABLE.c.id), {
-            "token": request.token, "account_id": request.account_id, "instrument": request.instrument,
-            "request": json.dumps(request.request, separators=(",", ":")), "status": "abandoned",
-            "received_at": at, "done_at": at}).first() is not None  # rowcount is not portable here
+        return self.session.execute(self._insert_new_token().returning(_TABLE.c.id),
+                                    _token_row(request, "abandoned", at) | {"done_at": at}
+                                    ).first() is not None  # rowcount is not portable here
 
     def state_by_token(self, token: str) -> InboxState | None:
         row = self.session.execute(select(_TABLE.c.id, _TABLE.c.status, _TABLE.c.outcome)

@@ -204,6 +204,18 @@ def _next_power_of_two(n: int) -> int:
     return 1 << (n - 1).bit_length()
 
 
+def _side_in_priority(instrument, side: str, bound):
+    """The resting orders on ``side`` of ``instrument`` that orders on the other side priced at
+    ``bound`` ticks (None: any price) can meet, in price-time priority (values or bound
+    parameters)."""
+    c = OrderRow.__table__.c
+    buying = side == "sell"  # the orders read are met by buys
+    query = select(OrderRow.__table__).where(c.instrument == instrument, c.side == side, _RESTING_CONDITION)
+    if bound is not None:
+        query = query.where((c.price_ticks <= bound) if buying else (c.price_ticks >= bound))
+    return query.order_by(c.price_ticks.asc() if buying else c.price_ticks.desc(), c.sequence.asc())
+
+
 @functools.lru_cache(maxsize=64)
 def _first_rows_statement(sells: int, buys: int):
     """The first rows in priority of ``sells`` sell sides and ``buys`` buy sides, each a bound
@@ -213,13 +225,9 @@ def _first_rows_statement(sells: int, buys: int):
     c = OrderRow.__table__.c
     parts = []
     for side, count in (("sell", sells), ("buy", buys)):
-        buying = side == "sell"  # the orders read are met by buys
         for k in range(count):
-            bound = bindparam(f"{side}_t{k}", type_=c.price_ticks.type)
-            query = select(OrderRow.__table__).where(
-                c.instrument == bindparam(f"{side}_i{k}", type_=c.instrument.type), c.side == side,
-                _RESTING_CONDITION, (c.price_ticks <= bound) if buying else (c.price_ticks >= bound))
-            query = query.order_by(c.price_ticks.asc() if buying else c.price_ticks.desc(), c.sequence.asc())
+            query = _side_in_priority(bindparam(f"{side}_i{k}", type_=c.instrument.type), side,
+                                      bindparam(f"{side}_t{k}", type_=c.price_ticks.type))
             parts.append(query.limit(_FIRST_PREFIX_ROWS).subquery().select())
     return union_all(*parts) if len(parts) > 1 else parts[0]
 
@@ -499,18 +507,13 @@ class OrderRepository:
         return _first_rows_statement(counts["sell"], counts["buy"]), values
 
     def _prefix_query(self, want: _PrefixWant, after: tuple[int, int] | None):
-        c = OrderRow.__table__.c
-        buying = want.side == "sell"  # the orders loaded are met by buys
-        condition = (c.instrument == want.instrument) & (c.side == want.side)
-        if want.crossed_by_ticks is not None:
-            bound = want.crossed_by_ticks
-            condition &= (c.price_ticks <= bound) if buying else (c.price_ticks >= bound)
-        query = select(OrderRow.__table__).where(condition, _RESTING_CONDITION)
+        query = _side_in_priority(want.instrument, want.side, want.crossed_by_ticks)
         if after is not None:
+            c = OrderRow.__table__.c
             last_ticks, last_sequence = after
-            beyond = c.price_ticks > last_ticks if buying else c.price_ticks < last_ticks
+            beyond = c.price_ticks > last_ticks if want.side == "sell" else c.price_ticks < last_ticks
             query = query.where(beyond | ((c.price_ticks == last_ticks) & (c.sequence > last_sequence)))
-        return query.order_by(c.price_ticks.asc() if buying else c.price_ticks.desc(), c.sequence.asc())
+        return query
 
     def _prefix_from(self, want: _PrefixWant, takers: set[int], found: list[Order], rows: list | None,
                      batch: int) -> list[Order]:
