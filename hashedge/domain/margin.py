@@ -234,20 +234,24 @@ class MarginMemo:
     they depend on: a position, its mark and its contract; an instrument's working orders, the
     position held in it, its mark and its contract. An account's margin is a sum of such
     per-position and per-instrument terms, so a check after a change recomputes only the terms
-    that changed, with the same integers. The matching engine keeps one across its batches
-    (``services.exchange``); ``using`` starts it afresh when the parameters change, and it forgets
-    everything past ``max_entries``."""
+    that changed, with the same integers. A memo is tied to the parameters it was made for and
+    never reset: ``using`` returns it while it serves those parameters and has room, else a fresh
+    memo, so a batch still holding the old one (another thread, other parameters) keeps reading
+    and writing terms of its own parameters only. The matching engine keeps one across its batches
+    (``services.exchange.SharedMarginMemo``)."""
 
-    def __init__(self, max_entries: int = 200_000):
+    def __init__(self, params: RiskParameters | None = None, *, max_entries: int = 200_000):
         self.max_entries = max_entries
-        self.params: RiskParameters | None = None
+        self.params = params
         self.positions: dict[tuple, tuple[int, int, int]] = {}
         self.instrument_orders: dict[tuple, int] = {}
 
     def using(self, params: RiskParameters) -> MarginMemo:
-        if params is not self.params or len(self.positions) + len(self.instrument_orders) > self.max_entries:
-            self.params, self.positions, self.instrument_orders = params, {}, {}
-        return self
+        """This memo for ``params`` if it serves them and is not past ``max_entries``, else a new
+        empty one for them."""
+        if params is self.params and len(self.positions) + len(self.instrument_orders) <= self.max_entries:
+            return self
+        return MarginMemo(params, max_entries=self.max_entries)
 
     def serves(self, params: RiskParameters) -> bool:
         return params is self.params

@@ -29,6 +29,7 @@ their final states, the makers, the trades, the positions, every ledger entry in
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -162,9 +163,24 @@ class _Account:
             self.orders.pop(after.order_id, None)
 
 
-# Margin terms by value (domain.margin.MarginMemo), kept across batches: an account's positions
-# and orders in the instruments a batch does not touch give the same terms as in the last one.
-_MARGIN_MEMO = MarginMemo()
+class SharedMarginMemo:
+    """The process's margin memo (``domain.margin.MarginMemo``), kept across batches: an
+    account's positions and orders in the instruments a batch does not touch give the same terms
+    as in the last one. ``using`` swaps in a new memo when the parameters change or it is full;
+    a batch keeps the memo it was given, so one that started under other parameters never sees
+    this batch's terms."""
+
+    def __init__(self) -> None:
+        self._memo = MarginMemo()
+        self._lock = threading.Lock()
+
+    def using(self, params: RiskParameters) -> MarginMemo:
+        with self._lock:
+            self._memo = self._memo.using(params)
+            return self._memo
+
+
+_MARGIN_MEMO = SharedMarginMemo()
 
 
 class _Batch:

@@ -1,6 +1,7 @@
 """The margin memo gives the check and the account's margin the integers they have without it:
-one memo reused across every example (different accounts, marks, orders) and a change of the
-risk parameters that starts it afresh."""
+one memo reused across every example (different accounts, marks, orders), a change of the risk
+parameters that gives a fresh memo, and a memo still held under the old parameters that never
+sees the new ones' terms."""
 
 from dataclasses import replace
 from decimal import Decimal
@@ -10,12 +11,13 @@ from hypothesis import strategies as st
 
 from hashedge.domain.margin import AccountState, MarginMemo, account_margin, pre_trade_check
 from hashedge.domain.parameters import RiskParameters
+from hashedge.services.exchange import SharedMarginMemo
 from test_order_levels import SPEC_LIST, near_mark, resting_orders, summed
 from tests.hypothesis_profiles import examples
 from trading_builders import DIFF, HP, MARKS, SPECS, order, position
 
 PARAMS = RiskParameters()
-MEMO = MarginMemo()  # shared by every example: a stale entry would answer a later one wrongly
+MEMO = MarginMemo(PARAMS)  # shared by every example: a stale entry would answer a later one wrongly
 
 
 @settings(max_examples=examples(400), deadline=None)
@@ -33,6 +35,7 @@ def test_a_check_with_the_memo_is_the_check_without_it(orders, sum_them, collate
     traded = replace(state, positions=[position("alice", HP, held_hp + 1, "45010"),
                                        *(p for p in positions if p.instrument_id != HP.symbol)])
     memo = MEMO.using(PARAMS)
+    assert memo is MEMO  # not full: the one memo answers every example
     for _twice in range(2):  # the second time every term comes from the memo
         for account in (state, traded):  # the same orders with another position: other terms
             assert pre_trade_check(account, new, marks, PARAMS, specs=SPECS, memo=memo) == pre_trade_check(
@@ -41,19 +44,38 @@ def test_a_check_with_the_memo_is_the_check_without_it(orders, sum_them, collate
                 account, marks, PARAMS, specs=SPECS)
 
 
-def test_other_parameters_start_the_memo_afresh_and_are_never_answered_from_it():
+def test_other_parameters_get_a_fresh_memo_and_are_never_answered_from_the_old_one():
     state = AccountState(account_id="alice", collateral_sats=10**9,
                          positions=[position("alice", HP, 7, "45010")],
                          open_orders=[order("alice", HP, "buy", 5, "44990")])
-    memo = MarginMemo()
-    before = account_margin(state, MARKS, PARAMS, specs=SPECS, memo=memo.using(PARAMS))
+    memo = MarginMemo().using(PARAMS)
+    before = account_margin(state, MARKS, PARAMS, specs=SPECS, memo=memo)
     assert memo.positions and memo.instrument_orders
     stricter = replace(PARAMS, taker_fee_bps=PARAMS.taker_fee_bps + Decimal(7))
     assert account_margin(state, MARKS, stricter, specs=SPECS, memo=memo) == account_margin(
         state, MARKS, stricter, specs=SPECS)  # a memo of other parameters is not used
-    assert account_margin(state, MARKS, stricter, specs=SPECS, memo=memo.using(stricter)) != before
-    assert memo.params is stricter
+    fresh = memo.using(stricter)
+    assert fresh is not memo and fresh.params is stricter and not fresh.positions
+    assert account_margin(state, MARKS, stricter, specs=SPECS, memo=fresh) != before
+    # the old memo, still held by a batch under the old parameters, kept its own terms only
+    assert memo.params is PARAMS and account_margin(state, MARKS, PARAMS, specs=SPECS, memo=memo) == before
     small = MarginMemo(max_entries=1).using(PARAMS)
     account_margin(state, MARKS, PARAMS, specs=SPECS, memo=small)
     assert len(small.positions) + len(small.instrument_orders) == 2
-    assert not small.using(PARAMS).positions  # past its size it forgets everything
+    assert not small.using(PARAMS).positions  # past its size: a new, empty memo
+
+
+def test_the_engines_shared_memo_swaps_and_never_resets_one_a_batch_holds():
+    shared = SharedMarginMemo()
+    first = shared.using(PARAMS)
+    assert shared.using(PARAMS) is first
+    state = AccountState(account_id="alice", collateral_sats=10**9,
+                         positions=[position("alice", HP, 7, "45010")],
+                         open_orders=[order("alice", HP, "buy", 5, "44990")])
+    terms = account_margin(state, MARKS, PARAMS, specs=SPECS, memo=first)
+    held = dict(first.positions), dict(first.instrument_orders)
+    stricter = replace(PARAMS, taker_fee_bps=PARAMS.taker_fee_bps + Decimal(7))
+    second = shared.using(stricter)  # another batch, after a governance change
+    account_margin(state, MARKS, stricter, specs=SPECS, memo=second)
+    assert second is not first and (dict(first.positions), dict(first.instrument_orders)) == held
+    assert account_margin(state, MARKS, PARAMS, specs=SPECS, memo=first) == terms
