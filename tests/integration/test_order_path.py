@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, event, text
 
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.domain.margin import order_margin_sats, pre_trade_check
+from hashedge.adapters.repositories import trading as repositories_trading
+from hashedge.domain.order_levels import summing_bounds
 from hashedge.domain.orders import Order, Side
 from hashedge.services import accounts, ledger, trading
 from hashedge.services.margin import account_state, marks_and_specs, order_check_state, risk_parameters
@@ -96,6 +98,36 @@ def test_an_order_from_an_account_with_more_resting_orders_sends_the_same_statem
     with runtime.uow() as uow:  # the check reads one sum for them all, not 60 orders
         state, _, _ = order_check_state(uow, holder, SYMBOL, risk_parameters())
         assert [o.remaining_quantity for o in state.open_orders] == [61]
+
+
+def test_the_sums_over_instruments_rounded_up_to_a_power_of_two_are_each_instruments_own(runtime):
+    """Three instruments are summed in four slots (a spare slot matches no order) and give what
+    each instrument summed alone gives; three and four instruments share one statement shape."""
+    holder, other, _ = market(runtime)
+    third = hashprice_monthly(2027, 2)
+    with runtime.uow() as uow:
+        uow.instruments.add(third, runtime.clock.now())
+        uow.marks.add(third.symbol, runtime.clock.now(), MARK, "model", MARK)
+        uow.commit()
+    symbols = (SYMBOL, OTHER, third.symbol)
+    for n, symbol in enumerate(symbols):
+        place(runtime, holder, "buy", 2 + n, 49000 + n, symbol)
+        place(runtime, holder, "sell", 5 + n, 51000 + n, symbol)
+        place(runtime, other, "buy", 1, 49500, symbol)  # another account's: never in the holder's sums
+    params = risk_parameters()
+    with runtime.uow() as uow:
+        specs = uow.instruments.specs(set(symbols))
+        bounds = {s: summing_bounds(specs[s], MARK, params.taker_fee_bps) for s in symbols}
+        alone = {s: uow.orders.resting_totals_of(int(holder), {s: bounds[s]}) for s in symbols}
+        repositories_trading._totals_statements.cache_clear()
+        together = uow.orders.resting_totals_of(int(holder), bounds)
+        uow.orders.resting_totals_of(int(holder), bounds | {"HP-2027-03": bounds[SYMBOL]})  # four instruments
+        assert repositories_trading._totals_statements.cache_info().currsize == 1  # one shape: four slots
+        of_accounts = uow.orders.resting_totals_of_accounts([int(holder), int(other)], bounds)
+    assert sorted(together[0]) == sorted(t for s in symbols for t in alone[s][0]) and len(together[0]) == 6
+    assert not together[1] and sorted(of_accounts[str(holder)][0]) == sorted(together[0])
+    assert [(s, side, q) for s, side, q, _ in sorted(of_accounts[str(other)][0])] == [
+        (s, "buy", 1) for s in sorted(symbols)]
 
 
 def test_the_databases_sums_decide_as_every_order_does(runtime):

@@ -163,10 +163,13 @@ def _order_values(order: Order, style: str, idempotency_key: str | None, at: dat
 
 @functools.lru_cache(maxsize=128)
 def _totals_statements(instruments: int, accounts: bool = False):
-    """``OrderRepository.resting_totals_of``'s two statements for that many instruments, built
-    once per number of instruments (and compiled once by SQLAlchemy's cache): bound parameters
-    per instrument, so only the values change from order to order. ``accounts``: for a list of
-    accounts (``resting_totals_of_accounts``), the sums per account too."""
+    """``OrderRepository.resting_totals_of``'s two statements for that many instrument slots,
+    built once per number of slots (and compiled once by SQLAlchemy's cache): bound parameters
+    per slot, so only the values change from order to order. Callers round the number of
+    instruments up to a power of two (``_bound_values`` fills the spare slots with a symbol no
+    order has), so a venue of a few hundred contracts compiles a handful of shapes, not one per
+    count. ``accounts``: for a list of accounts (``resting_totals_of_accounts``), the sums per
+    account too."""
     table = OrderRow.__table__
     c = table.c
     remaining = c.quantity - c.filled_quantity
@@ -188,9 +191,19 @@ def _totals_statements(instruments: int, accounts: bool = False):
             .group_by(*keys), select(table).where(*base, not_(summed)))
 
 
+_NO_SYMBOL = ""  # a spare slot's instrument: no order has it (symbols are never empty)
+
+
+def _totals_slots(instruments: int) -> int:
+    return _next_power_of_two(instruments) if instruments else 0
+
+
 def _bound_values(bounds: dict[str, tuple[int, int, int, Fraction]]) -> dict:
+    """The bound values of ``_totals_statements(_totals_slots(len(bounds)))``: each instrument's
+    bounds, then spare slots that match no order."""
     values = {}
-    for i, (symbol, (highest_buy, lowest_sell, highest, fee)) in enumerate(sorted(bounds.items())):
+    spare = [(_NO_SYMBOL, (0, 0, 0, Fraction(0)))] * (_totals_slots(len(bounds)) - len(bounds))
+    for i, (symbol, (highest_buy, lowest_sell, highest, fee)) in enumerate([*sorted(bounds.items()), *spare]):
         values |= {f"s{i}": symbol, f"hb{i}": highest_buy, f"ls{i}": lowest_sell, f"hi{i}": highest,
                    f"n{i}": fee.numerator, f"d{i}": fee.denominator, f"d1{i}": fee.denominator - 1}
     return values
@@ -560,7 +573,7 @@ class OrderRepository:
         at the order's price)``, that fee ``ceil(ticks x fee per tick)`` in integers. Every other
         resting order (another instrument, priced through the mark) comes back as itself.
         ``except_order`` leaves one order out of both."""
-        summed, each = _totals_statements(len(bounds))
+        summed, each = _totals_statements(_totals_slots(len(bounds)))
         values = _bound_values(bounds) | {"account_id": account_id, "except_order": except_order or ""}
         totals = [] if not bounds else [
             (instrument, side, int(quantity), int(fee_sats))
@@ -575,7 +588,7 @@ class OrderRepository:
         found: dict[str, tuple[list, list]] = {str(a): ([], []) for a in ids}
         if not ids:
             return found
-        summed, each = _totals_statements(len(bounds), accounts=True)
+        summed, each = _totals_statements(_totals_slots(len(bounds)), accounts=True)
         values = _bound_values(bounds) | {"account_ids": ids, "except_order": ""}
         if bounds:
             for account_id, instrument, side, quantity, fee_sats in self.session.execute(summed, values):
