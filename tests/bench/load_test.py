@@ -11,7 +11,11 @@ orders per contract and some positions), starts gunicorn with ``deploy/gunicorn.
 loopback port, and sends each scenario at a constant arrival rate (open loop: request i is due at
 start + i / rate whatever happened to the earlier ones, and its latency is counted from when it was
 due, so a server that falls behind shows it). It prints p50, p99 and max latency and the errors
-(any status other than the expected one, a failed connection, or no answer within ``--timeout``).
+(any status other than the expected one, a failed connection, or no answer within ``--timeout``),
+and the server's own share: p50 and p99 of the time gunicorn took for the measured requests, from
+the request read to the response written (its access log's request time; each request carries an
+``X-Load-Test`` header naming it). What the client saw beyond that is queueing before a worker
+thread read the request.
 Between scenarios it waits until the server has drained what an overloaded scenario left queued.
 Reads use accounts 0-9 and orders are placed by accounts 10-19, so repeated runs read the same
 accounts whatever the order scenario added to the books.
@@ -30,10 +34,10 @@ HashEdge's own dependencies and gunicorn.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
-import queue
 import random
 import signal
 import socket
@@ -41,7 +45,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -49,6 +52,7 @@ from pathlib import Path
 from typing import Callable
 
 REPOSITORY = Path(__file__).resolve().parents[2]
+SERVER_TIME_MARK = "load-test-request"  # the access-log lines the server times are read from
 SCENARIOS = ("indices", "instruments", "book", "account", "positions", "orders", "place_order")
 ACCOUNTS = 20
 READERS = 10  # accounts 0-9 are read (0 and 1 make the books, 2-5 hold positions); 10-19 place orders,
@@ -64,8 +68,6 @@ MAX_RATE, MAX_SECONDS = 2000, 120
 def prepare_database(database_url: str, instance_dir: str, output: str) -> None:
     """The demo's data plus accounts with API keys, resting orders and positions; what the load
     needs (keys, symbols, reference prices) goes to ``output`` as JSON."""
-    from decimal import Decimal
-
     from hashedge.bootstrap import bootstrap
     from hashedge.config import load_settings
     from hashedge.services import accounts, demo, instruments, ledger, trading
@@ -135,7 +137,10 @@ class Server:
         self.log_path = instance_dir / "gunicorn.log"
         env = dict(os.environ, PYTHONPATH=str(code), HASHEDGE_DATABASE_URL=database_url,
                    HASHEDGE_INSTANCE_DIR=str(instance_dir), HASHEDGE_SECRET_KEY="load-test-secret",
-                   HASHEDGE_BIND=f"127.0.0.1:{self.port}", HASHEDGE_ORDER_ENGINE=engine)
+                   HASHEDGE_BIND=f"127.0.0.1:{self.port}", HASHEDGE_ORDER_ENGINE=engine,
+                   # the deploy configuration, plus an access-log line per request naming it with its
+                   # time in microseconds (``server_times``)
+                   GUNICORN_CMD_ARGS=f"--access-logformat '{SERVER_TIME_MARK} %({{x-load-test}}i)s %(D)s'")
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(code / "deploy" / "gunicorn.conf.py"),
@@ -177,6 +182,16 @@ class Server:
             time.sleep(0.2)
         return time.monotonic() - started
 
+    def server_times(self, tag: str, first_measured: int) -> list[float]:
+        """gunicorn's time (s) for each measured request of the run ``tag``, sorted."""
+        times = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == SERVER_TIME_MARK and parts[1].startswith(f"{tag}:"):
+                if int(parts[1][len(tag) + 1:]) >= first_measured:
+                    times.append(int(parts[2]) / 1e6)
+        return sorted(times)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # the master stops its workers
@@ -214,12 +229,15 @@ class Result:
     load_before: str
     load_after: str
     error_kinds: dict = field(default_factory=dict)
+    server_p50_ms: float = float("nan")  # gunicorn's own time for the measured requests
+    server_p99_ms: float = float("nan")
 
     def line(self) -> str:
         kinds = ", ".join(f"{k}: {v}" for k, v in sorted(self.error_kinds.items()))
         return (f"  {self.scenario:12s} {self.requests:6d} req  {self.errors:5d} errors  p50 {self.p50_ms:8.1f} ms"
-                f"  p99 {self.p99_ms:8.1f} ms  max {self.max_ms:8.1f} ms  (load {self.load_before} -> "
-                f"{self.load_after}){'  ' + kinds if kinds else ''}")
+                f"  p99 {self.p99_ms:8.1f} ms  max {self.max_ms:8.1f} ms  server p50 {self.server_p50_ms:6.1f}"
+                f" p99 {self.server_p99_ms:6.1f} ms  (load {self.load_before} -> {self.load_after})"
+                f"{'  ' + kinds if kinds else ''}")
 
 
 def _load() -> str:
@@ -233,72 +251,110 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+class _Closed(Exception):
+    """The server closed the connection before a whole response came."""
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """One HTTP/1.1 response off ``reader``: its status and whether the server closes the
+    connection after it (a body by Content-Length or chunked, read and dropped)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name:
+            headers[name.strip().lower()] = value.strip().lower()
+    if "chunked" in headers.get("transfer-encoding", ""):
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            await reader.readexactly(size + 2)
+        await reader.readuntil(b"\r\n")  # no trailers are sent
+    else:
+        await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers.get("connection") == "close"
+
+
+def _request_bytes(request: Request, extra: dict) -> bytes:
+    body = request.body or b""
+    headers = {"Host": "127.0.0.1", **request.headers, **extra, "Content-Length": str(len(body))}
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"{request.method} {request.path} HTTP/1.1\r\n{head}\r\n".encode("latin-1") + body
+
+
 def open_loop(port: int, make: Callable[[int], Request], *, rate: int, seconds: float, warmup: float,
-              timeout: float, threads: int) -> tuple[list[float], dict[str, int], int]:
-    """Send ``make(i)`` at ``start + i / rate``; latencies (s) of the measured requests (due after
-    the warm-up), their error counts by kind, and how many were measured."""
+              timeout: float, connections: int, tag: str = "") -> tuple[list[float], dict[str, int], int]:
+    """Send ``make(i)`` at ``start + i / rate``, with the header ``X-Load-Test: tag:i``, over at
+    most ``connections`` keep-alive connections; latencies (s) of the measured requests (due after
+    the warm-up), their error counts by kind, and how many were measured.
+
+    One asyncio loop in one thread drives every connection: a client of threads would queue
+    behind its own interpreter lock at these rates and report its own delay as the server's."""
+    return asyncio.run(_open_loop(port, make, rate=rate, seconds=seconds, warmup=warmup, timeout=timeout,
+                                  connections=connections, tag=tag))
+
+
+async def _open_loop(port: int, make: Callable[[int], Request], *, rate: int, seconds: float, warmup: float,
+                     timeout: float, connections: int, tag: str) -> tuple[list[float], dict[str, int], int]:
     total = int(rate * (warmup + seconds))
     first_measured = int(rate * warmup)
-    due: queue.Queue = queue.Queue()
+    due: asyncio.Queue = asyncio.Queue()
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    lock = threading.Lock()
 
     def record(i: int, latency: float | None, error: str | None) -> None:
         if i < first_measured:
             return
-        with lock:
-            if error is None:
-                latencies.append(latency)
-            else:
-                errors[error] = errors.get(error, 0) + 1
+        if error is None:
+            latencies.append(latency)
+        else:
+            errors[error] = errors.get(error, 0) + 1
 
-    def worker() -> None:
-        connection = None
-        while (item := due.get()) is not None:
+    async def exchange(stream, request: Request, i: int) -> tuple[int, bool]:
+        reader, writer = stream
+        writer.write(_request_bytes(request, {"X-Load-Test": f"{tag}:{i}"}))
+        await writer.drain()
+        return await _read_response(reader)
+
+    async def connection_loop() -> None:
+        stream = None
+        while (item := await due.get()) is not None:
             i, due_at = item
             if time.monotonic() - due_at > timeout:  # the client fell this far behind: a failure
                 record(i, None, "timeout")
                 continue
             request = make(i)
             try:
-                if connection is None:
-                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-                connection.request(request.method, request.path, body=request.body, headers=request.headers)
-                response = connection.getresponse()
-                response.read()
+                if stream is None:
+                    stream = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+                status, closing = await asyncio.wait_for(exchange(stream, request, i),
+                                                         max(due_at + timeout - time.monotonic(), 0.001))
                 latency = time.monotonic() - due_at
-                if response.status != request.expect:
-                    record(i, None, f"HTTP {response.status}")
-                elif latency > timeout:
-                    record(i, None, "timeout")
+                if status != request.expect:
+                    record(i, None, f"HTTP {status}")
                 else:
                     record(i, latency, None)
-                if response.getheader("Connection", "").lower() == "close":
-                    connection.close()
-                    connection = None
-            except (OSError, http.client.HTTPException) as exc:
-                record(i, None, "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__)
-                if connection is not None:
-                    connection.close()
-                connection = None
-        if connection is not None:
-            connection.close()
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
+                    asyncio.TimeoutError) as exc:
+                record(i, None, "timeout" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__)
+                closing = True
+            if closing and stream is not None:
+                stream[1].close()
+                stream = None
+        if stream is not None:
+            stream[1].close()
 
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
+    tasks = [asyncio.create_task(connection_loop()) for _ in range(connections)]
     start = time.monotonic() + 0.05
     for i in range(total):
         due_at = start + i / rate
         pause = due_at - time.monotonic()
         if pause > 0:
-            time.sleep(pause)
-        due.put((i, due_at))
-    for _ in pool:
-        due.put(None)
-    for thread in pool:
-        thread.join(timeout + 5)
+            await asyncio.sleep(pause)
+        due.put_nowait((i, due_at))
+    for _ in tasks:
+        due.put_nowait(None)
+    await asyncio.gather(*tasks)
     return sorted(latencies), errors, total - first_measured
 
 
@@ -318,7 +374,7 @@ def scenario_requests(name: str, prepared: dict, run_id: str) -> Callable[[int],
     books = [(s["symbol"], Decimal(s["tick"]), Decimal(s["base"])) for s in prepared["symbols"]]
 
     def place(i: int) -> Request:
-        draw = random.Random(f"{run_id}:{i}")  # the same order whatever thread sends it
+        draw = random.Random(f"{run_id}:{i}")  # the same order whatever connection sends it
         symbol, tick, base = books[draw.randrange(len(books))]
         side = draw.choice(("buy", "sell"))
         price = base + draw.randint(-BOOK_LEVELS, BOOK_LEVELS) * tick  # about half cross the spread
@@ -370,18 +426,24 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
                       f"(after {args.warmup:g} s of warm-up)", flush=True)
                 for name in args.scenarios:
                     before = _load()
+                    run_id = uuid.uuid4().hex[:8]
                     latencies, errors, measured = open_loop(
-                        server.port, scenario_requests(name, prepared, f"{uuid.uuid4().hex[:8]}"), rate=args.rate,
-                        seconds=args.seconds, warmup=args.warmup, timeout=args.timeout, threads=args.threads)
-                    result = Result(backend, name, args.rate, args.seconds, measured, sum(errors.values()),
-                                    _percentile(latencies, 0.50) * 1e3, _percentile(latencies, 0.99) * 1e3,
-                                    (latencies[-1] if latencies else float("nan")) * 1e3, before, _load(), errors)
-                    print(result.line(), flush=True)
-                    results.append(result)
+                        server.port, scenario_requests(name, prepared, run_id), rate=args.rate,
+                        seconds=args.seconds, warmup=args.warmup, timeout=args.timeout,
+                        connections=args.connections,
+                        tag=run_id)
+                    after = _load()
                     time.sleep(args.pause)
                     waited = server.drain()
                     if waited > 5:
                         print(f"  (waited {waited:.0f} s for the server to drain)", flush=True)
+                    served = server.server_times(run_id, int(args.rate * args.warmup))  # logged by now
+                    result = Result(backend, name, args.rate, args.seconds, measured, sum(errors.values()),
+                                    _percentile(latencies, 0.50) * 1e3, _percentile(latencies, 0.99) * 1e3,
+                                    (latencies[-1] if latencies else float("nan")) * 1e3, before, after, errors,
+                                    _percentile(served, 0.50) * 1e3, _percentile(served, 0.99) * 1e3)
+                    print(result.line(), flush=True)
+                    results.append(result)
         finally:
             if server is not None:
                 server.stop()
@@ -397,12 +459,15 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
 
 def summary(results: list[Result]) -> None:
     """Median over repeats of each figure, per backend and scenario."""
-    print("\nmedians over runs (p50 / p99 / max in ms, errors summed):")
+    print("\nmedians over runs (p50 / p99 / max as the client saw them, gunicorn's own p50 / p99, in ms;"
+          " errors summed):")
     keys = sorted({(r.backend, r.scenario) for r in results}, key=lambda k: (k[0], SCENARIOS.index(k[1])))
     for backend, scenario in keys:
         runs = [r for r in results if (r.backend, r.scenario) == (backend, scenario)]
         print(f"  {backend:10s} {scenario:12s} runs {len(runs)}  p50 {statistics.median(r.p50_ms for r in runs):8.1f}"
               f"  p99 {statistics.median(r.p99_ms for r in runs):8.1f}  max {statistics.median(r.max_ms for r in runs):8.1f}"
+              f"  server p50 {statistics.median(r.server_p50_ms for r in runs):6.1f}"
+              f" p99 {statistics.median(r.server_p99_ms for r in runs):6.1f}"
               f"  errors {sum(r.errors for r in runs)} of {sum(r.requests for r in runs)}")
 
 
@@ -417,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2, help="unmeasured seconds first (default 2)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of every scenario (default 1)")
     parser.add_argument("--timeout", type=float, default=10, help="seconds before a request is an error")
-    parser.add_argument("--threads", type=int, default=64, help="client connections (default 64)")
+    parser.add_argument("--connections", "--threads", type=int, default=64,
+                        help="client keep-alive connections (default 64), all driven by one asyncio loop")
     parser.add_argument("--pause", type=float, default=3, help="seconds between scenarios (default 3)")
     parser.add_argument("--code", type=Path, default=REPOSITORY, help="checkout to run (default this one)")
     parser.add_argument("--postgres-url", default=os.environ.get("HASHEDGE_TEST_POSTGRES_URL"))
