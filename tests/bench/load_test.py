@@ -288,8 +288,9 @@ def open_loop(port: int, make: Callable[[int], Request], *, rate: int, seconds: 
     most ``connections`` keep-alive connections; latencies (s) of the measured requests (due after
     the warm-up), their error counts by kind, and how many were measured.
 
-    One asyncio loop in one thread drives every connection: a client of threads would queue
-    behind its own interpreter lock at these rates and report its own delay as the server's."""
+    One asyncio loop in one thread drives every connection, so the client adds no queueing of its
+    own between threads; a request that waits is waiting for the server (compare the server's own
+    times, ``Server.server_times``)."""
     return asyncio.run(_open_loop(port, make, rate=rate, seconds=seconds, warmup=warmup, timeout=timeout,
                                   connections=connections, tag=tag))
 
