@@ -72,4 +72,4 @@ def run(ctx: CliContext, instruments: str | None, batch_size: int, once: bool, l
     totals = process.run(once=once)
     click.echo(f"engine stopped: {totals.answered} requests answered in {totals.batches} batches "
                f"({totals.claimed} came over the socket), {totals.poisoned} not executable, "
-               f"{totals.stale} stale claims")
+               f"{totals.stale} stale claims; busy {totals.busy_s:.1f} s ({totals.cpu_s:.1f} s of CPU)")

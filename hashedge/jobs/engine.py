@@ -73,6 +73,8 @@ class EngineTotals:
     poisoned: int = 0
     stale: int = 0
     claimed: int = 0  # requests that came over the socket
+    busy_s: float = 0.0  # wall seconds spent claiming and executing (not waiting for requests)
+    cpu_s: float = 0.0  # the loop thread's CPU seconds in them
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ class EngineProcess:
                 if signal is not None:
                     signal.arm()
                 self._arrived.clear()
+                started, cpu_started = time.monotonic(), time.thread_time()
                 claimed = self._take_arrivals() if server is not None else 0
                 try:
                     report = process_batch(self.runtime.uow, self.runtime.clock, batch_size=self.batch_size,
@@ -156,6 +159,9 @@ class EngineProcess:
                     log.exception("engine step failed in the database; trying again in %.0f s", RETRY_PAUSE_S)
                     self._stop.wait(RETRY_PAUSE_S)
                     continue
+                if claimed or not report.idle:
+                    self.totals.busy_s += time.monotonic() - started
+                    self.totals.cpu_s += time.thread_time() - cpu_started
                 self._reply(report.outcomes)
                 self.totals.batches += not report.idle
                 self.totals.answered += report.answered

@@ -448,6 +448,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
         finally:
             if server is not None:
                 server.stop()
+                for line in server.log_path.read_text(errors="replace").splitlines():
+                    if line.startswith("engine stopped:"):  # its totals over every run on this server
+                        print(f"  {line}", flush=True)
                 if args.keep_logs:
                     args.keep_logs.mkdir(parents=True, exist_ok=True)
                     kept = args.keep_logs / f"gunicorn-{backend}-{time.strftime('%H%M%S')}.log"

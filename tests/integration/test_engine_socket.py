@@ -81,6 +81,8 @@ def test_orders_over_the_socket_get_the_direct_paths_answers(runtime, twin, sock
     ranks_direct, ranks_socket = {}, {}
     assert [answer(o, ranks_socket) for o in over_socket] == [answer(o, ranks_direct) for o in direct]
     assert engine.totals.claimed == engine.totals.answered == len(requests)
+    # the time it reports is its loop thread's while working: CPU within the wall time it was busy
+    assert 0 < engine.totals.cpu_s <= engine.totals.busy_s + 0.01
     rows = tokens(twin)
     assert [status for status, _ in rows] == ["done"] * len(requests)
     assert len({token for _, token in rows}) == len(requests) and all(len(t) == 32 for _, t in rows)
