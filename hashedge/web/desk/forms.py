@@ -163,7 +163,7 @@ class ProtectionQuoteForm(FlaskForm):
 
     reference = StringField("Reference account (id or name)", validators=[DataRequired(), Length(max=64)])
     notional_sats = IntegerField("Notional (sats)", validators=[DataRequired(), NumberRange(min=1)])
-    tenor = SelectField("Tenor", choices=[(t, t) for t in ("3M", "6M", "9M", "1Y", "2Y", "3Y", "5Y")], default="3M")
+    tenor = SelectField("Tenor", choices=["3M", "6M", "9M", "1Y", "2Y", "3Y", "5Y"], default="3M")
 
 
 class ProtectionForm(FlaskForm):
@@ -175,5 +175,5 @@ class ProtectionForm(FlaskForm):
     notional_sats = IntegerField("Notional (sats)", validators=[DataRequired(), NumberRange(min=1)])
     premium_bps = StringField("Premium (bps a year)", validators=[DataRequired(), Length(max=32), DECIMAL])
     maturity = DateField("Maturity (a CDS date: 20 Mar/Jun/Sep/Dec)", validators=[DataRequired()])
-    settlement = SelectField("Settlement", choices=[("novation", "novation"), ("cash", "cash")], default="novation")
+    settlement = SelectField("Settlement", choices=["novation", "cash"], default="novation")
     upfront_sats = IntegerField("Upfront (sats, paid by the buyer)", default=0, validators=[Optional()])
