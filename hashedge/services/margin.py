@@ -59,12 +59,14 @@ def parameters_in_force(params: RiskParameters) -> Iterator[RiskParameters]:
         _IN_FORCE.reset(token)
 
 
-def account_state(uow: UnitOfWork, account_id: int) -> AccountState:
+def account_state(uow: UnitOfWork, account_id: int, *, with_orders: bool = True) -> AccountState:
+    """Collateral, positions and resting orders; ``with_orders=False`` leaves the orders out (for
+    what they do not change: equity and maintenance margin)."""
     account = collateral_of(account_id)
     collateral_sats = uow.ledger.balances([account]).get(account, 0)
     return AccountState(account_id=str(account_id), collateral_sats=collateral_sats,
                         positions=tuple(uow.positions.of_account(account_id)),
-                        open_orders=tuple(uow.orders.resting_of(account_id)))
+                        open_orders=tuple(uow.orders.resting_of(account_id)) if with_orders else ())
 
 
 def order_check_state(uow: UnitOfWork, account_id: int, symbol: str | None, params: RiskParameters,

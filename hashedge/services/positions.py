@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.domain.liquidation.prices import estimated_liquidation_price
+from hashedge.domain.margin import account_margin
 from hashedge.errors import DataUnavailable
 from hashedge.services import adl_ranks
 from hashedge.services.margin import account_state, marks_and_specs, risk_parameters
@@ -49,16 +50,20 @@ def position_risk_page(uow_factory: Callable[[], UnitOfWork], account_id: int, *
     try:
         with uow.read_only():
             params = risk_parameters(uow)
-            state = account_state(uow, account_id)
+            # the price depends on equity and maintenance margin, which resting orders do not
+            # change: none are read, so the page costs the same however many the account has
+            state = account_state(uow, account_id, with_orders=False)
             marks, specs = marks_and_specs(uow, state)
             ranks = adl_ranks.of_account(uow, account_id)
     except DataUnavailable:
         return replace(found, items=[PositionRisk(view, None, None) for view in found.items])
+    summary = account_margin(state, marks, params, specs=specs)  # the same for every position
     risks = []
     for view in found.items:
         position = view.position
         spec = specs[position.instrument_id]
-        price = estimated_liquidation_price(state, position.instrument_id, marks, params, specs=specs)
+        price = estimated_liquidation_price(state, position.instrument_id, marks, params, specs=specs,
+                                            summary=summary)
         rank = ranks.get(position.instrument_id)
         side = "long" if position.quantity > 0 else "short"
         if spec.is_capped or rank is None or rank.side != side:

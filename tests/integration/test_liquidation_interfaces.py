@@ -14,10 +14,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from hashedge.domain.instruments import hashprice_monthly
+from hashedge.domain.liquidation.prices import estimated_liquidation_price
 from hashedge.jobs.scheduler import JobContext, liquidation_sweep_job, slot_of
 from hashedge.services import accounts, insurance, ledger, liquidation, trading
+from hashedge.services.margin import account_state, marks_and_specs, risk_parameters
 from hashedge.web import create_app
 
 SYMBOL = "HP-2026-12"
@@ -70,6 +73,47 @@ def test_positions_show_their_liquidation_price_and_adl_quintile(runtime, book):
     assert lean["estimated_liquidation_price"] == "52776"
     assert Decimal(rich["estimated_liquidation_price"]) > 1_000_000  # 100 BTC behind 4 contracts
     assert (lean["adl_quintile"], rich["adl_quintile"]) == (5, 3)  # tied at no profit: by account, halves
+
+
+def test_resting_orders_neither_move_the_liquidation_price_nor_cost_the_positions_page(runtime, book):
+    """The estimated liquidation price depends on equity and maintenance margin only: resting
+    orders (some priced through the mark) leave it where the domain puts it over every order, and
+    the page sends the same statements however many the account has."""
+    ids, keys = book
+    ledger.deposit(runtime.uow(), runtime.clock, ids["long"], 10_000_000, "room-for-orders")
+    client = create_app(runtime).test_client()
+
+    def place_buys(prices):
+        for price in prices:  # 50,500 rests above the mark (no seller left)
+            trading.place_order(runtime.uow(), runtime.clock, ids["long"], instrument=SYMBOL, side="buy",
+                                order_type="limit", quantity=1, price=price)
+
+    def positions_page() -> tuple[dict, int]:
+        count = [0]
+
+        def counted(*_):
+            count[0] += 1
+
+        event.listen(runtime.engine, "before_cursor_execute", counted)
+        try:
+            [item] = client.get("/api/v1/positions", headers=keys["long"]).json["items"]
+        finally:
+            event.remove(runtime.engine, "before_cursor_execute", counted)
+        return item, count[0]
+
+    without_orders, statements_without = positions_page()
+    place_buys([49000, 49500, 50500])
+    few, statements_few = positions_page()
+    place_buys([48000 + 10 * i for i in range(30)] + [50400, 50300])
+    many, statements_many = positions_page()
+    assert statements_without == statements_few == statements_many
+    with runtime.uow() as uow:
+        every = account_state(uow, ids["long"])
+        marks, specs = marks_and_specs(uow, every)
+    assert len(every.open_orders) == 35
+    expected = estimated_liquidation_price(every, SYMBOL, marks, risk_parameters(), specs=specs)
+    assert without_orders["estimated_liquidation_price"] == few["estimated_liquidation_price"] == many[
+        "estimated_liquidation_price"] == str(expected)
 
 
 def test_liquidations_are_served_to_their_account_and_the_fund_to_everyone(runtime, book, database_url):

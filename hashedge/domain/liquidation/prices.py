@@ -20,7 +20,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from hashedge.domain.instruments import ContractSpec
-from hashedge.domain.margin import AccountState, account_margin, effective_mark, maintenance_margin_sats, ratios_for
+from hashedge.domain.margin import AccountMargin, AccountState, account_margin, effective_mark, maintenance_margin_sats, ratios_for
 from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.units import Rounding, exact, round_to_tick
 
@@ -33,13 +33,20 @@ def bankruptcy_price(quantity: int, mark: Decimal, multiplier: Decimal, equity: 
 
 
 def estimated_liquidation_price(account: AccountState, instrument_id: str, marks: Mapping[str, Decimal],
-                                params: RiskParameters, *, specs: Mapping[str, ContractSpec]) -> Decimal | None:
-    """The mark of ``instrument_id`` at which the account reaches maintenance margin (module doc)."""
+                                params: RiskParameters, *, specs: Mapping[str, ContractSpec],
+                                summary: AccountMargin | None = None) -> Decimal | None:
+    """The mark of ``instrument_id`` at which the account reaches maintenance margin (module doc).
+    ``summary``: the account's margin at ``marks`` when the caller has worked it out already (it
+    does not depend on the instrument: a page of positions works it out once, not per position).
+    Only its equity and maintenance margin count, which resting orders do not change."""
     spec = specs[instrument_id]
     quantity = account.position(instrument_id)
     if quantity == 0 or spec.is_capped:
         return None
-    summary = account_margin(account, marks, params, specs=specs)
+    if summary is None:
+        summary = account_margin(account, marks, params, specs=specs)
+    elif summary.account_id != account.account_id:
+        raise ValueError(f"the margin of {summary.account_id!r} is not that of {account.account_id!r}")
     mark = effective_mark(spec, marks[instrument_id])
     own = maintenance_margin_sats(spec, quantity, mark, params)
     other = summary.maintenance_margin_sats - own
