@@ -20,7 +20,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 from hashedge.domain.instruments import ContractSpec
-from hashedge.domain.margin import AccountMargin, AccountState, account_margin, effective_mark, maintenance_margin_sats, ratios_for
+from hashedge.domain.margin import (
+    AccountMargin, AccountState, account_margin, effective_mark, maintenance_margin_sats, ratios_for,
+)
 from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.units import Rounding, exact, round_to_tick
 
