@@ -13,9 +13,9 @@ from decimal import Decimal
 
 from sqlalchemy import create_engine, event, text
 
+from hashedge.adapters.repositories import trading as repositories_trading
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.domain.margin import order_margin_sats, pre_trade_check
-from hashedge.adapters.repositories import trading as repositories_trading
 from hashedge.domain.order_levels import summing_bounds
 from hashedge.domain.orders import Order, Side
 from hashedge.services import accounts, ledger, trading
