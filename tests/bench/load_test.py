@@ -251,10 +251,6 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-class _Closed(Exception):
-    """The server closed the connection before a whole response came."""
-
-
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     """One HTTP/1.1 response off ``reader``: its status and whether the server closes the
     connection after it (a body by Content-Length or chunked, read and dropped)."""

@@ -194,15 +194,17 @@ def _totals_statements(instruments: int, accounts: bool = False):
 _NO_SYMBOL = ""  # a spare slot's instrument: no order has it (symbols are never empty)
 
 
-def _totals_slots(instruments: int) -> int:
-    return _next_power_of_two(instruments) if instruments else 0
+def _slots(count: int) -> int:
+    """How many slots a statement built per count gets for ``count`` items: rounded up to a power
+    of two (0 for none), the rest filled with ``_NO_SYMBOL``, so few shapes are compiled."""
+    return 1 << (count - 1).bit_length() if count else 0
 
 
 def _bound_values(bounds: dict[str, tuple[int, int, int, Fraction]]) -> dict:
-    """The bound values of ``_totals_statements(_totals_slots(len(bounds)))``: each instrument's
+    """The bound values of ``_totals_statements(_slots(len(bounds)))``: each instrument's
     bounds, then spare slots that match no order."""
     values = {}
-    spare = [(_NO_SYMBOL, (0, 0, 0, Fraction(0)))] * (_totals_slots(len(bounds)) - len(bounds))
+    spare = [(_NO_SYMBOL, (0, 0, 0, Fraction(0)))] * (_slots(len(bounds)) - len(bounds))
     for i, (symbol, (highest_buy, lowest_sell, highest, fee)) in enumerate([*sorted(bounds.items()), *spare]):
         values |= {f"s{i}": symbol, f"hb{i}": highest_buy, f"ls{i}": lowest_sell, f"hi{i}": highest,
                    f"n{i}": fee.numerator, f"d{i}": fee.denominator, f"d1{i}": fee.denominator - 1}
@@ -211,10 +213,6 @@ def _bound_values(bounds: dict[str, tuple[int, int, int, Fraction]]) -> dict:
 
 _FIRST_PREFIX_ROWS = 16  # a prefix's first read; most batches need no second
 _ANY_TICKS = 2**62  # "any price" as a bound no price reaches
-
-
-def _next_power_of_two(n: int) -> int:
-    return 1 << (n - 1).bit_length()
 
 
 def _side_in_priority(instrument, side: str, bound):
@@ -508,15 +506,15 @@ class OrderRepository:
         values, counts = {}, {}
         for side in ("sell", "buy"):
             mine = [w for w in wants if w.side == side]
-            counts[side] = _next_power_of_two(len(mine)) if mine else 0
+            counts[side] = _slots(len(mine))
             for k in range(counts[side]):
                 if k < len(mine):
                     bound = mine[k].crossed_by_ticks
                     if bound is None:  # any price: a bound no price reaches
                         bound = _ANY_TICKS if side == "sell" else -_ANY_TICKS
                     values |= {f"{side}_i{k}": mine[k].instrument, f"{side}_t{k}": bound}
-                else:  # padding: no instrument
-                    values |= {f"{side}_i{k}": "", f"{side}_t{k}": 0}
+                else:  # a spare slot
+                    values |= {f"{side}_i{k}": _NO_SYMBOL, f"{side}_t{k}": 0}
         return _first_rows_statement(counts["sell"], counts["buy"]), values
 
     def _prefix_query(self, want: _PrefixWant, after: tuple[int, int] | None):
@@ -573,7 +571,7 @@ class OrderRepository:
         at the order's price)``, that fee ``ceil(ticks x fee per tick)`` in integers. Every other
         resting order (another instrument, priced through the mark) comes back as itself.
         ``except_order`` leaves one order out of both."""
-        summed, each = _totals_statements(_totals_slots(len(bounds)))
+        summed, each = _totals_statements(_slots(len(bounds)))
         values = _bound_values(bounds) | {"account_id": account_id, "except_order": except_order or ""}
         totals = [] if not bounds else [
             (instrument, side, int(quantity), int(fee_sats))
@@ -588,7 +586,7 @@ class OrderRepository:
         found: dict[str, tuple[list, list]] = {str(a): ([], []) for a in ids}
         if not ids:
             return found
-        summed, each = _totals_statements(_totals_slots(len(bounds)), accounts=True)
+        summed, each = _totals_statements(_slots(len(bounds)), accounts=True)
         values = _bound_values(bounds) | {"account_ids": ids, "except_order": ""}
         if bounds:
             for account_id, instrument, side, quantity, fee_sats in self.session.execute(summed, values):
