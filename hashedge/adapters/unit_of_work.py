@@ -49,7 +49,8 @@ def active_unit_of_work() -> "UnitOfWork | None":
 
 
 class UnitOfWork:
-    """``with uow: ...; uow.commit()`` — leaving the block without commit rolls everything back.
+    """``with uow: ...; uow.commit()`` — leaving the block without commit rolls everything back
+    (a read-only block that ends without an error commits its empty transaction: ``_end_read``).
 
     ``with uow.read_only(): ...`` is a read: every read service uses it. It never takes SQLite's
     write lock (a GET does not queue behind writers in other workers), sees one consistent
@@ -110,10 +111,13 @@ class UnitOfWork:
         self._active_token = _ACTIVE.set(self)
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, *exc_info) -> None:
         try:
             self.ledger.discard()
-            self.session.rollback()
+            if self._read_only and exc_type is None:
+                self._end_read()
+            else:
+                self.session.rollback()
         finally:
             self.session.close()
             self.session = None
@@ -123,6 +127,21 @@ class UnitOfWork:
                 _ACTIVE.reset(token)
             except ValueError:  # left in another context than it was entered in
                 _ACTIVE.set(None)
+
+    def _end_read(self) -> None:
+        """End a read-only transaction that went well with COMMIT, which for a transaction that
+        wrote nothing is the same as ROLLBACK, except to psycopg: a ROLLBACK makes it forget
+        (and deallocate) every statement it prepared on the connection, so on PostgreSQL no read
+        would ever reuse a plan; after a COMMIT, a statement a connection has run five times is
+        prepared once and then only executed (``prepare_threshold``). Objects the block changed
+        in memory (a read service should not) are dropped first, as the rollback dropped them; a
+        transaction that failed inside (a refused write the block caught) is rolled back."""
+        transaction = self.session.get_transaction()
+        if transaction is None or not transaction.is_active:
+            self.session.rollback()
+            return
+        self.session.expunge_all()
+        self.session.commit()
 
     def parameters_in_force(self, at: datetime | None = None):
         """The governed parameters' version in force at ``at`` (the latest when None), read once

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from hashedge.adapters.orm.ledger import AccountRow
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.services import accounts, ledger
 from hashedge.web import create_app
@@ -73,6 +74,30 @@ def test_on_postgresql_a_read_is_a_repeatable_read_read_only_transaction(runtime
     with runtime.uow() as uow:  # the pooled connection is back to the defaults
         assert uow.session.scalar(text("SHOW transaction_isolation")) == "read committed"
         assert uow.session.scalar(text("SHOW transaction_read_only")) == "off"
+
+
+def test_a_read_that_changed_an_object_in_memory_ends_quietly_and_stores_nothing(runtime):
+    account, _ = accounts.create_account(runtime.uow(), runtime.clock, "unchanged")
+    with runtime.uow().read_only() as uow:
+        uow.session.get(AccountRow, account.id).name = "changed in memory"
+    with runtime.uow().read_only() as uow:
+        assert uow.accounts.names()[account.id] == "unchanged"
+
+
+def test_on_postgresql_reads_keep_the_statements_psycopg_prepared(runtime):
+    """A read-only block ends with COMMIT (``UnitOfWork._end_read``): psycopg forgets what it
+    prepared on a connection at every ROLLBACK, so reads never reused a plan."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL prepared statements")
+    accounts.create_account(runtime.uow(), runtime.clock, "named")
+    with runtime.uow().read_only() as uow:
+        threshold = uow.session.connection().connection.driver_connection.prepare_threshold
+    for _ in range(threshold + 1):  # one thread, one after another: one pooled connection
+        with runtime.uow().read_only() as uow:
+            assert "named" in uow.accounts.names().values()
+    with runtime.uow().read_only() as uow:
+        prepared = uow.session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+    assert any("FROM accounts" in statement for statement in prepared), prepared
 
 
 def test_gets_do_not_wait_for_a_write_transaction_in_progress(runtime, api):
