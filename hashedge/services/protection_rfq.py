@@ -2,7 +2,8 @@
 one answer and the contract is booked in the same transaction (``protection.book_in``: the band
 around the fair premium and the seller's collateral are checked then, on the state of that moment).
 
-Answers are sealed: the buyer sees every answer to its request, a seller only its own.
+Answers are sealed: the buyer sees every answer to its request, a seller only its own. An answer
+is firm for the seconds its seller gives and cannot be accepted after (``domain.protection.rfq``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from dataclasses import dataclass
 from hashedge.adapters.repositories.protection import Rfq, RfqAnswer, StoredContract
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
+from hashedge.domain.protection.rfq import (
+    DEFAULT_ANSWER_VALID_SECONDS,
+    answer_is_live,
+    answer_valid_until,
+    answer_validity_problem,
+)
 from hashedge.errors import Conflict, InvalidInput, NotFound
 from hashedge.services.accounts import require_account
 from hashedge.services.margin import risk_parameters
@@ -54,30 +61,39 @@ def _open_rfq(uow: UnitOfWork, rfq_id: str, *, lock: bool = False) -> Rfq:
 
 
 def answer_rfq(uow: UnitOfWork, clock: Clock, rfq_id: str, *, seller_id: int, premium_bps: object,
-               upfront_sats: int = 0) -> RfqAnswer:
+               upfront_sats: int = 0, valid_seconds: object = DEFAULT_ANSWER_VALID_SECONDS) -> RfqAnswer:
+    """The seller's answer, firm for ``valid_seconds`` from now."""
     premium = parse_premium(premium_bps)
+    if (problem := answer_validity_problem(valid_seconds)) is not None:
+        raise InvalidInput(f"valid_seconds {problem}", fields={"valid_seconds": [problem]})
     with uow:
         rfq = _open_rfq(uow, rfq_id)
         check_terms(rfq.notional_sats, premium, None, rfq.tenor, rfq.settlement, upfront_sats)
         if seller_id in (rfq.buyer_account_id, rfq.reference_account_id):
             raise InvalidInput("the buyer or the reference cannot sell this protection",
                                fields={"seller": ["is the buyer or the reference"]})
-        answer = RfqAnswer(f"{rfq.id}-A{uuid.uuid4().hex[:6]}", rfq.id, seller_id, premium, upfront_sats,
-                           clock.now())
+        now = clock.now()
+        answer = RfqAnswer(f"{rfq.id}-A{uuid.uuid4().hex[:6]}", rfq.id, seller_id, premium, upfront_sats, now,
+                           answer_valid_until(now, valid_seconds))
         uow.protection.add_answer(answer)
         uow.commit()
     return answer
 
 
 def accept_answer(uow: UnitOfWork, clock: Clock, answer_id: str, *, buyer_id: int) -> StoredContract:
-    """The buyer accepts an answer: the contract is booked and the request closed, together."""
+    """The buyer accepts an answer while it is firm: the contract is booked and the request closed,
+    together."""
+    now = clock.now()
     with uow:
         answer = uow.protection.get_answer(answer_id)
         rfq = None if answer is None else uow.protection.get_rfq(answer.rfq_id)
         if answer is None or rfq is None or rfq.buyer_account_id != buyer_id:
             raise NotFound(f"no answer {answer_id} to a request of yours", fields={"answer_id": ["unknown answer"]})
         rfq = _open_rfq(uow, rfq.id, lock=True)
-        stored = book_in(uow, clock.now(), buyer_id=buyer_id, seller_id=answer.seller_account_id,
+        if not answer_is_live(answer.valid_until, now):
+            raise Conflict(f"answer {answer_id} expired at {answer.valid_until.isoformat()}",
+                           fields={"answer_id": [f"expired at {answer.valid_until.isoformat()}"]})
+        stored = book_in(uow, now, buyer_id=buyer_id, seller_id=answer.seller_account_id,
                          reference_id=rfq.reference_account_id, notional_sats=rfq.notional_sats,
                          premium_bps=answer.premium_bps, maturity=None, tenor=rfq.tenor, settlement=rfq.settlement,
                          upfront_sats=answer.upfront_sats, reference_instrument=rfq.reference_instrument_id,

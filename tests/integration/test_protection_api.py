@@ -3,6 +3,9 @@ accepting one (booked with the seller's collateral), contracts bought and sold, 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from hashedge.domain.protection.rfq import DEFAULT_ANSWER_VALID_SECONDS, MAX_ANSWER_VALID_SECONDS
 from hashedge.web import create_app
 from protection_setup import market
 
@@ -54,6 +57,85 @@ def test_a_buyer_withdraws_its_request_and_its_answers_can_no_longer_be_accepted
     assert client.post("/api/v1/protection", headers=m.keys["miner"], json={"answer_id": answer["id"]}).status_code \
         == 409
     assert client.get("/api/v1/protection", headers=m.keys["miner"]).json["items"] == []
+
+
+def test_an_answer_is_firm_for_its_seconds_and_cannot_be_accepted_after(runtime):
+    m = market(runtime)
+    client = create_app(runtime).test_client()
+
+    def ask() -> str:
+        return client.post("/api/v1/protection/rfqs", headers=m.keys["miner"], json={
+            "reference_account_id": m.ids["trader"], "notional_sats": 5_000_000}).json["id"]
+
+    def answer(rfq_id: str, **validity) -> dict:
+        given = client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
+                            json={"premium_bps": "20", **validity})
+        assert given.status_code == 201, given.json
+        return given.json
+
+    def accept(answer_id: str):
+        return client.post("/api/v1/protection", headers=m.keys["miner"], json={"answer_id": answer_id})
+
+    late_rfq = ask()
+    short = answer(late_rfq, valid_seconds=60)
+    given_at = datetime.fromisoformat(short["created_at"])
+    assert datetime.fromisoformat(short["valid_until"]) == given_at + timedelta(seconds=60)
+    listed = client.get("/api/v1/protection/rfqs", headers=m.keys["miner"]).json["items"]
+    assert [a["valid_until"] for r in listed for a in r["answers"]] == [short["valid_until"]]
+    runtime.clock.advance(timedelta(seconds=60))  # its last firm moment has passed
+    late = accept(short["id"])
+    assert late.status_code == 409 and late.json["error"]["fields"]["answer_id"] == [
+        f"expired at {datetime.fromisoformat(short['valid_until']).isoformat()}"], late.json
+    assert client.get("/api/v1/protection", headers=m.keys["miner"]).json["items"] == []  # nothing booked
+    assert [r["status"] for r in client.get("/api/v1/protection/rfqs", headers=m.keys["miner"]).json["items"]] == [
+        "open"]  # the request stays open: another answer may still be accepted
+
+    fresh = answer(late_rfq)  # the default validity
+    assert datetime.fromisoformat(fresh["valid_until"]) - datetime.fromisoformat(fresh["created_at"]) == timedelta(
+        seconds=DEFAULT_ANSWER_VALID_SECONDS)
+    runtime.clock.advance(timedelta(seconds=DEFAULT_ANSWER_VALID_SECONDS - 1))  # its last firm second
+    assert accept(fresh["id"]).status_code == 201
+
+
+def test_an_answer_s_validity_must_be_whole_seconds_up_to_a_day(runtime):
+    m = market(runtime)
+    client = create_app(runtime).test_client()
+    rfq_id = client.post("/api/v1/protection/rfqs", headers=m.keys["miner"], json={
+        "reference_account_id": m.ids["trader"], "notional_sats": 5_000_000}).json["id"]
+    for valid_seconds in (0, -5, MAX_ANSWER_VALID_SECONDS + 1, 1.5, "60", True, None):
+        refused = client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
+                              json={"premium_bps": "20", "valid_seconds": valid_seconds})
+        assert refused.status_code == 400 and "valid_seconds" in refused.json["error"]["fields"], (
+            valid_seconds, refused.json)
+    assert client.get("/api/v1/protection/rfqs", headers=m.keys["miner"]).json["items"][0]["answers"] == []
+    longest = client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
+                          json={"premium_bps": "20", "valid_seconds": MAX_ANSWER_VALID_SECONDS})
+    assert longest.status_code == 201, longest.json
+
+
+def test_answers_given_before_validity_existed_get_the_default_from_when_they_were_given(runtime):
+    """Migration 0017 on an answer stored without ``valid_until``: it no longer binds its seller."""
+    from alembic import command
+
+    from hashedge.adapters.database import _alembic_config
+
+    def migrate(step, revision: str) -> None:
+        config = _alembic_config()
+        with runtime.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, revision)
+
+    m = market(runtime)
+    client = create_app(runtime).test_client()
+    rfq_id = client.post("/api/v1/protection/rfqs", headers=m.keys["miner"], json={
+        "reference_account_id": m.ids["trader"], "notional_sats": 5_000_000}).json["id"]
+    given = client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
+                        json={"premium_bps": "20", "valid_seconds": MAX_ANSWER_VALID_SECONDS}).json
+    migrate(command.downgrade, "0016")
+    migrate(command.upgrade, "head")
+    listed = client.get("/api/v1/protection/rfqs", headers=m.keys["miner"]).json["items"]
+    assert [a["valid_until"] for r in listed for a in r["answers"]] == [
+        (datetime.fromisoformat(given["created_at"]) + timedelta(seconds=DEFAULT_ANSWER_VALID_SECONDS)).isoformat()]
 
 
 def test_bad_protection_requests_are_json_4xx_with_field_messages(runtime):

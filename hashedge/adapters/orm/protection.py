@@ -102,3 +102,4 @@ class ProtectionRfqAnswerRow(Base):
     premium_bps: Mapped[str] = mapped_column(String(DECIMAL_LENGTH))
     upfront_sats: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime)  # domain.protection.rfq

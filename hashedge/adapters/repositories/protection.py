@@ -74,6 +74,12 @@ class RfqAnswer:
     premium_bps: Decimal
     upfront_sats: int
     created_at: datetime
+    valid_until: datetime  # it cannot be accepted from then on (domain.protection.rfq)
+
+
+def _answer(r: ProtectionRfqAnswerRow) -> RfqAnswer:
+    return RfqAnswer(r.id, r.rfq_id, r.seller_account_id, Decimal(r.premium_bps), r.upfront_sats, r.created_at,
+                     r.valid_until)
 
 
 def _contract(row: ProtectionContractRow) -> StoredContract:
@@ -224,15 +230,14 @@ class ProtectionRepository:
         self.session.add(ProtectionRfqAnswerRow(id=answer.id, rfq_id=answer.rfq_id,
                                                 seller_account_id=answer.seller_account_id,
                                                 premium_bps=format(answer.premium_bps, "f"),
-                                                upfront_sats=answer.upfront_sats, created_at=answer.created_at))
+                                                upfront_sats=answer.upfront_sats, created_at=answer.created_at,
+                                                valid_until=answer.valid_until))
 
     def answers_of(self, rfq_id: str) -> list[RfqAnswer]:
         rows = self.session.scalars(select(ProtectionRfqAnswerRow).where(ProtectionRfqAnswerRow.rfq_id == rfq_id)
                                     .order_by(ProtectionRfqAnswerRow.created_at, ProtectionRfqAnswerRow.id))
-        return [RfqAnswer(r.id, r.rfq_id, r.seller_account_id, Decimal(r.premium_bps), r.upfront_sats, r.created_at)
-                for r in rows]
+        return [_answer(r) for r in rows]
 
     def get_answer(self, answer_id: str) -> RfqAnswer | None:
         r = self.session.get(ProtectionRfqAnswerRow, answer_id)
-        return None if r is None else RfqAnswer(r.id, r.rfq_id, r.seller_account_id, Decimal(r.premium_bps),
-                                                r.upfront_sats, r.created_at)
+        return None if r is None else _answer(r)

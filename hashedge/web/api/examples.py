@@ -208,9 +208,10 @@ PROTECTION_LIST = {"items": [PROTECTION_CONTRACT_BOOKED], "total": 1}
 PROTECTION_BUY = {"answer_id": "Q-8d1e2f3a4b5c-A1a2b3c"}
 PROTECTION_RFQ_REQUEST = {"reference_account_id": 7, "notional_sats": 50000000, "tenor": "3M",
                           "settlement": "novation"}
-PROTECTION_ANSWER_REQUEST = {"premium_bps": "310", "upfront_sats": 0}
+PROTECTION_ANSWER_REQUEST = {"premium_bps": "310", "upfront_sats": 0, "valid_seconds": 300}
 PROTECTION_ANSWER = {"id": "Q-8d1e2f3a4b5c-A1a2b3c", "rfq_id": "Q-8d1e2f3a4b5c", "seller_account_id": 9,
-                     "premium_bps": "310", "upfront_sats": 0, "created_at": "2026-12-01T10:10:00+00:00"}
+                     "premium_bps": "310", "upfront_sats": 0, "created_at": "2026-12-01T10:10:00+00:00",
+                     "valid_until": "2026-12-01T10:15:00+00:00"}
 PROTECTION_RFQ = {"id": "Q-8d1e2f3a4b5c", "buyer_account_id": 4, "reference_account_id": 7,
                   "reference_instrument_id": None, "notional_sats": 50000000, "tenor": "3M",
                   "settlement": "novation", "status": "open", "created_at": "2026-12-01T10:00:00+00:00",

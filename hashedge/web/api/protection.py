@@ -94,11 +94,11 @@ def get_contract(contract_id: str):
 @blp.arguments(BuyRequestSchema, unknown=RAISE, example=ex.PROTECTION_BUY)
 @blp.response(201, ContractSchema, example=ex.PROTECTION_CONTRACT_BOOKED)
 @blp.alt_response(404, schema=ErrorSchema, description="No such answer to a request of yours")
-@blp.alt_response(409, schema=ErrorSchema, description="The request is no longer open")
+@blp.alt_response(409, schema=ErrorSchema, description="The request is no longer open, or the answer expired")
 @blp.alt_response(422, schema=ErrorSchema, description="Premium outside the band, seller or buyer short of margin")
 @_secured
 def buy(body: dict):
-    """Buy protection by accepting an answer to your request for quote.
+    """Buy protection by accepting an answer to your request for quote, before its ``valid_until``.
 
     The contract is booked at the answer's premium and upfront if the premium is within the
     governed band around the fair premium at that moment and the seller can post its collateral;
@@ -144,9 +144,12 @@ def list_requests():
 def answer_request(body: dict, rfq_id: str):
     """Answer an open request for quote as seller: a running premium and an optional upfront.
 
-    Nothing is committed until the buyer accepts; the band and your collateral are checked then."""
+    Nothing is committed until the buyer accepts; the band and your collateral are checked then.
+    The answer is firm for ``valid_seconds`` (default 300, at most a day): the buyer cannot
+    accept it after ``valid_until``."""
     return protection_rfq.answer_rfq(_runtime().uow(), _runtime().clock, rfq_id, seller_id=g.account_id,
-                                     premium_bps=body["premium_bps"], upfront_sats=body["upfront_sats"]).__dict__, 201
+                                     premium_bps=body["premium_bps"], upfront_sats=body["upfront_sats"],
+                                     valid_seconds=body["valid_seconds"]).__dict__, 201
 
 
 @blp.route("/protection/rfqs/<string:rfq_id>", methods=["DELETE"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from hashedge.domain.protection import effective_date
+from hashedge.domain.protection.rfq import DEFAULT_ANSWER_VALID_SECONDS, MAX_ANSWER_VALID_SECONDS
 from hashedge.services.protection import MAX_NOTIONAL_SATS, TENORS
 from hashedge.web.api.schemas import DecimalInput, PlainDecimal, decimal_input_doc
 
@@ -133,6 +134,9 @@ class RfqAnswerRequestSchema(Schema):
                                                           {"minimum": 0, "maximum": 100_000}))
     upfront_sats = fields.Integer(load_default=0, strict=True, validate=validate.Range(
         min=-MAX_NOTIONAL_SATS, max=MAX_NOTIONAL_SATS), metadata={"description": "paid by the buyer (negative: to it)"})
+    valid_seconds = fields.Integer(load_default=DEFAULT_ANSWER_VALID_SECONDS, strict=True, validate=validate.Range(
+        min=1, max=MAX_ANSWER_VALID_SECONDS), metadata={
+        "description": "how long the answer is firm: the buyer cannot accept it after that"})
 
 
 class RfqAnswerSchema(Schema):
@@ -142,6 +146,8 @@ class RfqAnswerSchema(Schema):
     premium_bps = PlainDecimal(required=True)
     upfront_sats = fields.Integer(required=True)
     created_at = fields.DateTime(required=True, format="iso")
+    valid_until = fields.DateTime(required=True, format="iso", metadata={
+        "description": "the answer can be accepted until then, not after"})
 
 
 class RfqSchema(Schema):
