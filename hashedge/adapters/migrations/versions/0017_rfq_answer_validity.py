@@ -10,11 +10,14 @@ Revises: 0016
 Create Date: 2026-12-02
 """
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from alembic import op
 
 from hashedge.adapters.orm import UTCDateTime
-from hashedge.domain.protection.rfq import DEFAULT_ANSWER_VALID_SECONDS, answer_valid_until
+
+BACKFILLED_VALIDITY = timedelta(seconds=300)  # domain.protection.rfq's default when this was written
 
 revision = "0017"
 down_revision = "0016"
@@ -29,7 +32,7 @@ def upgrade() -> None:
     connection = op.get_bind()
     for answer_id, created_at in connection.execute(sa.select(answers.c.id, answers.c.created_at)).all():
         connection.execute(answers.update().where(answers.c.id == answer_id).values(
-            valid_until=answer_valid_until(created_at, DEFAULT_ANSWER_VALID_SECONDS)))
+            valid_until=created_at + BACKFILLED_VALIDITY))
     with op.batch_alter_table("protection_rfq_answers") as batch:
         batch.alter_column("valid_until", existing_type=UTCDateTime, nullable=False)
 
