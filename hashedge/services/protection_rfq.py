@@ -3,12 +3,14 @@ one answer and the contract is booked in the same transaction (``protection.book
 around the fair premium and the seller's collateral are checked then, on the state of that moment).
 
 Answers are sealed: the buyer sees every answer to its request, a seller only its own. An answer
-is firm for the seconds its seller gives and cannot be accepted after (``domain.protection.rfq``).
+is firm for the seconds its seller gives and cannot be accepted after (``domain.protection.rfq``);
+its seller may withdraw it before.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from dataclasses import dataclass
 
 from hashedge.adapters.repositories.protection import Rfq, RfqAnswer, StoredContract
@@ -90,9 +92,7 @@ def accept_answer(uow: UnitOfWork, clock: Clock, answer_id: str, *, buyer_id: in
         if answer is None or rfq is None or rfq.buyer_account_id != buyer_id:
             raise NotFound(f"no answer {answer_id} to a request of yours", fields={"answer_id": ["unknown answer"]})
         rfq = _open_rfq(uow, rfq.id, lock=True)
-        if not answer_is_live(answer.valid_until, now):
-            raise Conflict(f"answer {answer_id} expired at {answer.valid_until.isoformat()}",
-                           fields={"answer_id": [f"expired at {answer.valid_until.isoformat()}"]})
+        _require_live(uow.protection.get_answer(answer_id), now)  # read again under the request's lock
         stored = book_in(uow, now, buyer_id=buyer_id, seller_id=answer.seller_account_id,
                          reference_id=rfq.reference_account_id, notional_sats=rfq.notional_sats,
                          premium_bps=answer.premium_bps, maturity=None, tenor=rfq.tenor, settlement=rfq.settlement,
@@ -115,6 +115,33 @@ def list_rfqs(uow: UnitOfWork, *, account_id: int) -> list[RfqView]:
                 answers = [a for a in answers if a.seller_account_id == account_id]
             views.append(RfqView(rfq, answers))
     return views
+
+
+def _require_live(answer: RfqAnswer, now: datetime) -> None:
+    """Refuse an answer that can no longer be accepted: withdrawn by its seller, or expired."""
+    if answer.withdrawn_at is not None:
+        when = answer.withdrawn_at.isoformat()
+        raise Conflict(f"answer {answer.id} was withdrawn at {when}", fields={"answer_id": [f"withdrawn at {when}"]})
+    if not answer_is_live(answer.valid_until, now):
+        when = answer.valid_until.isoformat()
+        raise Conflict(f"answer {answer.id} expired at {when}", fields={"answer_id": [f"expired at {when}"]})
+
+
+def withdraw_answer(uow: UnitOfWork, clock: Clock, rfq_id: str, answer_id: str, *, seller_id: int) -> RfqAnswer:
+    """The seller takes back its answer while it still binds it: the buyer can no longer accept it.
+    Serialized with acceptance by the request's lock, so the answer is either booked or withdrawn."""
+    now = clock.now()
+    with uow:
+        answer = uow.protection.get_answer(answer_id)
+        if answer is None or answer.rfq_id != rfq_id or answer.seller_account_id != seller_id:
+            raise NotFound(f"no answer {answer_id} of yours to request {rfq_id}",
+                           fields={"answer_id": ["unknown answer"]})
+        _open_rfq(uow, rfq_id, lock=True)
+        answer = uow.protection.get_answer(answer_id)
+        _require_live(answer, now)
+        answer = uow.protection.withdraw_answer(answer, now)
+        uow.commit()
+    return answer
 
 
 def cancel_rfq(uow: UnitOfWork, rfq_id: str, *, buyer_id: int) -> RfqView:

@@ -97,6 +97,49 @@ def test_an_answer_is_firm_for_its_seconds_and_cannot_be_accepted_after(runtime)
     assert accept(fresh["id"]).status_code == 201
 
 
+def test_a_seller_withdraws_its_answer_while_firm_and_the_buyer_can_no_longer_accept_it(runtime):
+    m = market(runtime)
+    client = create_app(runtime).test_client()
+
+    def ask() -> str:
+        return client.post("/api/v1/protection/rfqs", headers=m.keys["miner"], json={
+            "reference_account_id": m.ids["trader"], "notional_sats": 5_000_000}).json["id"]
+
+    def answer(rfq_id: str, **validity) -> dict:
+        return client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
+                           json={"premium_bps": "20", **validity}).json
+
+    def withdraw(rfq_id: str, answer_id: str, who: str = "seller"):
+        return client.delete(f"/api/v1/protection/rfqs/{rfq_id}/answers/{answer_id}", headers=m.keys[who])
+
+    rfq_id = ask()
+    given = answer(rfq_id)
+    for who in ("miner", "trader"):  # only its seller may withdraw it
+        assert withdraw(rfq_id, given["id"], who).status_code == 404
+    assert withdraw(ask(), given["id"]).status_code == 404  # named under another request
+    runtime.clock.advance(timedelta(seconds=30))
+    withdrawn = withdraw(rfq_id, given["id"])
+    assert withdrawn.status_code == 200, withdrawn.json
+    assert datetime.fromisoformat(withdrawn.json["withdrawn_at"]) == datetime.fromisoformat(
+        given["created_at"]) + timedelta(seconds=30)
+    refused = client.post("/api/v1/protection", headers=m.keys["miner"], json={"answer_id": given["id"]})
+    assert refused.status_code == 409 and refused.json["error"]["fields"]["answer_id"] == [
+        f"withdrawn at {datetime.fromisoformat(withdrawn.json['withdrawn_at']).isoformat()}"], refused.json
+    again = withdraw(rfq_id, given["id"])
+    assert again.status_code == 409 and "withdrawn" in str(again.json["error"]["fields"]), again.json
+    listed = client.get("/api/v1/protection/rfqs", headers=m.keys["miner"]).json["items"]
+    assert [a["withdrawn_at"] for r in listed if r["id"] == rfq_id for a in r["answers"]] == [
+        withdrawn.json["withdrawn_at"]]
+
+    short = answer(rfq_id, valid_seconds=10)
+    runtime.clock.advance(timedelta(seconds=10))
+    assert withdraw(rfq_id, short["id"]).status_code == 409  # expired: it binds nobody any more
+    kept = answer(rfq_id)
+    assert client.post("/api/v1/protection", headers=m.keys["miner"], json={"answer_id": kept["id"]}).status_code == 201
+    assert withdraw(rfq_id, kept["id"]).status_code == 409  # booked: the request is closed
+    assert client.get("/api/v1/protection", headers=m.keys["seller"]).json["items"][0]["premium_bps"] == "20"
+
+
 def test_an_answer_s_validity_must_be_whole_seconds_up_to_a_day(runtime):
     m = market(runtime)
     client = create_app(runtime).test_client()

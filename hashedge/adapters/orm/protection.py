@@ -103,3 +103,4 @@ class ProtectionRfqAnswerRow(Base):
     upfront_sats: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_until: Mapped[datetime] = mapped_column(UTCDateTime)  # domain.protection.rfq
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -75,11 +75,12 @@ class RfqAnswer:
     upfront_sats: int
     created_at: datetime
     valid_until: datetime  # it cannot be accepted from then on (domain.protection.rfq)
+    withdrawn_at: datetime | None = None  # by its seller, before it expired
 
 
 def _answer(r: ProtectionRfqAnswerRow) -> RfqAnswer:
     return RfqAnswer(r.id, r.rfq_id, r.seller_account_id, Decimal(r.premium_bps), r.upfront_sats, r.created_at,
-                     r.valid_until)
+                     r.valid_until, r.withdrawn_at)
 
 
 def _contract(row: ProtectionContractRow) -> StoredContract:
@@ -233,11 +234,17 @@ class ProtectionRepository:
                                                 upfront_sats=answer.upfront_sats, created_at=answer.created_at,
                                                 valid_until=answer.valid_until))
 
+    def withdraw_answer(self, answer: RfqAnswer, at: datetime) -> RfqAnswer:
+        self.session.execute(update(ProtectionRfqAnswerRow).where(ProtectionRfqAnswerRow.id == answer.id)
+                             .values(withdrawn_at=at))
+        return replace(answer, withdrawn_at=at)
+
     def answers_of(self, rfq_id: str) -> list[RfqAnswer]:
         rows = self.session.scalars(select(ProtectionRfqAnswerRow).where(ProtectionRfqAnswerRow.rfq_id == rfq_id)
                                     .order_by(ProtectionRfqAnswerRow.created_at, ProtectionRfqAnswerRow.id))
         return [_answer(r) for r in rows]
 
     def get_answer(self, answer_id: str) -> RfqAnswer | None:
-        r = self.session.get(ProtectionRfqAnswerRow, answer_id)
+        r = self.session.scalar(select(ProtectionRfqAnswerRow).where(ProtectionRfqAnswerRow.id == answer_id)
+                                .execution_options(populate_existing=True))  # as committed now, not as first read
         return None if r is None else _answer(r)

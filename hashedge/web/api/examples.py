@@ -211,10 +211,11 @@ PROTECTION_RFQ_REQUEST = {"reference_account_id": 7, "notional_sats": 50000000, 
 PROTECTION_ANSWER_REQUEST = {"premium_bps": "310", "upfront_sats": 0, "valid_seconds": 300}
 PROTECTION_ANSWER = {"id": "Q-8d1e2f3a4b5c-A1a2b3c", "rfq_id": "Q-8d1e2f3a4b5c", "seller_account_id": 9,
                      "premium_bps": "310", "upfront_sats": 0, "created_at": "2026-12-01T10:10:00+00:00",
-                     "valid_until": "2026-12-01T10:15:00+00:00"}
+                     "valid_until": "2026-12-01T10:15:00+00:00", "withdrawn_at": None}
 PROTECTION_RFQ = {"id": "Q-8d1e2f3a4b5c", "buyer_account_id": 4, "reference_account_id": 7,
                   "reference_instrument_id": None, "notional_sats": 50000000, "tenor": "3M",
                   "settlement": "novation", "status": "open", "created_at": "2026-12-01T10:00:00+00:00",
                   "contract_id": None, "answers": []}
 PROTECTION_RFQ_LIST = {"items": [{**PROTECTION_RFQ, "answers": [PROTECTION_ANSWER]}]}
+PROTECTION_ANSWER_WITHDRAWN = {**PROTECTION_ANSWER, "withdrawn_at": "2026-12-01T10:12:00+00:00"}
 PROTECTION_RFQ_CANCELLED = {**PROTECTION_RFQ, "status": "cancelled", "answers": [PROTECTION_ANSWER]}

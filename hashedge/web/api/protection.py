@@ -152,6 +152,22 @@ def answer_request(body: dict, rfq_id: str):
                                      valid_seconds=body["valid_seconds"]).__dict__, 201
 
 
+@blp.route("/protection/rfqs/<string:rfq_id>/answers/<string:answer_id>", methods=["DELETE"])
+@blp.response(200, RfqAnswerSchema, example=ex.PROTECTION_ANSWER_WITHDRAWN)
+@blp.alt_response(404, schema=ErrorSchema, description="No such answer of yours to that request")
+@blp.alt_response(409, schema=ErrorSchema, description="The request is no longer open, or the answer already "
+                                                       "expired or was withdrawn")
+@_secured
+def withdraw_answer(rfq_id: str, answer_id: str):
+    """Withdraw your answer to an open request while it is firm.
+
+    The buyer can no longer accept it (409, "withdrawn at ..."). An answer that expired, was
+    already withdrawn, or whose request was accepted or cancelled cannot be withdrawn (409);
+    withdrawal and acceptance wait for each other, so an answer is either booked or withdrawn."""
+    return protection_rfq.withdraw_answer(_runtime().uow(), _runtime().clock, rfq_id, answer_id,
+                                          seller_id=g.account_id).__dict__
+
+
 @blp.route("/protection/rfqs/<string:rfq_id>", methods=["DELETE"])
 @blp.response(200, RfqSchema, example=ex.PROTECTION_RFQ_CANCELLED)
 @blp.alt_response(404, schema=ErrorSchema, description="No such request of yours")

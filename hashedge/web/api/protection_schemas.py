@@ -148,6 +148,8 @@ class RfqAnswerSchema(Schema):
     created_at = fields.DateTime(required=True, format="iso")
     valid_until = fields.DateTime(required=True, format="iso", metadata={
         "description": "the answer can be accepted until then, not after"})
+    withdrawn_at = fields.DateTime(allow_none=True, format="iso", metadata={
+        "description": "when its seller withdrew it (it can no longer be accepted)"})
 
 
 class RfqSchema(Schema):

@@ -1,9 +1,10 @@
-"""Answers to requests for quote expire: ``protection_rfq_answers.valid_until``.
+"""Answers to requests for quote expire, and their sellers may withdraw them:
+``protection_rfq_answers.valid_until`` and ``withdrawn_at``.
 
-A seller's answer is firm until then and cannot be accepted after (``domain.protection.rfq``,
-PROTECTION.md "Requests for quote"). Answers given before this revision were firm without limit;
-they get the default validity from when they were given, so an old answer no longer binds its
-seller (the buyer asks again).
+A seller's answer is firm until ``valid_until`` (or until its seller withdraws it) and cannot be
+accepted after (``domain.protection.rfq``, PROTECTION.md "Requests for quote"). Answers given
+before this revision were firm without limit; they get the default validity from when they were
+given, so an old answer no longer binds its seller (the buyer asks again).
 
 Revision ID: 0017
 Revises: 0016
@@ -27,6 +28,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("protection_rfq_answers", sa.Column("valid_until", UTCDateTime, nullable=True))
+    op.add_column("protection_rfq_answers", sa.Column("withdrawn_at", UTCDateTime, nullable=True))
     answers = sa.table("protection_rfq_answers", sa.column("id", sa.String(40)),
                        sa.column("created_at", UTCDateTime), sa.column("valid_until", UTCDateTime))
     connection = op.get_bind()
@@ -39,4 +41,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("protection_rfq_answers") as batch:
+        batch.drop_column("withdrawn_at")
         batch.drop_column("valid_until")
