@@ -6,7 +6,9 @@ only when a second, different user holding ``Permission.APPROVE`` approves them:
 - a withdrawal of more than ``desk.four_eyes.withdrawal_sats``;
 - a block trade whose notional (``|q| x price x multiplier``, sats) exceeds
   ``desk.four_eyes.block_notional_sats``;
-- a contribution to the insurance fund of more than ``desk.four_eyes.insurance_contribution_sats``.
+- a contribution to the insurance fund of more than ``desk.four_eyes.insurance_contribution_sats``;
+- a protection contract booked on the desk whose notional exceeds
+  ``desk.four_eyes.protection_notional_sats``.
 
 A request not decided within ``desk.four_eyes.expiry_hours`` expires. Rejected, expired and
 failed requests stay on record with who decided, when and why. The thresholds are parameters
@@ -30,6 +32,7 @@ class RequestKind(str, Enum):
     WITHDRAWAL = "withdrawal"
     BLOCK_TRADE = "block_trade"
     INSURANCE_CONTRIBUTION = "insurance_contribution"
+    PROTECTION_BOOKING = "protection_booking"
 
 
 class RequestStatus(str, Enum):
@@ -45,6 +48,7 @@ DESK_BOUNDS = {
     "desk.four_eyes.block_notional_sats": (0, 1_000 * SATS_PER_BTC),
     "desk.four_eyes.expiry_hours": (1, 7 * 24),
     "desk.four_eyes.insurance_contribution_sats": (0, 100 * SATS_PER_BTC),
+    "desk.four_eyes.protection_notional_sats": (0, 1_000 * SATS_PER_BTC),
 }
 
 
@@ -56,6 +60,7 @@ class DeskParameters:
     block_notional_threshold_sats: int = 100_000_000  # 1 BTC
     request_expiry_hours: int = 24
     insurance_contribution_threshold_sats: int = 10_000_000  # 0.1 BTC, like a withdrawal
+    protection_notional_threshold_sats: int = 100_000_000  # 1 BTC of notional, like a block trade
 
     def __post_init__(self) -> None:
         for name, value in self.as_registry().items():
@@ -67,7 +72,8 @@ class DeskParameters:
         return {"desk.four_eyes.withdrawal_sats": self.withdrawal_threshold_sats,
                 "desk.four_eyes.block_notional_sats": self.block_notional_threshold_sats,
                 "desk.four_eyes.expiry_hours": self.request_expiry_hours,
-                "desk.four_eyes.insurance_contribution_sats": self.insurance_contribution_threshold_sats}
+                "desk.four_eyes.insurance_contribution_sats": self.insurance_contribution_threshold_sats,
+                "desk.four_eyes.protection_notional_sats": self.protection_notional_threshold_sats}
 
     @classmethod
     def from_registry(cls, values: dict[str, int]) -> DeskParameters:
@@ -78,7 +84,8 @@ class DeskParameters:
         return cls(withdrawal_threshold_sats=merged["desk.four_eyes.withdrawal_sats"],
                    block_notional_threshold_sats=merged["desk.four_eyes.block_notional_sats"],
                    request_expiry_hours=merged["desk.four_eyes.expiry_hours"],
-                   insurance_contribution_threshold_sats=merged["desk.four_eyes.insurance_contribution_sats"])
+                   insurance_contribution_threshold_sats=merged["desk.four_eyes.insurance_contribution_sats"],
+                   protection_notional_threshold_sats=merged["desk.four_eyes.protection_notional_sats"])
 
     @property
     def request_expiry(self) -> timedelta:
@@ -95,6 +102,10 @@ def block_trade_needs_approval(notional_sats: int, params: DeskParameters) -> bo
 
 def insurance_contribution_needs_approval(amount_sats: int, params: DeskParameters) -> bool:
     return amount_sats > params.insurance_contribution_threshold_sats
+
+
+def protection_booking_needs_approval(notional_sats: int, params: DeskParameters) -> bool:
+    return notional_sats > params.protection_notional_threshold_sats
 
 
 def approval_refusal(*, requested_by: str, approver: str, approver_role: Role | str, status: RequestStatus,

@@ -1,7 +1,9 @@
-"""Four eyes (``domain.four_eyes``): withdrawals and block trades above the governed sizes wait
-as requests until a second user with the right role approves them.
+"""Four eyes (``domain.four_eyes``): withdrawals, block trades, insurance fund contributions and
+protection bookings above the governed sizes wait as requests until a second user with the right
+role approves them.
 
-``submit_withdrawal`` / ``submit_block_trade`` run the action at once when it is small enough;
+``submit_withdrawal`` / ``submit_block_trade`` / ``submit_insurance_contribution`` /
+``submit_protection_booking`` run the action at once when it is small enough;
 otherwise they run the action's checks now (so a request that could not succeed is refused at
 once, with field errors) and store a pending request. ``decide`` approves or rejects: approval
 runs the action through ``services.desk_actions`` in ONE transaction that also locks the request
@@ -15,10 +17,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from hashedge.adapters.repositories.desk import DeskRequestRecord
 from hashedge.adapters.repositories.ledger import collateral_of
+from hashedge.adapters.repositories.protection import StoredContract
 from hashedge.adapters.repositories.trading import TradeRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
@@ -30,10 +33,11 @@ from hashedge.domain.four_eyes import (
     approval_refusal,
     block_trade_needs_approval,
     insurance_contribution_needs_approval,
+    protection_booking_needs_approval,
     withdrawal_needs_approval,
 )
 from hashedge.errors import Conflict, Forbidden, HashEdgeError, InsufficientCollateral, InvalidInput, NotFound
-from hashedge.services import audit, block_trades, desk_actions
+from hashedge.services import audit, block_trades, desk_actions, protection
 from hashedge.services.accounts import require_account
 from hashedge.services.audit import Actor, AuditedUnitOfWork
 from hashedge.services.desk_actions import SessionFactory
@@ -64,6 +68,7 @@ class Submission:
     movement: CollateralMovement | None = None
     trade: TradeRecord | None = None
     entry: PostedEntry | None = None  # an insurance fund contribution
+    contract: StoredContract | None = None  # a protection booking
 
     @property
     def pending(self) -> bool:
@@ -154,6 +159,33 @@ def submit_insurance_contribution(session_factory: SessionFactory, clock: Clock,
                                      f"contribute {amount:,} sats to the insurance fund", amount, lambda uow: None))
 
 
+def submit_protection_booking(session_factory: SessionFactory, clock: Clock, actor: Actor, *, buyer_id: int,
+                              seller_id: int | None, reference_id: int, notional_sats: object, premium_bps: object,
+                              maturity: date | None, settlement: str, upfront_sats: object = 0,
+                              reference_instrument: str | None = None) -> Submission:
+    """A protection contract booked on the desk (``seller_id`` None: the insurance fund): at once up
+    to the governed notional, a request above it. The request is refused at once if its terms or
+    parties are invalid; the band and the seller's collateral are checked when it is approved (the
+    booking's own checks, on the state of that moment: refused then, the request fails)."""
+    notional, premium, _ = protection.check_terms(notional_sats, premium_bps, maturity, None, settlement,
+                                                  upfront_sats)
+    terms = dict(buyer_id=buyer_id, seller_id=seller_id, reference_id=reference_id, notional_sats=notional,
+                 premium_bps=premium, maturity=maturity, settlement=settlement, upfront_sats=upfront_sats,
+                 reference_instrument=reference_instrument)
+    if not protection_booking_needs_approval(notional, desk_parameters()):
+        return Submission(contract=desk_actions.book_protection(session_factory, clock, actor, **terms))
+    with UnitOfWork(session_factory).read_only() as uow:
+        names = {a: require_account(uow, a).name for a in {buyer_id, reference_id} | (
+            set() if seller_id is None else {seller_id})}
+    seller = "the insurance fund" if seller_id is None else names[seller_id]
+    payload = dict(terms, premium_bps=format(premium, "f"), maturity=None if maturity is None else maturity.isoformat())
+    summary = (f"protection of {notional:,} sats on {names[reference_id]} (account {reference_id})"
+               f"{f' {reference_instrument}' if reference_instrument else ''}: {names[buyer_id]} buys from {seller} "
+               f"at {format(premium, 'f')} bps, {settlement}")
+    return Submission(request=_store(session_factory, clock, actor, RequestKind.PROTECTION_BOOKING, payload, summary,
+                                     notional, lambda uow: None))
+
+
 def _closable(actor: Actor, request_id: int, now: datetime):
     """``on_enter``: lock the request and refuse unless ``actor`` may decide it now."""
 
@@ -229,6 +261,13 @@ def _execute(session_factory: SessionFactory, clock: Clock, actor: Actor, reques
         desk_actions.contribute_to_insurance_fund(session_factory, clock, actor, payload["amount_sats"], key,
                                                   payload.get("memo", ""), details=approval, on_enter=check,
                                                   on_commit=close({"idempotency_key": key}))
+        return
+    if request.kind == RequestKind.PROTECTION_BOOKING.value:
+        contract_id = f"P-{uuid.uuid4().hex[:12]}"
+        maturity = None if payload["maturity"] is None else date.fromisoformat(payload["maturity"])
+        desk_actions.book_protection(session_factory, clock, actor, **dict(payload, maturity=maturity),
+                                     contract_id=contract_id, details=approval, on_enter=check,
+                                     on_commit=close({"contract_id": contract_id}))
         return
     trade_id = f"BLOCK-{uuid.uuid4().hex[:16]}"
     desk_actions.book_block_trade(session_factory, clock, actor, buyer_id=payload["buyer_id"],

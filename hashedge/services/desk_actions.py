@@ -15,13 +15,25 @@ from typing import Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from hashedge.adapters.repositories.ledger import AccountRecord
+from hashedge.adapters.repositories.protection import StoredContract
 from hashedge.adapters.repositories.trading import TradeRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.errors import NotFound
 from hashedge.domain import ledger as journal
 from hashedge.domain.governance.registry import ParameterVersion
-from hashedge.services import accounts, audit, block_trades, governance, insurance, ledger, liquidation, pool, settlement
+from hashedge.services import (
+    accounts,
+    audit,
+    block_trades,
+    governance,
+    insurance,
+    ledger,
+    liquidation,
+    pool,
+    protection,
+    settlement,
+)
 from hashedge.services.audit import Actor, AuditedUnitOfWork, collateral_snapshot, positions_snapshot
 from hashedge.services.ledger import CollateralMovement, PostedEntry
 from hashedge.services.liquidation import SweepReport
@@ -103,6 +115,27 @@ def book_block_trade(session_factory: SessionFactory, clock: Clock, actor: Actor
                             on_enter=on_enter, on_commit=on_commit)
     return block_trades.book_block_trade(uow, clock, buyer_id=buyer_id, seller_id=seller_id, instrument=instrument,
                                          quantity=quantity, price=price, trade_id=trade_id)
+
+
+def book_protection(session_factory: SessionFactory, clock: Clock, actor: Actor, *, buyer_id: int,
+                    seller_id: int | None, reference_id: int, notional_sats: int, premium_bps: object,
+                    maturity: date | None, settlement: str, upfront_sats: int = 0,
+                    reference_instrument: str | None = None, contract_id: str | None = None,
+                    details: dict | None = None, on_enter: OnEnter = None,
+                    on_commit: OnCommit = None) -> StoredContract:
+    """A protection contract booked by the desk (``protection.book_protection``; ``seller_id`` None:
+    the insurance fund), audited with the parties' collateral before and after."""
+    parties = (buyer_id,) if seller_id is None else (buyer_id, seller_id)
+    uow = AuditedUnitOfWork(session_factory, clock, actor, "protection.book", f"account:{reference_id}",
+                            {"buyer_id": buyer_id, "seller_id": seller_id, "reference_id": reference_id,
+                             "reference_instrument": reference_instrument, "notional_sats": notional_sats,
+                             "premium_bps": str(premium_bps), "maturity": None if maturity is None else str(maturity),
+                             "settlement": settlement, "upfront_sats": upfront_sats, **(details or {})},
+                            snapshot=collateral_snapshot(*parties), on_enter=on_enter, on_commit=on_commit)
+    return protection.book_protection(uow, clock, buyer_id=buyer_id, seller_id=seller_id, reference_id=reference_id,
+                                      notional_sats=notional_sats, premium_bps=premium_bps, maturity=maturity,
+                                      settlement=settlement, upfront_sats=upfront_sats,
+                                      reference_instrument=reference_instrument, contract_id=contract_id)
 
 
 def reverse_block_trade(session_factory: SessionFactory, clock: Clock, actor: Actor, *, trade_id: str,

@@ -25,6 +25,7 @@ from hashedge.domain.four_eyes import (
     approval_refusal,
     block_trade_needs_approval,
     insurance_contribution_needs_approval,
+    protection_booking_needs_approval,
     withdrawal_needs_approval,
 )
 from hashedge.domain.hedging import hedge_size
@@ -96,6 +97,16 @@ def test_an_insurance_contribution_needs_approval_strictly_above_its_governed_si
     assert insurance_contribution_needs_approval(1, lowered)
     with pytest.raises(ParameterOutOfBounds):
         DeskParameters(insurance_contribution_threshold_sats=100 * 100_000_000 + 1)
+
+
+def test_a_protection_booking_needs_approval_strictly_above_its_governed_notional():
+    params = DeskParameters()
+    limit = params.protection_notional_threshold_sats
+    assert not protection_booking_needs_approval(limit, params) and protection_booking_needs_approval(limit + 1, params)
+    lowered = DeskParameters.from_registry({"desk.four_eyes.protection_notional_sats": 0})
+    assert protection_booking_needs_approval(1, lowered)
+    with pytest.raises(ParameterOutOfBounds):
+        DeskParameters(protection_notional_threshold_sats=1_000 * 100_000_000 + 1)
 
 
 def test_only_a_second_user_with_the_approve_permission_decides_a_pending_unexpired_request():
