@@ -10,8 +10,8 @@ its seller may withdraw it before.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 
 from hashedge.adapters.repositories.protection import Rfq, RfqAnswer, StoredContract
 from hashedge.adapters.unit_of_work import UnitOfWork
