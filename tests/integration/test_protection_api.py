@@ -59,101 +59,96 @@ def test_a_buyer_withdraws_its_request_and_its_answers_can_no_longer_be_accepted
     assert client.get("/api/v1/protection", headers=m.keys["miner"]).json["items"] == []
 
 
-def test_an_answer_is_firm_for_its_seconds_and_cannot_be_accepted_after(runtime):
-    m = market(runtime)
-    client = create_app(runtime).test_client()
+class Desk:
+    """The RFQ calls of the tests below: the miner asks and accepts, the seller answers."""
 
-    def ask() -> str:
-        return client.post("/api/v1/protection/rfqs", headers=m.keys["miner"], json={
-            "reference_account_id": m.ids["trader"], "notional_sats": 5_000_000}).json["id"]
+    def __init__(self, runtime):
+        self.m = market(runtime)
+        self.client = create_app(runtime).test_client()
 
-    def answer(rfq_id: str, **validity) -> dict:
-        given = client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
-                            json={"premium_bps": "20", **validity})
+    def ask(self) -> str:
+        return self.client.post("/api/v1/protection/rfqs", headers=self.m.keys["miner"], json={
+            "reference_account_id": self.m.ids["trader"], "notional_sats": 5_000_000}).json["id"]
+
+    def answer(self, rfq_id: str, **terms) -> dict:
+        given = self.client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=self.m.keys["seller"],
+                                 json={"premium_bps": "20", **terms})
         assert given.status_code == 201, given.json
         return given.json
 
-    def accept(answer_id: str):
-        return client.post("/api/v1/protection", headers=m.keys["miner"], json={"answer_id": answer_id})
+    def accept(self, answer_id: str):
+        return self.client.post("/api/v1/protection", headers=self.m.keys["miner"], json={"answer_id": answer_id})
 
-    late_rfq = ask()
-    short = answer(late_rfq, valid_seconds=60)
+    def withdraw(self, rfq_id: str, answer_id: str, who: str = "seller"):
+        return self.client.delete(f"/api/v1/protection/rfqs/{rfq_id}/answers/{answer_id}", headers=self.m.keys[who])
+
+    def requests(self) -> list[dict]:
+        return self.client.get("/api/v1/protection/rfqs", headers=self.m.keys["miner"]).json["items"]
+
+    def bought(self) -> list[dict]:
+        return self.client.get("/api/v1/protection", headers=self.m.keys["miner"]).json["items"]
+
+
+def test_an_answer_is_firm_for_its_seconds_and_cannot_be_accepted_after(runtime):
+    desk = Desk(runtime)
+    late_rfq = desk.ask()
+    short = desk.answer(late_rfq, valid_seconds=60)
     given_at = datetime.fromisoformat(short["created_at"])
     assert datetime.fromisoformat(short["valid_until"]) == given_at + timedelta(seconds=60)
-    listed = client.get("/api/v1/protection/rfqs", headers=m.keys["miner"]).json["items"]
-    assert [a["valid_until"] for r in listed for a in r["answers"]] == [short["valid_until"]]
+    assert [a["valid_until"] for r in desk.requests() for a in r["answers"]] == [short["valid_until"]]
     runtime.clock.advance(timedelta(seconds=60))  # its last firm moment has passed
-    late = accept(short["id"])
+    late = desk.accept(short["id"])
     assert late.status_code == 409 and late.json["error"]["fields"]["answer_id"] == [
         f"expired at {datetime.fromisoformat(short['valid_until']).isoformat()}"], late.json
-    assert client.get("/api/v1/protection", headers=m.keys["miner"]).json["items"] == []  # nothing booked
-    assert [r["status"] for r in client.get("/api/v1/protection/rfqs", headers=m.keys["miner"]).json["items"]] == [
-        "open"]  # the request stays open: another answer may still be accepted
+    assert desk.bought() == []  # nothing booked
+    assert [r["status"] for r in desk.requests()] == ["open"]  # another answer may still be accepted
 
-    fresh = answer(late_rfq)  # the default validity
+    fresh = desk.answer(late_rfq)  # the default validity
     assert datetime.fromisoformat(fresh["valid_until"]) - datetime.fromisoformat(fresh["created_at"]) == timedelta(
         seconds=DEFAULT_ANSWER_VALID_SECONDS)
     runtime.clock.advance(timedelta(seconds=DEFAULT_ANSWER_VALID_SECONDS - 1))  # its last firm second
-    assert accept(fresh["id"]).status_code == 201
+    assert desk.accept(fresh["id"]).status_code == 201
 
 
 def test_a_seller_withdraws_its_answer_while_firm_and_the_buyer_can_no_longer_accept_it(runtime):
-    m = market(runtime)
-    client = create_app(runtime).test_client()
-
-    def ask() -> str:
-        return client.post("/api/v1/protection/rfqs", headers=m.keys["miner"], json={
-            "reference_account_id": m.ids["trader"], "notional_sats": 5_000_000}).json["id"]
-
-    def answer(rfq_id: str, **validity) -> dict:
-        return client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
-                           json={"premium_bps": "20", **validity}).json
-
-    def withdraw(rfq_id: str, answer_id: str, who: str = "seller"):
-        return client.delete(f"/api/v1/protection/rfqs/{rfq_id}/answers/{answer_id}", headers=m.keys[who])
-
-    rfq_id = ask()
-    given = answer(rfq_id)
+    desk = Desk(runtime)
+    rfq_id = desk.ask()
+    given = desk.answer(rfq_id)
     for who in ("miner", "trader"):  # only its seller may withdraw it
-        assert withdraw(rfq_id, given["id"], who).status_code == 404
-    assert withdraw(ask(), given["id"]).status_code == 404  # named under another request
+        assert desk.withdraw(rfq_id, given["id"], who).status_code == 404
+    assert desk.withdraw(desk.ask(), given["id"]).status_code == 404  # named under another request
     runtime.clock.advance(timedelta(seconds=30))
-    withdrawn = withdraw(rfq_id, given["id"])
+    withdrawn = desk.withdraw(rfq_id, given["id"])
     assert withdrawn.status_code == 200, withdrawn.json
     assert datetime.fromisoformat(withdrawn.json["withdrawn_at"]) == datetime.fromisoformat(
         given["created_at"]) + timedelta(seconds=30)
-    refused = client.post("/api/v1/protection", headers=m.keys["miner"], json={"answer_id": given["id"]})
+    refused = desk.accept(given["id"])
     assert refused.status_code == 409 and refused.json["error"]["fields"]["answer_id"] == [
         f"withdrawn at {datetime.fromisoformat(withdrawn.json['withdrawn_at']).isoformat()}"], refused.json
-    again = withdraw(rfq_id, given["id"])
+    again = desk.withdraw(rfq_id, given["id"])
     assert again.status_code == 409 and "withdrawn" in str(again.json["error"]["fields"]), again.json
-    listed = client.get("/api/v1/protection/rfqs", headers=m.keys["miner"]).json["items"]
-    assert [a["withdrawn_at"] for r in listed if r["id"] == rfq_id for a in r["answers"]] == [
+    assert [a["withdrawn_at"] for r in desk.requests() if r["id"] == rfq_id for a in r["answers"]] == [
         withdrawn.json["withdrawn_at"]]
 
-    short = answer(rfq_id, valid_seconds=10)
+    short = desk.answer(rfq_id, valid_seconds=10)
     runtime.clock.advance(timedelta(seconds=10))
-    assert withdraw(rfq_id, short["id"]).status_code == 409  # expired: it binds nobody any more
-    kept = answer(rfq_id)
-    assert client.post("/api/v1/protection", headers=m.keys["miner"], json={"answer_id": kept["id"]}).status_code == 201
-    assert withdraw(rfq_id, kept["id"]).status_code == 409  # booked: the request is closed
-    assert client.get("/api/v1/protection", headers=m.keys["seller"]).json["items"][0]["premium_bps"] == "20"
+    assert desk.withdraw(rfq_id, short["id"]).status_code == 409  # expired: it binds nobody any more
+    kept = desk.answer(rfq_id)
+    assert desk.accept(kept["id"]).status_code == 201
+    assert desk.withdraw(rfq_id, kept["id"]).status_code == 409  # booked: the request is closed
+    assert [c["premium_bps"] for c in desk.bought()] == ["20"]
 
 
 def test_an_answer_s_validity_must_be_whole_seconds_up_to_a_day(runtime):
-    m = market(runtime)
-    client = create_app(runtime).test_client()
-    rfq_id = client.post("/api/v1/protection/rfqs", headers=m.keys["miner"], json={
-        "reference_account_id": m.ids["trader"], "notional_sats": 5_000_000}).json["id"]
+    desk = Desk(runtime)
+    rfq_id = desk.ask()
     for valid_seconds in (0, -5, MAX_ANSWER_VALID_SECONDS + 1, 1.5, "60", True, None):
-        refused = client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
-                              json={"premium_bps": "20", "valid_seconds": valid_seconds})
+        refused = desk.client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=desk.m.keys["seller"],
+                                   json={"premium_bps": "20", "valid_seconds": valid_seconds})
         assert refused.status_code == 400 and "valid_seconds" in refused.json["error"]["fields"], (
             valid_seconds, refused.json)
-    assert client.get("/api/v1/protection/rfqs", headers=m.keys["miner"]).json["items"][0]["answers"] == []
-    longest = client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
-                          json={"premium_bps": "20", "valid_seconds": MAX_ANSWER_VALID_SECONDS})
-    assert longest.status_code == 201, longest.json
+    assert desk.requests()[0]["answers"] == []
+    assert desk.answer(rfq_id, valid_seconds=MAX_ANSWER_VALID_SECONDS)["valid_until"]
 
 
 def test_answers_given_before_validity_existed_get_the_default_from_when_they_were_given(runtime):
@@ -168,16 +163,11 @@ def test_answers_given_before_validity_existed_get_the_default_from_when_they_we
             config.attributes["connection"] = connection
             step(config, revision)
 
-    m = market(runtime)
-    client = create_app(runtime).test_client()
-    rfq_id = client.post("/api/v1/protection/rfqs", headers=m.keys["miner"], json={
-        "reference_account_id": m.ids["trader"], "notional_sats": 5_000_000}).json["id"]
-    given = client.post(f"/api/v1/protection/rfqs/{rfq_id}/answers", headers=m.keys["seller"],
-                        json={"premium_bps": "20", "valid_seconds": MAX_ANSWER_VALID_SECONDS}).json
+    desk = Desk(runtime)
+    given = desk.answer(desk.ask(), valid_seconds=MAX_ANSWER_VALID_SECONDS)
     migrate(command.downgrade, "0016")
     migrate(command.upgrade, "head")
-    listed = client.get("/api/v1/protection/rfqs", headers=m.keys["miner"]).json["items"]
-    assert [a["valid_until"] for r in listed for a in r["answers"]] == [
+    assert [a["valid_until"] for r in desk.requests() for a in r["answers"]] == [
         (datetime.fromisoformat(given["created_at"]) + timedelta(seconds=DEFAULT_ANSWER_VALID_SECONDS)).isoformat()]
 
 
