@@ -94,7 +94,8 @@ def get_contract(contract_id: str):
 @blp.arguments(BuyRequestSchema, unknown=RAISE, example=ex.PROTECTION_BUY)
 @blp.response(201, ContractSchema, example=ex.PROTECTION_CONTRACT_BOOKED)
 @blp.alt_response(404, schema=ErrorSchema, description="No such answer to a request of yours")
-@blp.alt_response(409, schema=ErrorSchema, description="The request is no longer open, or the answer expired")
+@blp.alt_response(409, schema=ErrorSchema,
+                  description="The request is no longer open, or the answer expired or was withdrawn")
 @blp.alt_response(422, schema=ErrorSchema, description="Premium outside the band, seller or buyer short of margin")
 @_secured
 def buy(body: dict):
