@@ -24,10 +24,11 @@ from hashedge.domain.liquidation.prices import estimated_liquidation_price
 from hashedge.domain.margin import account_margin
 from hashedge.errors import DataUnavailable
 from hashedge.services import adl_ranks
-from hashedge.services.margin import account_state, marks_and_specs, risk_parameters
-from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page
+from hashedge.services.accounts import require_account
+from hashedge.services.margin import account_state, require_marks, risk_parameters
+from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page
 from hashedge.services.trading import PositionView
-from hashedge.services.trading_queries import position_page
+from hashedge.services.trading_queries import position_views
 
 
 @dataclass(frozen=True)
@@ -41,20 +42,27 @@ class PositionRisk:
 def position_risk_page(uow_factory: Callable[[], UnitOfWork], account_id: int, *,
                        instrument: str | None = None, page: int = 1,
                        page_size: int = DEFAULT_PAGE_SIZE) -> Page[PositionRisk]:
-    """A page of the account's open positions (``services.trading_queries.position_page``) with
-    their risk figures; both are ``None`` while a contract involved has no mark yet."""
-    found = position_page(uow_factory(), account_id, instrument=instrument, page=page, page_size=page_size)
+    """A page of the account's open positions (as ``services.trading_queries.position_page``
+    lists them) with their risk figures; both are ``None`` while a contract involved has no mark
+    yet. The page and its figures are read in one transaction: one snapshot, each row read once."""
+    offset = check_page(page, page_size)
+    uow = uow_factory()
+    with uow.read_only():
+        require_account(uow, account_id)
+        # the price depends on equity and maintenance margin, which resting orders do not
+        # change: none are read, so the page costs the same however many the account has
+        state = account_state(uow, account_id, with_orders=False)
+        held = {p.instrument_id for p in state.positions}
+        known = {symbol: record.price for symbol, record in uow.marks.latest(held).items()}
+        specs = uow.instruments.specs(held) if held <= set(known) else {}
+        params = risk_parameters(uow)
+        ranks = adl_ranks.of_account(uow, account_id)
+    listed = [p for p in state.positions if instrument is None or p.instrument_id == instrument]
+    found = Page(position_views(listed[offset:offset + page_size], known), len(listed), page, page_size)
     if not found.items:
         return replace(found, items=[])
-    uow = uow_factory()
     try:
-        with uow.read_only():
-            params = risk_parameters(uow)
-            # the price depends on equity and maintenance margin, which resting orders do not
-            # change: none are read, so the page costs the same however many the account has
-            state = account_state(uow, account_id, with_orders=False)
-            marks, specs = marks_and_specs(uow, state)
-            ranks = adl_ranks.of_account(uow, account_id)
+        marks = require_marks(known, held)
     except DataUnavailable:
         return replace(found, items=[PositionRisk(view, None, None) for view in found.items])
     summary = account_margin(state, marks, params, specs=specs)  # the same for every position

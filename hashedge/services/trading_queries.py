@@ -4,6 +4,7 @@ with their fills, trades, positions. Reads only; the writes are in ``services.tr
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from hashedge.adapters.repositories.trading import TradeRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
@@ -67,9 +68,13 @@ def position_page(uow: UnitOfWork, account_id: int, *, instrument: str | None = 
         positions = uow.positions.of_account(account_id, instrument=instrument)
         shown = positions[offset:offset + page_size]
         marks = uow.marks.latest([p.instrument_id for p in shown])
+    return Page(position_views(shown, {s: m.price for s, m in marks.items()}), len(positions), page, page_size)
+
+
+def position_views(positions, marks: dict[str, Decimal]) -> list[PositionView]:
+    """Each position with its mark (from ``marks``) and unrealized PnL, ``None`` where it has no mark."""
     views = []
-    for position in shown:
+    for position in positions:
         mark = marks.get(position.instrument_id)
-        views.append(PositionView(position, mark.price if mark else None,
-                                  position.unrealized_pnl_sats(mark.price) if mark else None))
-    return Page(views, len(positions), page, page_size)
+        views.append(PositionView(position, mark, None if mark is None else position.unrealized_pnl_sats(mark)))
+    return views

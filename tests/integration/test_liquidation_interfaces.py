@@ -19,7 +19,7 @@ from sqlalchemy import event
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.domain.liquidation.prices import estimated_liquidation_price
 from hashedge.jobs.scheduler import JobContext, liquidation_sweep_job, slot_of
-from hashedge.services import accounts, insurance, ledger, liquidation, trading
+from hashedge.services import accounts, insurance, ledger, liquidation, positions, trading
 from hashedge.services.margin import account_state, marks_and_specs, risk_parameters
 from hashedge.web import create_app
 
@@ -114,6 +114,26 @@ def test_resting_orders_neither_move_the_liquidation_price_nor_cost_the_position
     expected = estimated_liquidation_price(every, SYMBOL, marks, risk_parameters(), specs=specs)
     assert without_orders["estimated_liquidation_price"] == few["estimated_liquidation_price"] == many[
         "estimated_liquidation_price"] == str(expected)
+
+
+def test_the_positions_page_and_its_risk_figures_come_from_one_snapshot_reading_each_row_once(runtime, book):
+    """One read-only transaction: the listed positions and the liquidation price computed from
+    them cannot straddle a fill; the positions, their marks and their contracts are read once."""
+    ids, _ = book
+    began, statements = [0], []
+    event.listen(runtime.engine, "begin", lambda *_: began.__setitem__(0, began[0] + 1))
+    event.listen(runtime.engine, "before_cursor_execute", lambda _c, _cur, statement, *rest: statements.append(
+        " ".join(statement.split())))
+    found = positions.position_risk_page(runtime.uow, ids["long"])
+    assert began[0] == 1
+    assert [len([s for s in statements if f" FROM {table} " in f"{s} "]) for table in ("positions", "marks")] == [1, 1]
+    [item] = found.items
+    with runtime.uow() as uow:
+        state = account_state(uow, ids["long"], with_orders=False)
+        marks, specs = marks_and_specs(uow, state)
+    assert item.view.position == state.positions[0] and item.view.mark_price == marks[SYMBOL]
+    assert item.estimated_liquidation_price == estimated_liquidation_price(state, SYMBOL, marks, risk_parameters(),
+                                                                           specs=specs)
 
 
 def test_liquidations_are_served_to_their_account_and_the_fund_to_everyone(runtime, book, database_url):
