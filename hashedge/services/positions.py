@@ -27,8 +27,7 @@ from hashedge.services import adl_ranks
 from hashedge.services.accounts import require_account
 from hashedge.services.margin import account_state, require_marks, risk_parameters
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page
-from hashedge.services.trading import PositionView
-from hashedge.services.trading_queries import position_views
+from hashedge.services.trading import PositionView, position_views
 
 
 @dataclass(frozen=True)
@@ -42,9 +41,9 @@ class PositionRisk:
 def position_risk_page(uow_factory: Callable[[], UnitOfWork], account_id: int, *,
                        instrument: str | None = None, page: int = 1,
                        page_size: int = DEFAULT_PAGE_SIZE) -> Page[PositionRisk]:
-    """A page of the account's open positions (as ``services.trading_queries.position_page``
-    lists them) with their risk figures; both are ``None`` while a contract involved has no mark
-    yet. The page and its figures are read in one transaction: one snapshot, each row read once."""
+    """A page of the account's open positions by instrument, each with its mark and unrealized PnL
+    and its risk figures (``None`` where a contract involved has no mark yet). The page and its
+    figures are read in one transaction: one snapshot, each row read once."""
     offset = check_page(page, page_size)
     uow = uow_factory()
     with uow.read_only():
@@ -54,7 +53,7 @@ def position_risk_page(uow_factory: Callable[[], UnitOfWork], account_id: int, *
         state = account_state(uow, account_id, with_orders=False)
         held = {p.instrument_id for p in state.positions}
         known = {symbol: record.price for symbol, record in uow.marks.latest(held).items()}
-        specs = uow.instruments.specs(held) if held <= set(known) else {}
+        specs = uow.instruments.specs(held)
         params = risk_parameters(uow)
         ranks = adl_ranks.of_account(uow, account_id)
     listed = [p for p in state.positions if instrument is None or p.instrument_id == instrument]

@@ -527,9 +527,11 @@ def list_positions(uow: UnitOfWork, account_id: int) -> list[PositionView]:
     with uow.read_only():
         positions = uow.positions.of_account(account_id)
         marks = uow.marks.latest([p.instrument_id for p in positions])
-    views = []
-    for position in positions:
-        mark = marks.get(position.instrument_id)
-        pnl = position.unrealized_pnl_sats(mark.price) if mark else None
-        views.append(PositionView(position, mark.price if mark else None, pnl))
-    return views
+    return position_views(positions, {symbol: mark.price for symbol, mark in marks.items()})
+
+
+def position_views(positions, marks: dict[str, Decimal]) -> list[PositionView]:
+    """Each position with its mark (from ``marks``) and unrealized PnL, ``None`` where it has no mark."""
+    return [PositionView(p, marks.get(p.instrument_id),
+                         None if p.instrument_id not in marks else p.unrealized_pnl_sats(marks[p.instrument_id]))
+            for p in positions]

@@ -4,13 +4,11 @@ with their fills, trades, positions. Reads only; the writes are in ``services.tr
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from hashedge.adapters.repositories.trading import TradeRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
-from hashedge.services.accounts import require_account
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page, check_window
-from hashedge.services.trading import PlacedOrder, PositionView, own_order, with_fills
+from hashedge.services.trading import PlacedOrder, own_order, with_fills
 
 ORDER_STATUSES = ("all", "open")
 
@@ -57,24 +55,3 @@ def trade_page(uow: UnitOfWork, account_id: int, *, instrument: str | None = Non
                                       offset=offset)
         total = uow.trades.count_of_account(account_id, instrument=instrument, start=start, end=end)
     return Page(items, total, page, page_size)
-
-
-def position_page(uow: UnitOfWork, account_id: int, *, instrument: str | None = None, page: int = 1,
-                  page_size: int = DEFAULT_PAGE_SIZE) -> Page[PositionView]:
-    """Open positions by instrument with their mark and unrealized PnL (``None`` without a mark)."""
-    offset = check_page(page, page_size)
-    with uow.read_only():
-        require_account(uow, account_id)
-        positions = uow.positions.of_account(account_id, instrument=instrument)
-        shown = positions[offset:offset + page_size]
-        marks = uow.marks.latest([p.instrument_id for p in shown])
-    return Page(position_views(shown, {s: m.price for s, m in marks.items()}), len(positions), page, page_size)
-
-
-def position_views(positions, marks: dict[str, Decimal]) -> list[PositionView]:
-    """Each position with its mark (from ``marks``) and unrealized PnL, ``None`` where it has no mark."""
-    views = []
-    for position in positions:
-        mark = marks.get(position.instrument_id)
-        views.append(PositionView(position, mark, None if mark is None else position.unrealized_pnl_sats(mark)))
-    return views
