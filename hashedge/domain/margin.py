@@ -43,7 +43,7 @@ Checks
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -209,47 +209,35 @@ def _lookup(instrument_id: str, marks: Mapping[str, Decimal],
     return specs[instrument_id], marks[instrument_id]
 
 
-def _position_figures(position: Position, marks: Mapping[str, Decimal], specs: Mapping[str, ContractSpec],
-                      params: RiskParameters, memo: MarginMemo | None = None) -> tuple[int, int, int]:
+def _position_figures(position: Position, spec: ContractSpec, mark: Decimal,
+                      params: RiskParameters) -> tuple[int, int, int]:
     """(unrealized PnL, initial, maintenance) of one position."""
-    spec, mark = _lookup(position.instrument_id, marks, specs)
-    key = None
-    if memo is not None and memo.serves(params):
-        key = (position, mark, spec)
-        if key in memo.positions:
-            return memo.positions[key]
     if position.multiplier != spec.multiplier:
         raise InvalidValue("multiplier", position.multiplier, f"differs from {spec.symbol}'s {spec.multiplier}")
     price = effective_mark(spec, mark)
     initial, maintenance = ratios_for(spec, params)
-    figures = (position.unrealized_pnl_sats(price), _requirement(spec, position.quantity, price, initial),
-               _requirement(spec, position.quantity, price, maintenance))
-    if key is not None:
-        memo.positions[key] = figures
-    return figures
+    return (position.unrealized_pnl_sats(price), _requirement(spec, position.quantity, price, initial),
+            _requirement(spec, position.quantity, price, maintenance))
 
 
 class MarginMemo:
-    """Figures already worked out with one set of risk parameters, keyed by every other value
-    they depend on: a position, its mark and its contract; an instrument's working orders, the
-    position held in it, its mark and its contract. An account's margin is a sum of such
-    per-position and per-instrument terms, so a check after a change recomputes only the terms
-    that changed, with the same integers. A memo is tied to the parameters it was made for and
-    never reset: ``using`` returns it while it serves those parameters and has room, else a fresh
-    memo, so a batch still holding the old one (another thread, other parameters) keeps reading
-    and writing terms of its own parameters only. The matching engine keeps one across its batches
-    (``services.exchange.SharedMarginMemo``)."""
+    """Instrument terms (``InstrumentMargin``) already worked out with one set of risk
+    parameters, keyed by every other value they depend on: the position held in the instrument,
+    its working orders, its mark and its contract. A memo is tied to the parameters it was made
+    for and never reset: ``using`` returns it while it serves those parameters and has room, else
+    a fresh memo, so a batch still holding the old one (another thread, other parameters) keeps
+    reading and writing terms of its own parameters only. The matching engine keeps one across
+    its batches (``services.exchange.SharedMarginMemo``)."""
 
     def __init__(self, params: RiskParameters | None = None, *, max_entries: int = 200_000):
         self.max_entries = max_entries
         self.params = params
-        self.positions: dict[tuple, tuple[int, int, int]] = {}
-        self.instrument_orders: dict[tuple, int] = {}
+        self.instruments: dict[tuple, InstrumentMargin] = {}
 
     def using(self, params: RiskParameters) -> MarginMemo:
         """This memo for ``params`` if it serves them and is not past ``max_entries``, else a new
         empty one for them."""
-        if params is self.params and len(self.positions) + len(self.instrument_orders) <= self.max_entries:
+        if params is self.params and len(self.instruments) <= self.max_entries:
             return self
         return MarginMemo(params, max_entries=self.max_entries)
 
@@ -296,27 +284,17 @@ def _working(orders: tuple[Order, ...]) -> list[Order]:
 
 
 def order_margin_sats(account: AccountState, marks: Mapping[str, Decimal], specs: Mapping[str, ContractSpec],
-                      params: RiskParameters, orders: tuple[Order, ...] | None = None,
-                      memo: MarginMemo | None = None) -> int:
+                      params: RiskParameters, orders: tuple[Order, ...] | None = None) -> int:
     """What ``orders`` (default: the account's open orders) add to initial margin (module doc):
     per instrument, each order's cost plus the worst of the position with every buy or every sell
     filled, less the position's own requirement."""
     by_instrument: dict[str, list[Order]] = {}
     for order in _working(account.open_orders if orders is None else orders):
         by_instrument.setdefault(order.instrument_id, []).append(order)
-    use_memo = memo is not None and memo.serves(params)
     total = 0
     for instrument_id, working in by_instrument.items():
         spec, mark = _lookup(instrument_id, marks, specs)
-        held = account.position(instrument_id)
-        key = (held, mark, spec, tuple(sorted(working, key=_order_id))) if use_memo else None
-        if key is not None and key in memo.instrument_orders:
-            total += memo.instrument_orders[key]
-            continue
-        term = _instrument_order_margin(spec, working, held, mark, params)
-        if key is not None:
-            memo.instrument_orders[key] = term
-        total += term
+        total += _instrument_order_margin(spec, working, account.position(instrument_id), mark, params)
     return total
 
 
@@ -334,14 +312,68 @@ def _instrument_order_margin(spec: ContractSpec, working: list[Order], held: int
     return term + worst - _requirement(spec, held, mark, ratio)
 
 
-def account_margin(account: AccountState, marks: Mapping[str, Decimal], params: RiskParameters, *,
-                   specs: Mapping[str, ContractSpec], memo: MarginMemo | None = None) -> AccountMargin:
-    """Equity, requirements, free collateral and status of one account."""
-    pnl = initial = maintenance = 0
-    for position in account.positions:
-        p, i, m = _position_figures(position, marks, specs, params, memo)
-        pnl, initial, maintenance = pnl + p, initial + i, maintenance + m
-    orders = order_margin_sats(account, marks, specs, params, memo=memo)
+@dataclass(frozen=True)
+class InstrumentMargin:
+    """One instrument's share of an account's margin: the position's unrealized PnL and initial
+    and maintenance requirements, and what the account's working orders in it add (the order
+    margin of the module docstring, per instrument). ``account_margin`` is their sum."""
+
+    unrealized_pnl_sats: int = 0
+    initial_margin_sats: int = 0
+    maintenance_margin_sats: int = 0
+    order_margin_sats: int = 0
+
+
+def margin_instruments(account: AccountState) -> list[str]:
+    """The instruments of the account's margin: those it holds a position in (in their order),
+    then those it has working orders in."""
+    held = [p.instrument_id for p in account.positions]
+    seen = set(held)
+    for order in _working(account.open_orders):
+        if order.instrument_id not in seen:
+            seen.add(order.instrument_id)
+            held.append(order.instrument_id)
+    return held
+
+
+def instrument_margins(account: AccountState, marks: Mapping[str, Decimal], specs: Mapping[str, ContractSpec],
+                       params: RiskParameters, *, memo: MarginMemo | None = None,
+                       only: Iterable[str] | None = None) -> dict[str, InstrumentMargin]:
+    """The account's ``InstrumentMargin`` in each of its ``margin_instruments`` (or in those of
+    ``only``; an instrument it neither holds nor works orders in has all-zero terms)."""
+    positions = {p.instrument_id: p for p in account.positions}
+    working: dict[str, list[Order]] = {}
+    for order in _working(account.open_orders):
+        working.setdefault(order.instrument_id, []).append(order)
+    use_memo = memo is not None and memo.serves(params)
+    terms: dict[str, InstrumentMargin] = {}
+    for instrument_id in (margin_instruments(account) if only is None else only):
+        position, orders = positions.get(instrument_id), working.get(instrument_id, [])
+        if position is None and not orders:
+            terms[instrument_id] = InstrumentMargin()
+            continue
+        spec, mark = _lookup(instrument_id, marks, specs)
+        key = (position, mark, spec, tuple(sorted(orders, key=_order_id))) if use_memo else None
+        if key is not None and (found := memo.instruments.get(key)) is not None:
+            terms[instrument_id] = found
+            continue
+        pnl, initial, maintenance = (0, 0, 0) if position is None else _position_figures(position, spec, mark, params)
+        held = 0 if position is None else position.quantity
+        ordered = _instrument_order_margin(spec, orders, held, mark, params) if orders else 0
+        terms[instrument_id] = InstrumentMargin(pnl, initial, maintenance, ordered)
+        if key is not None:
+            memo.instruments[key] = terms[instrument_id]
+    return terms
+
+
+def margin_of_terms(account: AccountState, terms: Iterable[InstrumentMargin]) -> AccountMargin:
+    """The account's margin from its instrument terms (``instrument_margins``)."""
+    pnl = initial = maintenance = orders = 0
+    for term in terms:
+        pnl += term.unrealized_pnl_sats
+        initial += term.initial_margin_sats
+        maintenance += term.maintenance_margin_sats
+        orders += term.order_margin_sats
     equity = account.collateral_sats + pnl
     return AccountMargin(
         account_id=account.account_id, collateral_sats=account.collateral_sats, unrealized_pnl_sats=pnl,
@@ -349,6 +381,12 @@ def account_margin(account: AccountState, marks: Mapping[str, Decimal], params: 
         order_margin_sats=orders, free_collateral_sats=equity - initial - orders,
         status=margin_status(equity, initial, maintenance),
     )
+
+
+def account_margin(account: AccountState, marks: Mapping[str, Decimal], params: RiskParameters, *,
+                   specs: Mapping[str, ContractSpec], memo: MarginMemo | None = None) -> AccountMargin:
+    """Equity, requirements, free collateral and status of one account."""
+    return margin_of_terms(account, instrument_margins(account, marks, specs, params, memo=memo).values())
 
 
 # --- checks -------------------------------------------------------------------------------------
@@ -365,17 +403,27 @@ def _reduces_only(account: AccountState, order: Order) -> bool:
 
 
 def pre_trade_check(account: AccountState, order: Order, marks: Mapping[str, Decimal], params: RiskParameters,
-                    *, specs: Mapping[str, ContractSpec], memo: MarginMemo | None = None) -> Rejected | None:
-    """``None`` if ``order`` may go to the book, else the denial with the shortfall in sats
-    (``memo``: the same answer, from terms already worked out in the batch)."""
+                    *, specs: Mapping[str, ContractSpec], memo: MarginMemo | None = None,
+                    terms: Mapping[str, InstrumentMargin] | None = None) -> Rejected | None:
+    """``None`` if ``order`` may go to the book, else the denial with the shortfall in sats.
+    ``memo`` gives the same answer from terms worked out before; ``terms``, the account's
+    ``instrument_margins`` as the caller already holds them (every one of its
+    ``margin_instruments``), gives it without working any out."""
     if order.account_id != account.account_id:
         raise InvalidValue("order", order.order_id, f"is not an order of {account.account_id!r}")
-    _lookup(order.instrument_id, marks, specs)
+    spec, mark = _lookup(order.instrument_id, marks, specs)
     if _reduces_only(account, order):
         return None
-    others = tuple(o for o in account.open_orders if o.order_id != order.order_id)
-    summary = account_margin(account, marks, params, specs=specs, memo=memo)
-    with_order = order_margin_sats(account, marks, specs, params, others + (order,), memo=memo)
+    if terms is None:
+        terms = instrument_margins(account, marks, specs, params, memo=memo)
+    summary = margin_of_terms(account, (terms[i] for i in margin_instruments(account)))
+    # With the order: its instrument's order term counts it beside the account's other working
+    # orders there; every other instrument's term is unchanged.
+    here = _working(tuple(o for o in account.open_orders if o.instrument_id == order.instrument_id
+                          and o.order_id != order.order_id) + (order,))
+    with_order = (summary.order_margin_sats - terms.get(order.instrument_id, InstrumentMargin()).order_margin_sats
+                  + (_instrument_order_margin(spec, here, account.position(order.instrument_id), mark, params)
+                     if here else 0))
     required = summary.initial_margin_sats + with_order
     shortfall = required - summary.equity_sats
     if shortfall <= 0:

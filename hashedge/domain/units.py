@@ -19,6 +19,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import math
 from decimal import Decimal
 from enum import Enum
@@ -49,6 +50,11 @@ def require_sats(value: object, field: str = "amount_sats") -> int:
 
 def exact(value: Decimal | int | Fraction, field: str = "value") -> Fraction:
     """The exact rational value of a Decimal or int (floats refused, non-finite refused)."""
+    kind = type(value)
+    if kind is Fraction:
+        return value
+    if kind is Decimal and value.is_finite():
+        return _decimal_fraction(value)
     if isinstance(value, bool) or isinstance(value, float):
         raise InvalidValue(field, value, "must be a Decimal or int, not " + type(value).__name__)
     if isinstance(value, Decimal) and not value.is_finite():
@@ -58,10 +64,20 @@ def exact(value: Decimal | int | Fraction, field: str = "value") -> Fraction:
     return Fraction(value)
 
 
+@functools.lru_cache(maxsize=8192)
+def _decimal_fraction(value: Decimal) -> Fraction:
+    # Margin and fees turn the same few marks, multipliers and ratios into fractions over and
+    # over; a Fraction is immutable, so one may be shared. Equal Decimals (1.0 and 1.00) have
+    # the same exact value, so they may share an entry.
+    return Fraction(value)
+
+
 def to_sats(amount: Decimal | int | Fraction, rounding: Rounding) -> int:
     """Round an exact amount of satoshis to an ``int`` in the stated direction."""
     value = exact(amount, "amount")
-    return math.ceil(value) if Rounding(rounding) is Rounding.UP else math.floor(value)
+    if rounding is not Rounding.UP and rounding is not Rounding.DOWN:
+        rounding = Rounding(rounding)
+    return math.ceil(value) if rounding is Rounding.UP else math.floor(value)
 
 
 def btc_to_sats(btc: Decimal) -> int:

@@ -46,7 +46,9 @@ from hashedge.domain.book import MatchResult, OrderBook
 from hashedge.domain.fees import fill_fees_sats
 from hashedge.domain.fills import Fill
 from hashedge.domain.instruments import ContractSpec
-from hashedge.domain.margin import AccountState, MarginMemo, OrderTotal, pre_trade_check
+from hashedge.domain.margin import (
+    AccountState, InstrumentMargin, MarginMemo, OrderTotal, instrument_margins, margin_instruments, pre_trade_check,
+)
 from hashedge.domain.marks import limit_price_check
 from hashedge.domain.order_levels import fee_per_contract_sats, order_total, summing_bounds
 from hashedge.domain.orders import Order, OrderType, Side, validate_order
@@ -138,6 +140,10 @@ class _Account:
     totals: dict[tuple[str, Side], OrderTotal]
     orders: dict[str, Order]  # resting orders counted one by one
     fee_per_tick: dict[str, tuple[Decimal, Fraction]] = field(default_factory=dict)  # tick size, fee per tick
+    # Its margin terms per instrument (``domain.margin.instrument_margins``) at the batch's marks,
+    # specs and parameters, each worked out once and forgotten whenever the batch changes the
+    # account's position or orders in that instrument (``forget``).
+    terms: dict[str, InstrumentMargin] = field(default_factory=dict)
 
     def state(self, positions: dict[tuple[str, str], Position], symbols: Sequence[str]) -> AccountState:
         here = tuple(p for s in symbols if (p := positions[(self.account_id, s)]).quantity != 0)
@@ -145,8 +151,17 @@ class _Account:
         return AccountState(account_id=self.account_id, collateral_sats=self.collateral_sats,
                             positions=self.positions_elsewhere + here, open_orders=orders)
 
+    def forget(self, instrument_id: str) -> None:
+        self.terms.pop(instrument_id, None)
+
+    def rests(self, order: Order) -> None:
+        """A new order of it joined the book."""
+        self.orders[order.order_id] = order
+        self.forget(order.instrument_id)
+
     def order_changed(self, before: Order, after: Order) -> None:
         """One of its resting orders filled or cancelled by another order of the batch."""
+        self.forget(before.instrument_id)
         if before.order_id not in self.orders:  # counted in its side's sum: take it out of the sum
             key = (before.instrument_id, before.side)
             total = self.totals[key]
@@ -336,7 +351,12 @@ class _Batch:
         symbols = ({p.instrument_id for p in state.positions} | {o.instrument_id for o in state.open_orders}
                    | {order.instrument_id})
         marks = require_marks(self.marks, symbols)
-        denial = pre_trade_check(state, order, marks, self.params, specs=self.specs, memo=self.margin_memo)
+        held = margin_instruments(state)
+        if missing := [s for s in held if s not in account.terms]:
+            account.terms |= instrument_margins(state, marks, self.specs, self.params, memo=self.margin_memo,
+                                                only=missing)
+        denial = pre_trade_check(state, order, marks, self.params, specs=self.specs,
+                                 terms={s: account.terms[s] for s in held})
         if denial is not None:
             raise InsufficientMargin(denial)
 
@@ -354,7 +374,7 @@ class _Batch:
         if key is not None:
             self.placed_keys[key] = taker.order_id
         if taker.is_resting and taker.remaining_quantity > 0:
-            self.accounts[taker.account_id].orders[taker.order_id] = taker
+            self.accounts[taker.account_id].rests(taker)
         paid = []
         traded = self.traded.setdefault(spec.symbol, set())
         for fill in result.fills:
@@ -366,6 +386,8 @@ class _Batch:
                 after = self.positions[(owner, spec.symbol)] = before.apply(fill)
                 realized[owner] = after.realized_pnl_sats - before.realized_pnl_sats
                 traded.add(owner)
+                if owner in self.accounts:
+                    self.accounts[owner].forget(spec.symbol)
             for entry in book_fill_entries(fill, realized, fees, self.now):
                 self.entries.append(entry)
                 self._move_collateral(entry)

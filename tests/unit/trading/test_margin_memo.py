@@ -50,19 +50,20 @@ def test_other_parameters_get_a_fresh_memo_and_are_never_answered_from_the_old_o
                          open_orders=[order("alice", HP, "buy", 5, "44990")])
     memo = MarginMemo().using(PARAMS)
     before = account_margin(state, MARKS, PARAMS, specs=SPECS, memo=memo)
-    assert memo.positions and memo.instrument_orders
+    assert memo.instruments
     stricter = replace(PARAMS, taker_fee_bps=PARAMS.taker_fee_bps + Decimal(7))
     assert account_margin(state, MARKS, stricter, specs=SPECS, memo=memo) == account_margin(
         state, MARKS, stricter, specs=SPECS)  # a memo of other parameters is not used
     fresh = memo.using(stricter)
-    assert fresh is not memo and fresh.params is stricter and not fresh.positions
+    assert fresh is not memo and fresh.params is stricter and not fresh.instruments
     assert account_margin(state, MARKS, stricter, specs=SPECS, memo=fresh) != before
     # the old memo, still held by a batch under the old parameters, kept its own terms only
     assert memo.params is PARAMS and account_margin(state, MARKS, PARAMS, specs=SPECS, memo=memo) == before
     small = MarginMemo(max_entries=1).using(PARAMS)
-    account_margin(state, MARKS, PARAMS, specs=SPECS, memo=small)
-    assert len(small.positions) + len(small.instrument_orders) == 2
-    assert not small.using(PARAMS).positions  # past its size: a new, empty memo
+    two = replace(state, open_orders=[*state.open_orders, order("alice", DIFF, "sell", 2, "150.30")])
+    account_margin(two, MARKS, PARAMS, specs=SPECS, memo=small)
+    assert len(small.instruments) == 2
+    assert not small.using(PARAMS).instruments  # past its size: a new, empty memo
 
 
 def test_the_engines_shared_memo_swaps_and_never_resets_one_a_batch_holds():
@@ -73,9 +74,9 @@ def test_the_engines_shared_memo_swaps_and_never_resets_one_a_batch_holds():
                          positions=[position("alice", HP, 7, "45010")],
                          open_orders=[order("alice", HP, "buy", 5, "44990")])
     terms = account_margin(state, MARKS, PARAMS, specs=SPECS, memo=first)
-    held = dict(first.positions), dict(first.instrument_orders)
+    held = dict(first.instruments)
     stricter = replace(PARAMS, taker_fee_bps=PARAMS.taker_fee_bps + Decimal(7))
     second = shared.using(stricter)  # another batch, after a governance change
     account_margin(state, MARKS, stricter, specs=SPECS, memo=second)
-    assert second is not first and (dict(first.positions), dict(first.instrument_orders)) == held
+    assert second is not first and dict(first.instruments) == held
     assert account_margin(state, MARKS, PARAMS, specs=SPECS, memo=first) == terms
