@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, event, text
 from hashedge.adapters.repositories import trading as repositories_trading
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.domain.margin import order_margin_sats, pre_trade_check
-from hashedge.domain.order_levels import summing_bounds
+from hashedge.domain.order_levels import fee_per_contract_sats, summing_bounds
 from hashedge.domain.orders import Order, Side
 from hashedge.services import accounts, ledger, trading
 from hashedge.services.margin import account_state, marks_and_specs, order_check_state, risk_parameters
@@ -128,6 +128,33 @@ def test_the_sums_over_instruments_rounded_up_to_a_power_of_two_are_each_instrum
     assert not together[1] and sorted(of_accounts[str(holder)][0]) == sorted(together[0])
     assert [(s, side, q) for s, side, q, _ in sorted(of_accounts[str(other)][0])] == [
         (s, "buy", 1) for s in sorted(symbols)]
+
+
+def test_each_of_eleven_instruments_in_sixteen_slots_sums_its_own_fees_to_the_sat(runtime):
+    """Past ten slots every slot's bound values are still its own. Once a parameter of slot 1
+    and one of slot 11 shared a name (``d1`` + ``1``, ``d`` + ``11``), so a spare slot's
+    denominator turned slot 1's rounding up into rounding down, a sat short per contract."""
+    holder, _, _ = market(runtime)
+    months = [hashprice_monthly(2027 + m // 12, m % 12 + 1) for m in range(1, 10)]
+    with runtime.uow() as uow:
+        for spec in months:
+            uow.instruments.add(spec, runtime.clock.now())
+            uow.marks.add(spec.symbol, runtime.clock.now(), MARK, "model", MARK)
+        uow.commit()
+    symbols = sorted([SYMBOL, OTHER, *(m.symbol for m in months)])
+    assert len(symbols) == 11  # rounded up to 16 slots, five of them spare
+    for n, symbol in enumerate(symbols):
+        place(runtime, holder, "sell", 2 + n, 50003 + n, symbol)
+    params = risk_parameters()
+    with runtime.uow() as uow:
+        specs = uow.instruments.specs(set(symbols))
+        bounds = {s: summing_bounds(specs[s], MARK, params.taker_fee_bps) for s in symbols}
+        together, each = uow.orders.resting_totals_of(int(holder), bounds)
+    expected = [(s, "sell", 2 + n, (2 + n) * fee_per_contract_sats(int((50003 + n) / specs[s].tick_size), bounds[s][3]))
+                for n, s in enumerate(symbols)]
+    assert not each and sorted(together) == expected
+    # every fee is a fraction of a sat before it is rounded up, so a rounding down would show
+    assert all(((50003 + n) * bounds[s][3]).denominator != 1 for n, s in enumerate(symbols))
 
 
 def test_the_databases_sums_decide_as_every_order_does(runtime):

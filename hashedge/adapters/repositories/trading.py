@@ -176,10 +176,11 @@ def _totals_statements(instruments: int, accounts: bool = False):
     big = functools.partial(bindparam, type_=BigInteger)
     in_sums, fees = [], []
     for i in range(instruments):
-        in_sums.append((c.instrument == bindparam(f"s{i}")) & (c.price_ticks <= big(f"hi{i}"))
-                       & (((c.side == "buy") & (c.price_ticks <= big(f"hb{i}")))
-                          | ((c.side == "sell") & (c.price_ticks >= big(f"ls{i}")))))
-        fees.append((c.instrument == bindparam(f"s{i}"), (c.price_ticks * big(f"n{i}") + big(f"d1{i}")) // big(f"d{i}")))
+        in_sums.append((c.instrument == bindparam(f"s_{i}")) & (c.price_ticks <= big(f"hi_{i}"))
+                       & (((c.side == "buy") & (c.price_ticks <= big(f"hb_{i}")))
+                          | ((c.side == "sell") & (c.price_ticks >= big(f"ls_{i}")))))
+        fees.append((c.instrument == bindparam(f"s_{i}"),
+                     (c.price_ticks * big(f"n_{i}") + big(f"dm_{i}")) // big(f"d_{i}")))
     whose = c.account_id.in_(bindparam("account_ids", expanding=True)) if accounts else (
         c.account_id == bindparam("account_id"))
     base = [whose, _RESTING_CONDITION, c.id != bindparam("except_order")]
@@ -206,8 +207,9 @@ def _bound_values(bounds: dict[str, tuple[int, int, int, Fraction]]) -> dict:
     values = {}
     spare = [(_NO_SYMBOL, (0, 0, 0, Fraction(0)))] * (_slots(len(bounds)) - len(bounds))
     for i, (symbol, (highest_buy, lowest_sell, highest, fee)) in enumerate([*sorted(bounds.items()), *spare]):
-        values |= {f"s{i}": symbol, f"hb{i}": highest_buy, f"ls{i}": lowest_sell, f"hi{i}": highest,
-                   f"n{i}": fee.numerator, f"d{i}": fee.denominator, f"d1{i}": fee.denominator - 1}
+        # "name_slot": without the underscore, "d1" of slot 0 and "d" of slot 10 were one parameter
+        values |= {f"s_{i}": symbol, f"hb_{i}": highest_buy, f"ls_{i}": lowest_sell, f"hi_{i}": highest,
+                   f"n_{i}": fee.numerator, f"d_{i}": fee.denominator, f"dm_{i}": fee.denominator - 1}
     return values
 
 
