@@ -16,6 +16,11 @@ from tests.hypothesis_profiles import load_profile
 # inherit the profile, because this file is imported before them.
 load_profile()
 
+# The matching engine keeps the state its last batch committed for the next one; under test,
+# every answer it serves from that state is also read from the database and compared, in this
+# process and in the engine processes the tests start (services/exchange_reads.py).
+os.environ["HASHEDGE_VERIFY_KEPT_STATE"] = "1"
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -128,6 +128,19 @@ class UnitOfWork:
             except ValueError:  # left in another context than it was entered in
                 _ACTIVE.set(None)
 
+    def write_marker(self) -> tuple | None:
+        """What changes when anything is written to the database, read inside this transaction:
+        on SQLite the connection, the rows changed through it since it opened
+        (``total_changes()``, rolled-back writes included) and its ``data_version`` (which changes
+        when another connection commits); two equal markers mean nothing was written between
+        them. None on other databases, which have no such cheap witness."""
+        connection = self.session.connection()
+        if connection.dialect.name != "sqlite":
+            return None
+        changes, version = connection.exec_driver_sql(
+            "SELECT total_changes(), data_version FROM pragma_data_version()").one()
+        return connection.connection.dbapi_connection, int(changes), int(version)
+
     def _end_read(self) -> None:
         """End a read-only transaction that went well with COMMIT, which for a transaction that
         wrote nothing is the same as ROLLBACK, except to psycopg: a ROLLBACK makes it forget
@@ -164,6 +177,15 @@ class UnitOfWork:
     def commit(self) -> None:
         self.ledger.complete()
         self.session.commit()
+
+    def commit_marked(self) -> tuple | None:
+        """``commit``, returning the ``write_marker`` of the committed state: read after every
+        write of the transaction (the ledger's completion and the session's flush included)."""
+        self.ledger.complete()
+        self.session.flush()
+        marker = self.write_marker()
+        self.session.commit()
+        return marker
 
     def rollback(self) -> None:
         self.ledger.discard()

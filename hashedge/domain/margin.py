@@ -43,6 +43,7 @@ Checks
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -151,8 +152,10 @@ def effective_mark(spec: ContractSpec, mark: Decimal) -> Decimal:
     return price
 
 
+@functools.lru_cache(maxsize=4096)
 def requirement_per_contract(spec: ContractSpec, mark: Decimal, ratio: Decimal | None, *, long: bool) -> Fraction:
-    """Exact sats one contract needs: mark x multiplier x ratio, or the range left if capped."""
+    """Exact sats one contract needs: mark x multiplier x ratio, or the range left if capped.
+    A pure function of values, asked again and again for the same contract and mark: kept."""
     price, size = exact(effective_mark(spec, mark)), exact(spec.multiplier)
     if spec.is_capped:
         assert spec.floor is not None and spec.cap is not None

@@ -129,7 +129,7 @@ class Position:
     def unrealized_pnl_sats(self, mark_price: Decimal) -> int:
         """PnL of the open quantity at ``mark_price``, rounded down (as it would be posted)."""
         mark = exact(require_price(mark_price, "mark_price"))
-        return _value_pnl_sats(mark * self.quantity, Fraction(self.open_value), self.multiplier)
+        return _value_pnl_sats(mark * self.quantity, exact(self.open_value), self.multiplier)
 
     def mark_to(self, settlement_price: Decimal) -> Position:
         """Re-mark at a settlement price (variation margin): the open PnL is crystallized and

@@ -34,7 +34,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from fractions import Fraction
 
 from hashedge import faults
 from hashedge.adapters.repositories.ledger import collateral_of
@@ -50,11 +49,12 @@ from hashedge.domain.margin import (
     AccountState, InstrumentMargin, MarginMemo, OrderTotal, instrument_margins, margin_instruments, pre_trade_check,
 )
 from hashedge.domain.marks import limit_price_check
-from hashedge.domain.order_levels import fee_per_contract_sats, order_total, summing_bounds
+from hashedge.domain.order_levels import fee_per_contract_sats, order_total
 from hashedge.domain.orders import Order, OrderType, Side, validate_order
 from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.positions import Position
 from hashedge.errors import HashEdgeError, IdempotencyKeyReused, NotFound
+from hashedge.services.exchange_reads import KEPT, Bounds, Holding, Kept, KeptReads, reads_for, verifying
 from hashedge.services.ledger import post_new, request_key
 from hashedge.services.margin import require_marks, risk_parameters
 from hashedge.services.trading import (
@@ -91,9 +91,10 @@ def execute_batch(uow: UnitOfWork, clock: Clock, requests: Sequence[OrderRequest
     execute instead (the engine claims its socket requests there)."""
     now = clock.now()
     with uow:
+        kept = KEPT.take(uow.write_marker())  # before anything of this batch is written
         if admit is not None:
             requests = list(admit(uow))
-        batch = _Batch(uow, now, requests)
+        batch = _Batch(uow, now, requests, kept)
         outcomes: list[Outcome] = []
         for request in requests:
             try:
@@ -104,7 +105,8 @@ def execute_batch(uow: UnitOfWork, clock: Clock, requests: Sequence[OrderRequest
         if finish is not None:
             finish(uow, list(zip(requests, outcomes)))
         faults.checkpoint("exchange.before_commit")
-        uow.commit()
+        marker = uow.commit_marked()
+    KEPT.keep(batch.kept(marker))
     return outcomes
 
 
@@ -139,11 +141,27 @@ class _Account:
     positions_elsewhere: tuple[Position, ...]  # in instruments the batch does not trade
     totals: dict[tuple[str, Side], OrderTotal]
     orders: dict[str, Order]  # resting orders counted one by one
-    fee_per_tick: dict[str, tuple[Decimal, Fraction]] = field(default_factory=dict)  # tick size, fee per tick
+    bounds: Bounds  # the batch's summing bounds per instrument (``domain.order_levels``)
+    tick_size: dict[str, Decimal]
     # Its margin terms per instrument (``domain.margin.instrument_margins``) at the batch's marks,
     # specs and parameters, each worked out once and forgotten whenever the batch changes the
     # account's position or orders in that instrument (``forget``).
     terms: dict[str, InstrumentMargin] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, account_id: str, holding: Holding, batch_symbols, bounds: Bounds,
+           tick_size: dict[str, Decimal]) -> _Account:
+        return cls(account_id=account_id, collateral_sats=holding.collateral_sats,
+                   positions_elsewhere=tuple(p for s, p in sorted(holding.positions.items())
+                                             if s not in batch_symbols and p.quantity),
+                   totals=dict(holding.totals), orders=dict(holding.orders), bounds=bounds, tick_size=tick_size,
+                   terms=dict(holding.terms))
+
+    def holding(self, positions: dict[tuple[str, str], Position], symbols: Sequence[str]) -> Holding:
+        """Its state as a fresh read of the database after the batch's commit would find it."""
+        here = {s: p for s in symbols if (p := positions[(self.account_id, s)]).quantity != 0}
+        return Holding(self.collateral_sats, {p.instrument_id: p for p in self.positions_elsewhere} | here,
+                       self.totals, self.orders, self.terms)
 
     def state(self, positions: dict[tuple[str, str], Position], symbols: Sequence[str]) -> AccountState:
         here = tuple(p for s in symbols if (p := positions[(self.account_id, s)]).quantity != 0)
@@ -151,31 +169,55 @@ class _Account:
         return AccountState(account_id=self.account_id, collateral_sats=self.collateral_sats,
                             positions=self.positions_elsewhere + here, open_orders=orders)
 
+    def _fee(self, order: Order) -> int:
+        """The fee of one contract the database adds to its side's sum for ``order``."""
+        ticks = int(order.price / self.tick_size[order.instrument_id])
+        return fee_per_contract_sats(ticks, self.bounds[order.instrument_id][3])
+
+    def _summed(self, order: Order) -> bool:
+        """Whether the database sums ``order`` (``OrderRepository.resting_totals_of``)."""
+        bound = self.bounds.get(order.instrument_id)
+        if bound is None or order.price is None:
+            return False
+        ticks = int(order.price / self.tick_size[order.instrument_id])
+        highest_buy, lowest_sell, highest, _ = bound
+        return ticks <= highest and (ticks <= highest_buy if order.side is Side.BUY else ticks >= lowest_sell)
+
     def forget(self, instrument_id: str) -> None:
         self.terms.pop(instrument_id, None)
 
     def rests(self, order: Order) -> None:
         """A new order of it joined the book."""
-        self.orders[order.order_id] = order
         self.forget(order.instrument_id)
+        self._add(order)
 
     def order_changed(self, before: Order, after: Order) -> None:
         """One of its resting orders filled or cancelled by another order of the batch."""
         self.forget(before.instrument_id)
-        if before.order_id not in self.orders:  # counted in its side's sum: take it out of the sum
-            key = (before.instrument_id, before.side)
-            total = self.totals[key]
-            ticks = int(before.price / self.fee_per_tick[before.instrument_id][0])
-            fee = fee_per_contract_sats(ticks, self.fee_per_tick[before.instrument_id][1])
-            self.totals[key] = order_total(self.account_id, before.instrument_id, before.side,
-                                           total.remaining_quantity - before.remaining_quantity,
-                                           total.fee_bound_sats - before.remaining_quantity * fee)
-            if self.totals[key].remaining_quantity < 0:
-                raise AssertionError(f"order {before.order_id} was not in account {self.account_id}'s sums")
+        self._remove(before)
         if after.is_resting and after.remaining_quantity > 0:
-            self.orders[after.order_id] = after
-        else:
-            self.orders.pop(after.order_id, None)
+            self._add(after)
+
+    def _add(self, order: Order) -> None:
+        """Into its side's sum if the database would sum it (the same integers), else one by one."""
+        if not self._summed(order):
+            self.orders[order.order_id] = order
+            return
+        self._move_sum(order, +1)
+
+    def _remove(self, order: Order) -> None:
+        if self.orders.pop(order.order_id, None) is None:  # counted in its side's sum
+            self._move_sum(order, -1)
+
+    def _move_sum(self, order: Order, sign: int) -> None:
+        key = (order.instrument_id, order.side)
+        total = self.totals.get(key) or order_total(self.account_id, order.instrument_id, order.side, 0, 0)
+        self.totals[key] = moved = order_total(
+            self.account_id, order.instrument_id, order.side,
+            total.remaining_quantity + sign * order.remaining_quantity,
+            total.fee_bound_sats + sign * order.remaining_quantity * self._fee(order))
+        if moved.remaining_quantity < 0 or moved.fee_bound_sats < 0:
+            raise AssertionError(f"order {order.order_id} was not in account {self.account_id}'s sums")
 
 
 class SharedMarginMemo:
@@ -199,42 +241,27 @@ _MARGIN_MEMO = SharedMarginMemo()
 
 
 class _Batch:
-    def __init__(self, uow: UnitOfWork, now: datetime, requests: Sequence[OrderRequest]):
+    def __init__(self, uow: UnitOfWork, now: datetime, requests: Sequence[OrderRequest], kept: Kept | None = None):
         self.uow, self.now = uow, now
         self.params: RiskParameters = risk_parameters(uow, now)
+        reads = self.reads = reads_for(uow, kept, self.params)
         self.parsed = {r.request_id: _parse(r) for r in requests}
         valid = [r for r in requests if isinstance(self.parsed[r.request_id], _Parsed)]
-        self.known_accounts = uow.accounts.existing({r.account_id for r in valid})
+        self.known_accounts = reads.existing({r.account_id for r in valid})
         symbols = {r.instrument for r in valid if isinstance(r.instrument, str)}
-        self.records: dict[str, InstrumentRecord] = dict(sorted(uow.instruments.get_many(symbols).items()))
+        self.records: dict[str, InstrumentRecord] = dict(sorted(reads.records(symbols).items()))
         keys = [p.key for p in self.parsed.values() if isinstance(p, _Parsed) and p.key is not None]
         self.stored_keys = uow.orders.by_idempotency_keys(keys)
         self.amendment_keys = uow.orders.amendment_keys(keys)
-        self.tip_height = uow.blocks.tip_height()
+        self.tip_height = reads.tip_height()
         self.last_sequence = uow.instruments.lock_sequences(self.records)
         takers = sorted(self.known_accounts)
-        balances = uow.ledger.lock_balances([collateral_of(a) for a in takers])
-        elsewhere = uow.positions.of_accounts(takers)
-        resting_in = uow.orders.resting_instruments_of_accounts(takers)
-        involved = set(self.records) | {p.instrument_id for ps in elsewhere.values() for p in ps} | {
-            s for ss in resting_in.values() for s in ss}
-        self.marks = {s: record.price for s, record in uow.marks.latest(involved).items()}
-        self.specs: dict[str, ContractSpec] = uow.instruments.specs(involved)
+        holdings, self.marks, self.specs, self.bounds = reads.holdings(takers, self.records, self.params)
         self.margin_memo = _MARGIN_MEMO.using(self.params)
-        bounds = {s: found for s in sorted(set(self.marks) & set(self.specs))
-                  if (found := summing_bounds(self.specs[s], self.marks[s], self.params.taker_fee_bps)) is not None}
-        self.accounts: dict[str, _Account] = {}
-        holding = {s for a in takers for s in resting_in.get(str(a), set())}
-        resting = uow.orders.resting_totals_of_accounts(takers, {s: bounds[s] for s in sorted(holding) if s in bounds})
-        for a in takers:
-            mine = {s: bounds[s] for s in resting_in.get(str(a), set()) if s in bounds}
-            totals, each = resting[str(a)]
-            self.accounts[str(a)] = _Account(
-                account_id=str(a), collateral_sats=balances.get(collateral_of(a), 0),
-                positions_elsewhere=tuple(p for p in elsewhere.get(str(a), ()) if p.instrument_id not in self.records),
-                totals={(s, Side(side)): order_total(str(a), s, side, q, fee) for s, side, q, fee in totals},
-                orders={o.order_id: o for o in each},
-                fee_per_tick={s: (self.specs[s].tick_size, b[3]) for s, b in mine.items()})
+        tick_size = {s: spec.tick_size for s, spec in self.specs.items()}
+        self.accounts: dict[str, _Account] = {
+            str(a): _Account.of(str(a), holdings[str(a)], self.records, self.bounds, tick_size) for a in takers}
+        self.touched: set[str] = set()  # accounts whose orders, position or collateral the batch changed
         self.books: dict[str, OrderBook] = {}
         self.positions: dict[tuple[str, str], Position] = {}
         self.stored_positions: dict[str, set[str]] = {}
@@ -248,8 +275,7 @@ class _Batch:
             self.books[symbol] = OrderBook.from_resting(record.spec.trading_rules(), prefix,
                                                         last_sequence=self.last_sequence[symbol])
             parties[symbol] = {str(a) for a in takers} | {o.account_id for o in prefix}
-        for symbol, (found, stored) in uow.positions.in_instruments(
-                parties, {s: r.spec for s, r in self.records.items()}).items():
+        for symbol, (found, stored) in reads.positions(parties, {s: r.spec for s, r in self.records.items()}).items():
             self.positions |= {(a, symbol): p for a, p in found.items()}
             self.stored_positions[symbol] = stored
         self.current = dict(self.loaded)
@@ -355,6 +381,9 @@ class _Batch:
         if missing := [s for s in held if s not in account.terms]:
             account.terms |= instrument_margins(state, marks, self.specs, self.params, memo=self.margin_memo,
                                                 only=missing)
+        if verifying() and (fresh := instrument_margins(state, marks, self.specs, self.params)) != {
+                s: account.terms[s] for s in held}:
+            raise AssertionError(f"kept margin terms of account {account.account_id} differ: {account.terms} != {fresh}")
         denial = pre_trade_check(state, order, marks, self.params, specs=self.specs,
                                  terms={s: account.terms[s] for s in held})
         if denial is not None:
@@ -366,6 +395,7 @@ class _Batch:
         for maker in result.maker_updates:
             before = self.current[maker.order_id]
             self.current[maker.order_id] = maker
+            self.touched.add(maker.account_id)
             if maker.account_id in self.accounts:
                 self.accounts[maker.account_id].order_changed(before, maker)
         taker = result.order
@@ -386,6 +416,7 @@ class _Batch:
                 after = self.positions[(owner, spec.symbol)] = before.apply(fill)
                 realized[owner] = after.realized_pnl_sats - before.realized_pnl_sats
                 traded.add(owner)
+                self.touched.add(owner)
                 if owner in self.accounts:
                     self.accounts[owner].forget(spec.symbol)
             for entry in book_fill_entries(fill, realized, fees, self.now):
@@ -423,3 +454,28 @@ class _Batch:
             post_new(uow, self.entries, now)
         uow.instruments.set_sequences({symbol: book.last_sequence for symbol, book in self.books.items()
                                        if book.last_sequence != self.last_sequence[symbol]})
+
+    # --- what the next batch may keep --------------------------------------------------------
+
+    def kept(self, marker: tuple | None) -> Kept | None:
+        """The state this batch committed, for the next batch (``exchange_reads``): what it
+        read, moved as it wrote. Holdings of accounts it changed without tracking them (makers
+        that do not place orders in it) are dropped; the next batch reads them again."""
+        if marker is None:
+            return None
+        previous = self.reads.kept if isinstance(self.reads, KeptReads) else None
+        kept = Kept(marker, self.params) if previous is None else previous
+        kept.marker, kept.params = marker, self.params
+        kept.accounts |= self.known_accounts
+        kept.records |= self.records
+        kept.tip_height = self.tip_height
+        kept.marks |= self.marks
+        kept.specs |= self.specs
+        for account in self.touched - set(self.accounts):
+            kept.holdings.pop(account, None)
+        symbols = tuple(self.records)
+        kept.holdings |= {a: account.holding(self.positions, symbols) for a, account in self.accounts.items()}
+        kept.positions |= self.positions
+        kept.stored |= {(a, s) for s, ids in self.stored_positions.items() for a in ids} | {
+            (a, s) for s, owners in self.traded.items() for a in owners}
+        return kept

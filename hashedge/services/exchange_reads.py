@@ -1,0 +1,236 @@
+"""What a batch of the exchange reads under its locks, from the database or from what the
+engine's last batch left (ORDER_PATH.md, "What a batch keeps for the next").
+
+``BatchReads`` reads everything from the database. ``KeptReads`` serves the same answers from a
+``Kept`` state: the placing accounts' holdings, positions, instrument records, marks, specs and
+the chain tip as the engine's previous batch left them in its commit. It is only handed out when
+nothing else was written to the database since that commit (``UnitOfWork.write_marker``: the
+same SQLite connection, no row changed through it and no commit by another connection since)
+and the governed parameters in force are the same, so the kept state IS the database's. What it
+does not hold it reads, and what any read returns is exactly what ``BatchReads`` would return.
+With ``HASHEDGE_VERIFY_KEPT_STATE=1`` (set by the test suite, engine processes included) every kept answer is also read from the database and
+compared, and a difference fails the batch.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from hashedge.adapters.repositories.ledger import collateral_of
+from hashedge.adapters.repositories.trading import InstrumentRecord
+from hashedge.adapters.unit_of_work import UnitOfWork
+from hashedge.domain.instruments import ContractSpec
+from hashedge.domain.margin import InstrumentMargin, OrderTotal
+from hashedge.domain.order_levels import order_total, summing_bounds
+from hashedge.domain.orders import Order, Side
+from hashedge.domain.parameters import RiskParameters
+from hashedge.domain.positions import Position
+
+VERIFY_VARIABLE = "HASHEDGE_VERIFY_KEPT_STATE"  # "1" (the test suite): check kept answers against the database
+
+
+def verifying() -> bool:
+    return os.environ.get(VERIFY_VARIABLE) == "1"
+
+Bounds = dict[str, tuple[int, int, int, Fraction]]
+
+
+@dataclass
+class Holding:
+    """A placing account's margin inputs: its collateral, its open positions by instrument, its
+    resting orders summed per instrument and side where the database sums them
+    (``domain.order_levels``) and the others one by one."""
+
+    collateral_sats: int
+    positions: dict[str, Position]
+    totals: dict[tuple[str, Side], OrderTotal]
+    orders: dict[str, Order]
+    # its margin terms per instrument as the last batch worked them out, at the marks, specs and
+    # parameters it kept (``services.exchange._Account.terms``); not read from the database
+    terms: dict[str, InstrumentMargin] = field(default_factory=dict)
+
+    def resting_instruments(self) -> set[str]:
+        return {s for (s, _), t in self.totals.items() if t.remaining_quantity} | {
+            o.instrument_id for o in self.orders.values()}
+
+    def comparable(self) -> tuple:
+        """What two reads of the same holding agree on (a sum emptied in memory is no row)."""
+        return (self.collateral_sats, {s: p for s, p in self.positions.items() if p.quantity},
+                {k: t for k, t in self.totals.items() if t.remaining_quantity or t.fee_bound_sats}, self.orders)
+
+
+@dataclass
+class Kept:
+    """What the engine's last batch left in the database, as it holds it (module docstring)."""
+
+    marker: tuple
+    params: RiskParameters
+    accounts: set[int] = field(default_factory=set)
+    records: dict[str, InstrumentRecord] = field(default_factory=dict)
+    tip_height: int | None = None
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    specs: dict[str, ContractSpec] = field(default_factory=dict)
+    holdings: dict[str, Holding] = field(default_factory=dict)
+    positions: dict[tuple[str, str], Position] = field(default_factory=dict)  # (account, symbol)
+    stored: set[tuple[str, str]] = field(default_factory=set)  # of those, the ones with a row
+
+
+class KeptStore:
+    """The one ``Kept`` of this process. ``take`` hands it out (and forgets it) only if the
+    database is as the batch that kept it left it; ``keep`` stores the state a batch committed."""
+
+    def __init__(self) -> None:
+        self._kept: Kept | None = None
+        self._lock = threading.Lock()
+
+    def take(self, marker: tuple | None) -> Kept | None:
+        with self._lock:
+            kept, self._kept = self._kept, None
+        if kept is None or marker is None or kept.marker[0] is not marker[0] or kept.marker[1:] != marker[1:]:
+            return None
+        return kept
+
+    def keep(self, kept: Kept | None) -> None:
+        with self._lock:
+            self._kept = kept
+
+    def forget(self) -> None:
+        self.keep(None)
+
+
+KEPT = KeptStore()
+
+
+def fee_bounds(specs: dict[str, ContractSpec], marks: dict[str, Decimal], params: RiskParameters) -> Bounds:
+    return {s: found for s in sorted(set(marks) & set(specs))
+            if (found := summing_bounds(specs[s], marks[s], params.taker_fee_bps)) is not None}
+
+
+class BatchReads:
+    """Every read from the database, under the batch's locks."""
+
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
+
+    def existing(self, account_ids: set[int]) -> set[int]:
+        return self.uow.accounts.existing(account_ids)
+
+    def records(self, symbols: set[str]) -> dict[str, InstrumentRecord]:
+        return self.uow.instruments.get_many(symbols)
+
+    def tip_height(self) -> int | None:
+        return self.uow.blocks.tip_height()
+
+    def holdings(self, takers: list[int], symbols: Iterable[str], params: RiskParameters
+                 ) -> tuple[dict[str, Holding], dict[str, Decimal], dict[str, ContractSpec], Bounds]:
+        """The takers' holdings, and the marks, specs and summing bounds of every instrument they
+        or the batch involve."""
+        uow = self.uow
+        balances = uow.ledger.lock_balances([collateral_of(a) for a in takers])
+        positions = uow.positions.of_accounts(takers)
+        resting_in = uow.orders.resting_instruments_of_accounts(takers)
+        involved = set(symbols) | {p.instrument_id for ps in positions.values() for p in ps} | {
+            s for ss in resting_in.values() for s in ss}
+        marks, specs = self.marks_and_specs(involved)
+        bounds = fee_bounds(specs, marks, params)
+        holding = {s for a in takers for s in resting_in.get(str(a), set())}
+        resting = uow.orders.resting_totals_of_accounts(takers, {s: bounds[s] for s in sorted(holding) if s in bounds})
+        holdings = {}
+        for a in takers:
+            totals, each = resting[str(a)]
+            holdings[str(a)] = Holding(
+                collateral_sats=balances.get(collateral_of(a), 0),
+                positions={p.instrument_id: p for p in positions.get(str(a), ())},
+                totals={(s, Side(side)): order_total(str(a), s, side, q, fee) for s, side, q, fee in totals},
+                orders={o.order_id: o for o in each})
+        return holdings, marks, specs, bounds
+
+    def marks_and_specs(self, symbols: set[str]) -> tuple[dict[str, Decimal], dict[str, ContractSpec]]:
+        marks = {s: record.price for s, record in self.uow.marks.latest(symbols).items()} if symbols else {}
+        return marks, (self.uow.instruments.specs(symbols) if symbols else {})
+
+    def positions(self, parties: dict[str, set[str]], specs: dict[str, ContractSpec]
+                  ) -> dict[str, tuple[dict[str, Position], set[str]]]:
+        """Per symbol, the parties' positions (flat for those without a row) and who has a row."""
+        return self.uow.positions.in_instruments(parties, specs)
+
+
+class KeptReads(BatchReads):
+    """``BatchReads``' answers from a ``Kept`` state, reading only what it does not hold."""
+
+    def __init__(self, uow: UnitOfWork, kept: Kept):
+        super().__init__(uow)
+        self.kept = kept
+
+    def _checked(self, kept_answer, read):
+        if verifying():
+            fresh = read()
+            if fresh != kept_answer:
+                raise AssertionError(f"kept state differs from the database: {kept_answer!r} != {fresh!r}")
+        return kept_answer
+
+    def existing(self, account_ids: set[int]) -> set[int]:
+        known = {a for a in account_ids if a in self.kept.accounts}
+        answer = known | super().existing(set(account_ids) - known)
+        return self._checked(answer, lambda: super(KeptReads, self).existing(account_ids))
+
+    def records(self, symbols: set[str]) -> dict[str, InstrumentRecord]:
+        known = {s: self.kept.records[s] for s in symbols if s in self.kept.records}
+        answer = known | super().records(set(symbols) - set(known))
+        return self._checked(answer, lambda: super(KeptReads, self).records(symbols))
+
+    def tip_height(self) -> int | None:
+        return self._checked(self.kept.tip_height, super().tip_height)
+
+    def marks_and_specs(self, symbols: set[str]) -> tuple[dict[str, Decimal], dict[str, ContractSpec]]:
+        missing = {s for s in symbols if s not in self.kept.marks or s not in self.kept.specs}
+        marks, specs = super().marks_and_specs(missing)
+        marks |= {s: self.kept.marks[s] for s in symbols - missing}
+        specs |= {s: self.kept.specs[s] for s in symbols - missing}
+        return self._checked((marks, specs), lambda: super(KeptReads, self).marks_and_specs(symbols))
+
+    def holdings(self, takers: list[int], symbols: Iterable[str], params: RiskParameters
+                 ) -> tuple[dict[str, Holding], dict[str, Decimal], dict[str, ContractSpec], Bounds]:
+        known = [a for a in takers if str(a) in self.kept.holdings]
+        unknown = [a for a in takers if str(a) not in self.kept.holdings]
+        if unknown:
+            holdings, marks, specs, _ = super().holdings(unknown, symbols, params)
+        else:
+            holdings, marks, specs = {}, {}, {}
+        holdings |= {str(a): self.kept.holdings[str(a)] for a in known}
+        involved = set(symbols) | {s for a in known for s in self.kept.holdings[str(a)].positions} | {
+            s for a in known for s in self.kept.holdings[str(a)].resting_instruments()}
+        more_marks, more_specs = self.marks_and_specs(involved - set(marks))
+        marks, specs = marks | more_marks, specs | more_specs
+        if known and verifying():
+            fresh = BatchReads(self.uow).holdings(known, (), params)[0]
+            for a in known:
+                if fresh[str(a)].comparable() != holdings[str(a)].comparable():
+                    raise AssertionError(f"kept holding of account {a} differs from the database: "
+                                         f"{holdings[str(a)].comparable()!r} != {fresh[str(a)].comparable()!r}")
+        return holdings, marks, specs, fee_bounds(specs, marks, params)
+
+    def positions(self, parties: dict[str, set[str]], specs: dict[str, ContractSpec]
+                  ) -> dict[str, tuple[dict[str, Position], set[str]]]:
+        kept = self.kept
+        missing = {s: {a for a in ids if (a, s) not in kept.positions} for s, ids in parties.items()}
+        read = super().positions({s: ids for s, ids in missing.items() if ids}, specs)
+        answer = {}
+        for symbol, ids in parties.items():
+            found, stored = read.get(symbol, ({}, set()))
+            found = dict(found) | {a: kept.positions[(a, symbol)] for a in ids - missing[symbol]}
+            stored = set(stored) | {a for a in ids - missing[symbol] if (a, symbol) in kept.stored}
+            answer[symbol] = (found, stored)
+        return self._checked(answer, lambda: super(KeptReads, self).positions(parties, specs))
+
+
+def reads_for(uow: UnitOfWork, kept: Kept | None, params: RiskParameters) -> BatchReads:
+    """``KeptReads`` over ``kept`` if it was kept under the same parameters, else ``BatchReads``."""
+    if kept is not None and kept.params == params:
+        return KeptReads(uow, kept)
+    return BatchReads(uow)

@@ -1,0 +1,101 @@
+"""The engine keeps what its last batch committed for the next one (``services.exchange_reads``)
+only while the database is exactly as that batch left it: on SQLite, same connection, no row
+changed through it and no commit by another connection since; never on PostgreSQL. Batches
+served from the kept state give the outcomes and the stored state of batches that read
+everything, with fewer statements; a write between batches, on another connection or on the
+engine's own, or other governed parameters, make the next batch read everything again.
+
+(The suite also runs with ``HASHEDGE_VERIFY_KEPT_STATE=1``: every answer served from the kept
+state is read again and compared, in every test that runs batches.)"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from hashedge.bootstrap import bootstrap
+from hashedge.config import load_settings
+from hashedge.errors import HashEdgeError
+from hashedge.services import ledger
+from hashedge.services.exchange import OrderRequest, execute_batch
+from hashedge.services.exchange_reads import KEPT
+from hashedge.services.margin import parameters_in_force, risk_parameters
+from tests.integration.test_exchange_batches import market, outcome_view, requests_stream, stored_state
+from tests.integration.test_order_path import statements_of
+
+SYMBOL = "HP-2026-12"
+
+
+def run_batches(runtime, batches, *, keep: bool) -> tuple[list, list[int]]:
+    """Outcomes and statement counts of ``batches`` run one after the other; ``keep=False``
+    forgets the kept state before each, so every batch reads everything."""
+    outcomes, counts = [], []
+    for batch in batches:
+        if not keep:
+            KEPT.forget()
+        found: list = []
+        counts.append(statements_of(runtime, lambda: found.extend(execute_batch(runtime.uow(), runtime.clock, batch))))
+        outcomes += [outcome_view(o) for o in found]
+    KEPT.forget()
+    return outcomes, counts
+
+
+def test_batches_served_from_the_kept_state_equal_batches_that_read_everything(runtime, twin, monkeypatch):
+    monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # count the statements of the kept path alone
+    ids = market(runtime, 7)
+    assert market(twin, 7) == ids
+    rng = random.Random(3)
+    stream = requests_stream(rng, ids, 240, 1)
+    batches = [stream[n:n + 12] for n in range(0, len(stream), 12)]
+    kept, kept_counts = run_batches(runtime, batches, keep=True)
+    read, read_counts = run_batches(twin, batches, keep=False)
+    assert kept == read
+    assert stored_state(runtime) == stored_state(twin)
+    if runtime.engine.dialect.name == "sqlite":
+        # the first batch reads everything; the others only their book prefixes, sequences and keys
+        assert kept_counts[0] == read_counts[0] and sum(kept_counts[1:]) < sum(read_counts[1:]) * 3 // 4
+    else:
+        assert kept_counts == read_counts  # nothing is kept on PostgreSQL
+
+
+def poor_order(account: int, request_id: int) -> OrderRequest:
+    return OrderRequest(request_id, account, SYMBOL, "buy", "limit", 60, "50000")
+
+
+def test_a_deposit_between_batches_is_seen_by_the_next_batch_whoever_writes_it(runtime, database_url, tmp_path):
+    """A poor account refused for margin is accepted once a deposit lands, whether the deposit
+    went through another connection (another process) or through the engine's own pool."""
+    ids = market(runtime, 4)
+    poor = [ids[0], ids[3]]  # every third account is poor
+    other = bootstrap(load_settings({"HASHEDGE_DATABASE_URL": database_url,
+                                     "HASHEDGE_INSTANCE_DIR": str(tmp_path / "other")}, secret_key="other"),
+                      clock=runtime.clock)
+    try:
+        for n, writer in enumerate((other, runtime)):
+            refused, = execute_batch(runtime.uow(), runtime.clock, [poor_order(poor[n], 10 * n + 1)])
+            assert isinstance(refused, HashEdgeError) and refused.code == "insufficient_margin"
+            ledger.deposit(writer.uow(), writer.clock, poor[n], 10**10, f"top-up-{n}")
+            accepted, = execute_batch(runtime.uow(), runtime.clock, [poor_order(poor[n], 10 * n + 2)])
+            assert not isinstance(accepted, HashEdgeError) and accepted.order.quantity == 60
+    finally:
+        other.close()
+        KEPT.forget()
+
+
+def test_other_parameters_in_force_make_the_next_batch_read_everything(runtime, monkeypatch):
+    """A batch under stricter parameters (no write to the database: a simulation's override, or
+    a scheduled version coming into force) is not served the last batch's margin state."""
+    monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")
+    rich = market(runtime, 3)[1]
+    params = risk_parameters(runtime.uow(), runtime.clock.now())
+    def one_order(request_id: int) -> int:
+        return statements_of(runtime, lambda: execute_batch(
+            runtime.uow(), runtime.clock, [OrderRequest(request_id, rich, SYMBOL, "buy", "limit", 1, "49990")]))
+
+    read_all, kept = one_order(1), one_order(2)
+    with parameters_in_force(replace(params, taker_fee_bps=params.taker_fee_bps + 5)):
+        stricter = one_order(3)
+    KEPT.forget()
+    # (under an override the parameters themselves are not read: one statement fewer)
+    if runtime.engine.dialect.name == "sqlite":  # (PostgreSQL keeps nothing: every batch reads all)
+        assert read_all > kept and stricter > kept
