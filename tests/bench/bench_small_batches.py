@@ -1,7 +1,7 @@
 """Benchmark of the engine's small batches on the load test's market (a script, not a test).
 
     .venv/bin/python tests/bench/bench_small_batches.py [--sizes 1,8,32] [--batches 20]
-        [--backends sqlite,postgresql]
+        [--backends sqlite,postgresql] [--path socket|inbox]
 
 An engine fed at 200 orders/s forms batches of a few dozen orders, spread over every listed
 contract and every placing account: there the batch's fixed reads weigh more than in the
@@ -9,8 +9,12 @@ throughput figure (batches of 500). For each backend (PostgreSQL needs
 HASHEDGE_TEST_POSTGRES_URL), on a database prepared as ``load_test.py`` prepares it (the demo's
 24 listed contracts with marks, two makers quoting 5 levels a side, takers holding positions in
 all of them), batches of each size of limit orders from accounts 10-19 at prices around the mark
-(about half cross) are appended to the inbox and executed by ``exchange_engine.process_batch``:
-the median and best time per batch, per order, and the SQL statements per batch. The first two
+(about half cross) are executed as the engine executes them: handed over as its socket hands
+them (``exchange_engine.execute_handed``: claimed, executed and marked done in one transaction;
+the deploy configuration's path, and the one on which the engine keeps its last batch's state),
+or with ``--path inbox`` appended to the inbox table first and taken by
+``exchange_engine.process_batch`` (the append is a write between batches, so every batch reads
+everything): the median and best time per batch, per order, and the SQL statements per batch. The first two
 batches of each size warm the process (SQLAlchemy compiles a statement shape once) and are not
 counted. The load average is printed with each figure.
 """
@@ -35,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load_test  # noqa: E402  (the load test's market)
 from sqlalchemy import event  # noqa: E402
 
+from hashedge.adapters.repositories.exchange import TokenRequest  # noqa: E402
 from hashedge.bootstrap import bootstrap  # noqa: E402
 from hashedge.config import load_settings  # noqa: E402
 from hashedge.services import exchange_engine, order_inbox  # noqa: E402
@@ -46,7 +51,7 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def measure(url: str, instance: Path, sizes: list[int], batches: int) -> None:
+def measure(url: str, instance: Path, sizes: list[int], batches: int, path: str = "socket") -> None:
     prepared_path = instance / "prepared.json"
     load_test.prepare_database(url, str(instance), str(prepared_path))
     prepared = json.loads(prepared_path.read_text())
@@ -63,18 +68,24 @@ def measure(url: str, instance: Path, sizes: list[int], batches: int) -> None:
         times_ms, counts = [], []
         for n in range(WARM_UP_BATCHES + batches):
             draw = random.Random(f"{size}:{n}")
+            handed = []
             for i in range(size):
                 symbol, tick, base = books[draw.randrange(len(books))]
-                order_inbox.enqueue_order(runtime.uow(), runtime.clock, placing[i % len(placing)], instrument=symbol,
-                                          side=draw.choice(("buy", "sell")), order_type="limit",
-                                          quantity=draw.randint(1, 3),
-                                          price=str(base + draw.randint(-load_test.BOOK_LEVELS,
-                                                                        load_test.BOOK_LEVELS) * tick))
+                request = dict(instrument=symbol, side=draw.choice(("buy", "sell")), order_type="limit",
+                               quantity=draw.randint(1, 3),
+                               price=str(base + draw.randint(-load_test.BOOK_LEVELS, load_test.BOOK_LEVELS) * tick))
+                if path == "socket":
+                    handed.append(TokenRequest(uuid.uuid4().hex, placing[i % len(placing)], symbol, request))
+                else:
+                    order_inbox.enqueue_order(runtime.uow(), runtime.clock, placing[i % len(placing)], **request)
             statements[0] = 0
             started = time.perf_counter()
-            report = exchange_engine.process_batch(runtime.uow, runtime.clock, batch_size=size)
+            if path == "socket":
+                answered = len(exchange_engine.execute_handed(runtime.uow, runtime.clock, handed))
+            else:
+                answered = exchange_engine.process_batch(runtime.uow, runtime.clock, batch_size=size).answered
             elapsed_ms = (time.perf_counter() - started) * 1000
-            assert report.answered == size, report
+            assert answered == size, answered
             if n >= WARM_UP_BATCHES:
                 times_ms.append(elapsed_ms)
                 counts.append(statements[0])
@@ -90,6 +101,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,8,32", help="batch sizes, comma-separated")
     parser.add_argument("--batches", type=int, default=20, help="measured batches per size")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--path", choices=("socket", "inbox"), default="socket",
+                        help="hand the orders over as the engine's socket does (default) or through the inbox table")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     for backend in args.backends.split(","):
@@ -98,7 +111,7 @@ def main() -> None:
             if backend == "sqlite":
                 url = f"sqlite:///{instance / 'bench.sqlite'}"
                 print(f"sqlite (load {load()})", flush=True)
-                measure(url, instance, sizes, args.batches)
+                measure(url, instance, sizes, args.batches, args.path)
             else:
                 admin = os.environ.get("HASHEDGE_TEST_POSTGRES_URL")
                 if not admin:
@@ -108,7 +121,7 @@ def main() -> None:
                 url = load_test._postgres_database(admin, "create", name)
                 try:
                     print(f"postgresql (load {load()})", flush=True)
-                    measure(url, instance, sizes, args.batches)
+                    measure(url, instance, sizes, args.batches, args.path)
                 finally:
                     load_test._postgres_database(admin, "drop", name)
         finally:
