@@ -16,7 +16,8 @@ or with ``--path inbox`` appended to the inbox table first and taken by
 ``exchange_engine.process_batch`` (the append is a write between batches, so every batch reads
 everything): the median and best time per batch, per order, and the SQL statements per batch. The first two
 batches of each size warm the process (SQLAlchemy compiles a statement shape once) and are not
-counted. The load average is printed with each figure.
+counted. The load average is printed with each figure; with 100 batches or more, the medians of
+the first and the last fifty too (the orders that rest pile up over a run).
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ def measure(url: str, instance: Path, sizes: list[int], batches: int, path: str 
         print(f"  batches of {size:3d}: median {median:7.1f} ms ({median / size:5.2f} ms an order), best "
               f"{min(times_ms):7.1f} ms, {statistics.median(counts):.0f} statements a batch "
               f"({len(times_ms)} batches; load {load()})", flush=True)
+        if len(times_ms) >= 100:  # resting orders pile up over a long run: the first and the last fifty
+            print(f"    first 50 batches: median {statistics.median(times_ms[:50]):7.1f} ms, last 50: "
+                  f"{statistics.median(times_ms[-50:]):7.1f} ms", flush=True)
     runtime.close()
 
 
