@@ -152,16 +152,20 @@ def effective_mark(spec: ContractSpec, mark: Decimal) -> Decimal:
     return price
 
 
-@functools.lru_cache(maxsize=4096)
 def requirement_per_contract(spec: ContractSpec, mark: Decimal, ratio: Decimal | None, *, long: bool) -> Fraction:
-    """Exact sats one contract needs: mark x multiplier x ratio, or the range left if capped.
-    A pure function of values, asked again and again for the same contract and mark: kept."""
-    price, size = exact(effective_mark(spec, mark)), exact(spec.multiplier)
+    """Exact sats one contract needs: mark x multiplier x ratio, or the range left if capped."""
+    return _per_contract(spec, effective_mark(spec, mark), ratio, long)  # the mark checked first
+
+
+@functools.lru_cache(maxsize=4096)
+def _per_contract(spec: ContractSpec, price: Decimal, ratio: Decimal | None, long: bool) -> Fraction:
+    # A pure function of values, asked again and again for the same contract and mark: kept.
+    size = exact(spec.multiplier)
     if spec.is_capped:
         assert spec.floor is not None and spec.cap is not None
-        return (price - exact(spec.floor)) * size if long else (exact(spec.cap) - price) * size
+        return (exact(price) - exact(spec.floor)) * size if long else (exact(spec.cap) - exact(price)) * size
     assert ratio is not None
-    return price * size * exact(ratio)
+    return exact(price) * size * exact(ratio)
 
 
 def ratios_for(spec: ContractSpec, params: RiskParameters) -> tuple[Decimal | None, Decimal | None]:

@@ -89,3 +89,21 @@ def test_an_order_with_the_id_of_a_resting_one_replaces_it_in_the_check():
         account = AccountState(account_id="alice", collateral_sats=collateral, open_orders=[resting])
         denial = pre_trade_check(account, bigger, MARKS, PARAMS, specs=SPECS)
         assert (None if denial is None else denial.shortfall_sats) == shortfall == check_by_definition(account, bigger)
+
+
+def test_a_mark_that_is_not_a_positive_finite_price_is_refused_by_name_even_with_requirements_kept():
+    """The requirement per contract is kept by value; a signalling NaN cannot even be a key, so
+    the mark is checked before anything is looked up: the same refusal for every bad mark."""
+    from decimal import Decimal
+
+    from hashedge.domain.errors import InvalidValue
+    from hashedge.domain.margin import requirement_per_contract
+
+    for bad in (Decimal("sNaN"), Decimal("NaN"), Decimal("Infinity"), Decimal(0), Decimal(-1)):
+        for _twice in range(2):
+            try:
+                requirement_per_contract(HP, bad, PARAMS.ratios(HP.product).initial, long=True)
+            except InvalidValue as refused:
+                assert refused.field == "mark_price"
+            else:
+                raise AssertionError(f"{bad} was accepted as a mark")
