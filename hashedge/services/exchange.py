@@ -33,6 +33,7 @@ their final states, the makers, the trades, the positions, every ledger entry in
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,8 @@ class OrderRequest:
     idempotency_key: str | None = None
 
 
+log = logging.getLogger(__name__)
+
 Outcome = PlacedOrder | HashEdgeError
 Finish = Callable[[UnitOfWork, list[tuple[OrderRequest, Outcome]]], None]
 
@@ -110,7 +113,11 @@ def execute_batch(uow: UnitOfWork, clock: Clock, requests: Sequence[OrderRequest
             finish(uow, list(zip(requests, outcomes)))
         faults.checkpoint("exchange.before_commit")
         marker = uow.commit_marked()
-    KEPT.keep(batch.kept(marker))
+    try:
+        KEPT.keep(batch.kept(marker))
+    except Exception:  # the batch is committed whatever happens here: the next one reads everything
+        log.exception("the state of a committed batch could not be kept")
+        KEPT.forget()
     return outcomes
 
 
@@ -385,9 +392,11 @@ class _Batch:
         if missing := [s for s in held if s not in account.terms]:
             account.terms |= instrument_margins(state, marks, self.specs, self.params, memo=self.margin_memo,
                                                 only=missing)
-        if verifying() and (fresh := instrument_margins(state, marks, self.specs, self.params)) != {
-                s: account.terms[s] for s in held}:
-            raise AssertionError(f"kept margin terms of account {account.account_id} differ: {account.terms} != {fresh}")
+        if verifying():
+            fresh = instrument_margins(state, marks, self.specs, self.params)
+            if fresh != {s: account.terms[s] for s in held}:
+                raise AssertionError(f"kept margin terms of account {account.account_id} differ: "
+                                     f"{account.terms} != {fresh}")
         denial = pre_trade_check(state, order, marks, self.params, specs=self.specs,
                                  terms={s: account.terms[s] for s in held})
         if denial is not None:

@@ -8,8 +8,8 @@ nothing else was written to the database since that commit (``UnitOfWork.write_m
 same SQLite connection, no row changed through it and no commit by another connection since)
 and the governed parameters in force are the same, so the kept state IS the database's. What it
 does not hold it reads, and what any read returns is exactly what ``BatchReads`` would return.
-With ``HASHEDGE_VERIFY_KEPT_STATE=1`` (set by the test suite, engine processes included) every kept answer is also read from the database and
-compared, and a difference fails the batch.
+With ``HASHEDGE_VERIFY_KEPT_STATE=1`` (set by the test suite, engine processes included) every
+kept answer is also read from the database and compared, and a difference fails the batch.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ VERIFY_VARIABLE = "HASHEDGE_VERIFY_KEPT_STATE"  # "1" (the test suite): check ke
 
 def verifying() -> bool:
     return os.environ.get(VERIFY_VARIABLE) == "1"
+
 
 Bounds = dict[str, tuple[int, int, int, Fraction]]
 

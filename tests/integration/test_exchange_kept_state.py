@@ -99,3 +99,32 @@ def test_other_parameters_in_force_make_the_next_batch_read_everything(runtime, 
     # (under an override the parameters themselves are not read: one statement fewer)
     if runtime.engine.dialect.name == "sqlite":  # (PostgreSQL keeps nothing: every batch reads all)
         assert read_all > kept and stricter > kept
+
+
+def test_a_batch_whose_state_cannot_be_kept_is_still_committed_and_answered(runtime, monkeypatch):
+    """Keeping the state comes after the commit: if it fails, the batch's outcomes stand, its
+    order is stored, and the next batch reads everything."""
+    from hashedge.services import exchange
+
+    rich = market(runtime, 3)[1]
+
+    def broken(self, marker):
+        raise RuntimeError("cannot keep")
+
+    monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # count the statements of the kept path alone
+
+    def one_order(request_id: int) -> int:
+        return statements_of(runtime, lambda: execute_batch(
+            runtime.uow(), runtime.clock, [OrderRequest(request_id, rich, SYMBOL, "buy", "limit", 1, "49980")]))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(exchange._Batch, "kept", broken)
+        placed, = execute_batch(runtime.uow(), runtime.clock,
+                                [OrderRequest(1, rich, SYMBOL, "buy", "limit", 2, "49990")])
+    assert not isinstance(placed, HashEdgeError)
+    with runtime.uow() as uow:
+        assert [o.quantity for o in uow.orders.resting_of(rich)] == [2]
+    after_failure, kept = one_order(2), one_order(3)
+    KEPT.forget()
+    if runtime.engine.dialect.name == "sqlite":
+        assert after_failure > kept  # nothing was kept from the batch that failed to keep it

@@ -96,14 +96,13 @@ def test_a_mark_that_is_not_a_positive_finite_price_is_refused_by_name_even_with
     the mark is checked before anything is looked up: the same refusal for every bad mark."""
     from decimal import Decimal
 
+    import pytest
+
     from hashedge.domain.errors import InvalidValue
     from hashedge.domain.margin import requirement_per_contract
 
     for bad in (Decimal("sNaN"), Decimal("NaN"), Decimal("Infinity"), Decimal(0), Decimal(-1)):
         for _twice in range(2):
-            try:
+            with pytest.raises(InvalidValue) as refused:
                 requirement_per_contract(HP, bad, PARAMS.ratios(HP.product).initial, long=True)
-            except InvalidValue as refused:
-                assert refused.field == "mark_price"
-            else:
-                raise AssertionError(f"{bad} was accepted as a mark")
+            assert refused.value.field == "mark_price"
