@@ -94,6 +94,43 @@ def test_json_within_the_depth_limit_reaches_the_schema(api):
     assert_field_error(client.post("/api/v1/orders", json=nested, headers=auth), 400, "price")
 
 
+def test_requests_parsed_at_once_each_get_their_own_values_and_errors(api):
+    """The parser shares one schema instance per class between requests (``EdgeParser``): threads
+    parsing at the same time must still each get their own body's values, or their own field's
+    error, and nothing of another request's."""
+    client, auth = api
+    app = client.application
+    threads, per_thread = 6, 8
+    answers: dict[tuple[int, int], tuple[dict, int, dict]] = {}
+
+    def send(t: int) -> None:
+        own = app.test_client()
+        for n in range(per_thread):
+            if n % 2:  # an invalid field of this thread's own choosing
+                field, body = ("quantity", order(quantity=0)) if t % 2 else ("side", order(side=f"up{t}"))
+                body |= {"price": str(40000 + 100 * t + n)}
+            else:
+                field, body = None, order(quantity=t + 1, price=str(40000 + 100 * t + n))
+            response = own.post("/api/v1/orders", json=body, headers=auth)
+            answers[(t, n)] = (body, response.status_code, {"field": field, "json": response.get_json()})
+
+    workers = [threading.Thread(target=send, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert len(answers) == threads * per_thread
+    for (t, n), (body, status, seen) in answers.items():
+        if seen["field"] is None:
+            assert status == 201, seen
+            assert (seen["json"]["quantity"], seen["json"]["price"]) == (body["quantity"], body["price"])
+        else:
+            assert status == 400 and set(seen["json"]["error"]["fields"]) == {seen["field"]}, seen
+    placed = client.get("/api/v1/orders?page_size=100", headers=auth).get_json()["items"]
+    assert sorted((o["quantity"], o["price"]) for o in placed) == sorted(
+        (body["quantity"], body["price"]) for body, status, _ in answers.values() if status == 201)
+
+
 @pytest.mark.parametrize("raw", [b'{"instrument": ', b"\xff\xfe{}", b'{"price": NaN}'])
 def test_malformed_json_is_a_400(api, raw):
     client, auth = api
