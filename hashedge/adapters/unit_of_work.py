@@ -26,7 +26,13 @@ from hashedge.adapters.repositories.fees import FeeRepository
 from hashedge.adapters.repositories.governance import ParameterRepository, ProposalRepository
 from hashedge.adapters.repositories.indices import BlockRepository, EpochRepository, FixingRepository
 from hashedge.adapters.repositories.jobs import JobRunRepository
-from hashedge.adapters.repositories.ledger import AccountRepository, ApiKeyRepository, LedgerRepository
+from hashedge.adapters.repositories.ledger import (
+    AccountRepository,
+    ApiKeyRecord,
+    ApiKeyRepository,
+    LedgerRepository,
+    api_key_by_prefix,
+)
 from hashedge.adapters.repositories.liquidation import AdlRankRepository, LiquidationRepository
 from hashedge.adapters.repositories.protection import ProtectionRepository
 from hashedge.adapters.repositories.risk import AccountEventRepository, AccountStatusRepository
@@ -127,6 +133,23 @@ class UnitOfWork:
                 _ACTIVE.reset(token)
             except ValueError:  # left in another context than it was entered in
                 _ACTIVE.set(None)
+
+    def read_api_key(self, prefix: str) -> ApiKeyRecord | None:
+        """The API key with ``prefix``, as ``uow.api_keys.by_prefix`` reads it in a read-only
+        ``with`` block, for half the cost: every authenticated request runs it. One statement in a
+        read-only transaction of its own on a pooled connection (``read_only_options``: no write
+        lock on SQLite; PostgreSQL keeps its prepared statement, as ``_end_read`` explains), with
+        no ORM session. Outside any ``with`` block of this unit of work."""
+        if self.session is not None:
+            raise RuntimeError("read_api_key runs its own transaction: call it outside the with block")
+        engine = getattr(self._session_factory, "kw", {}).get("bind")
+        if engine is None:  # a factory not bound to one engine: the same read through a session
+            with self.read_only():
+                return self.api_keys.by_prefix(prefix)
+        with engine.connect().execution_options(**read_only_options(engine.dialect.name)) as connection:
+            record = api_key_by_prefix(connection, prefix)
+            connection.commit()
+        return record
 
     def write_marker(self) -> tuple | None:
         """What changes when anything is written to the database, read inside this transaction:

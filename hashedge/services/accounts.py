@@ -145,10 +145,7 @@ def authenticate_api_key(uow: UnitOfWork, key: str | None) -> int:
     unknown or revoked key (the same answer, in about the same time, for each)."""
     key = key.strip() if isinstance(key, str) else ""
     prefix = api_keys.prefix_of(key)
-    record = None
-    if prefix is not None:
-        with uow.read_only():  # short: the hash is checked outside the transaction
-            record = uow.api_keys.by_prefix(prefix)
+    record = uow.read_api_key(prefix) if prefix is not None else None  # the hash is checked after it
     active = record is not None and record.revoked_at is None
     if not api_keys.verify_key(key, record.secret_hash if active else None):
         raise Unauthenticated("missing, invalid or revoked API key",

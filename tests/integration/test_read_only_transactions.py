@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from hashedge.adapters import api_keys
 from hashedge.adapters.orm.ledger import AccountRow
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.services import accounts, ledger
@@ -98,6 +99,27 @@ def test_on_postgresql_reads_keep_the_statements_psycopg_prepared(runtime):
     with runtime.uow().read_only() as uow:
         prepared = uow.session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
     assert any("FROM accounts" in statement for statement in prepared), prepared
+
+
+def test_the_key_check_reads_the_key_as_a_read_only_unit_of_work_does(runtime):
+    """``UnitOfWork.read_api_key`` (every authenticated request) reads without a session: the same
+    record as ``api_keys.by_prefix`` in a read-only block, a revocation seen by the next call."""
+    account, key = accounts.create_account(runtime.uow(), runtime.clock, "keyed")
+    prefix = api_keys.prefix_of(key)
+
+    def through_a_session():
+        with (uow := runtime.uow()).read_only():
+            return uow.api_keys.by_prefix(prefix)
+
+    issued = runtime.uow().read_api_key(prefix)
+    assert issued == through_a_session() and issued.account_id == account.id and issued.revoked_at is None
+    accounts.revoke_api_key(runtime.uow(), runtime.clock, prefix)
+    revoked = runtime.uow().read_api_key(prefix)
+    assert revoked == through_a_session() and revoked.revoked_at is not None
+    assert runtime.uow().read_api_key("0" * 12) is None
+    with (uow := runtime.uow()).read_only():
+        with pytest.raises(RuntimeError, match="outside the with block"):
+            uow.read_api_key(prefix)
 
 
 def test_gets_do_not_wait_for_a_write_transaction_in_progress(runtime, api):
