@@ -17,7 +17,10 @@ out and not sent),
 and the server's own share: p50 and p99 of the time gunicorn took for the measured requests, from
 the request read to the response written (its access log's request time; each request carries an
 ``X-Load-Test`` header naming it). What the client saw beyond that is queueing before a worker
-thread read the request.
+thread read the request. Under each scenario it prints the CPU seconds each tier used, from the
+scenario's start until the server had drained it, and per request due: the web workers, the
+engine, PostgreSQL's processes and this client (``cpu_times``), so a run shows which tier the
+load saturates.
 Between scenarios it waits until the server has drained what an overloaded scenario left queued.
 Reads use accounts 0-9 and orders are placed by accounts 10-19, so repeated runs read the same
 accounts whatever the order scenario added to the books.
@@ -63,6 +66,7 @@ COLLATERAL_SATS = 10**10  # 100 BTC each: no order in the test is refused for ma
 BOOK_LEVELS = 5  # resting levels per side per contract in the prepared book
 MAX_RATE, MAX_SECONDS = 2000, 120
 MIN_SEND_BUDGET_RATIO = 0.1  # a request with less than this share of its timeout left is not sent
+IDLE_RECONNECT_S = 1.0  # a keep-alive connection idle longer is replaced (gunicorn closes them after 2 s)
 
 
 # --- the prepared database (runs in a child process, on the code under test) -------------------
@@ -234,17 +238,64 @@ class Result:
     error_kinds: dict = field(default_factory=dict)
     server_p50_ms: float = float("nan")  # gunicorn's own time for the measured requests
     server_p99_ms: float = float("nan")
+    cpu_seconds: dict = field(default_factory=dict)  # by process kind, over the scenario (``cpu_times``)
+    due: int = 0  # requests due, warm-up included (what the CPU per request is divided by)
 
     def line(self) -> str:
         kinds = ", ".join(f"{k}: {v}" for k, v in sorted(self.error_kinds.items()))
+        cpu = ", ".join(f"{kind} {seconds:.1f} s ({seconds / max(self.due, 1) * 1e3:.2f} ms a request)"
+                        for kind, seconds in self.cpu_seconds.items())
         return (f"  {self.scenario:12s} {self.requests:6d} req  {self.errors:5d} errors  p50 {self.p50_ms:8.1f} ms"
                 f"  p99 {self.p99_ms:8.1f} ms  max {self.max_ms:8.1f} ms  server p50 {self.server_p50_ms:6.1f}"
                 f" p99 {self.server_p99_ms:6.1f} ms  (load {self.load_before} -> {self.load_after})"
-                f"{'  ' + kinds if kinds else ''}")
+                f"{'  ' + kinds if kinds else ''}{chr(10) + '    CPU: ' + cpu if cpu else ''}")
 
 
 def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_times(server_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each kind of process this test involves: the
+    web workers (gunicorn's master and workers), the matching engine (started by gunicorn's
+    configuration), PostgreSQL's processes (every one on the machine: run on an otherwise idle
+    one) and this client. Read from /proc (Linux; empty elsewhere). Differences of two readings
+    are what a scenario cost each tier, so a run shows which one the load saturates."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return {}
+    parent, used, command = {}, {}, {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm)": state, ppid, ...
+            parent[int(entry.name)] = int(fields[1])
+            used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICKS_PER_S  # utime, stime
+            command[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+
+    def under_server(pid: int) -> bool:
+        while pid > 1:
+            if pid == server_pid:
+                return True
+            pid = parent.get(pid, 0)
+        return False
+
+    totals = {"web": 0.0, "engine": 0.0, "postgres": 0.0, "client": 0.0}
+    for pid, seconds in used.items():
+        if pid == os.getpid():
+            totals["client"] += seconds
+        elif under_server(pid):
+            totals["engine" if b"engine\0run" in command[pid] else "web"] += seconds
+        elif command[pid].startswith(b"postgres"):
+            totals["postgres"] += seconds
+    return totals
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -318,7 +369,7 @@ async def _open_loop(port: int, make: Callable[[int], Request], *, rate: int, se
         return await _read_response(reader)
 
     async def connection_loop() -> None:
-        stream = None
+        stream, last_used = None, 0.0
         while (item := await due.get()) is not None:
             i, due_at = item
             if due_at + timeout - time.monotonic() < min_budget:
@@ -327,6 +378,9 @@ async def _open_loop(port: int, make: Callable[[int], Request], *, rate: int, se
                 record(i, None, "timeout")
                 continue
             request = make(i)
+            if stream is not None and time.monotonic() - last_used > IDLE_RECONNECT_S:
+                stream[1].close()  # gunicorn may be closing it (keep-alive timeout): a request on it would fail
+                stream = None
             try:
                 if stream is None:
                     stream = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
@@ -341,6 +395,7 @@ async def _open_loop(port: int, make: Callable[[int], Request], *, rate: int, se
                     asyncio.TimeoutError) as exc:
                 record(i, None, "timeout" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__)
                 closing = True
+            last_used = time.monotonic()
             if closing and stream is not None:
                 stream[1].close()
                 stream = None
@@ -429,6 +484,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
                       f"(after {args.warmup:g} s of warm-up)", flush=True)
                 for name in args.scenarios:
                     before = _load()
+                    cpu_before = cpu_times(server.process.pid)
                     run_id = uuid.uuid4().hex[:8]
                     latencies, errors, measured = open_loop(
                         server.port, scenario_requests(name, prepared, run_id), rate=args.rate,
@@ -440,11 +496,15 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
                     waited = server.drain()
                     if waited > 5:
                         print(f"  (waited {waited:.0f} s for the server to drain)", flush=True)
+                    cpu_after = cpu_times(server.process.pid)  # the drained queue's work included
+                    cpu = {kind: cpu_after[kind] - cpu_before[kind] for kind in cpu_after
+                           if kind in cpu_before and (kind != "postgres" or backend == "postgresql")}
                     served = server.server_times(run_id, int(args.rate * args.warmup))  # logged by now
                     result = Result(backend, name, args.rate, args.seconds, measured, sum(errors.values()),
                                     _percentile(latencies, 0.50) * 1e3, _percentile(latencies, 0.99) * 1e3,
                                     (latencies[-1] if latencies else float("nan")) * 1e3, before, after, errors,
-                                    _percentile(served, 0.50) * 1e3, _percentile(served, 0.99) * 1e3)
+                                    _percentile(served, 0.50) * 1e3, _percentile(served, 0.99) * 1e3,
+                                    cpu, int(args.rate * (args.warmup + args.seconds)))
                     print(result.line(), flush=True)
                     results.append(result)
         finally:
