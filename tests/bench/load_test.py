@@ -498,7 +498,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
                         print(f"  (waited {waited:.0f} s for the server to drain)", flush=True)
                     cpu_after = cpu_times(server.process.pid)  # the drained queue's work included
                     cpu = {kind: cpu_after[kind] - cpu_before[kind] for kind in cpu_after
-                           if kind in cpu_before and (kind != "postgres" or backend == "postgresql")}
+                           if kind in cpu_before and (kind != "postgres" or backend == "postgresql")
+                           and (kind != "engine" or args.engine == "inbox")}
                     served = server.server_times(run_id, int(args.rate * args.warmup))  # logged by now
                     result = Result(backend, name, args.rate, args.seconds, measured, sum(errors.values()),
                                     _percentile(latencies, 0.50) * 1e3, _percentile(latencies, 0.99) * 1e3,
