@@ -16,7 +16,12 @@ import tempfile
 
 bind = os.environ.get("HASHEDGE_BIND", "127.0.0.1:8000")
 _INBOX = (os.environ.get("HASHEDGE_ORDER_ENGINE") or "direct").strip().lower() == "inbox"
-workers = int(os.environ.get("HASHEDGE_WEB_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+# Direct: gunicorn's usual 2 x cores + 1 (the reads of BENCHMARKS part A were measured so). With
+# the inbox the engine needs a core of its own under load, and each extra worker process only
+# adds CPU: on 2 cores, 2 x 32 answered POST /orders at 200 req/s with p50 420-736 ms and 4.4 ms
+# of web CPU an order, 5 x 32 with 1.1-4.4 s and 4.8-6.3 ms (BENCHMARKS.md, part H).
+workers = int(os.environ.get("HASHEDGE_WEB_WORKERS",
+                             multiprocessing.cpu_count() if _INBOX else multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
 # With the inbox an order request mostly waits for the engine's batch, holding its thread: more
 # threads per worker keep enough requests in flight for the engine to batch them.
