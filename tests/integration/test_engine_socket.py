@@ -50,8 +50,17 @@ def socket_path():
 
 
 def listening(path: Path) -> None:
+    """Until a connection to the engine's socket is accepted: the file exists from ``bind``, a
+    moment before ``listen``, and a request sent in between would be refused and go to the inbox."""
     deadline = time.monotonic() + BOUND_S
-    while not path.is_socket():
+    while True:
+        if path.is_socket():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.connect(str(path))
+                    return
+                except OSError:
+                    pass
         assert time.monotonic() < deadline, "the engine never listened"
         time.sleep(0.01)
 

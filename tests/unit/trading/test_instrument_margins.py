@@ -6,13 +6,16 @@ against equity". The definition is written out here from the per-position functi
 the terms."""
 
 from dataclasses import replace
+from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hashedge.domain.errors import InvalidValue
 from hashedge.domain.margin import (
     AccountState, InstrumentMargin, account_margin, initial_margin_sats, instrument_margins, maintenance_margin_sats,
-    margin_instruments, order_margin_sats, pre_trade_check, unrealized_pnl_sats,
+    margin_instruments, order_margin_sats, pre_trade_check, requirement_per_contract, unrealized_pnl_sats,
 )
 from hashedge.domain.orders import Side
 from hashedge.domain.parameters import RiskParameters
@@ -94,13 +97,6 @@ def test_an_order_with_the_id_of_a_resting_one_replaces_it_in_the_check():
 def test_a_mark_that_is_not_a_positive_finite_price_is_refused_by_name_even_with_requirements_kept():
     """The requirement per contract is kept by value; a signalling NaN cannot even be a key, so
     the mark is checked before anything is looked up: the same refusal for every bad mark."""
-    from decimal import Decimal
-
-    import pytest
-
-    from hashedge.domain.errors import InvalidValue
-    from hashedge.domain.margin import requirement_per_contract
-
     for bad in (Decimal("sNaN"), Decimal("NaN"), Decimal("Infinity"), Decimal(0), Decimal(-1)):
         for _twice in range(2):
             with pytest.raises(InvalidValue) as refused:
