@@ -149,7 +149,8 @@ class _Account:
 
     account_id: str
     collateral_sats: int
-    positions_elsewhere: tuple[Position, ...]  # in instruments the batch does not trade
+    symbols: tuple[str, ...]  # the batch's instruments whose positions of it the batch holds
+    positions_elsewhere: tuple[Position, ...]  # in the other instruments
     totals: dict[tuple[str, Side], OrderTotal]
     orders: dict[str, Order]  # resting orders counted one by one
     bounds: Bounds  # the batch's summing bounds per instrument (``domain.order_levels``)
@@ -160,22 +161,22 @@ class _Account:
     terms: dict[str, InstrumentMargin] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, account_id: str, holding: Holding, batch_symbols, bounds: Bounds,
+    def of(cls, account_id: str, holding: Holding, symbols: tuple[str, ...], bounds: Bounds,
            tick_size: dict[str, Decimal]) -> _Account:
-        return cls(account_id=account_id, collateral_sats=holding.collateral_sats,
+        return cls(account_id=account_id, collateral_sats=holding.collateral_sats, symbols=symbols,
                    positions_elsewhere=tuple(p for s, p in sorted(holding.positions.items())
-                                             if s not in batch_symbols and p.quantity),
+                                             if s not in symbols and p.quantity),
                    totals=dict(holding.totals), orders=dict(holding.orders), bounds=bounds, tick_size=tick_size,
                    terms=dict(holding.terms))
 
-    def holding(self, positions: dict[tuple[str, str], Position], symbols: Sequence[str]) -> Holding:
+    def holding(self, positions: dict[tuple[str, str], Position]) -> Holding:
         """Its state as a fresh read of the database after the batch's commit would find it."""
-        here = {s: p for s in symbols if (p := positions[(self.account_id, s)]).quantity != 0}
+        here = {s: p for s in self.symbols if (p := positions[(self.account_id, s)]).quantity != 0}
         return Holding(self.collateral_sats, {p.instrument_id: p for p in self.positions_elsewhere} | here,
                        self.totals, self.orders, self.terms)
 
-    def state(self, positions: dict[tuple[str, str], Position], symbols: Sequence[str]) -> AccountState:
-        here = tuple(p for s in symbols if (p := positions[(self.account_id, s)]).quantity != 0)
+    def state(self, positions: dict[tuple[str, str], Position]) -> AccountState:
+        here = tuple(p for s in self.symbols if (p := positions[(self.account_id, s)]).quantity != 0)
         orders = tuple(t for t in self.totals.values() if t.remaining_quantity) + tuple(self.orders.values())
         return AccountState(account_id=self.account_id, collateral_sats=self.collateral_sats,
                             positions=self.positions_elsewhere + here, open_orders=orders)
@@ -269,9 +270,11 @@ class _Batch:
         takers = sorted(self.known_accounts)
         holdings, self.marks, self.specs, self.bounds = reads.holdings(takers, self.records, self.params)
         self.margin_memo = _MARGIN_MEMO.using(self.params)
-        tick_size = {s: spec.tick_size for s, spec in self.specs.items()}
+        self.tick_size = {s: spec.tick_size for s, spec in self.specs.items()}
+        # the placing accounts, then any maker whose holding the kept state has (``_tracked``)
         self.accounts: dict[str, _Account] = {
-            str(a): _Account.of(str(a), holdings[str(a)], self.records, self.bounds, tick_size) for a in takers}
+            str(a): _Account.of(str(a), holdings[str(a)], tuple(self.records), self.bounds, self.tick_size)
+            for a in takers}
         self.touched: set[str] = set()  # accounts whose orders, position or collateral the batch changed
         self.books: dict[str, OrderBook] = {}
         self.positions: dict[tuple[str, str], Position] = {}
@@ -384,7 +387,7 @@ class _Batch:
 
     def _check_margin(self, order: Order) -> None:
         account = self.accounts[order.account_id]
-        state = account.state(self.positions, tuple(self.records))
+        state = account.state(self.positions)
         symbols = ({p.instrument_id for p in state.positions} | {o.instrument_id for o in state.open_orders}
                    | {order.instrument_id})
         marks = require_marks(self.marks, symbols)
@@ -409,8 +412,8 @@ class _Batch:
             before = self.current[maker.order_id]
             self.current[maker.order_id] = maker
             self.touched.add(maker.account_id)
-            if maker.account_id in self.accounts:
-                self.accounts[maker.account_id].order_changed(before, maker)
+            if (account := self._tracked(maker.account_id)) is not None:
+                account.order_changed(before, maker)
         taker = result.order
         self.current[taker.order_id] = taker
         self.new_orders[taker.order_id] = (style, key)
@@ -430,8 +433,8 @@ class _Batch:
                 realized[owner] = after.realized_pnl_sats - before.realized_pnl_sats
                 traded.add(owner)
                 self.touched.add(owner)
-                if owner in self.accounts:
-                    self.accounts[owner].forget(spec.symbol)
+                if (account := self._tracked(owner)) is not None:
+                    account.forget(spec.symbol)
             for entry in book_fill_entries(fill, realized, fees, self.now):
                 self.entries.append(entry)
                 self._move_collateral(entry)
@@ -441,12 +444,26 @@ class _Batch:
             paid.append(fees.get(taker.account_id, 0))
         return tuple(paid)
 
+    def _tracked(self, account_id: str) -> _Account | None:
+        """The batch's ``_Account`` of ``account_id``: a placing account's, or, for a maker that
+        places nothing in the batch, one made from the holding the kept state has of it (exact: the
+        database is as the last batch left it), so that the next batch need not read it again.
+        None when there is no such holding: the batch then drops it from what it keeps."""
+        account = self.accounts.get(account_id)
+        if account is None and isinstance(self.reads, KeptReads):
+            holding = self.reads.kept.holdings.get(account_id)
+            if holding is not None:  # its positions in the batch's instruments are the batch's own reads
+                symbols = tuple(s for s in self.records if (account_id, s) in self.positions)
+                account = self.accounts[account_id] = _Account.of(account_id, holding, symbols, self.bounds,
+                                                                  self.tick_size)
+        return account
+
     def _move_collateral(self, entry) -> None:
         for posting in entry.postings:
             if posting.account.kind is AccountKind.COLLATERAL:
                 owner = posting.account.owner_id
-                if owner in self.accounts:
-                    self.accounts[owner].collateral_sats += posting.amount_sats
+                if (account := self._tracked(owner)) is not None:
+                    account.collateral_sats += posting.amount_sats
 
     # --- the writes ------------------------------------------------------------------------
 
@@ -472,8 +489,9 @@ class _Batch:
 
     def kept(self, marker: tuple | None) -> Kept | None:
         """The state this batch committed, for the next batch (``exchange_reads``): what it
-        read, moved as it wrote. Holdings of accounts it changed without tracking them (makers
-        that do not place orders in it) are dropped; the next batch reads them again."""
+        read, moved as it wrote. The holding of a maker that places nothing in the batch is moved
+        too when the kept state had it (``_tracked``); one it did not have is dropped, and the
+        next batch that needs it reads it."""
         if marker is None:
             return None
         previous = self.reads.kept if isinstance(self.reads, KeptReads) else None
@@ -486,8 +504,7 @@ class _Batch:
         kept.specs |= self.specs
         for account in self.touched - set(self.accounts):
             kept.holdings.pop(account, None)
-        symbols = tuple(self.records)
-        kept.holdings |= {a: account.holding(self.positions, symbols) for a, account in self.accounts.items()}
+        kept.holdings |= {a: account.holding(self.positions) for a, account in self.accounts.items()}
         kept.positions |= self.positions
         kept.stored |= {(a, s) for s, ids in self.stored_positions.items() for a in ids} | {
             (a, s) for s, owners in self.traded.items() for a in owners}

@@ -128,3 +128,31 @@ def test_a_batch_whose_state_cannot_be_kept_is_still_committed_and_answered(runt
     KEPT.forget()
     if runtime.engine.dialect.name == "sqlite":
         assert after_failure > kept  # nothing was kept from the batch that failed to keep it
+
+
+def test_a_maker_filled_while_placing_nothing_keeps_its_holding_for_the_next_batch(runtime, monkeypatch):
+    """A resting order filled in a batch its account places nothing in moves that account's kept
+    holding (its order sums, position and collateral) in memory: the next batch it places in reads
+    no more than one after a batch it placed in itself. (With verification on, the suite checks
+    the moved holding against the database whenever it is served.)"""
+    monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # count the statements of the kept path alone
+    ids = market(runtime, 3)
+    maker, taker = ids[1], ids[2]  # both rich (every third account is poor)
+
+    def batch(*requests: OrderRequest) -> tuple[list, int]:
+        found: list = []
+        count = statements_of(runtime, lambda: found.extend(execute_batch(runtime.uow(), runtime.clock, requests)))
+        assert not [o for o in found if isinstance(o, HashEdgeError)], found
+        return found, count
+
+    try:
+        batch(OrderRequest(1, maker, SYMBOL, "sell", "limit", 2, "50010"),
+              OrderRequest(2, taker, SYMBOL, "buy", "limit", 1, "49990"))
+        (filled,), _ = batch(OrderRequest(3, taker, SYMBOL, "buy", "limit", 1, "50010"))
+        assert [f.seller_account_id for f in filled.fills] == [str(maker)]
+        _, after_its_fill = batch(OrderRequest(4, maker, SYMBOL, "buy", "limit", 1, "49980"))
+        _, after_its_own = batch(OrderRequest(5, maker, SYMBOL, "buy", "limit", 1, "49970"))
+    finally:
+        KEPT.forget()
+    if runtime.engine.dialect.name == "sqlite":  # (PostgreSQL keeps nothing)
+        assert after_its_fill == after_its_own
