@@ -266,7 +266,7 @@ class _Batch:
         self.stored_keys = uow.orders.by_idempotency_keys(keys)
         self.amendment_keys = uow.orders.amendment_keys(keys)
         self.tip_height = reads.tip_height()
-        self.last_sequence = uow.instruments.lock_sequences(self.records)
+        self.last_sequence = reads.sequences(self.records)
         takers = sorted(self.known_accounts)
         holdings, self.marks, self.specs, self.bounds = reads.holdings(takers, self.records, self.params)
         self.margin_memo = _MARGIN_MEMO.using(self.params)
@@ -475,7 +475,7 @@ class _Batch:
         uow.orders.save_states([o for i, o in self.current.items() if i in self.loaded and o != self.loaded[i]], now)
         if self.trades:
             parties = {a for owners in self.traded.values() for a in owners}
-            uow.ledger.lock_balances([collateral_of(int(a)) for a in parties])
+            uow.ledger.lock_balance_rows([collateral_of(int(a)) for a in parties])
             uow.trades.add_many(self.trades, kind="book")
             changed = [(symbol, a) for symbol, owners in sorted(self.traded.items()) for a in sorted(owners, key=int)]
             uow.positions.save_read_states(
@@ -508,4 +508,5 @@ class _Batch:
         kept.positions |= self.positions
         kept.stored |= {(a, s) for s, ids in self.stored_positions.items() for a in ids} | {
             (a, s) for s, owners in self.traded.items() for a in owners}
+        kept.sequences |= {symbol: book.last_sequence for symbol, book in self.books.items()}
         return kept

@@ -79,6 +79,7 @@ class Kept:
     holdings: dict[str, Holding] = field(default_factory=dict)
     positions: dict[tuple[str, str], Position] = field(default_factory=dict)  # (account, symbol)
     stored: set[tuple[str, str]] = field(default_factory=set)  # of those, the ones with a row
+    sequences: dict[str, int] = field(default_factory=dict)  # instrument -> its last order sequence
 
 
 class KeptStore:
@@ -126,6 +127,10 @@ class BatchReads:
 
     def tip_height(self) -> int | None:
         return self.uow.blocks.tip_height()
+
+    def sequences(self, symbols: Iterable[str]) -> dict[str, int]:
+        """The instruments' last order sequences, their rows locked in symbol order."""
+        return self.uow.instruments.lock_sequences(symbols)
 
     def holdings(self, takers: list[int], symbols: Iterable[str], params: RiskParameters
                  ) -> tuple[dict[str, Holding], dict[str, Decimal], dict[str, ContractSpec], Bounds]:
@@ -187,6 +192,14 @@ class KeptReads(BatchReads):
 
     def tip_height(self) -> int | None:
         return self._checked(self.kept.tip_height, super().tip_height)
+
+    def sequences(self, symbols: Iterable[str]) -> dict[str, int]:
+        # Only SQLite keeps state, and there the batch's transaction holds the database's write
+        # lock from its BEGIN IMMEDIATE: no row lock to take for the sequences it holds.
+        symbols = set(symbols)
+        known = {s: self.kept.sequences[s] for s in symbols if s in self.kept.sequences}
+        answer = known | super().sequences(symbols - set(known))
+        return self._checked(answer, lambda: super(KeptReads, self).sequences(symbols))
 
     def marks_and_specs(self, symbols: set[str]) -> tuple[dict[str, Decimal], dict[str, ContractSpec]]:
         missing = {s for s in symbols if s not in self.kept.marks or s not in self.kept.specs}

@@ -216,3 +216,49 @@ def test_a_batchs_statements_do_not_grow_with_the_queue_or_the_accounts_resting_
         resting = uow.orders.resting_of(maker)
     assert len([o for o in resting if o.instrument_id == SYMBOLS[1]]) == 1 + 20 + 120 + 20
     assert len([o for o in resting if o.instrument_id == SYMBOLS[0]]) == 30 + 300 - 2 * 20
+
+
+# Tables that grow with the venue's history or its accounts: a batch must find what it needs in
+# them through an index, never by reading the whole table.
+GROWING_TABLES = ("orders", "order_amendments", "trades", "positions", "journal_entries", "journal_postings",
+                  "ledger_balances", "order_requests", "accounts")
+
+
+def test_a_batch_scans_no_table_that_grows(runtime, monkeypatch):
+    """On SQLite, every statement of a batch (one that reads everything, then one served from the
+    kept state) is searched through an index: EXPLAIN QUERY PLAN shows no full scan of a table
+    that grows with the venue's history."""
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL's plans depend on its statistics")
+    from sqlalchemy import event
+
+    from hashedge.services.exchange_reads import KEPT
+
+    monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # the batch's own statements only
+    ids = market(runtime, 6)
+    rng = random.Random(5)
+    statements: list[tuple[str, object]] = []
+
+    def seen(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "WITH")):
+            statements.append((statement, parameters[0] if executemany else parameters))
+
+    KEPT.forget()
+    stream = requests_stream(rng, ids, 48, 1)
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        for start in range(0, len(stream), 12):
+            execute_batch(runtime.uow(), runtime.clock, stream[start:start + 12])
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+        KEPT.forget()
+    assert statements
+    scans = set()
+    with runtime.engine.connect() as connection:
+        cursor = connection.connection.driver_connection.cursor()
+        for statement, parameters in statements:
+            for *_, detail in cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall():
+                words = detail.split()
+                if words[0] == "SCAN" and words[1] in GROWING_TABLES:  # with or without an index: all of it
+                    scans.add((words[1], statement.split("FROM")[0][:80]))
+    assert not scans, scans

@@ -214,6 +214,12 @@ class LedgerRepository:
         ).all()
         return {LedgerAccount.parse(key): balance for key, balance in rows}
 
+    def lock_balance_rows(self, accounts) -> None:
+        """``lock_balances`` for a caller that only needs the locks: on SQLite no statement at all,
+        since the transaction already holds the database's write lock (``BEGIN IMMEDIATE``)."""
+        if self.session.get_bind().dialect.name != "sqlite":
+            self.lock_balances(accounts)
+
     def balances(self, accounts=None) -> dict[LedgerAccount, int]:
         """Stored (derived) balances, of every ledger account or of ``accounts``; no locks.
         Platform increments this transaction has not applied yet are counted."""
