@@ -9,7 +9,7 @@ Under those locks it reads once what its orders need, and keeps it exact in memo
 executes them one by one:
 
 - per instrument and side, one prefix of the book in price-time priority that holds the whole
-  batch's quantity on the other side from accounts not placing orders in the batch (``OrderBook``
+  batch's quantity on the other side from accounts other than those of these orders (``OrderBook``
   over that prefix matches every order of the batch exactly as over the whole book: see
   ``OrderRepository.crossing``; orders of the batch that rest join it in memory);
 - per account placing orders, its margin state as ``services.margin.order_check_state`` reads
@@ -281,7 +281,7 @@ class _Batch:
         self.stored_positions: dict[str, set[str]] = {}
         self.current: dict[str, Order] = {}  # every order of the batch's books, as it is now
         self.loaded: dict[str, Order] = {}
-        prefixes = uow.orders.priority_prefixes(self._prefix_wants(valid), set(takers))
+        prefixes = uow.orders.priority_prefixes(self._prefix_wants(valid))
         parties: dict[str, set[str]] = {}
         for symbol, record in self.records.items():
             prefix = [o for side in Side for o in prefixes.get((symbol, side.value), ())]
@@ -300,11 +300,14 @@ class _Batch:
         self.entries: list = []
         self.traded: dict[str, set[str]] = {}
 
-    def _prefix_wants(self, valid: list[OrderRequest]) -> list[tuple[str, str, int | None, int]]:
+    def _prefix_wants(self, valid: list[OrderRequest]) -> list[tuple[str, str, int | None, int, set[int]]]:
         """The resting orders the batch's orders can reach (module docstring), as
         ``OrderRepository.priority_prefixes`` reads them: per instrument and side, what the other
         side's requests, at their most aggressive price (any price if one is a market order),
-        could fill from accounts outside the batch's."""
+        could fill from accounts other than theirs. Only the accounts of those requests count as
+        takers there: self-trade prevention cancels a resting order only when an order of its own
+        account meets it, so a resting order of another account of the batch is filled like any
+        other (and the batch's orders on its own side do not take from it)."""
         wants = []
         for symbol, record in self.records.items():
             for side in Side:
@@ -318,7 +321,8 @@ class _Batch:
                 if not any_price:
                     best = max(prices) if side is Side.BUY else min(prices)
                     ticks = int(best / record.spec.tick_size)
-                wants.append((symbol, side.opposite.value, ticks, sum(p.quantity for _, p in mine)))
+                wants.append((symbol, side.opposite.value, ticks, sum(p.quantity for _, p in mine),
+                              {r.account_id for r, _ in mine}))
         return wants
 
     # --- one request ----------------------------------------------------------------------

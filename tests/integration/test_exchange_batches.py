@@ -185,6 +185,39 @@ def test_a_batchs_own_resting_orders_at_the_front_of_the_book_do_not_count_towar
     assert stored_state(runtime) == stored_state(twin)
 
 
+def test_resting_orders_of_another_account_of_the_batch_count_towards_its_prefix(runtime, twin):
+    """Twenty asks of an account that sells in the batch lead the book: a buy of another account
+    fills them (self-trade prevention is only between an order and its own account's), so they
+    count towards the prefix, which stops within its first rows: one read of the book."""
+    from sqlalchemy import event
+
+    ids = market(runtime, 6)
+    assert market(twin, 6) == ids
+    buyer, seller = ids[1], ids[2]
+    asks = [OrderRequest(n, seller, SYMBOLS[0], "sell", "limit", 1, str(MARK)) for n in range(20)]
+    for request in asks:
+        direct(twin, request)
+    execute_batch(runtime.uow(), runtime.clock, asks)
+    batch = [OrderRequest(100, seller, SYMBOLS[0], "sell", "limit", 1, str(MARK + 60)),
+             OrderRequest(101, buyer, SYMBOLS[0], "buy", "ioc", 3, str(MARK))]
+    book_reads = []
+
+    def seen(connection, cursor, statement, *args):
+        if "FROM orders" in statement and "ORDER BY orders.price_ticks" in statement:
+            book_reads.append(statement)
+
+    one_by_one = [outcome_view(direct(twin, r)) for r in batch]
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        batched = [outcome_view(o) for o in execute_batch(runtime.uow(), runtime.clock, batch)]
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+    assert batched == one_by_one
+    assert [view[6] for view in batched] == [0, 3]  # the buy filled from the seller's asks
+    assert len(book_reads) == 1  # the first rows of both sides, in one statement
+    assert stored_state(runtime) == stored_state(twin)
+
+
 def test_a_batchs_statements_do_not_grow_with_the_queue_or_the_accounts_resting_orders(runtime):
     """Twenty orders in one batch: the same statements against a queue of 30 or 300 resting asks
     at the crossing price, and from an account with 1 or 120 resting orders."""

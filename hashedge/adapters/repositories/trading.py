@@ -214,11 +214,6 @@ def _bound_values(bounds: dict[str, tuple[int, int, int, Fraction]]) -> dict:
 
 
 _FIRST_PREFIX_ROWS = 16  # a prefix's first read; most batches need no second
-# A batch's first read of a side is cut to the quantity it wants plus this many orders (each
-# resting order holds at least one contract; the extra rows cover orders of the batch's own
-# accounts met first): a side rarely needs a second read, and an order that asks for one
-# contract does not load sixteen.
-_PREFIX_SLACK_ROWS = 2
 _ANY_TICKS = 2**62  # "any price" as a bound no price reaches
 
 
@@ -237,7 +232,7 @@ def _side_in_priority(instrument, side: str, bound):
 @functools.lru_cache(maxsize=64)
 def _first_rows_statement(sells: int, buys: int):
     """The first rows in priority of ``sells`` sell sides and ``buys`` buy sides, each a bound
-    instrument, price bound and number of rows, in one UNION ALL. Its shape depends only on the two counts (the
+    instrument and price bound, in one UNION ALL. Its shape depends only on the two counts (the
     callers round them up to powers of two), so it is built and compiled a few times per process
     instead of once per batch."""
     c = OrderRow.__table__.c
@@ -246,7 +241,7 @@ def _first_rows_statement(sells: int, buys: int):
         for k in range(count):
             query = _side_in_priority(bindparam(f"{side}_i{k}", type_=c.instrument.type), side,
                                       bindparam(f"{side}_t{k}", type_=c.price_ticks.type))
-            parts.append(query.limit(bindparam(f"{side}_n{k}", type_=BigInteger)).subquery().select())
+            parts.append(query.limit(_FIRST_PREFIX_ROWS).subquery().select())
     return union_all(*parts) if len(parts) > 1 else parts[0]
 
 
@@ -256,11 +251,6 @@ class _PrefixWant:
     side: str  # the side read (met by orders on the other one)
     crossed_by_ticks: int | None
     wanted_quantity: int
-
-    @property
-    def first_rows(self) -> int:
-        """How many rows a batch's first read of this side takes (``_PREFIX_SLACK_ROWS``)."""
-        return max(1, min(_FIRST_PREFIX_ROWS, self.wanted_quantity + _PREFIX_SLACK_ROWS))
 
     def priority_key(self, row) -> tuple[int, int]:
         return (row.price_ticks if self.side == "sell" else -row.price_ticks, row.sequence)
@@ -493,13 +483,14 @@ class OrderRepository:
         return self._prefix_from(_PrefixWant(instrument, side, crossed_by_ticks, wanted_quantity), takers, [],
                                  None, _FIRST_PREFIX_ROWS)
 
-    def priority_prefixes(self, wants: list[tuple[str, str, int | None, int]],
-                          takers: set[int]) -> dict[tuple[str, str], list[Order]]:
-        """``priority_prefix`` for several (instrument, side, crossed_by_ticks, wanted_quantity):
-        the first rows of every one in one statement (a UNION ALL of each side's first rows in
-        priority), then, only for a side whose first rows do not hold what is wanted, the
+    def priority_prefixes(self, wants: list[tuple[str, str, int | None, int, set[int]]]
+                          ) -> dict[tuple[str, str], list[Order]]:
+        """``priority_prefix`` for several (instrument, side, crossed_by_ticks, wanted_quantity,
+        takers): the first rows of every one in one statement (a UNION ALL of each side's first
+        rows in priority), then, only for a side whose first rows do not hold what is wanted, the
         following ones as ``priority_prefix`` reads them. By (instrument, side)."""
-        wants = [_PrefixWant(*w) for w in wants]
+        takers_of = {(w[0], w[1]): w[4] for w in wants}
+        wants = [_PrefixWant(*w[:4]) for w in wants]
         if not wants:
             return {}
         rows_of: dict[tuple[str, str], list] = {(w.instrument, w.side): [] for w in wants}
@@ -509,7 +500,8 @@ class OrderRepository:
         found = {}
         for want in wants:
             rows = sorted(rows_of[(want.instrument, want.side)], key=want.priority_key)  # a union keeps no order
-            found[(want.instrument, want.side)] = self._prefix_from(want, takers, [], rows, want.first_rows)
+            found[(want.instrument, want.side)] = self._prefix_from(
+                want, takers_of[(want.instrument, want.side)], [], rows, _FIRST_PREFIX_ROWS)
         return found
 
     def _first_rows(self, wants: list[_PrefixWant]):
@@ -524,10 +516,9 @@ class OrderRepository:
                     bound = mine[k].crossed_by_ticks
                     if bound is None:  # any price: a bound no price reaches
                         bound = _ANY_TICKS if side == "sell" else -_ANY_TICKS
-                    values |= {f"{side}_i{k}": mine[k].instrument, f"{side}_t{k}": bound,
-                               f"{side}_n{k}": mine[k].first_rows}
+                    values |= {f"{side}_i{k}": mine[k].instrument, f"{side}_t{k}": bound}
                 else:  # a spare slot
-                    values |= {f"{side}_i{k}": _NO_SYMBOL, f"{side}_t{k}": 0, f"{side}_n{k}": 0}
+                    values |= {f"{side}_i{k}": _NO_SYMBOL, f"{side}_t{k}": 0}
         return _first_rows_statement(counts["sell"], counts["buy"]), values
 
     def _prefix_query(self, want: _PrefixWant, after: tuple[int, int] | None):
