@@ -39,7 +39,9 @@ from hashedge.adapters.repositories.exchange import TokenRequest
 from hashedge.bootstrap import Runtime
 from hashedge.errors import Conflict
 from hashedge.jobs.lease import SchedulerLease
-from hashedge.services.exchange_engine import DEFAULT_BATCH_SIZE, claim_requests, execute_handed, process_batch
+from hashedge.services.exchange_engine import (
+    DEFAULT_BATCH_SIZE, BatchReport, claim_requests, execute_handed, process_batch,
+)
 from hashedge.services.order_inbox import instrument_column
 
 LEASE_TTL = timedelta(seconds=15)
@@ -48,6 +50,10 @@ IDLE_WAIT_S = 0.050  # at most, when the inbox is empty: a new request wakes it 
 MAX_LEASE_NAME = 64
 WATCH_CHECK_S = 0.005  # socket mode: how often the inbox watcher reads SQLite's data_version
 CLAIM_MARGIN_S = 0.5  # a socket request is not claimed this close to its submitter's deadline
+# While socket requests keep coming, the inbox (appends without the socket: a fallback) is read
+# at most this often rather than after every batch: an empty read is a transaction of its own, and
+# at 200 orders/s the batches are small and many (BENCHMARKS.md part I).
+INBOX_CHECK_WHILE_SERVING_S = 0.050
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +144,7 @@ class EngineProcess:
                 raise EngineBusy(f"another engine holds the lease {self.lease.name!r}")
             return self.totals
         log.info("engine %s leads %s", self.holder, self.lease.name)
-        renewed = time.monotonic()
+        renewed = inbox_read_at = time.monotonic()
         server = self._serve() if self.socket_path and not once else None
         signal = InboxSignal(self.runtime.engine) if server is None else None
         try:
@@ -153,8 +159,12 @@ class EngineProcess:
                 started, cpu_started = time.monotonic(), time.thread_time()
                 claimed = self._take_arrivals() if server is not None else 0
                 try:
-                    report = process_batch(self.runtime.uow, self.runtime.clock, batch_size=self.batch_size,
-                                           instruments=self.instruments)
+                    if claimed and time.monotonic() - inbox_read_at < INBOX_CHECK_WHILE_SERVING_S:
+                        report = BatchReport()  # the inbox is read again soon, or once the socket is quiet
+                    else:
+                        inbox_read_at = time.monotonic()
+                        report = process_batch(self.runtime.uow, self.runtime.clock, batch_size=self.batch_size,
+                                               instruments=self.instruments)
                 except OperationalError:  # the database is away: nothing was stored; try again
                     log.exception("engine step failed in the database; trying again in %.0f s", RETRY_PAUSE_S)
                     self._stop.wait(RETRY_PAUSE_S)

@@ -80,6 +80,8 @@ class Kept:
     positions: dict[tuple[str, str], Position] = field(default_factory=dict)  # (account, symbol)
     stored: set[tuple[str, str]] = field(default_factory=set)  # of those, the ones with a row
     sequences: dict[str, int] = field(default_factory=dict)  # instrument -> its last order sequence
+    # instrument -> its summing bounds at the kept mark, spec and parameters (None: it sums nothing)
+    bounds: dict[str, tuple[int, int, int, Fraction] | None] = field(default_factory=dict)
 
 
 class KeptStore:
@@ -227,7 +229,19 @@ class KeptReads(BatchReads):
                 if fresh[str(a)].comparable() != holdings[str(a)].comparable():
                     raise AssertionError(f"kept holding of account {a} differs from the database: "
                                          f"{holdings[str(a)].comparable()!r} != {fresh[str(a)].comparable()!r}")
-        return holdings, marks, specs, fee_bounds(specs, marks, params)
+        return holdings, marks, specs, self._fee_bounds(specs, marks, params)
+
+    def _fee_bounds(self, specs: dict[str, ContractSpec], marks: dict[str, Decimal], params: RiskParameters) -> Bounds:
+        """``fee_bounds``, each instrument's worked out once while its mark, spec and the
+        parameters stay those kept (the kept state is dropped when any of them changes)."""
+        cache = self.kept.bounds
+        answer = {}
+        for s in sorted(set(marks) & set(specs)):
+            if s not in cache:
+                cache[s] = summing_bounds(specs[s], marks[s], params.taker_fee_bps)
+            if cache[s] is not None:
+                answer[s] = cache[s]
+        return self._checked(answer, lambda: fee_bounds(specs, marks, params))
 
     def positions(self, parties: dict[str, set[str]], specs: dict[str, ContractSpec]
                   ) -> dict[str, tuple[dict[str, Position], set[str]]]:
