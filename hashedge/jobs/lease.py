@@ -66,6 +66,16 @@ class SchedulerLease:
             log.warning("%s lease not renewed: %s", self.name, str(exc.orig).strip().splitlines()[0] if exc.orig else exc)
             return False
 
+    def renew(self, session: Session, now: datetime) -> bool:
+        """Extend the lease this process holds, inside the caller's transaction (no insert, no
+        wait bound): True if it was still this process's. The caller commits."""
+        result = session.execute(
+            update(SchedulerLeaseRow)
+            .where(SchedulerLeaseRow.name == self.name, SchedulerLeaseRow.holder == self.holder)
+            .values(expires_at=now + self.ttl)
+        )
+        return result.rowcount == 1
+
     def _bound_waits(self, session: Session) -> None:
         if session.get_bind().dialect.name == "postgresql":
             ttl_ms = max(int(self.ttl.total_seconds() * 1000), 3)

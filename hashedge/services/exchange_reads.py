@@ -95,9 +95,17 @@ class KeptStore:
     def take(self, marker: tuple | None) -> Kept | None:
         with self._lock:
             kept, self._kept = self._kept, None
-        if kept is None or marker is None or kept.marker[0] is not marker[0] or kept.marker[1:] != marker[1:]:
+        if kept is None or not _same(kept.marker, marker):
             return None
         return kept
+
+    def rekey(self, before: tuple | None, after: tuple | None) -> None:
+        """The engine's own transaction between markers ``before`` and ``after`` wrote nothing the
+        kept state holds (its lease): the state kept at ``before`` stands at ``after``. Kept at any
+        other marker, it is left as it is (and the next batch will not take it)."""
+        with self._lock:
+            if self._kept is not None and after is not None and _same(self._kept.marker, before):
+                self._kept.marker = after
 
     def keep(self, kept: Kept | None) -> None:
         with self._lock:
@@ -105,6 +113,12 @@ class KeptStore:
 
     def forget(self) -> None:
         self.keep(None)
+
+
+def _same(kept_marker: tuple, marker: tuple | None) -> bool:
+    """Two write markers name the same state (``UnitOfWork.write_marker``): same connection
+    object, same counters."""
+    return marker is not None and kept_marker[0] is marker[0] and kept_marker[1:] == marker[1:]
 
 
 KEPT = KeptStore()

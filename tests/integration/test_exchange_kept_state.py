@@ -156,3 +156,35 @@ def test_a_maker_filled_while_placing_nothing_keeps_its_holding_for_the_next_bat
         KEPT.forget()
     if runtime.engine.dialect.name == "sqlite":  # (PostgreSQL keeps nothing)
         assert after_its_fill == after_its_own
+
+
+def test_the_engines_lease_renewal_keeps_the_state_of_its_last_batch(runtime, monkeypatch):
+    """The engine renews its lease every few seconds: on SQLite in a transaction that reads the
+    write marker around its one update, so the next batch still takes the kept state. A renewal
+    through the lease's own transactions (any other write) makes the next batch read everything."""
+    from datetime import timedelta
+
+    from hashedge.jobs.engine import EngineProcess
+
+    monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # count the statements of the kept path alone
+    rich = market(runtime, 3)[1]
+    engine = EngineProcess(runtime, lease_ttl=timedelta(seconds=30))
+    assert engine._lead(wait_s=1)
+
+    def one_order(request_id: int) -> int:
+        return statements_of(runtime, lambda: execute_batch(
+            runtime.uow(), runtime.clock, [OrderRequest(request_id, rich, SYMBOL, "buy", "limit", 1, "49990")]))
+
+    try:
+        read_all, kept = one_order(1), one_order(2)
+        expiry = engine.lease.current_holder()[1]
+        assert engine._renew()
+        assert engine.lease.current_holder()[1] > expiry  # renewed
+        after_renewal = one_order(3)
+        assert engine._lead(wait_s=1)  # the lease's own transactions
+        after_plain_renewal = one_order(4)
+    finally:
+        engine.lease.release()
+        KEPT.forget()
+    if runtime.engine.dialect.name == "sqlite":  # (PostgreSQL keeps nothing)
+        assert read_all > kept and after_renewal == kept and after_plain_renewal > kept
