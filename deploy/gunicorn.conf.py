@@ -58,3 +58,10 @@ def on_exit(server):
             _engine.wait(graceful_timeout)
         except subprocess.TimeoutExpired:
             _engine.kill()
+
+
+def post_worker_init(worker):
+    # A worker is a long-running process from here on: start-up objects frozen, full collections
+    # spaced out, so that no request waits on one (hashedge/gc_policy.py, BENCHMARKS.md part I).
+    from hashedge.gc_policy import settle
+    settle()

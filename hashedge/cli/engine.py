@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import click
 
+from hashedge import gc_policy
 from hashedge.adapters.engine_socket import check_socket_path
 from hashedge.cli import CliContext, cli, pass_cli
 from hashedge.cli.run import _require_schema
@@ -67,6 +68,7 @@ def run(ctx: CliContext, instruments: str | None, batch_size: int, once: bool, l
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: process.stop())
     if not once:
+        gc_policy.settle()  # a long-running process from here on: no full collection mid-batch (its docstring)
         listening = f", listening on {socket_path}" if socket_path else ""
         click.echo(f"engine {process.holder} for {process.lease.name}{listening}: waiting for the lease, then running")
     totals = process.run(once=once)
