@@ -164,7 +164,7 @@ class EngineProcess:
                 raise EngineBusy(f"another engine holds the lease {self.lease.name!r}")
             return self.totals
         log.info("engine %s leads %s", self.holder, self.lease.name)
-        renewed = inbox_read_at = time.monotonic()
+        renewed, inbox_read_at = time.monotonic(), float("-inf")  # the inbox is read at the first step
         server = self._serve() if self.socket_path and not once else None
         signal = InboxSignal(self.runtime.engine) if server is None else None
         try:
