@@ -3,8 +3,8 @@ the web workers.
 
 CPython's cyclic collector stops a whole process for a full (generation 2) collection, which walks
 every container object the process holds. At 200 orders/s (BENCHMARKS.md, part I) one took
-70-140 ms in the engine and 110-175 ms in a web worker, a few times a minute each, and every
-order in flight waited that long: most of the p99. ``settle`` is called once a process has
+85-176 ms in the engine and up to 155-175 ms in a web worker, a few times a minute each, and
+every order in flight in that process waited that long. ``settle`` is called once a process has
 started (imports done, app built, engine leading). It collects the start-up garbage, then moves
 everything still alive out of the collector's way for good (``gc.freeze``: modules, classes,
 the app, SQLAlchemy's metadata and caches), and has a full collection wait for ten times as many
