@@ -263,8 +263,8 @@ class _Batch:
         symbols = {r.instrument for r in valid if isinstance(r.instrument, str)}
         self.records: dict[str, InstrumentRecord] = dict(sorted(reads.records(symbols).items()))
         keys = [p.key for p in self.parsed.values() if isinstance(p, _Parsed) and p.key is not None]
-        self.stored_keys = uow.orders.by_idempotency_keys(keys)
-        self.amendment_keys = uow.orders.amendment_keys(keys)
+        placed_with, self.amendment_keys = uow.orders.used_idempotency_keys(keys)
+        self.stored_keys = uow.orders.by_idempotency_keys(placed_with)  # (no statement when none)
         self.tip_height = reads.tip_height()
         self.last_sequence = reads.sequences(self.records)
         takers = sorted(self.known_accounts)

@@ -218,6 +218,30 @@ def test_resting_orders_of_another_account_of_the_batch_count_towards_its_prefix
     assert stored_state(runtime) == stored_state(twin)
 
 
+def test_keys_used_by_an_order_or_an_amendment_are_answered_as_one_order_at_a_time(runtime, twin):
+    """A batch finds the keys earlier orders and amendments used (one statement): a retry of an
+    order is answered with it, and a key a cancel/replace used is refused for a new order."""
+    ids = market(runtime, 3)
+    assert market(twin, 3) == ids
+    rich = ids[1]
+    first = OrderRequest(1, rich, SYMBOLS[0], "buy", "limit", 2, str(MARK - 50), "placed-key")
+    amended = OrderRequest(5, rich, SYMBOLS[0], "buy", "limit", 2, str(MARK - 80))
+    for db in (runtime, twin):
+        direct(db, first)
+        trading.replace_order(db.uow(), db.clock, rich, direct(db, amended).order.order_id, quantity=3,
+                              idempotency_key="amended-key")
+    batch = [OrderRequest(2, rich, SYMBOLS[0], "buy", "limit", 2, str(MARK - 50), "placed-key"),
+             OrderRequest(3, rich, SYMBOLS[0], "buy", "limit", 1, str(MARK - 60), "amended-key"),
+             OrderRequest(4, rich, SYMBOLS[0], "buy", "limit", 1, str(MARK - 70), "fresh-key")]
+    one_by_one = [outcome_view(direct(twin, r)) for r in batch]
+    batched = [outcome_view(o) for o in execute_batch(runtime.uow(), runtime.clock, batch)]
+    assert batched == one_by_one
+    assert [view[0] if view[0] == "placed" else view[2] for view in batched] == [
+        "placed", "idempotency_key_reused", "placed"]
+    assert batched[0][13] is True  # the retry is answered with the stored order
+    assert stored_state(runtime) == stored_state(twin)
+
+
 def test_a_batchs_statements_do_not_grow_with_the_queue_or_the_accounts_resting_orders(runtime):
     """Twenty orders in one batch: the same statements against a queue of 30 or 300 resting asks
     at the crossing price, and from an account with 1 or 120 resting orders."""

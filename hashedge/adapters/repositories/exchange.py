@@ -18,6 +18,10 @@ OUTCOME_CHANNEL = "hashedge_order_outcomes"  # PostgreSQL NOTIFY channel: payloa
 REQUEST_CHANNEL = "hashedge_order_requests"  # PostgreSQL NOTIFY channel: a request was appended
 _NOTIFY_CHUNK = 600  # ids per NOTIFY (payloads stay far below PostgreSQL's 8,000 bytes)
 _TABLE = OrderRequestRow.__table__
+# A claimed request done: one executemany per batch (built once; the row's status guards it).
+_MARK_DONE = (update(_TABLE).where(_TABLE.c.id == bindparam("request_id"), _TABLE.c.status == "pending")
+              .values(status="done", done_at=bindparam("done_at_value", type_=_TABLE.c.done_at.type),
+                      outcome=bindparam("outcome_json")))
 
 
 @dataclass(frozen=True)
@@ -115,19 +119,16 @@ class OrderInboxRepository:
         return [InboxRequest(row.id, row.account_id, row.instrument, json.loads(row.request)) for row in rows]
 
     def mark_done(self, outcomes: list[tuple[int, str]], done_at: datetime) -> None:
-        """Mark these pending requests done with their outcomes (JSON), in two statements; raises
-        ``StaleClaim`` unless every one of them was still pending (the exactly-once guard)."""
+        """Mark these pending requests done with their outcomes (JSON), in one executemany; raises
+        ``StaleClaim`` unless every one of them was still pending (the exactly-once guard: the
+        rows changed are summed over the parameter sets on SQLite and PostgreSQL alike, and the
+        caller's transaction rolls back whatever this changed)."""
         if not outcomes:
             return
-        ids = [request_id for request_id, _ in outcomes]
-        changed = self.session.execute(
-            update(_TABLE).where(_TABLE.c.id.in_(ids), _TABLE.c.status == "pending")
-            .values(status="done", done_at=done_at)).rowcount
-        if changed != len(ids):
-            raise StaleClaim(f"{len(ids) - changed} of {len(ids)} requests were no longer pending")
-        self.session.execute(update(_TABLE).where(_TABLE.c.id == bindparam("request_id"))
-                             .values(outcome=bindparam("outcome_json")),
-                             [{"request_id": i, "outcome_json": o} for i, o in outcomes])
+        changed = self.session.execute(_MARK_DONE, [
+            {"request_id": i, "outcome_json": o, "done_at_value": done_at} for i, o in outcomes]).rowcount
+        if changed != len(outcomes):
+            raise StaleClaim(f"{len(outcomes) - changed} of {len(outcomes)} requests were no longer pending")
 
     def abandon(self, request_id: int, at: datetime) -> bool:
         """Give a pending request up: True if it was still pending (then it never executes)."""

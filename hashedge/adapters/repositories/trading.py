@@ -11,7 +11,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pandas as pd
-from sqlalchemy import BigInteger, bindparam, case, func, insert, not_, or_, select, text, union_all, update
+from sqlalchemy import (
+    BigInteger, bindparam, case, func, insert, literal_column, not_, or_, select, text, union_all, update,
+)
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.orm.trading import (
@@ -430,13 +432,22 @@ class OrderRepository:
         rows = self.session.execute(select(table).where(table.c.idempotency_key.in_(keys))).all()
         return {row.idempotency_key: _stored(row) for row in rows}
 
-    def amendment_keys(self, keys) -> set[str]:
-        """Which of ``keys`` (stored keys) an amendment used."""
+    def used_idempotency_keys(self, keys) -> tuple[set[str], set[str]]:
+        """Which of ``keys`` (stored keys) orders were placed with, and which amendments used, in
+        one statement (the exchange's batch; ``by_idempotency_keys`` then reads only the orders of
+        the first, usually none: retries are rare)."""
         keys = sorted(set(keys))
         if not keys:
-            return set()
-        c = OrderAmendmentRow.__table__.c
-        return set(self.session.scalars(select(c.idempotency_key).where(c.idempotency_key.in_(keys))))
+            return set(), set()
+        orders, amendments = OrderRow.__table__.c, OrderAmendmentRow.__table__.c
+        rows = self.session.execute(union_all(
+            select(literal_column("0").label("amendment"), orders.idempotency_key).where(
+                orders.idempotency_key.in_(keys)),
+            select(literal_column("1"), amendments.idempotency_key).where(amendments.idempotency_key.in_(keys))))
+        used: tuple[set[str], set[str]] = (set(), set())
+        for amendment, key in rows:
+            used[amendment].add(key)
+        return used
 
     def by_idempotency_key(self, account_id: int, key: str) -> StoredOrder | None:
         row = self.session.scalar(select(OrderRow).where(OrderRow.account_id == account_id,
