@@ -124,9 +124,17 @@ def _same(kept_marker: tuple, marker: tuple | None) -> bool:
 KEPT = KeptStore()
 
 
-def fee_bounds(specs: dict[str, ContractSpec], marks: dict[str, Decimal], params: RiskParameters) -> Bounds:
-    return {s: found for s in sorted(set(marks) & set(specs))
-            if (found := summing_bounds(specs[s], marks[s], params.taker_fee_bps)) is not None}
+def fee_bounds(specs: dict[str, ContractSpec], marks: dict[str, Decimal], params: RiskParameters,
+               cache: dict[str, tuple[int, int, int, Fraction] | None] | None = None) -> Bounds:
+    """The summing bounds (``domain.order_levels.summing_bounds``) of every instrument with a mark
+    and a spec; ``cache`` keeps each instrument's between calls, for a caller whose marks, specs
+    and ``params`` stay the same (the kept state's)."""
+    cache = {} if cache is None else cache
+    symbols = sorted(set(marks) & set(specs))
+    for s in symbols:
+        if s not in cache:
+            cache[s] = summing_bounds(specs[s], marks[s], params.taker_fee_bps)
+    return {s: cache[s] for s in symbols if cache[s] is not None}
 
 
 class BatchReads:
@@ -243,19 +251,10 @@ class KeptReads(BatchReads):
                 if fresh[str(a)].comparable() != holdings[str(a)].comparable():
                     raise AssertionError(f"kept holding of account {a} differs from the database: "
                                          f"{holdings[str(a)].comparable()!r} != {fresh[str(a)].comparable()!r}")
-        return holdings, marks, specs, self._fee_bounds(specs, marks, params)
-
-    def _fee_bounds(self, specs: dict[str, ContractSpec], marks: dict[str, Decimal], params: RiskParameters) -> Bounds:
-        """``fee_bounds``, each instrument's worked out once while its mark, spec and the
-        parameters stay those kept (the kept state is dropped when any of them changes)."""
-        cache = self.kept.bounds
-        answer = {}
-        for s in sorted(set(marks) & set(specs)):
-            if s not in cache:
-                cache[s] = summing_bounds(specs[s], marks[s], params.taker_fee_bps)
-            if cache[s] is not None:
-                answer[s] = cache[s]
-        return self._checked(answer, lambda: fee_bounds(specs, marks, params))
+        # each instrument's bounds worked out once while its mark, spec and the parameters stay
+        # those kept (the kept state is dropped when any of them changes)
+        bounds = fee_bounds(specs, marks, params, self.kept.bounds)
+        return holdings, marks, specs, self._checked(bounds, lambda: fee_bounds(specs, marks, params))
 
     def positions(self, parties: dict[str, set[str]], specs: dict[str, ContractSpec]
                   ) -> dict[str, tuple[dict[str, Position], set[str]]]:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from hashedge.adapters.orm.ledger import JournalEntryRow, JournalPostingRow
 from hashedge.adapters.orm.trading import OrderRow, PositionRow, TradeRow
@@ -21,6 +21,7 @@ from hashedge.bootstrap import Runtime
 from hashedge.errors import HashEdgeError
 from hashedge.services import trading
 from hashedge.services.exchange import OrderRequest, execute_batch
+from hashedge.services.exchange_reads import KEPT
 from tests.integration.test_order_path import market as order_path_market
 
 SYMBOLS = ("HP-2026-12", "HP-2027-01")
@@ -189,8 +190,6 @@ def test_resting_orders_of_another_account_of_the_batch_count_towards_its_prefix
     """Twenty asks of an account that sells in the batch lead the book: a buy of another account
     fills them (self-trade prevention is only between an order and its own account's), so they
     count towards the prefix, which stops within its first rows: one read of the book."""
-    from sqlalchemy import event
-
     ids = market(runtime, 6)
     assert market(twin, 6) == ids
     buyer, seller = ids[1], ids[2]
@@ -287,10 +286,6 @@ def test_a_batch_scans_no_table_that_grows(runtime, monkeypatch):
     that grows with the venue's history."""
     if runtime.engine.dialect.name != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL's plans depend on its statistics")
-    from sqlalchemy import event
-
-    from hashedge.services.exchange_reads import KEPT
-
     monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # the batch's own statements only
     ids = market(runtime, 6)
     rng = random.Random(5)

@@ -1,10 +1,10 @@
 """Indexes on ``orders.idempotency_key`` and ``order_amendments.idempotency_key``.
 
-The engine's batch looks up every key its requests carry in one statement per table
-(``OrderRepository.by_idempotency_keys`` and ``amendment_keys``), by key alone: a stored key
-names its account (``services.ledger.request_key``). The unique indexes on (account_id,
-idempotency_key) cannot serve a lookup by key alone, so both statements scanned their whole
-table, a cost that grew with every order ever placed (1.2-1.6 ms a batch after a 20-second load
+The engine's batch looks up every key its requests carry in both tables
+(``OrderRepository.used_idempotency_keys``, then ``by_idempotency_keys``), by key alone: a stored
+key names its account (``services.ledger.request_key``). The unique indexes on (account_id,
+idempotency_key) cannot serve a lookup by key alone, so these lookups scanned their whole
+tables, a cost that grew with every order ever placed (1.2-1.6 ms a batch after a 20-second load
 test, BENCHMARKS.md part I). With these they are index searches, whatever the table's size.
 
 Revision ID: 0018
