@@ -17,7 +17,9 @@ or with ``--path inbox`` appended to the inbox table first and taken by
 everything): the median and best time per batch, per order, and the SQL statements per batch. The first two
 batches of each size warm the process (SQLAlchemy compiles a statement shape once) and are not
 counted. The load average is printed with each figure; with 100 batches or more, the medians of
-the first and the last fifty too (the orders that rest pile up over a run).
+the first and the last fifty too (the orders that rest pile up over a run); and the CPU a batch of this
+process and of PostgreSQL's processes (every one on the machine), from /proc: wall time on a shared
+machine moves with its neighbours, CPU much less.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def measure(url: str, instance: Path, sizes: list[int], batches: int, path: str 
         load_test.READERS, load_test.ACCOUNTS)})
     books = [(s["symbol"], Decimal(s["tick"]), Decimal(s["base"])) for s in prepared["symbols"]]
     for size in sizes:
-        times_ms, counts = [], []
+        times_ms, counts, cpu_ms, cpu_from = [], [], {"this process": 0.0, "PostgreSQL": 0.0}, None
         for n in range(WARM_UP_BATCHES + batches):
             draw = random.Random(f"{size}:{n}")
             handed = []
@@ -80,6 +82,8 @@ def measure(url: str, instance: Path, sizes: list[int], batches: int, path: str 
                 else:
                     order_inbox.enqueue_order(runtime.uow(), runtime.clock, placing[i % len(placing)], **request)
             statements[0] = 0
+            if n == WARM_UP_BATCHES:
+                cpu_from = load_test.cpu_times(0)
             started = time.perf_counter()
             if path == "socket":
                 answered = len(exchange_engine.execute_handed(runtime.uow, runtime.clock, handed))
@@ -90,10 +94,16 @@ def measure(url: str, instance: Path, sizes: list[int], batches: int, path: str 
             if n >= WARM_UP_BATCHES:
                 times_ms.append(elapsed_ms)
                 counts.append(statements[0])
+        cpu_to = load_test.cpu_times(0)
+        if cpu_from:  # /proc's ticks are 10 ms: summed over the measured batches, then shared out
+            cpu_ms = {"this process": (cpu_to["client"] - cpu_from["client"]) * 1000 / len(times_ms),
+                      "PostgreSQL": (cpu_to["postgres"] - cpu_from["postgres"]) * 1000 / len(times_ms)}
         median = statistics.median(times_ms)
         print(f"  batches of {size:3d}: median {median:7.1f} ms ({median / size:5.2f} ms an order), best "
               f"{min(times_ms):7.1f} ms, {statistics.median(counts):.0f} statements a batch "
               f"({len(times_ms)} batches; load {load()})", flush=True)
+        if cpu_from:
+            print("    CPU a batch: " + ", ".join(f"{who} {ms:.1f} ms" for who, ms in cpu_ms.items()), flush=True)
         if len(times_ms) >= 100:  # resting orders pile up over a long run: the first and the last fifty
             print(f"    first 50 batches: median {statistics.median(times_ms[:50]):7.1f} ms, last 50: "
                   f"{statistics.median(times_ms[-50:]):7.1f} ms", flush=True)

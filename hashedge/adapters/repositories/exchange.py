@@ -8,22 +8,17 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hashedge.adapters.bulk_rows import update_rows
 from hashedge.adapters.orm.exchange import OrderRequestRow
 
 OUTCOME_CHANNEL = "hashedge_order_outcomes"  # PostgreSQL NOTIFY channel: payload the request ids done
 REQUEST_CHANNEL = "hashedge_order_requests"  # PostgreSQL NOTIFY channel: a request was appended
 _NOTIFY_CHUNK = 600  # ids per NOTIFY (payloads stay far below PostgreSQL's 8,000 bytes)
 _TABLE = OrderRequestRow.__table__
-# A claimed request done: one executemany per batch (built once; the row's status guards it).
-_MARK_DONE = (update(_TABLE).where(_TABLE.c.id == bindparam("request_id"), _TABLE.c.status == "pending")
-              .values(status="done", done_at=bindparam("done_at_value", type_=_TABLE.c.done_at.type),
-                      outcome=bindparam("outcome_json")))
-
-
 @dataclass(frozen=True)
 class InboxRequest:
     """A pending request as the engine reads it: ``request`` is the JSON the submitter stored."""
@@ -119,14 +114,15 @@ class OrderInboxRepository:
         return [InboxRequest(row.id, row.account_id, row.instrument, json.loads(row.request)) for row in rows]
 
     def mark_done(self, outcomes: list[tuple[int, str]], done_at: datetime) -> None:
-        """Mark these pending requests done with their outcomes (JSON), in one executemany; raises
-        ``StaleClaim`` unless every one of them was still pending (the exactly-once guard: the
-        rows changed are summed over the parameter sets on SQLite and PostgreSQL alike, and the
-        caller's transaction rolls back whatever this changed)."""
+        """Mark these pending requests done with their outcomes (JSON), in one statement
+        (``bulk_rows.update_rows``); raises ``StaleClaim`` unless every one of them was still
+        pending (the exactly-once guard: the rows it changed, counted on SQLite and PostgreSQL
+        alike; the caller's transaction rolls back whatever this changed)."""
         if not outcomes:
             return
-        changed = self.session.execute(_MARK_DONE, [
-            {"request_id": i, "outcome_json": o, "done_at_value": done_at} for i, o in outcomes]).rowcount
+        changed = update_rows(self.session, _TABLE, ["id"], [
+            {"id": i, "status": "done", "outcome": o, "done_at": done_at} for i, o in outcomes],
+            only_if={"status": "pending"})
         if changed != len(outcomes):
             raise StaleClaim(f"{len(outcomes) - changed} of {len(outcomes)} requests were no longer pending")
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from hashedge.adapters.bulk_rows import insert_rows
 from hashedge.adapters.orm.ledger import JournalChainRow, JournalEntryRow, JournalPostingRow
 from hashedge.domain.journal_chain import ChainFault, ChainLink, StoredContent, extend, verify_chain
 
@@ -41,7 +42,7 @@ class JournalChainRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
         links = extend(self.head(), appended)
-        self.session.execute(insert(JournalChainRow), [
+        insert_rows(self.session, JournalChainRow.__table__, [
             {"seq": link.seq, "entry_id": link.entry_id, "content_sha256": link.content_sha256,
              "chain_sha256": link.chain_sha256} for link in links
         ])

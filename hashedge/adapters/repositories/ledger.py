@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, t
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hashedge.adapters.bulk_rows import insert_rows
 from hashedge.adapters.orm.ledger import (
     AccountRow,
     ApiKeyRow,
@@ -29,7 +30,6 @@ from hashedge.domain.journal_chain import content_sha256
 from hashedge.domain.ledger import AccountKind, JournalEntry, LedgerAccount, Posting, collateral
 
 _BALANCES = LedgerBalanceRow.__table__
-_BULK_POSTINGS = 32  # above this many balances, PostgreSQL updates them in one statement
 _KEYS = ApiKeyRow.__table__
 # Every authenticated API request runs this: built once and run as a plain statement (no ORM
 # object is built for a record that is only read; ``UnitOfWork.read_api_key`` runs it without a
@@ -292,10 +292,10 @@ class LedgerRepository:
         if not entries:
             return []
         ids = self._next_entry_ids(len(entries))
-        self.session.execute(insert(JournalPostingRow.__table__), [
+        insert_rows(self.session, JournalPostingRow.__table__, [
             {"entry_id": entry_id, "account_key": p.account.key, "amount_sats": p.amount_sats}
             for entry_id, entry in zip(ids, entries) for p in entry.postings])
-        self.session.execute(insert(JournalEntryRow.__table__), [{
+        insert_rows(self.session, JournalEntryRow.__table__, [{
             "id": entry_id, "kind": entry.kind.value, "idempotency_key": entry.idempotency_key,
             "memo": entry.memo, "occurred_at": entry.occurred_at, "recorded_at": recorded_at,
         } for entry_id, entry in zip(ids, entries)])
@@ -344,9 +344,10 @@ class LedgerRepository:
         """Add ``deltas`` (account key -> sats) to the stored balances, in the dict's order."""
         if not deltas:
             return
-        if len(deltas) > _BULK_POSTINGS and self.session.get_bind().dialect.name == "postgresql":
-            # A settlement entry moves thousands of balances: one UPDATE ... FROM unnest instead of
-            # a round trip per row (one source row per target row: deltas are per account).
+        if len(deltas) > 1 and self.session.get_bind().dialect.name == "postgresql":
+            # One UPDATE ... FROM unnest instead of an execution per row (adapters.bulk_rows; one
+            # source row per target row: deltas are per account). A settlement entry moves
+            # thousands of balances, an exchange batch's fills a few dozen.
             self.session.execute(text(
                 "UPDATE ledger_balances AS b SET balance_sats = b.balance_sats + v.delta "
                 "FROM unnest(CAST(:keys AS text[]), CAST(:deltas AS bigint[])) AS v(account_key, delta) "

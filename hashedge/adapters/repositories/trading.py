@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from hashedge.adapters.bulk_rows import insert_rows, update_rows
 from hashedge.adapters.orm.trading import (
     InstrumentRow,
     InstrumentSequenceRow,
@@ -40,6 +41,15 @@ _BULK_BATCH = 20_000  # rows per bulk statement (bounded parameter arrays)
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
+
+
+_POSITION_KEY = ("account_id", "instrument")
+
+
+def _position_values(position: Position, at: datetime) -> dict:
+    return {"account_id": int(position.account_id), "instrument": position.instrument_id,
+            "quantity": position.quantity, "open_value": _text(position.open_value),
+            "realized_pnl_sats": position.realized_pnl_sats, "updated_at": at}
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -343,12 +353,9 @@ class InstrumentRepository:
                              .values(last_sequence=last_sequence))
 
     def set_sequences(self, last_sequences: dict[str, int]) -> None:
-        """``set_sequence`` for several instruments: one executemany, in symbol order."""
-        if last_sequences:
-            table = InstrumentSequenceRow.__table__
-            self.session.execute(update(table).where(table.c.instrument == bindparam("b_instrument"))
-                                 .values(last_sequence=bindparam("b_last")),
-                                 [{"b_instrument": s, "b_last": n} for s, n in sorted(last_sequences.items())])
+        """``set_sequence`` for several instruments in one statement, in symbol order."""
+        update_rows(self.session, InstrumentSequenceRow.__table__, ["instrument"],
+                    [{"instrument": s, "last_sequence": n} for s, n in sorted(last_sequences.items())])
 
 
 class OrderRepository:
@@ -363,9 +370,8 @@ class OrderRepository:
                  ) -> None:
         """``add`` for several ``(order, style, idempotency key)`` in one statement (an exchange
         batch's new orders, in their final states); ``tick_size`` per instrument."""
-        if orders:
-            self.session.execute(insert(OrderRow.__table__), [
-                _order_values(order, style, key, at, tick_size[order.instrument_id]) for order, style, key in orders])
+        insert_rows(self.session, OrderRow.__table__, [
+            _order_values(order, style, key, at, tick_size[order.instrument_id]) for order, style, key in orders])
 
     def save_state(self, order: Order, at: datetime) -> None:
         """Store a resting order's new state (fills, cancellation)."""
@@ -376,13 +382,9 @@ class OrderRepository:
 
     def save_states(self, orders, at: datetime) -> None:
         """``save_state`` for several orders in one statement (the makers of a match)."""
-        table = OrderRow.__table__
-        rows = [{"b_id": o.order_id, "b_filled": o.filled_quantity, "b_status": o.status.value,
-                 "b_reason": o.cancel_reason.value if o.cancel_reason else None, "b_at": at} for o in orders]
-        if rows:
-            self.session.execute(update(table).where(table.c.id == bindparam("b_id")).values(
-                filled_quantity=bindparam("b_filled"), status=bindparam("b_status"),
-                cancel_reason=bindparam("b_reason"), updated_at=bindparam("b_at")), rows)
+        update_rows(self.session, OrderRow.__table__, ["id"], [
+            {"id": o.order_id, "filled_quantity": o.filled_quantity, "status": o.status.value,
+             "cancel_reason": o.cancel_reason.value if o.cancel_reason else None, "updated_at": at} for o in orders])
 
     def save_amended(self, order: Order, at: datetime, tick_size: Decimal) -> None:
         """Store a replaced order's new terms (quantity, price, sequence) and resulting state."""
@@ -674,15 +676,14 @@ class TradeRepository:
 
     def add_many(self, trades: list[tuple[Fill, dict[str, int]]], *, kind: str) -> None:
         """``add`` for several fills, each with its fees per account, in one statement."""
-        if trades:
-            self.session.execute(insert(TradeRow.__table__), [{
-                "id": fill.fill_id, "kind": kind, "instrument": fill.instrument_id, "price": _text(fill.price),
-                "quantity": fill.quantity, "buyer_account_id": int(fill.buyer_account_id),
-                "seller_account_id": int(fill.seller_account_id), "buy_order_id": fill.buy_order_id,
-                "sell_order_id": fill.sell_order_id, "aggressor": fill.aggressor.value if fill.aggressor else None,
-                "buyer_fee_sats": fees.get(fill.buyer_account_id, 0),
-                "seller_fee_sats": fees.get(fill.seller_account_id, 0), "occurred_at": fill.occurred_at,
-            } for fill, fees in trades])
+        insert_rows(self.session, TradeRow.__table__, [{
+            "id": fill.fill_id, "kind": kind, "instrument": fill.instrument_id, "price": _text(fill.price),
+            "quantity": fill.quantity, "buyer_account_id": int(fill.buyer_account_id),
+            "seller_account_id": int(fill.seller_account_id), "buy_order_id": fill.buy_order_id,
+            "sell_order_id": fill.sell_order_id, "aggressor": fill.aggressor.value if fill.aggressor else None,
+            "buyer_fee_sats": fees.get(fill.buyer_account_id, 0),
+            "seller_fee_sats": fees.get(fill.seller_account_id, 0), "occurred_at": fill.occurred_at,
+        } for fill, fees in trades])
 
     @staticmethod
     def _of_account(account_id: int, instrument: str | None, start: datetime | None, end: datetime | None):
@@ -857,22 +858,8 @@ class PositionRepository:
     def save_read_states(self, new: list[Position], old: list[Position], at: datetime) -> None:
         """Store positions read by ``in_instrument(s)``, of any instruments: one INSERT of those
         without a row (``new``), one UPDATE statement for those with one (``old``)."""
-        def values(p: Position) -> dict:
-            return {"b_account": int(p.account_id), "b_instrument": p.instrument_id, "b_quantity": p.quantity,
-                    "b_open_value": _text(p.open_value), "b_realized": p.realized_pnl_sats, "b_at": at}
-        table = PositionRow.__table__
-        if new:
-            self.session.execute(insert(table), [
-                {"account_id": int(p.account_id), "instrument": p.instrument_id, "quantity": p.quantity,
-                 "open_value": _text(p.open_value), "realized_pnl_sats": p.realized_pnl_sats, "updated_at": at}
-                for p in new])
-        old = [values(p) for p in old]
-        if old:
-            self.session.execute(
-                update(table).where(table.c.account_id == bindparam("b_account"),
-                                    table.c.instrument == bindparam("b_instrument"))
-                .values(quantity=bindparam("b_quantity"), open_value=bindparam("b_open_value"),
-                        realized_pnl_sats=bindparam("b_realized"), updated_at=bindparam("b_at")), old)
+        insert_rows(self.session, PositionRow.__table__, [_position_values(p, at) for p in new])
+        update_rows(self.session, PositionRow.__table__, _POSITION_KEY, [_position_values(p, at) for p in old])
 
     def save(self, position: Position, at: datetime) -> None:
         key = (int(position.account_id), position.instrument_id)
@@ -887,40 +874,12 @@ class PositionRepository:
         self.session.flush()
 
     def save_many(self, positions: list[Position], at: datetime) -> None:
-        """Store new states of positions that exist already (settlement), in one statement."""
-        if not positions:
-            return
+        """Store new states of positions that exist already (settlement): one statement per
+        ``_BULK_BATCH`` positions (bounded parameter arrays on PostgreSQL)."""
         self.session.flush()
-        if self.session.get_bind().dialect.name == "postgresql":
-            self._save_many_postgresql(positions, at)
-            return
-        table = PositionRow.__table__
-        self.session.execute(
-            update(table).where(table.c.account_id == bindparam("b_account"),
-                                table.c.instrument == bindparam("b_instrument"))
-            .values(quantity=bindparam("b_quantity"), open_value=bindparam("b_open_value"),
-                    realized_pnl_sats=bindparam("b_realized"), updated_at=bindparam("b_at")),
-            [{"b_account": int(p.account_id), "b_instrument": p.instrument_id, "b_quantity": p.quantity,
-              "b_open_value": _text(p.open_value), "b_realized": p.realized_pnl_sats, "b_at": at}
-             for p in positions],
-        )
-
-    def _save_many_postgresql(self, positions: list[Position], at: datetime) -> None:
-        # One UPDATE ... FROM unnest(arrays) per batch: an executemany of 100,000 single-row
-        # updates costs a round trip each even pipelined (about 3x slower on loopback).
         for start in range(0, len(positions), _BULK_BATCH):
-            batch = positions[start:start + _BULK_BATCH]
-            self.session.execute(text(
-                "UPDATE positions AS p SET quantity = v.quantity, open_value = v.open_value, "
-                "realized_pnl_sats = v.realized_pnl_sats, updated_at = :at "
-                "FROM unnest(CAST(:accounts AS bigint[]), CAST(:instruments AS text[]), "
-                "CAST(:quantities AS bigint[]), CAST(:open_values AS text[]), CAST(:realized AS bigint[])) "
-                "AS v(account_id, instrument, quantity, open_value, realized_pnl_sats) "
-                "WHERE p.account_id = v.account_id AND p.instrument = v.instrument"
-            ), {"at": at, "accounts": [int(p.account_id) for p in batch],
-                "instruments": [p.instrument_id for p in batch], "quantities": [p.quantity for p in batch],
-                "open_values": [_text(p.open_value) for p in batch],
-                "realized": [p.realized_pnl_sats for p in batch]})
+            update_rows(self.session, PositionRow.__table__, _POSITION_KEY,
+                        [_position_values(p, at) for p in positions[start:start + _BULK_BATCH]])
 
     def count_holders(self, instrument: str, *, long: bool, excluding: int) -> int:
         """How many accounts other than ``excluding`` hold a long (or short) position in ``instrument``."""

@@ -1,0 +1,90 @@
+"""``adapters.bulk_rows``: many rows in one statement (on PostgreSQL one INSERT or UPDATE over
+unnested arrays) store exactly what SQLAlchemy's own executemany of ``insert(table)`` and
+``update(table)`` stores, on both backends, awkward values included; a guarded update changes
+only the rows that meet the guard and says how many it changed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import insert, select, update
+
+from hashedge.adapters.bulk_rows import insert_rows, update_rows
+from hashedge.adapters.orm.exchange import OrderRequestRow
+from tests.integration.test_order_path import statements_of
+
+TABLE = OrderRequestRow.__table__
+AT = datetime(2026, 12, 3, 6, 30, 0, 123456, tzinfo=timezone.utc)
+AWKWARD = ['plain', 'a,"b"{c}\\d', "it's NULL", "tab\tnew\nline", "", "sats ₿ 𝔥", "{}", "NULL"]
+
+
+def rows(first_id: int, count: int) -> list[dict]:
+    return [{"id": first_id + n, "account_id": 7 + n % 3, "instrument": f"HP-2026-{n % 12 + 1:02d}",
+             "request": AWKWARD[n % len(AWKWARD)], "status": "pending",
+             "outcome": None if n % 2 else AWKWARD[(n + 3) % len(AWKWARD)],
+             "received_at": AT + timedelta(microseconds=n), "done_at": None,
+             "token": None if n % 3 else f"t{first_id + n}"} for n in range(count)]
+
+
+def stored(runtime) -> list[tuple]:
+    with runtime.uow() as uow:
+        return [tuple(row) for row in uow.session.execute(select(TABLE).order_by(TABLE.c.id)).all()]
+
+
+def test_inserted_rows_are_stored_as_sqlalchemys_executemany_stores_them(runtime, twin):
+    batch = rows(1, 40)
+    with runtime.uow() as uow:
+        insert_rows(uow.session, TABLE, batch)
+        uow.commit()
+    with twin.uow() as uow:
+        uow.session.execute(insert(TABLE), batch)
+        uow.commit()
+    assert stored(runtime) == stored(twin)
+    assert [r[3] for r in stored(runtime)] == [r["request"] for r in batch]  # the awkward strings as sent
+
+
+def test_an_update_changes_the_matching_rows_that_meet_its_guard_and_counts_them(runtime, twin):
+    batch = rows(1, 12)
+    done = [{"id": n, "status": "done", "outcome": AWKWARD[n % len(AWKWARD)], "done_at": AT + timedelta(seconds=n)}
+            for n in (2, 3, 5, 8, 99)]  # 99 is no row
+    for r in (runtime, twin):
+        with r.uow() as uow:
+            insert_rows(uow.session, TABLE, batch)
+            uow.session.execute(update(TABLE).where(TABLE.c.id == 3).values(status="abandoned"))
+            uow.commit()
+    with runtime.uow() as uow:
+        changed = update_rows(uow.session, TABLE, ["id"], done, only_if={"status": "pending"})
+        uow.commit()
+    with twin.uow() as uow:  # the same changes, one plain UPDATE a row
+        for row in done:
+            uow.session.execute(update(TABLE).where(TABLE.c.id == row["id"], TABLE.c.status == "pending")
+                                .values(status=row["status"], outcome=row["outcome"], done_at=row["done_at"]))
+        uow.commit()
+    assert changed == 3  # 2, 5 and 8: 3 was abandoned, 99 does not exist
+    assert stored(runtime) == stored(twin)
+
+
+def test_an_update_without_a_guard_counts_every_row_it_matched(runtime):
+    batch = rows(1, 5)
+    with runtime.uow() as uow:
+        insert_rows(uow.session, TABLE, batch)
+        changed = update_rows(uow.session, TABLE, ["id"], [{"id": r["id"], "account_id": 100 + r["id"]} for r in batch])
+        uow.commit()
+    assert changed == 5
+    assert [r[1] for r in stored(runtime)] == [101, 102, 103, 104, 105]
+
+
+def test_each_call_is_one_statement_and_nothing_to_write_is_none(runtime):
+    def write(count: int) -> int:
+        with runtime.uow() as uow:
+            uow.session.connection()  # the transaction's own statements are not counted below
+            sent = statements_of(runtime, lambda: (
+                insert_rows(uow.session, TABLE, rows(1000 * count + 1, count)),
+                update_rows(uow.session, TABLE, ["id"], [{"id": 1000 * count + n + 1, "status": "done"}
+                                                          for n in range(count)])))
+            uow.commit()
+        return sent
+
+    # one statement each, whatever the number of rows (SQLite's executemany is one cursor call too)
+    assert [write(n) for n in (0, 1, 50)] == [0, 2, 2]
+    assert len(stored(runtime)) == 51
