@@ -69,6 +69,7 @@ class UnitOfWork:
         self.session: Session | None = None
         self._read_only = False
         self._versions: dict = {}  # at -> ParameterVersion read by parameters_in_force
+        self._witnessed: int | None = None  # PostgreSQL: the write_marker this transaction read
         self._active_token = None
 
     def read_only(self) -> "UnitOfWork":
@@ -78,6 +79,7 @@ class UnitOfWork:
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
+        self._witnessed = None
         if self._read_only:  # begin now, with options that only the beginning can set
             try:
                 self.session.connection(execution_options=read_only_options(self.session.get_bind().dialect.name))
@@ -149,18 +151,39 @@ class UnitOfWork:
             connection.commit()
         return record
 
+    @property
+    def marks_before_locks(self) -> bool:
+        """Whether ``write_marker`` is read first in a transaction (SQLite, whose writers hold
+        the database's lock from their BEGIN) or after the transaction's row locks (PostgreSQL)."""
+        return self.session.get_bind().dialect.name == "sqlite"
+
     def write_marker(self) -> tuple | None:
-        """What changes when anything is written to the database, read inside this transaction:
-        on SQLite the connection, the rows changed through it since it opened
-        (``total_changes()``, rolled-back writes included) and its ``data_version`` (which changes
-        when another connection commits); two equal markers mean nothing was written between
-        them. None on other databases, which have no such cheap witness."""
+        """What changes when anything is written to the database, read inside this transaction;
+        two equal markers mean nothing was written between them (ORDER_PATH.md, "What a batch
+        keeps for the next"). None when no marker can vouch for that now.
+
+        SQLite: the connection, the rows changed through it since it opened (``total_changes()``,
+        rolled-back writes included) and its ``data_version`` (which changes when another
+        connection commits); read first, before anything of the transaction is written.
+
+        PostgreSQL (migration 0019): the engine and the generation of writes, None while another
+        transaction that wrote is still open; read after the transaction's row locks, so what
+        they guard cannot change before it ends. This transaction's writes are its own business
+        (``commit_marked`` accounts for them)."""
         connection = self.session.connection()
-        if connection.dialect.name != "sqlite":
-            return None
-        changes, version = connection.exec_driver_sql(
-            "SELECT total_changes(), data_version FROM pragma_data_version()").one()
-        return connection.connection.dbapi_connection, int(changes), int(version)
+        if connection.dialect.name == "sqlite":
+            changes, version = connection.exec_driver_sql(
+                "SELECT total_changes(), data_version FROM pragma_data_version()").one()
+            return connection.connection.dbapi_connection, int(changes), int(version)
+        if connection.dialect.name == "postgresql":
+            generation, own = self._writes_witness()
+            self._witnessed = None if generation is None else generation - own
+            return None if generation is None else (self.session.get_bind(), generation - own)
+        return None
+
+    def _writes_witness(self) -> tuple[int | None, int]:
+        return tuple(self.session.connection().exec_driver_sql(
+            "SELECT generation, own_writes FROM writes_witness()").one())
 
     def _end_read(self) -> None:
         """End a read-only transaction that went well with COMMIT, which for a transaction that
@@ -201,10 +224,18 @@ class UnitOfWork:
 
     def commit_marked(self) -> tuple | None:
         """``commit``, returning the ``write_marker`` of the committed state: read after every
-        write of the transaction (the ledger's completion and the session's flush included)."""
+        write of the transaction (the ledger's completion and the session's flush included). On
+        PostgreSQL only if this transaction read one after its locks and nobody else has written
+        since (the generation moved by this transaction's own writes alone): None otherwise."""
         self.ledger.complete()
         self.session.flush()
-        marker = self.write_marker()
+        if self.session.get_bind().dialect.name != "postgresql":
+            marker = self.write_marker()
+        else:
+            generation, own = self._writes_witness()
+            # as the next transaction will read it: every step, this one's own included
+            marker = (None if generation is None or self._witnessed is None or generation - own != self._witnessed
+                      else (self.session.get_bind(), generation))
         self.session.commit()
         return marker
 

@@ -59,7 +59,7 @@ from hashedge.domain.orders import Order, OrderType, Side, validate_order
 from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.positions import Position
 from hashedge.errors import HashEdgeError, IdempotencyKeyReused, NotFound
-from hashedge.services.exchange_reads import KEPT, Bounds, Holding, Kept, KeptReads, reads_for, verifying
+from hashedge.services.exchange_reads import KEPT, Bounds, Holding, Kept, KeptReads, Locked, reads_for, verifying
 from hashedge.services.ledger import post_new, request_key
 from hashedge.services.margin import require_marks, risk_parameters
 from hashedge.services.trading import (
@@ -98,10 +98,12 @@ def execute_batch(uow: UnitOfWork, clock: Clock, requests: Sequence[OrderRequest
     execute instead (the engine claims its socket requests there)."""
     now = clock.now()
     with uow:
-        kept = KEPT.take(uow.write_marker())  # before anything of this batch is written
+        # SQLite's write marker before anything of this batch is written; PostgreSQL's after the
+        # batch's row locks (``_Batch``; UnitOfWork.write_marker)
+        marker = uow.write_marker() if uow.marks_before_locks else None
         if admit is not None:
             requests = list(admit(uow))
-        batch = _Batch(uow, now, requests, kept)
+        batch = _Batch(uow, now, requests, marker)
         outcomes: list[Outcome] = []
         for request in requests:
             try:
@@ -253,14 +255,24 @@ _MARGIN_MEMO = SharedMarginMemo()
 
 
 class _Batch:
-    def __init__(self, uow: UnitOfWork, now: datetime, requests: Sequence[OrderRequest], kept: Kept | None = None):
+    def __init__(self, uow: UnitOfWork, now: datetime, requests: Sequence[OrderRequest],
+                 marker: tuple | None = None):
+        """``marker``: the write marker read at the transaction's start (SQLite), under which
+        the engine's kept state is taken; on PostgreSQL the batch takes its row locks first, then
+        reads the marker (what the locks guard cannot change before it commits)."""
         self.uow, self.now = uow, now
         self.params: RiskParameters = risk_parameters(uow, now)
-        reads = self.reads = reads_for(uow, kept, self.params)
         self.parsed = {r.request_id: _parse(r) for r in requests}
         valid = [r for r in requests if isinstance(self.parsed[r.request_id], _Parsed)]
-        self.known_accounts = reads.existing({r.account_id for r in valid})
         symbols = {r.instrument for r in valid if isinstance(r.instrument, str)}
+        locked = None
+        if not uow.marks_before_locks:
+            accounts = sorted({r.account_id for r in valid if isinstance(r.account_id, int)})
+            locked = Locked(uow.instruments.lock_sequences(symbols),
+                            uow.ledger.lock_balances([collateral_of(a) for a in accounts]))
+            marker = uow.write_marker()
+        reads = self.reads = reads_for(uow, KEPT.take(marker), self.params, locked)
+        self.known_accounts = reads.existing({r.account_id for r in valid})
         self.records: dict[str, InstrumentRecord] = dict(sorted(reads.records(symbols).items()))
         keys = [p.key for p in self.parsed.values() if isinstance(p, _Parsed) and p.key is not None]
         placed_with, self.amendment_keys = uow.orders.used_idempotency_keys(keys)

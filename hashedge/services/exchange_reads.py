@@ -25,6 +25,7 @@ from hashedge.adapters.repositories.ledger import collateral_of
 from hashedge.adapters.repositories.trading import InstrumentRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.domain.instruments import ContractSpec
+from hashedge.domain.ledger import LedgerAccount
 from hashedge.domain.margin import InstrumentMargin, OrderTotal
 from hashedge.domain.order_levels import order_total, summing_bounds
 from hashedge.domain.orders import Order, Side
@@ -137,11 +138,20 @@ def fee_bounds(specs: dict[str, ContractSpec], marks: dict[str, Decimal], params
     return {s: cache[s] for s in symbols if cache[s] is not None}
 
 
-class BatchReads:
-    """Every read from the database, under the batch's locks."""
+@dataclass(frozen=True)
+class Locked:
+    """What a batch on PostgreSQL locks, and so reads, before its write marker: the last order
+    sequences of its instruments and the collateral balances of its placing accounts."""
 
-    def __init__(self, uow: UnitOfWork):
-        self.uow = uow
+    sequences: dict[str, int]
+    balances: dict[LedgerAccount, int]
+
+
+class BatchReads:
+    """Every read from the database, under the batch's locks (``locked``: those taken already)."""
+
+    def __init__(self, uow: UnitOfWork, locked: Locked | None = None):
+        self.uow, self.locked = uow, locked
 
     def existing(self, account_ids: set[int]) -> set[int]:
         return self.uow.accounts.existing(account_ids)
@@ -154,6 +164,8 @@ class BatchReads:
 
     def sequences(self, symbols: Iterable[str]) -> dict[str, int]:
         """The instruments' last order sequences, their rows locked in symbol order."""
+        if self.locked is not None:
+            return {s: self.locked.sequences[s] for s in symbols if s in self.locked.sequences}
         return self.uow.instruments.lock_sequences(symbols)
 
     def holdings(self, takers: list[int], symbols: Iterable[str], params: RiskParameters
@@ -161,7 +173,9 @@ class BatchReads:
         """The takers' holdings, and the marks, specs and summing bounds of every instrument they
         or the batch involve."""
         uow = self.uow
-        balances = uow.ledger.lock_balances([collateral_of(a) for a in takers])
+        collaterals = [collateral_of(a) for a in takers]
+        balances = (uow.ledger.lock_balances(collaterals) if self.locked is None
+                    else {c: self.locked.balances[c] for c in collaterals if c in self.locked.balances})
         positions = uow.positions.of_accounts(takers)
         resting_in = uow.orders.resting_instruments_of_accounts(takers)
         involved = set(symbols) | {p.instrument_id for ps in positions.values() for p in ps} | {
@@ -193,8 +207,8 @@ class BatchReads:
 class KeptReads(BatchReads):
     """``BatchReads``' answers from a ``Kept`` state, reading only what it does not hold."""
 
-    def __init__(self, uow: UnitOfWork, kept: Kept):
-        super().__init__(uow)
+    def __init__(self, uow: UnitOfWork, kept: Kept, locked: Locked | None = None):
+        super().__init__(uow, locked)
         self.kept = kept
 
     def _checked(self, kept_answer, read):
@@ -218,8 +232,10 @@ class KeptReads(BatchReads):
         return self._checked(self.kept.tip_height, super().tip_height)
 
     def sequences(self, symbols: Iterable[str]) -> dict[str, int]:
-        # Only SQLite keeps state, and there the batch's transaction holds the database's write
-        # lock from its BEGIN IMMEDIATE: no row lock to take for the sequences it holds.
+        if self.locked is not None:  # PostgreSQL: locked (and read) already
+            return super().sequences(symbols)
+        # SQLite: the batch's transaction holds the database's write lock from its BEGIN
+        # IMMEDIATE: no row lock to take for the sequences it holds.
         symbols = set(symbols)
         known = {s: self.kept.sequences[s] for s in symbols if s in self.kept.sequences}
         answer = known | super().sequences(symbols - set(known))
@@ -270,8 +286,9 @@ class KeptReads(BatchReads):
         return self._checked(answer, lambda: super(KeptReads, self).positions(parties, specs))
 
 
-def reads_for(uow: UnitOfWork, kept: Kept | None, params: RiskParameters) -> BatchReads:
+def reads_for(uow: UnitOfWork, kept: Kept | None, params: RiskParameters, locked: Locked | None = None
+              ) -> BatchReads:
     """``KeptReads`` over ``kept`` if it was kept under the same parameters, else ``BatchReads``."""
     if kept is not None and kept.params == params:
-        return KeptReads(uow, kept)
-    return BatchReads(uow)
+        return KeptReads(uow, kept, locked)
+    return BatchReads(uow, locked)

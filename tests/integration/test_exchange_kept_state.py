@@ -1,9 +1,11 @@
 """The engine keeps what its last batch committed for the next one (``services.exchange_reads``)
 only while the database is exactly as that batch left it: on SQLite, same connection, no row
-changed through it and no commit by another connection since; never on PostgreSQL. Batches
-served from the kept state give the outcomes and the stored state of batches that read
-everything, with fewer statements; a write between batches, on another connection or on the
-engine's own, or other governed parameters, make the next batch read everything again.
+changed through it and no commit by another connection since; on PostgreSQL, the same generation
+of writes and no other writer open, at the batch's witness (after its row locks) and at its
+commit (migration 0019). Batches served from the kept state give the outcomes and the stored
+state of batches that read everything, with fewer statements; a write between batches, on
+another connection or on the engine's own, a writer still open, a writer that commits during the
+batch, or other governed parameters, make the next batch read everything again.
 
 (The suite also runs with ``HASHEDGE_VERIFY_KEPT_STATE=1``: every answer served from the kept
 state is read again and compared, in every test that runs batches.)"""
@@ -14,6 +16,8 @@ import random
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from hashedge.bootstrap import bootstrap
 from hashedge.config import load_settings
 from hashedge.errors import HashEdgeError
@@ -22,7 +26,7 @@ from hashedge.services import ledger
 from hashedge.services.exchange import OrderRequest, execute_batch
 from hashedge.services.exchange_reads import KEPT
 from hashedge.services.margin import parameters_in_force, risk_parameters
-from tests.integration.test_exchange_batches import market, outcome_view, requests_stream, stored_state
+from tests.integration.test_exchange_batches import MARK, market, outcome_view, requests_stream, stored_state
 from tests.integration.test_order_path import statements_of
 
 SYMBOL = "HP-2026-12"
@@ -53,11 +57,9 @@ def test_batches_served_from_the_kept_state_equal_batches_that_read_everything(r
     read, read_counts = run_batches(twin, batches, keep=False)
     assert kept == read
     assert stored_state(runtime) == stored_state(twin)
-    if runtime.engine.dialect.name == "sqlite":
-        # the first batch reads everything; the others only their book prefixes, sequences and keys
-        assert kept_counts[0] == read_counts[0] and sum(kept_counts[1:]) < sum(read_counts[1:]) * 3 // 4
-    else:
-        assert kept_counts == read_counts  # nothing is kept on PostgreSQL
+    # the first batch reads everything; the others only their book prefixes, sequences and keys
+    # (and on PostgreSQL the placing accounts' balances, which it locks)
+    assert kept_counts[0] == read_counts[0] and sum(kept_counts[1:]) < sum(read_counts[1:]) * 3 // 4
 
 
 def poor_order(account: int, request_id: int) -> OrderRequest:
@@ -99,8 +101,7 @@ def test_other_parameters_in_force_make_the_next_batch_read_everything(runtime, 
         stricter = one_order(3)
     KEPT.forget()
     # (under an override the parameters themselves are not read: one statement fewer)
-    if runtime.engine.dialect.name == "sqlite":  # (PostgreSQL keeps nothing: every batch reads all)
-        assert read_all > kept and stricter > kept
+    assert read_all > kept and stricter > kept
 
 
 def test_a_batch_whose_state_cannot_be_kept_is_still_committed_and_answered(runtime, monkeypatch):
@@ -128,8 +129,7 @@ def test_a_batch_whose_state_cannot_be_kept_is_still_committed_and_answered(runt
         assert [o.quantity for o in uow.orders.resting_of(rich)] == [2]
     after_failure, kept = one_order(2), one_order(3)
     KEPT.forget()
-    if runtime.engine.dialect.name == "sqlite":
-        assert after_failure > kept  # nothing was kept from the batch that failed to keep it
+    assert after_failure > kept  # nothing was kept from the batch that failed to keep it
 
 
 def test_a_maker_filled_while_placing_nothing_keeps_its_holding_for_the_next_batch(runtime, monkeypatch):
@@ -156,14 +156,15 @@ def test_a_maker_filled_while_placing_nothing_keeps_its_holding_for_the_next_bat
         _, after_its_own = batch(OrderRequest(5, maker, SYMBOL, "buy", "limit", 1, "49970"))
     finally:
         KEPT.forget()
-    if runtime.engine.dialect.name == "sqlite":  # (PostgreSQL keeps nothing)
-        assert after_its_fill == after_its_own
+    assert after_its_fill == after_its_own
 
 
 def test_the_engines_lease_renewal_keeps_the_state_of_its_last_batch(runtime, monkeypatch):
     """The engine renews its lease every few seconds: on SQLite in a transaction that reads the
-    write marker around its one update, so the next batch still takes the kept state. A renewal
-    through the lease's own transactions (any other write) makes the next batch read everything."""
+    write marker around its one update, so the next batch still takes the kept state; there a
+    renewal through the lease's own transactions (any other write) makes the next batch read
+    everything. On PostgreSQL the lease is not among the tables whose writes the witness counts:
+    no renewal costs the next batch anything."""
     monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # count the statements of the kept path alone
     rich = market(runtime, 3)[1]
     engine = EngineProcess(runtime, lease_ttl=timedelta(seconds=30))
@@ -184,5 +185,95 @@ def test_the_engines_lease_renewal_keeps_the_state_of_its_last_batch(runtime, mo
     finally:
         engine.lease.release()
         KEPT.forget()
-    if runtime.engine.dialect.name == "sqlite":  # (PostgreSQL keeps nothing)
-        assert read_all > kept and after_renewal == kept and after_plain_renewal > kept
+    assert read_all > kept and after_renewal == kept
+    if runtime.engine.dialect.name == "sqlite":
+        assert after_plain_renewal > kept
+    else:
+        assert after_plain_renewal == kept
+
+
+def _mark_far_away(writer, clock):
+    """A new mark at twice the market's: an order at that price is outside the price band of
+    the old mark and inside the new one's (``other`` runtime's own connection)."""
+    with writer.uow() as uow:
+        uow.marks.add(SYMBOL, clock.now(), MARK * 2, "model", MARK * 2)
+        uow.commit()
+
+
+def _order_at(account: int, request_id: int, price) -> OrderRequest:
+    return OrderRequest(request_id, account, SYMBOL, "buy", "limit", 1, str(price))
+
+
+@pytest.fixture
+def other(runtime, database_url, tmp_path):
+    """A second runtime on the same database: another process's connections."""
+    other = bootstrap(load_settings({"HASHEDGE_DATABASE_URL": database_url,
+                                     "HASHEDGE_INSTANCE_DIR": str(tmp_path / "other")}, secret_key="other"),
+                      clock=runtime.clock)
+    yield other
+    other.close()
+    KEPT.forget()
+
+
+def test_a_writer_still_open_at_a_batchs_witness_leaves_that_batch_nothing_to_keep(runtime, other):
+    """PostgreSQL: another transaction has written a new mark but not committed when a batch
+    takes its witness (its write counted already). That batch cannot keep what it read: the
+    commit lands after it, with no further step of the generation, and the next batch must see
+    the new mark. (With the witness's lock check removed, the next batch is served the old mark
+    and refuses an order priced at the new one.)"""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite a writer holds the database's lock until it commits: no batch runs meanwhile")
+    rich = market(runtime, 3)[1]
+    assert not isinstance(execute_batch(runtime.uow(), runtime.clock, [_order_at(rich, 1, MARK - 10)])[0],
+                          HashEdgeError)
+    writer = other.uow()
+    with writer:
+        writer.marks.add(SYMBOL, runtime.clock.now(), MARK * 2, "model", MARK * 2)
+        writer.session.flush()  # written, counted, not committed
+        during, = execute_batch(runtime.uow(), runtime.clock, [_order_at(rich, 2, MARK - 20)])
+        writer.commit()
+    after, = execute_batch(runtime.uow(), runtime.clock, [_order_at(rich, 3, MARK * 2)])
+    assert not isinstance(during, HashEdgeError)
+    assert not isinstance(after, HashEdgeError), after
+
+
+def test_a_writer_that_commits_during_a_batch_leaves_that_batch_nothing_to_keep(runtime, other, monkeypatch):
+    """PostgreSQL: a new mark committed by another connection while a batch served from the kept
+    state runs (after its witness, before its commit). The batch's outcome stands; what it read
+    is not kept, and the next batch sees the new mark. (Keeping it whenever the generation at the
+    commit was read, as SQLite's marker is, serves the next batch the old mark.)"""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite nobody else can commit while a batch holds the database's lock")
+    from hashedge.services import exchange
+
+    rich = market(runtime, 3)[1]
+    for request_id in (1, 2):  # the second one is served from the kept state
+        assert not isinstance(execute_batch(runtime.uow(), runtime.clock,
+                                            [_order_at(rich, request_id, MARK - 10 * request_id)])[0], HashEdgeError)
+    store = exchange._Batch.store
+
+    def store_after_a_commit_elsewhere(self):
+        _mark_far_away(other, runtime.clock)
+        store(self)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(exchange._Batch, "store", store_after_a_commit_elsewhere)
+        during, = execute_batch(runtime.uow(), runtime.clock, [_order_at(rich, 3, MARK - 30)])
+    after, = execute_batch(runtime.uow(), runtime.clock, [_order_at(rich, 4, MARK * 2)])
+    assert not isinstance(during, HashEdgeError)
+    assert not isinstance(after, HashEdgeError), after
+
+
+def test_every_table_but_the_engines_own_counts_its_writes(runtime):
+    """PostgreSQL: every table has the trigger that steps the generation of writes (migration
+    0019), except the order inbox and the scheduler's lease, which the engine's own loop writes
+    between batches. A table added later without the trigger fails here."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's marker needs no trigger")
+    from sqlalchemy import inspect, text
+
+    with runtime.engine.connect() as connection:
+        watched = set(connection.execute(text(
+            "SELECT event_object_table FROM information_schema.triggers WHERE trigger_name = 'note_write'")).scalars())
+    tables = set(inspect(runtime.engine).get_table_names())
+    assert watched == tables - {"order_requests", "scheduler_lease", "alembic_version"}
