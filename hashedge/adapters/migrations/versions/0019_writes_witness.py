@@ -9,15 +9,16 @@ keeps for the next"):
   ``note_write()`` (a statement trigger): it takes advisory lock ``WRITES_LOCK`` in shared mode
   for the rest of its transaction, THEN advances the sequence ``write_generation``, and counts
   the transaction's own writes in the setting ``hashedge.own_writes``;
-- ``writes_witness()`` reads the generation, THEN tries the lock in exclusive mode for an instant
-  (a lock held only by the caller's own transaction does not conflict): ``generation`` is NULL
-  while another transaction that wrote is still open, and ``own_writes`` says how many of the
-  generation's steps the caller's own transaction took.
+- ``writes_witness()`` reads the generation, THEN looks in ``pg_locks`` for that lock held by
+  any other backend: ``generation`` is NULL while another transaction that wrote is still open,
+  and ``own_writes`` says how many of the generation's steps the caller's own transaction took.
 
 The two orders make the witness sound: a writer that commits after a witness was read either
-held the lock when the witness tried it (NULL) or advanced the generation after it was read. A
-statement trigger costs a writer a few microseconds a statement; nobody ever waits on the lock
-but for the instant a witness holds it.
+held the lock when the witness looked (NULL) or advanced the generation after it was read. A
+statement trigger costs a writer a few microseconds a statement, and nobody ever waits on the
+lock: nothing takes it in exclusive mode. (Trying it in exclusive mode for an instant would be
+cheaper than reading ``pg_locks``, but a session-level lock that a cancel caught between the try
+and the unlock would stay held, and every writer would wait on it.)
 
 Revision ID: 0019
 Revises: 0018
@@ -67,9 +68,9 @@ def upgrade() -> None:
             SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
               INTO generation FROM write_generation;              -- first the step,
             own_writes := {_OWN_WRITES};
-            IF pg_try_advisory_lock({WRITES_LOCK}) THEN            -- then the lock
-                PERFORM pg_advisory_unlock({WRITES_LOCK});
-            ELSE
+            IF EXISTS (SELECT 1 FROM pg_locks                      -- then the lock
+                       WHERE locktype = 'advisory' AND classid = 0 AND objid = {WRITES_LOCK} AND objsubid = 1
+                         AND pid <> pg_backend_pid()) THEN
                 generation := NULL;  -- another transaction that wrote is still open
             END IF;
         END $$""")
