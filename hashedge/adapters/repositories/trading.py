@@ -12,8 +12,10 @@ from fractions import Fraction
 
 import pandas as pd
 from sqlalchemy import (
-    BigInteger, bindparam, case, func, insert, literal_column, not_, or_, select, text, union_all, update,
+    BigInteger, bindparam, case, func, insert, lateral, literal_column, not_, or_, select, text, true, union_all,
+    update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.bulk_rows import insert_rows, update_rows
@@ -255,6 +257,24 @@ def _first_rows_statement(sells: int, buys: int):
                                       bindparam(f"{side}_t{k}", type_=c.price_ticks.type))
             parts.append(query.limit(_FIRST_PREFIX_ROWS).subquery().select())
     return union_all(*parts) if len(parts) > 1 else parts[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _first_rows_lateral():
+    """PostgreSQL: ``_first_rows_statement`` in one shape whatever the counts, each side's wants
+    as two arrays (instruments, price bounds) joined laterally to their first rows. PostgreSQL
+    planned the UNION ALL anew for every batch (its shapes are too many to be prepared): 10-23 ms
+    of planning a batch at 200 orders/s (BENCHMARKS.md, part J); this is prepared once."""
+    c = OrderRow.__table__.c
+    parts = []
+    for side in ("sell", "buy"):
+        wants = func.unnest(bindparam(f"{side}_instruments", type_=ARRAY(c.instrument.type)),
+                            bindparam(f"{side}_bounds", type_=ARRAY(c.price_ticks.type))
+                            ).table_valued("instrument", "bound").render_derived(name=f"wants_{side}")
+        rows = lateral(_side_in_priority(wants.c.instrument, side, wants.c.bound).limit(_FIRST_PREFIX_ROWS),
+                       name=f"first_{side}")
+        parts.append(select(rows).select_from(wants).join(rows, true()))
+    return union_all(*parts)
 
 
 @dataclass(frozen=True)
@@ -518,8 +538,16 @@ class OrderRepository:
         return found
 
     def _first_rows(self, wants: list[_PrefixWant]):
-        """One statement for the first rows of every want (``_first_rows_statement``) and its
-        parameters."""
+        """One statement for the first rows of every want (``_first_rows_statement``; on
+        PostgreSQL ``_first_rows_lateral``) and its parameters."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            values = {}
+            for side in ("sell", "buy"):
+                mine = [w for w in wants if w.side == side]
+                values[f"{side}_instruments"] = [w.instrument for w in mine]
+                values[f"{side}_bounds"] = [(_ANY_TICKS if side == "sell" else -_ANY_TICKS)
+                                            if w.crossed_by_ticks is None else w.crossed_by_ticks for w in mine]
+            return _first_rows_lateral(), values
         values, counts = {}, {}
         for side in ("sell", "buy"):
             mine = [w for w in wants if w.side == side]
