@@ -277,3 +277,28 @@ def test_every_table_but_the_engines_own_counts_its_writes(runtime):
             "SELECT event_object_table FROM information_schema.triggers WHERE trigger_name = 'note_write'")).scalars())
     tables = set(inspect(runtime.engine).get_table_names())
     assert watched == tables - {"order_requests", "scheduler_lease", "alembic_version"}
+
+
+def test_a_writer_open_in_another_database_does_not_stop_a_batch_keeping(runtime, twin, monkeypatch):
+    """PostgreSQL: advisory locks belong to one database, but ``pg_locks`` shows the whole
+    cluster's. A transaction that wrote in another database on the same server (another venue,
+    or another test) leaves the batches here served from what the last one kept."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's witness")
+    monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # count the statements of the kept path alone
+    rich = market(runtime, 3)[1]
+    market(twin, 3)
+
+    def one_order(request_id: int) -> int:
+        return statements_of(runtime, lambda: execute_batch(
+            runtime.uow(), runtime.clock, [_order_at(rich, request_id, MARK - 10 - request_id)]))
+
+    try:
+        read_all, kept = one_order(1), one_order(2)
+        with twin.uow() as writer:
+            writer.marks.add(SYMBOL, twin.clock.now(), MARK * 2, "model", MARK * 2)
+            writer.session.flush()  # written there, not committed
+            while_open = one_order(3)
+    finally:
+        KEPT.forget()
+    assert read_all > kept and while_open == kept

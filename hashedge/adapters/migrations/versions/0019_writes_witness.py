@@ -10,7 +10,8 @@ keeps for the next"):
   for the rest of its transaction, THEN advances the sequence ``write_generation``, and counts
   the transaction's own writes in the setting ``hashedge.own_writes``;
 - ``writes_witness()`` reads the generation, THEN looks in ``pg_locks`` for that lock held by
-  any other backend: ``generation`` is NULL while another transaction that wrote is still open,
+  any other backend in this database (advisory locks are per database; ``pg_locks`` shows the
+  whole cluster's): ``generation`` is NULL while another transaction that wrote is still open,
   and ``own_writes`` says how many of the generation's steps the caller's own transaction took.
 
 The two orders make the witness sound: a writer that commits after a witness was read either
@@ -70,6 +71,7 @@ def upgrade() -> None:
             own_writes := {_OWN_WRITES};
             IF EXISTS (SELECT 1 FROM pg_locks                      -- then the lock
                        WHERE locktype = 'advisory' AND classid = 0 AND objid = {WRITES_LOCK} AND objsubid = 1
+                         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                          AND pid <> pg_backend_pid()) THEN
                 generation := NULL;  -- another transaction that wrote is still open
             END IF;
