@@ -26,6 +26,10 @@ worker_class = "gthread"
 # With the inbox an order request mostly waits for the engine's batch, holding its thread: more
 # threads per worker keep enough requests in flight for the engine to batch them.
 threads = int(os.environ.get("HASHEDGE_WEB_THREADS", 32 if _INBOX else 4))
+# One kept database connection per thread: with fewer, a burst of requests opens connections that
+# are closed again on return (on PostgreSQL a server process and an authentication each: 44 a
+# second at 200 req/s with 32 threads on 5 kept; BENCHMARKS.md, part J).
+os.environ.setdefault("HASHEDGE_DB_POOL_SIZE", str(threads))
 if _INBOX and os.environ.get("HASHEDGE_ENGINE_BESIDE_WEB", "1") != "0" and not os.environ.get("HASHEDGE_ENGINE_SOCKET"):
     _socket = os.path.join(os.path.abspath(os.environ.get("HASHEDGE_INSTANCE_DIR") or "instance"), "engine.sock")
     from hashedge.adapters.engine_socket import MAX_SOCKET_PATH_BYTES

@@ -35,7 +35,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     """The runtime for ``settings``; ``create_database=False`` refuses a missing SQLite file
     (``DatabaseMissing``) rather than creating an empty one."""
     settings = settings or load_settings()
-    engine = make_engine(settings.database_url, create=create_database)
+    engine = make_engine(settings.database_url, create=create_database, pool_size=settings.db_pool_size)
     return Runtime(
         settings=settings,
         engine=engine,

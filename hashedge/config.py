@@ -44,6 +44,11 @@ class Settings:
                         (no database statement on their side; ORDER_PATH.md, "The engine's
                         socket"). Without it, or with no engine listening, orders go through
                         the inbox table. deploy/gunicorn.conf.py sets one beside the instance.
+    db_pool_size        HASHEDGE_DB_POOL_SIZE (default 5): database connections a process keeps
+                        open (up to 10 more are opened when all are busy, and closed on return).
+                        deploy/gunicorn.conf.py sets it to the worker's threads: on PostgreSQL an
+                        opened connection costs a server process and an authentication, and 32
+                        threads on 5 kept connections opened 44 a second (BENCHMARKS.md, part J).
     bitcoind_url, ...   block sources for ingestion (HASHEDGE_BITCOIND_URL, _USER, _PASSWORD or
                         _COOKIE_FILE for Bitcoin Core; HASHEDGE_ESPLORA_URL).
     """
@@ -63,6 +68,7 @@ class Settings:
     order_engine: str = "direct"
     order_timeout_seconds: int = 10
     engine_socket: str | None = None
+    db_pool_size: int = 5
 
     @property
     def is_sqlite(self) -> bool:
@@ -104,12 +110,15 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
         order_engine=(environ.get("HASHEDGE_ORDER_ENGINE") or "direct").strip().lower(),
         order_timeout_seconds=_env_int(environ, "HASHEDGE_ORDER_TIMEOUT_SECONDS", 10),
         engine_socket=(environ.get("HASHEDGE_ENGINE_SOCKET") or "").strip() or None,
+        db_pool_size=_env_int(environ, "HASHEDGE_DB_POOL_SIZE", 5),
     )
     values.update(overrides)
     if values["cookie_secure"] not in ("auto", "true", "false"):
         raise ValueError("HASHEDGE_COOKIE_SECURE must be auto, true or false")
     if values["order_engine"] not in ("direct", "inbox"):
         raise ValueError("HASHEDGE_ORDER_ENGINE must be direct or inbox")
+    if not 1 <= values["db_pool_size"] <= 200:
+        raise ValueError("HASHEDGE_DB_POOL_SIZE must be 1 to 200")
     if not 1 <= values["order_timeout_seconds"] <= 300:
         raise ValueError("HASHEDGE_ORDER_TIMEOUT_SECONDS must be 1 to 300")
     if values["engine_socket"] is not None:

@@ -47,6 +47,8 @@ def make_engine(database_url: str, *, create: bool = True, **kwargs) -> Engine:
                 path.parent.mkdir(parents=True, exist_ok=True)
             elif not path.is_file():
                 raise DatabaseMissing(str(path))
+        else:  # one connection holds an in-memory database: SQLAlchemy keeps no pool to size
+            kwargs.pop("pool_size", None)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")

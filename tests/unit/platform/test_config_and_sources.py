@@ -59,6 +59,24 @@ def test_a_bad_order_engine_setting_is_a_clear_error(tmp_path, name, value, mess
         load_settings({"HASHEDGE_INSTANCE_DIR": str(tmp_path), name: value})
 
 
+@pytest.mark.parametrize("value, message", [("0", "1 to 200"), ("201", "1 to 200"), ("many", "must be an integer")])
+def test_a_bad_pool_size_is_a_clear_error(tmp_path, value, message):
+    with pytest.raises(ValueError, match=message):
+        load_settings({"HASHEDGE_INSTANCE_DIR": str(tmp_path), "HASHEDGE_DB_POOL_SIZE": value})
+
+
+def test_the_pool_size_sizes_the_runtimes_pool(tmp_path):
+    from hashedge.bootstrap import bootstrap
+
+    settings = {"HASHEDGE_INSTANCE_DIR": str(tmp_path)}
+    for environ, kept in ((settings, 5), (settings | {"HASHEDGE_DB_POOL_SIZE": "32"}, 32)):
+        runtime = bootstrap(load_settings(environ))
+        try:
+            assert runtime.engine.pool.size() == kept
+        finally:
+            runtime.close()
+
+
 def test_sources_are_built_from_flags_or_settings(tmp_path):
     settings = load_settings({"HASHEDGE_INSTANCE_DIR": str(tmp_path),
                               "HASHEDGE_ESPLORA_URL": "http://127.0.0.1:3000/api"}, secret_key="k")
