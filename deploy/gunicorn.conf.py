@@ -26,10 +26,6 @@ worker_class = "gthread"
 # With the inbox an order request mostly waits for the engine's batch, holding its thread: more
 # threads per worker keep enough requests in flight for the engine to batch them.
 threads = int(os.environ.get("HASHEDGE_WEB_THREADS", 32 if _INBOX else 4))
-# One kept database connection per thread: with fewer, a burst of requests opens connections that
-# are closed again on return (on PostgreSQL a server process and an authentication each: 44 a
-# second at 200 req/s with 32 threads on 5 kept; BENCHMARKS.md, part J).
-os.environ.setdefault("HASHEDGE_DB_POOL_SIZE", str(threads))
 if _INBOX and os.environ.get("HASHEDGE_ENGINE_BESIDE_WEB", "1") != "0" and not os.environ.get("HASHEDGE_ENGINE_SOCKET"):
     _socket = os.path.join(os.path.abspath(os.environ.get("HASHEDGE_INSTANCE_DIR") or "instance"), "engine.sock")
     from hashedge.adapters.engine_socket import MAX_SOCKET_PATH_BYTES
@@ -62,6 +58,14 @@ def on_exit(server):
             _engine.wait(graceful_timeout)
         except subprocess.TimeoutExpired:
             _engine.kill()
+
+
+def post_fork(server, worker):
+    # One kept database connection per worker thread (set in the worker, before it loads the app;
+    # the engine started beside the workers keeps the default): with fewer, a burst of requests
+    # opens connections that are closed again on return (on PostgreSQL a server process and an
+    # authentication each: 44 a second at 200 req/s with 32 threads on 5 kept; BENCHMARKS.md, part J).
+    os.environ.setdefault("HASHEDGE_DB_POOL_SIZE", str(threads))
 
 
 def post_worker_init(worker):

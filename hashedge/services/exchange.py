@@ -20,9 +20,10 @@ executes them one by one:
 - the positions in the batch's instruments of every account that may trade, the marks, specs,
   governed parameters and chain tip at the batch's time.
 
-On SQLite, what a batch read (all but the books' prefixes, the sequences and the idempotency
-keys) may instead come from what the engine's last batch committed, when nothing else has written
-since (``services.exchange_reads``; ORDER_PATH.md, "What a batch keeps for the next").
+What a batch read (all but the books' prefixes, the sequences and the idempotency keys, and on
+PostgreSQL the placing accounts' balances, which it locks) may instead come from what the
+engine's last batch committed, when nothing else has written since (``services.exchange_reads``;
+ORDER_PATH.md, "What a batch keeps for the next").
 
 A request refused (bad input, a rule, the book, margin) changes nothing of that state and stores
 nothing. At the end everything is written in a fixed number of statements: the new orders in

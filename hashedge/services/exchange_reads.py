@@ -4,9 +4,10 @@ engine's last batch left (ORDER_PATH.md, "What a batch keeps for the next").
 ``BatchReads`` reads everything from the database. ``KeptReads`` serves the same answers from a
 ``Kept`` state: the placing accounts' holdings, positions, instrument records, marks, specs and
 the chain tip as the engine's previous batch left them in its commit. It is only handed out when
-nothing else was written to the database since that commit (``UnitOfWork.write_marker``: the
-same SQLite connection, no row changed through it and no commit by another connection since)
-and the governed parameters in force are the same, so the kept state IS the database's. What it
+nothing else was written to the database since that commit (``UnitOfWork.write_marker``: on
+SQLite the same connection, no row changed through it and no commit by another connection since;
+on PostgreSQL the same generation of writes and no other writer open, read after the batch's
+row locks, migration 0019) and the governed parameters in force are the same, so the kept state IS the database's. What it
 does not hold it reads, and what any read returns is exactly what ``BatchReads`` would return.
 With ``HASHEDGE_VERIFY_KEPT_STATE=1`` (set by the test suite, engine processes included) every
 kept answer is also read from the database and compared, and a difference fails the batch.

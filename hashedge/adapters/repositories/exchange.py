@@ -19,6 +19,8 @@ OUTCOME_CHANNEL = "hashedge_order_outcomes"  # PostgreSQL NOTIFY channel: payloa
 REQUEST_CHANNEL = "hashedge_order_requests"  # PostgreSQL NOTIFY channel: a request was appended
 _NOTIFY_CHUNK = 600  # ids per NOTIFY (payloads stay far below PostgreSQL's 8,000 bytes)
 _TABLE = OrderRequestRow.__table__
+
+
 @dataclass(frozen=True)
 class InboxRequest:
     """A pending request as the engine reads it: ``request`` is the JSON the submitter stored."""
