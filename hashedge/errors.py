@@ -52,6 +52,17 @@ class DatabaseMissing(HashEdgeError):
         self.path = path
 
 
+class DatabaseUnavailable(HashEdgeError):
+    """The connection to the database broke during the request (the server restarted or went
+    away): its transaction is gone, nothing of it was applied; the next attempt reconnects."""
+
+    code = "database_unavailable"
+    http_status = 503
+
+    def __init__(self):
+        super().__init__("the database connection was lost; nothing was applied; retry")
+
+
 class ReorgTooDeep(Conflict):
     code = "reorg_too_deep"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
@@ -10,12 +11,18 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hashedge.errors import DatabaseMissing
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 READ_ONLY = "hashedge_read_only"  # execution option: begin a read-only transaction (SQLite)
+# A pooled server connection is pinged when it is checked out, unless it was connected or handed
+# back within this many seconds (HikariCP's alive-bypass window, same length): the ping is a
+# round trip, and under load every request would pay one for a connection used milliseconds ago.
+PING_BYPASS_S = 0.5
+_LAST_USED = "hashedge_last_used"  # pooled connection's info: time.monotonic() of its connect or check-in
 
 
 def read_only_options(dialect_name: str) -> dict:
@@ -75,8 +82,41 @@ def make_engine(database_url: str, *, create: bool = True, **kwargs) -> Engine:
             connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # Last in, first out: under light load the same few connections stay warm (and skip the ping,
+    # below) while the others idle; first in, first out would spread requests over all of them.
+    kwargs.setdefault("pool_use_lifo", True)
+    engine = create_engine(url, **kwargs)
+    _ping_unless_recently_used(engine)
+    return engine
+
+
+def _ping_unless_recently_used(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, skipped for a connection connected or checked in within
+    ``PING_BYPASS_S``. A connection that fails its ping is replaced, and so is every connection
+    pooled before it when the failure is a disconnect (the server restarted); a connection that
+    breaks inside the window fails its statement, which SQLAlchemy reports as a disconnect and
+    answers the same way, so one request at most sees it."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection, record):
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        if record is not None:
+            record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get(_LAST_USED, float("-inf")) < PING_BYPASS_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise InvalidatePoolError("ping failed: the connection is gone") from error
+            raise
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

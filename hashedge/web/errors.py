@@ -1,7 +1,8 @@
 """Map every failure to a JSON error (API) or an error page (desk), in one module.
 
 API errors look like {"error": {"code": ..., "message": ..., "fields": {field: [messages]}}}.
-Bad input is always a 4xx; an unexpected failure is a 500 that shows no stack trace.
+Bad input is always a 4xx; a lost database connection a 503 (retry); an unexpected failure is a
+500 that shows no stack trace.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from hashedge.errors import HashEdgeError, Unauthenticated
+from hashedge.errors import DatabaseUnavailable, HashEdgeError, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,16 @@ def register(app: Flask) -> None:
             if name.lower() != "content-type":
                 response.headers[name] = value
         return response
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        if exc.connection_invalidated:  # SQLAlchemy saw a disconnect and replaced the pool's connections
+            log.warning("database connection lost on %s %s: %s", request.method, request.path, exc.orig)
+            failure = DatabaseUnavailable()
+            response = make_response(error_response(failure.http_status, failure.code, failure.message))
+            response.headers["Retry-After"] = "1"
+            return response
+        return _unexpected(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -1,9 +1,10 @@
 """What a `POST /api/v1/orders` costs its web worker with the engine's socket (a script, not a
 test): prints CPU milliseconds per request.
 
-    .venv/bin/python tests/bench/bench_order_request_cpu.py [--requests 1000]
+    .venv/bin/python tests/bench/bench_order_request_cpu.py [--requests 1000] [--backend sqlite|postgresql]
 
-On a SQLite database with one listed contract, a mark and a funded account, the app is built
+On a database (SQLite, or a fresh PostgreSQL database on ``HASHEDGE_TEST_POSTGRES_URL``'s server,
+whose processes' CPU is printed beside this process's) with one listed contract, a mark and a funded account, the app is built
 with ``HASHEDGE_ORDER_ENGINE=inbox`` and an engine socket whose answer is canned (the outcome of
 one real order, encoded as the engine encodes it), so the figure is the web side alone: parsing,
 the API key check, handing the request over, decoding and rendering the answer. Beside it, the
@@ -15,11 +16,16 @@ gunicorn's own cost per request is not in these figures.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from hashedge.bootstrap import bootstrap
 from hashedge.config import load_settings
@@ -40,22 +46,56 @@ class CannedEngine:
         return {"token": message["token"], "outcome": self.outcome_json}
 
 
-def cpu_ms_per_request(send, count: int) -> float:
+def postgres_cpu_s() -> float:
+    """CPU seconds used so far by the processes named postgres (the server's; /proc, Linux)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() != "postgres":
+                    continue
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except OSError:
+                continue  # ended meanwhile
+    return total
+
+
+def cpu_ms_per_request(send, count: int) -> tuple[float, float]:
+    """This process's and the PostgreSQL server's CPU a request, in ms."""
     for _ in range(min(50, count)):
         send()
-    started = time.process_time()
+    started, server_started = time.process_time(), postgres_cpu_s()
     for _ in range(count):
         send()
-    return (time.process_time() - started) / count * 1000
+    return ((time.process_time() - started) / count * 1000, (postgres_cpu_s() - server_started) / count * 1000)
+
+
+def database_url(backend: str, folder: Path) -> tuple[str, callable]:
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'bench.sqlite'}", lambda: None
+    admin = create_engine(make_url(os.environ["HASHEDGE_TEST_POSTGRES_URL"]), isolation_level="AUTOCOMMIT")
+    name = f"hashedge_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin.url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-request-"))
+    url, drop = database_url(args.backend, folder)
     try:
-        settings = load_settings({"HASHEDGE_DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite'}",
+        settings = load_settings({"HASHEDGE_DATABASE_URL": url,
                                   "HASHEDGE_INSTANCE_DIR": str(folder), "HASHEDGE_ORDER_ENGINE": "inbox",
                                   "HASHEDGE_ENGINE_SOCKET": str(folder / "engine.sock")}, secret_key="bench")
         runtime = bootstrap(settings)
@@ -85,9 +125,12 @@ def main() -> None:
 
         for name, send in (("POST /api/v1/orders (engine answer canned)", post),
                            ("GET /api/v1/orders?page_size=1", get_orders), ("GET of no route (404)", not_found)):
-            print(f"  {name:45s} {cpu_ms_per_request(send, args.requests):6.2f} ms of CPU a request", flush=True)
+            own_ms, server_ms = cpu_ms_per_request(send, args.requests)
+            server = f", PostgreSQL {server_ms:5.2f} ms" if args.backend == "postgresql" else ""
+            print(f"  {name:45s} {own_ms:6.2f} ms of CPU a request{server}", flush=True)
         runtime.close()
     finally:
+        drop()
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 
+import flask
 import pytest
 
 from hashedge.domain.desk_access import Permission
@@ -180,6 +181,22 @@ def test_a_desk_session_never_authenticates_the_api(app):
     login(client, "ada")
     response = client.get("/api/v1/account")
     assert response.status_code == 401 and response.json["error"]["code"] == "unauthenticated"
+    # the API does not even open the desk's session: it neither refreshes nor clears the cookie
+    public = client.get("/api/v1/instruments")
+    assert public.status_code == 200 and "Set-Cookie" not in public.headers and "Cookie" not in public.vary
+    assert client.get("/desk/cash").status_code == 200  # the desk session itself is untouched
+
+
+def test_only_the_desk_opens_a_cookie_session(app):
+    client = app.test_client()
+    login(client, "ada")
+    cookie = client.get_cookie("hashedge_desk").value
+    for path, opened in (("/api/v1/account", False), ("/desk/cash", True), ("/desk/login", True)):
+        with app.test_request_context(path, headers={"Cookie": f"hashedge_desk={cookie}"}):
+            session = app.session_interface.open_session(app, flask.request)
+            assert (session is not None) is opened, path
+            if opened:  # the logged-in user's session, read from the cookie
+                assert "login_at" in session and session.get("_user_id")
 
 
 def test_cookies_are_httponly_and_lax_and_secure_over_https(app):

@@ -22,7 +22,14 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'se
 
 
 class DeskSessionInterface(SecureCookieSessionInterface):
-    """Signed cookie sessions whose Secure flag follows ``SESSION_COOKIE_SECURE_MODE``."""
+    """Signed cookie sessions whose Secure flag follows ``SESSION_COOKIE_SECURE_MODE``; none at all
+    for the API, which authenticates by key only: its requests never read a desk cookie (nor pay
+    for checking its signature) and never set one."""
+
+    def open_session(self, app: Flask, request):
+        if request.path.startswith("/api/"):
+            return None  # Flask's null session: empty, refuses writes, never saved
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         mode = app.config.get("SESSION_COOKIE_SECURE_MODE", "auto")
