@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy.exc import IntegrityError
 
 from hashedge.adapters import api_keys
-from hashedge.adapters.repositories.ledger import AccountRecord
+from hashedge.adapters.repositories.ledger import AccountRecord, ApiKeyRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
@@ -140,17 +142,74 @@ def revoke_all_api_keys(uow: UnitOfWork, clock: Clock, account_id: int) -> list[
     return active
 
 
+def refused_api_key() -> Unauthenticated:
+    """The one answer to a missing, malformed, unknown or revoked key, wherever it is found out."""
+    return Unauthenticated("missing, invalid or revoked API key",
+                           fields={"Authorization": ["expected 'Bearer <API key>'"]})
+
+
 def authenticate_api_key(uow: UnitOfWork, key: str | None) -> int:
     """The id of the account ``key`` belongs to; Unauthenticated for a missing, malformed,
     unknown or revoked key (the same answer, in about the same time, for each)."""
+    return _authenticated(uow, key).account_id
+
+
+def _authenticated(uow: UnitOfWork, key: str | None) -> ApiKeyRecord:
     key = key.strip() if isinstance(key, str) else ""
     prefix = api_keys.prefix_of(key)
     record = uow.read_api_key(prefix) if prefix is not None else None  # the hash is checked after it
     active = record is not None and record.revoked_at is None
     if not api_keys.verify_key(key, record.secret_hash if active else None):
-        raise Unauthenticated("missing, invalid or revoked API key",
-                              fields={"Authorization": ["expected 'Bearer <API key>'"]})
-    return record.account_id
+        raise refused_api_key()
+    return record
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """Whom an API key speaks for. ``unchecked_prefix`` is set when the key was recognised
+    without a read (``identify_api_key``): whatever acts on the request must refuse it, in its
+    own transaction, unless that key is still the account's and unrevoked (the exchange's batch
+    does, ``OrderRequest.api_key_prefix``)."""
+
+    account_id: int
+    unchecked_prefix: str | None = None
+
+
+# prefix -> (account id, stored hash) of keys this process read unrevoked and verified; a key's
+# row never changes but for its revocation, which the holder's consumer checks (KeyHolder)
+_recognised: OrderedDict[str, tuple[int, str]] = OrderedDict()
+_recognised_lock = threading.Lock()
+RECOGNISED_KEYS_SIZE = 10_000
+
+
+def identify_api_key(uow: UnitOfWork, key: str | None) -> KeyHolder:
+    """``authenticate_api_key`` for a request whose consumer checks revocation in its own
+    transaction: a key read unrevoked and verified before in this process is recognised by its
+    hash without reading its row (the order path's web request then sends no statement at all);
+    any other key is authenticated as usual, and remembered when it passes. The same answers."""
+    key = key.strip() if isinstance(key, str) else ""
+    prefix = api_keys.prefix_of(key)
+    with _recognised_lock:
+        known = _recognised.get(prefix) if prefix is not None else None
+        if known is not None:
+            _recognised.move_to_end(prefix)
+    if known is not None:
+        account_id, secret_hash = known
+        if not api_keys.verify_key(key, secret_hash):  # that prefix's hash never changes: refused
+            raise refused_api_key()
+        return KeyHolder(account_id, prefix)
+    record = _authenticated(uow, key)
+    with _recognised_lock:
+        _recognised[record.prefix] = (record.account_id, record.secret_hash)
+        while len(_recognised) > RECOGNISED_KEYS_SIZE:
+            _recognised.popitem(last=False)
+    return KeyHolder(record.account_id)
+
+
+def forget_api_key(prefix: str) -> None:
+    """Stop recognising ``prefix`` without a read (its key was found revoked)."""
+    with _recognised_lock:
+        _recognised.pop(prefix, None)
 
 
 def resolve_account(uow: UnitOfWork, reference: str) -> AccountRecord:

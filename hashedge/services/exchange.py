@@ -61,6 +61,7 @@ from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.positions import Position
 from hashedge.errors import HashEdgeError, IdempotencyKeyReused, NotFound
 from hashedge.services.exchange_reads import KEPT, Bounds, Holding, Kept, KeptReads, Locked, reads_for, verifying
+from hashedge.services.accounts import refused_api_key
 from hashedge.services.ledger import post_new, request_key
 from hashedge.services.margin import require_marks, risk_parameters
 from hashedge.services.trading import (
@@ -81,6 +82,10 @@ class OrderRequest:
     quantity: object
     price: object = None
     idempotency_key: str | None = None
+    # the prefix of the API key the request came with, when its submitter recognised the key
+    # without reading it (``accounts.identify_api_key``): the batch refuses the request unless
+    # that key is the account's and unrevoked, read in this transaction
+    api_key_prefix: str | None = None
 
 
 log = logging.getLogger(__name__)
@@ -274,6 +279,8 @@ class _Batch:
             marker = uow.write_marker()
         reads = self.reads = reads_for(uow, KEPT.take(marker), self.params, locked)
         self.known_accounts = reads.existing({r.account_id for r in valid})
+        self.key_holders = reads.key_holders({(r.api_key_prefix, r.account_id) for r in requests
+                                              if isinstance(r.api_key_prefix, str) and isinstance(r.account_id, int)})
         self.records: dict[str, InstrumentRecord] = dict(sorted(reads.records(symbols).items()))
         keys = [p.key for p in self.parsed.values() if isinstance(p, _Parsed) and p.key is not None]
         placed_with, self.amendment_keys = uow.orders.used_idempotency_keys(keys)
@@ -341,7 +348,10 @@ class _Batch:
     # --- one request ----------------------------------------------------------------------
 
     def place(self, request: OrderRequest) -> PlacedOrder:
-        """``place_order``'s steps, in its order, against the batch's state."""
+        """``place_order``'s steps, in its order, against the batch's state (after the API key's
+        check, which comes before anything else as it does in the web request)."""
+        if request.api_key_prefix is not None and (request.api_key_prefix, request.account_id) not in self.key_holders:
+            raise refused_api_key()
         parsed = self.parsed[request.request_id]
         if isinstance(parsed, HashEdgeError):
             raise parsed
@@ -515,6 +525,7 @@ class _Batch:
         kept = Kept(marker, self.params) if previous is None else previous
         kept.marker, kept.params = marker, self.params
         kept.accounts |= self.known_accounts
+        kept.key_holders |= self.key_holders
         kept.records |= self.records
         kept.tip_height = self.tip_height
         kept.marks |= self.marks

@@ -63,7 +63,8 @@ def _order_request(pending: InboxRequest) -> OrderRequest:
     r = pending.request
     return OrderRequest(request_id=pending.request_id, account_id=pending.account_id, instrument=r.get("instrument"),
                         side=r.get("side"), order_type=r.get("order_type"), quantity=r.get("quantity"),
-                        price=r.get("price"), idempotency_key=r.get("idempotency_key"))
+                        price=r.get("price"), idempotency_key=r.get("idempotency_key"),
+                        api_key_prefix=r.get("api_key_prefix"))
 
 
 def claim_requests(uow_factory: Callable[[], UnitOfWork], clock: Clock,

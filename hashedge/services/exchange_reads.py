@@ -84,6 +84,7 @@ class Kept:
     sequences: dict[str, int] = field(default_factory=dict)  # instrument -> its last order sequence
     # instrument -> its summing bounds at the kept mark, spec and parameters (None: it sums nothing)
     bounds: dict[str, tuple[int, int, int, Fraction] | None] = field(default_factory=dict)
+    key_holders: set[tuple[str, int]] = field(default_factory=set)  # (API key prefix, account): unrevoked
 
 
 class KeptStore:
@@ -157,6 +158,10 @@ class BatchReads:
     def existing(self, account_ids: set[int]) -> set[int]:
         return self.uow.accounts.existing(account_ids)
 
+    def key_holders(self, holders: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Of these (API key prefix, account id) pairs, those whose key is the account's and unrevoked."""
+        return self.uow.api_keys.active_holders(holders)
+
     def records(self, symbols: set[str]) -> dict[str, InstrumentRecord]:
         return self.uow.instruments.get_many(symbols)
 
@@ -223,6 +228,11 @@ class KeptReads(BatchReads):
         known = {a for a in account_ids if a in self.kept.accounts}
         answer = known | super().existing(set(account_ids) - known)
         return self._checked(answer, lambda: super(KeptReads, self).existing(account_ids))
+
+    def key_holders(self, holders: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        known = holders & self.kept.key_holders
+        answer = known | super().key_holders(holders - known)
+        return self._checked(answer, lambda: super(KeptReads, self).key_holders(holders))
 
     def records(self, symbols: set[str]) -> dict[str, InstrumentRecord]:
         known = {s: self.kept.records[s] for s in symbols if s in self.kept.records}

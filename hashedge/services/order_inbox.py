@@ -40,7 +40,8 @@ from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.domain.fills import Fill
 from hashedge.domain.orders import Order
-from hashedge.errors import HashEdgeError
+from hashedge.errors import HashEdgeError, Unauthenticated
+from hashedge.services import accounts
 from hashedge.services.trading import PlacedOrder
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -205,12 +206,17 @@ def _json_value(value: object) -> object:
 
 
 def order_request(*, instrument: object, side: object, order_type: object, quantity: object,
-                  price: object = None, idempotency_key: str | None = None) -> dict:
-    """An order's terms as the inbox stores them (JSON values). Nothing is validated here: the
-    engine validates exactly as ``place_order`` does."""
-    return {name: _json_value(value) for name, value in (
+                  price: object = None, idempotency_key: str | None = None,
+                  api_key_prefix: str | None = None) -> dict:
+    """An order's terms as the inbox stores them (JSON values), with the prefix of an API key the
+    engine must find unrevoked (``accounts.KeyHolder``) when there is one. Nothing is validated
+    here: the engine validates exactly as ``place_order`` does."""
+    request = {name: _json_value(value) for name, value in (
         ("instrument", instrument), ("side", side), ("order_type", order_type), ("quantity", quantity),
         ("price", price), ("idempotency_key", idempotency_key))}
+    if api_key_prefix is not None:
+        request["api_key_prefix"] = api_key_prefix
+    return request
 
 
 def instrument_column(request: dict) -> str:
@@ -277,19 +283,28 @@ def _abandon_or_answer(uow: UnitOfWork, clock: Clock, request_id: int, timeout_s
 def submit_order(uow_factory: Callable[[], UnitOfWork], clock: Clock, account_id: int, *, instrument: object,
                  side: object, order_type: object, quantity: object, price: object = None,
                  idempotency_key: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 waits: OutcomeWaits | None = None, handoff: EngineHandoff | None = None) -> PlacedOrder:
+                 waits: OutcomeWaits | None = None, handoff: EngineHandoff | None = None,
+                 api_key_prefix: str | None = None) -> PlacedOrder:
     """Place an order through the matching engine (module docstring): over its socket when a
     ``handoff`` is given and an engine listens, else through the inbox. The same answer as
-    ``trading.place_order``, or ``EngineUnavailable`` when nothing was executed."""
+    ``trading.place_order``, or ``EngineUnavailable`` when nothing was executed. With
+    ``api_key_prefix`` (``accounts.KeyHolder.unchecked_prefix``) the engine refuses the order,
+    Unauthenticated, unless that key is the account's and unrevoked; then this process stops
+    recognising the key without a read."""
     request = order_request(instrument=instrument, side=side, order_type=order_type, quantity=quantity,
-                            price=price, idempotency_key=idempotency_key)
-    if handoff is not None:
-        try:
-            return _hand_over(handoff, uow_factory, clock, account_id, request, timeout_s, waits)
-        except EngineUnreachable:
-            pass  # nothing was sent: the inbox, for the engine that comes back or stands by
-    request_id = _append(uow_factory(), clock, account_id, request)
-    return await_outcome(uow_factory, clock, request_id, timeout_s=timeout_s, waits=waits)
+                            price=price, idempotency_key=idempotency_key, api_key_prefix=api_key_prefix)
+    try:
+        if handoff is not None:
+            try:
+                return _hand_over(handoff, uow_factory, clock, account_id, request, timeout_s, waits)
+            except EngineUnreachable:
+                pass  # nothing was sent: the inbox, for the engine that comes back or stands by
+        request_id = _append(uow_factory(), clock, account_id, request)
+        return await_outcome(uow_factory, clock, request_id, timeout_s=timeout_s, waits=waits)
+    except Unauthenticated:
+        if api_key_prefix is not None:
+            accounts.forget_api_key(api_key_prefix)
+        raise
 
 
 def _hand_over(handoff: EngineHandoff, uow_factory: Callable[[], UnitOfWork], clock: Clock, account_id: int,

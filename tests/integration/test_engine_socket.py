@@ -14,17 +14,18 @@ import shutil
 import socket
 import stat
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from hashedge.adapters.engine_socket import EngineReplyLost, EngineSocketClient
 from hashedge.adapters.orm.exchange import OrderRequestRow
 from hashedge.adapters.orm.trading import OrderRow
 from hashedge.adapters.repositories.exchange import TokenRequest
-from hashedge.services import exchange_engine, ledger, order_inbox, trading
+from hashedge.services import accounts, exchange_engine, ledger, order_inbox, trading
 from hashedge.services.order_inbox import EngineUnavailable, OrderNotExecuted
 from tests.integration.test_order_inbox import (
     BOUND_S,
@@ -119,6 +120,54 @@ def test_orders_through_the_api_over_the_socket_get_the_direct_paths_answers(run
     assert over_socket == direct
     assert [status for status, _, _ in direct] == [201, 201, 201, 422, 201]
     assert engine.totals.claimed == len(requests)
+
+
+def statements_on_this_thread(runtime, action) -> tuple[int, object]:
+    """The statements ``action`` sends from the calling thread (the engine's thread sends its own)."""
+    me, count = threading.get_ident(), [0]
+
+    def counted(*_args):
+        if threading.get_ident() == me:
+            count[0] += 1
+    event.listen(runtime.engine, "before_cursor_execute", counted)
+    try:
+        result = action()
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", counted)
+    return count[0], result
+
+
+def test_a_key_the_worker_knows_is_not_read_and_its_revocation_is_checked_by_the_engine(runtime, socket_path):
+    """The order's web request recognises a key it read before without reading it again (no
+    statement at all from the worker), and the engine's batch refuses the order once the key is
+    revoked: 401 as before, nothing stored; the worker then reads the key again."""
+    keys = {}
+    market(runtime, keys)
+    body = {"instrument": SYMBOL, "side": "buy", "type": "limit", "quantity": 1, "price": "49990"}
+    bearer = {"Authorization": f"Bearer {keys['taker']}"}
+    socket_runtime = dataclasses.replace(runtime, settings=dataclasses.replace(runtime.settings,
+                                                                               engine_socket=str(socket_path)))
+    with Engine(runtime, socket_path=socket_path), api_client(socket_runtime, "inbox") as client:
+        listening(socket_path)
+
+        def post(headers=bearer):
+            return client.post("/api/v1/orders", json=body, headers=headers)
+        first_reads, first = statements_on_this_thread(runtime, post)
+        again_reads, again = statements_on_this_thread(runtime, post)
+        assert (first.status_code, again.status_code) == (201, 201)
+        assert first_reads > 0 and again_reads == 0  # the second request sent no statement
+        wrong = keys["taker"][:-4] + ("AAAA" if not keys["taker"].endswith("AAAA") else "BBBB")
+        assert post({"Authorization": f"Bearer {wrong}"}).status_code == 401  # refused in the worker
+        claimed = len(tokens(runtime))  # the engine's claims, committed before it replies
+        accounts.revoke_api_key(runtime.uow(), runtime.clock, keys["taker"].split("_")[1])
+        refused_reads, refused = statements_on_this_thread(runtime, post)
+        assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "unauthenticated"
+        assert refused.headers["WWW-Authenticate"] == 'Bearer realm="hashedge"'
+        assert refused_reads == 0 and len(tokens(runtime)) == claimed + 1  # refused by the engine
+        later_reads, later = statements_on_this_thread(runtime, post)
+        assert later.status_code == 401 and later_reads > 0  # read again, refused in the worker
+        assert len(tokens(runtime)) == claimed + 1
+    assert order_count(runtime) == 2
 
 
 class LostReply:

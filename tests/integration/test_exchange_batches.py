@@ -13,13 +13,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from hashedge.adapters.orm.ledger import JournalEntryRow, JournalPostingRow
 from hashedge.adapters.orm.trading import OrderRow, PositionRow, TradeRow
 from hashedge.bootstrap import Runtime
 from hashedge.errors import HashEdgeError
-from hashedge.services import trading
+from hashedge.services import accounts, trading
 from hashedge.services.exchange import OrderRequest, execute_batch
 from hashedge.services.exchange_reads import KEPT
 from tests.integration.test_order_path import market as order_path_market
@@ -239,6 +239,38 @@ def test_keys_used_by_an_order_or_an_amendment_are_answered_as_one_order_at_a_ti
         "placed", "idempotency_key_reused", "placed"]
     assert batched[0][13] is True  # the retry is answered with the stored order
     assert stored_state(runtime) == stored_state(twin)
+
+
+def prefix_of_key(runtime: Runtime, account_id: int) -> str:
+    with runtime.uow() as uow:
+        (key,) = uow.api_keys.of_account(account_id)
+    return key.prefix
+
+
+def test_a_request_whose_api_key_is_revoked_or_anothers_is_refused_before_anything_else(runtime):
+    """``OrderRequest.api_key_prefix``: the batch refuses the request, Unauthenticated as the web
+    would, unless that key is the account's and unrevoked in the batch's own transaction, and
+    before any other check; a revocation between two batches is seen by the second (the state
+    the first kept is not used over it)."""
+    ids = market(runtime, 3)
+    rich, other = ids[1], ids[2]
+    own, anothers = prefix_of_key(runtime, rich), prefix_of_key(runtime, other)
+
+    def order(request_id, prefix, quantity=1):
+        return OrderRequest(request_id, rich, SYMBOLS[0], "buy", "limit", quantity, str(MARK - 50),
+                            api_key_prefix=prefix)
+
+    first = execute_batch(runtime.uow(), runtime.clock, [order(1, own), order(2, anothers), order(3, "0" * 12),
+                                                         order(4, anothers, quantity=0), order(5, None)])
+    assert [outcome_view(o)[0] if not isinstance(o, HashEdgeError) else o.code for o in first] == [
+        "placed", "unauthenticated", "unauthenticated", "unauthenticated", "placed"]
+    assert first[1].http_status == 401 and first[1].fields == {"Authorization": ["expected 'Bearer <API key>'"]}
+    accounts.revoke_api_key(runtime.uow(), runtime.clock, own)
+    second = execute_batch(runtime.uow(), runtime.clock, [order(6, own), order(7, None)])
+    assert isinstance(second[0], HashEdgeError) and second[0].code == "unauthenticated"
+    assert outcome_view(second[1])[0] == "placed"
+    with runtime.uow() as uow:  # the refused requests stored nothing
+        assert uow.session.scalar(select(func.count()).select_from(OrderRow)) == 3
 
 
 def test_a_batchs_statements_do_not_grow_with_the_queue_or_the_accounts_resting_orders(runtime):

@@ -178,6 +178,14 @@ class ApiKeyRepository:
             ApiKeyRow.account_id.in_(ids), ApiKeyRow.revoked_at.is_(None)).group_by(ApiKeyRow.account_id))
         return {int(account_id): int(count) for account_id, count in rows.all()}
 
+    def active_holders(self, holders: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Of these (prefix, account id) pairs, the ones naming an unrevoked key of that account."""
+        if not holders:
+            return set()
+        rows = self.session.execute(select(ApiKeyRow.prefix, ApiKeyRow.account_id).where(
+            ApiKeyRow.prefix.in_(sorted({prefix for prefix, _ in holders})), ApiKeyRow.revoked_at.is_(None)))
+        return {(prefix, int(account_id)) for prefix, account_id in rows.all()} & holders
+
     def revoke(self, prefix: str, revoked_at: datetime) -> bool:
         result = self.session.execute(
             update(ApiKeyRow).where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))
