@@ -9,12 +9,17 @@ statement whose text depends only on the table and the columns (psycopg prepares
 uses); SQLite runs in process, where the executemany is the cheap path and is kept.
 
 Values go through the columns' own bind processing (``UTCDateTime`` and the like) before they
-are put into arrays, so a row is stored exactly as ``insert(table)`` would store it.
+are put into arrays, so a row is stored exactly as ``insert(table)`` would store it. An array of
+strings, integers, finite decimals or naive timestamps is sent as PostgreSQL's array text, built
+here (``pg_array``): psycopg builds that text in Python, escaping every element with a regular
+expression, and at 200 orders/s that was 14% of the engine's CPU (the outcomes' JSON above all).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 
 from sqlalchemy import Table, and_, bindparam, insert, text, update
@@ -51,13 +56,34 @@ def update_rows(session: Session, table: Table, key: Sequence[str], rows: Sequen
     return session.execute(_unnest_update(table, columns, key, tuple(guard), dialect), parameters).rowcount
 
 
+def pg_array(values: list) -> str | list:
+    """``values`` as the text of a PostgreSQL array (``{...}``, for a parameter cast to the array
+    type) when each is None, a string, an integer, a finite decimal or a naive timestamp (what the
+    columns' bind processing leaves), exactly as PostgreSQL reads them back; else the list as it
+    is, for psycopg to send."""
+    parts = []
+    for v in values:
+        kind = type(v)
+        if v is None:
+            parts.append("NULL")
+        elif kind is str:  # within double quotes only a backslash and a double quote are special
+            parts.append('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif kind is int or (kind is Decimal and v.is_finite()):
+            parts.append(str(v))
+        elif kind is datetime and v.tzinfo is None:
+            parts.append('"' + v.isoformat(sep=" ") + '"')
+        else:
+            return values
+    return "{" + ",".join(parts) + "}"
+
+
 def _arrays(table: Table, columns: tuple[str, ...], rows: Sequence[Mapping[str, object]],
-            dialect: Dialect) -> dict[str, list]:
+            dialect: Dialect) -> dict[str, str | list]:
     arrays = {}
     for n, name in enumerate(columns):
         process = table.c[name].type.bind_processor(dialect)
         values = [row[name] for row in rows]
-        arrays[f"a{n}"] = values if process is None else [None if v is None else process(v) for v in values]
+        arrays[f"a{n}"] = pg_array(values if process is None else [None if v is None else process(v) for v in values])
     return arrays
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import insert, select, update
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import insert, select, text, update
 
-from hashedge.adapters.bulk_rows import insert_rows, update_rows
+from hashedge.adapters.bulk_rows import insert_rows, pg_array, update_rows
 from hashedge.adapters.orm.exchange import OrderRequestRow
 from tests.integration.test_order_path import statements_of
 
@@ -88,3 +91,31 @@ def test_each_call_is_one_statement_and_nothing_to_write_is_none(runtime):
     # one statement each, whatever the number of rows (SQLite's executemany is one cursor call too)
     assert [write(n) for n in (0, 1, 50)] == [0, 2, 2]
     assert len(stored(runtime)) == 51
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+_COLUMNS = {  # PostgreSQL type -> values pg_array writes as text (None among them)
+    "text": _TEXT,
+    "bigint": st.integers(-(2**63), 2**63 - 1),
+    "numeric": st.decimals(allow_nan=False, allow_infinity=False, places=8, min_value=-10**12, max_value=10**12),
+    "timestamp": st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)),
+}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite takes no arrays
+@pytest.mark.parametrize("pg_type", sorted(_COLUMNS))
+def test_an_array_written_as_text_reads_back_as_the_values_given(runtime, pg_type):
+    """``pg_array``'s text, cast to the column's array type, is read back as exactly the values."""
+    with runtime.engine.connect() as connection:
+
+        @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(st.lists(st.one_of(st.none(), _COLUMNS[pg_type]), min_size=1, max_size=12))
+        def round_trip(values):
+            written = pg_array(values)
+            assert isinstance(written, str)  # every value of these kinds is written as text
+            read = connection.scalar(text(f"SELECT CAST(:a AS {pg_type}[])"), {"a": written})
+            assert read == values
+
+        round_trip()
+    assert pg_array([True, None]) == [True, None]  # any other kind: the list, for psycopg to send
+    assert pg_array([datetime(2026, 12, 3, tzinfo=timezone.utc)]) == [datetime(2026, 12, 3, tzinfo=timezone.utc)]
