@@ -63,7 +63,7 @@ from hashedge.errors import HashEdgeError, IdempotencyKeyReused, NotFound
 from hashedge.services.exchange_reads import KEPT, Bounds, Holding, Kept, KeptReads, Locked, reads_for, verifying
 from hashedge.services.accounts import refused_api_key
 from hashedge.services.ledger import post_new, request_key
-from hashedge.services.margin import require_marks, risk_parameters
+from hashedge.services.margin import require_marks, risk_parameters, risk_parameters_window
 from hashedge.services.trading import (
     InsufficientMargin, OrderRejected, PlacedOrder, book_fill_entries, new_order, parse_price, parse_quantity,
     parse_side, protected_market_order, refuse_denied, require_trading_open, same_request, with_fills,
@@ -267,7 +267,6 @@ class _Batch:
         the engine's kept state is taken; on PostgreSQL the batch takes its row locks first, then
         reads the marker (what the locks guard cannot change before it commits)."""
         self.uow, self.now = uow, now
-        self.params: RiskParameters = risk_parameters(uow, now)
         self.parsed = {r.request_id: _parse(r) for r in requests}
         valid = [r for r in requests if isinstance(self.parsed[r.request_id], _Parsed)]
         symbols = {r.instrument for r in valid if isinstance(r.instrument, str)}
@@ -277,7 +276,15 @@ class _Batch:
             locked = Locked(uow.instruments.lock_sequences(symbols),
                             uow.ledger.lock_balances([collateral_of(a) for a in accounts]))
             marker = uow.write_marker()
-        reads = self.reads = reads_for(uow, KEPT.take(marker), self.params, locked)
+        kept = KEPT.take(marker)
+        # the governed parameters the last batch read while they are in force and nothing was
+        # written (a version is written when it takes effect), else read
+        self.params_window = risk_parameters_window(uow, now, kept.params_window if kept is not None else None)
+        self.params: RiskParameters = self.params_window[0]
+        if kept is not None and self.params_window is kept.params_window and verifying() and (
+                risk_parameters(uow, now) != self.params):
+            raise AssertionError("kept governed parameters differ from the database's")
+        reads = self.reads = reads_for(uow, kept, self.params, locked)
         self.known_accounts = reads.existing({r.account_id for r in valid})
         self.key_holders = reads.key_holders({(r.api_key_prefix, r.account_id) for r in requests
                                               if isinstance(r.api_key_prefix, str) and isinstance(r.account_id, int)})
@@ -522,8 +529,8 @@ class _Batch:
         if marker is None:
             return None
         previous = self.reads.kept if isinstance(self.reads, KeptReads) else None
-        kept = Kept(marker, self.params) if previous is None else previous
-        kept.marker, kept.params = marker, self.params
+        kept = Kept(marker, self.params_window) if previous is None else previous
+        kept.marker, kept.params_window = marker, self.params_window
         kept.accounts |= self.known_accounts
         kept.key_holders |= self.key_holders
         kept.records |= self.records

@@ -89,18 +89,22 @@ def execute_handed(uow_factory: Callable[[], UnitOfWork], clock: Clock,
         return [_order_request(InboxRequest(claimed[h.token], h.account_id, h.instrument, h.request))
                 for h in handed if h.token in claimed]
 
-    marked = dict(_run(uow_factory, clock, (), admit=admit))
+    # No NOTIFY: each submitter gets its reply over the socket, and one whose reply is lost finds
+    # its token claimed and reads the row, which this commit leaves done (order_inbox._settle_lost);
+    # nobody awaits these rows
+    marked = dict(_run(uow_factory, clock, (), admit=admit, notify=False))
     return {token: (request_id, marked[request_id]) for token, request_id in claimed.items()}
 
 
 def _run(uow_factory: Callable[[], UnitOfWork], clock: Clock,
-         requests: Sequence[OrderRequest], admit=None) -> list[tuple[int, str]]:
+         requests: Sequence[OrderRequest], admit=None, notify: bool = True) -> list[tuple[int, str]]:
     marked: list[tuple[int, str]] = []
 
     def finish(uow: UnitOfWork, outcomes: list) -> None:
         marked.extend((request.request_id, encode_outcome(outcome)) for request, outcome in outcomes)
         uow.order_inbox.mark_done(marked, clock.now())
-        uow.order_inbox.notify_done([request.request_id for request, _ in outcomes])
+        if notify:  # the submitters awaiting inbox rows (``await_outcome``)
+            uow.order_inbox.notify_done([request.request_id for request, _ in outcomes])
 
     execute_batch(uow_factory(), clock, requests, finish=finish, admit=admit)
     return marked  # committed

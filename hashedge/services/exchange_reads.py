@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
@@ -72,7 +73,13 @@ class Kept:
     """What the engine's last batch left in the database, as it holds it (module docstring)."""
 
     marker: tuple
-    params: RiskParameters
+    # the governed parameters, from when and until when (None: no later version written) they are
+    # in force while nothing is written (``margin.risk_parameters_window``)
+    params_window: tuple[RiskParameters, datetime, datetime | None]
+
+    @property
+    def params(self) -> RiskParameters:
+        return self.params_window[0]
     accounts: set[int] = field(default_factory=set)
     records: dict[str, InstrumentRecord] = field(default_factory=dict)
     tip_height: int | None = None

@@ -48,6 +48,25 @@ def parameter_version(uow: UnitOfWork | None = None,
     return version, ParameterRepository.parameters_of(version)
 
 
+ParametersWindow = tuple[RiskParameters, datetime, datetime | None]
+
+
+def risk_parameters_window(uow: UnitOfWork, at: datetime, known: ParametersWindow | None = None
+                           ) -> ParametersWindow:
+    """``risk_parameters(uow, at)`` with the times between which they stay in force while no
+    version is written: from their version's ``effective_at`` until the next version's (None:
+    none written after ``at``). ``known``, such a window read earlier with nothing written since
+    (the exchange's engine keeps it between batches), is the answer without a read when ``at``
+    falls in it. A simulation's parameters come first and hold at ``at`` only (an empty window)."""
+    override = _IN_FORCE.get()
+    if override is not None:
+        return override, at, at
+    if known is not None and known[1] <= at and (known[2] is None or at < known[2]):
+        return known
+    version, next_effective_at = uow.parameters.in_force_until(at)
+    return ParameterRepository.parameters_of(version), version.effective_at, next_effective_at
+
+
 @contextmanager
 def parameters_in_force(params: RiskParameters) -> Iterator[RiskParameters]:
     """Run the services inside the block with ``params`` in force (the stress simulation compares

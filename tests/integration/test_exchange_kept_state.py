@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -102,6 +103,38 @@ def test_other_parameters_in_force_make_the_next_batch_read_everything(runtime, 
     KEPT.forget()
     # (under an override the parameters themselves are not read: one statement fewer)
     assert read_all > kept and stricter > kept
+
+
+def test_a_version_that_comes_into_force_between_batches_is_read_though_nothing_was_written(runtime, monkeypatch):
+    """The kept governed parameters hold until the next written version's effective time: a
+    version written ahead of it (a writer whose clock runs ahead) comes into force for the first
+    batch after that time, although nothing was written since the last batch kept its state."""
+    monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # count the statements of the kept path alone
+    rich = market(runtime, 3)[1]
+    start = runtime.clock.now()
+    with runtime.uow() as uow:
+        base = uow.parameters.in_force(start)
+        uow.parameters.add(effective_at=start + timedelta(seconds=10), recorded_at=start, source="proposal",
+                           actor="test", proposal_id=None, reason="a narrower price band ahead of its time",
+                           changes={"orders.price_band_ratio": ("0.2", "0.05")},
+                           overrides=base.overrides | {"orders.price_band_ratio": "0.05"})
+        uow.commit()
+    far_price = str(MARK * Decimal("0.9"))  # inside a 20% band around the mark, outside 5%
+
+    def batch(request_id: int) -> tuple[object, int]:
+        outcomes = []
+        count = statements_of(runtime, lambda: outcomes.extend(execute_batch(
+            runtime.uow(), runtime.clock, [OrderRequest(request_id, rich, SYMBOL, "buy", "limit", 1, far_price)])))
+        return outcomes[0], count
+
+    first, read_all = batch(1)
+    runtime.clock.advance(timedelta(seconds=5))
+    second, kept = batch(2)  # the parameters read by the first batch hold: not read again
+    runtime.clock.advance(timedelta(seconds=6))
+    third, after = batch(3)  # past the new version's effective time: read, and in force
+    assert not isinstance(first, HashEdgeError) and not isinstance(second, HashEdgeError)
+    assert isinstance(third, HashEdgeError) and third.fields.keys() == {"price"} and "5%" in third.message
+    assert kept < read_all and after > kept  # new parameters: the margin state is read again too
 
 
 def test_a_batch_whose_state_cannot_be_kept_is_still_committed_and_answered(runtime, monkeypatch):

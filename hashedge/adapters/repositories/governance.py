@@ -58,6 +58,19 @@ class ParameterRepository:
             self._latest = version
         return version
 
+    def in_force_until(self, at: datetime) -> tuple[ParameterVersion, datetime | None]:
+        """``in_force(at)`` and when the next version written takes effect (None: none after
+        ``at``), in one statement: the version stays in force from its own ``effective_at`` until
+        then, as long as no version is written."""
+        later = select(func.min(ParameterVersionRow.effective_at)).where(
+            ParameterVersionRow.effective_at > at).scalar_subquery()
+        row = self.session.execute(
+            select(*_VERSION_COLUMNS, later.label("next_effective_at")).where(ParameterVersionRow.effective_at <= at)
+            .order_by(ParameterVersionRow.effective_at.desc(), ParameterVersionRow.id.desc()).limit(1)).first()
+        if row is None:
+            raise LookupError("no parameter version in force: is the database migrated (0013)?")
+        return _version(row), row.next_effective_at
+
     @staticmethod
     def parameters_of(version: ParameterVersion) -> RiskParameters:
         key = tuple(sorted(version.overrides.items()))
