@@ -23,6 +23,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from sqlalchemy import Table, and_, bindparam, insert, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -37,6 +38,22 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, obje
         return
     columns = tuple(rows[0])
     session.execute(_unnest_insert(table, columns, dialect), _arrays(table, columns, rows, dialect))
+
+
+def insert_new_rows(session: Session, table: Table, rows: Sequence[Mapping[str, object]], *,
+                    unique: Sequence[str], returning: Sequence[str]) -> list:
+    """``insert_rows`` but for the rows whose ``unique`` columns (a unique index) match a stored
+    row's (``ON CONFLICT DO NOTHING``: a concurrent insert of the same key waits for this
+    transaction, then finds the row), returning the ``returning`` columns of each row inserted."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=[table.c[c] for c in unique])
+        return session.execute(statement.returning(*[table.c[c] for c in returning]), list(rows)).all()
+    columns = tuple(rows[0])
+    return session.execute(_unnest_insert(table, columns, dialect, tuple(unique), tuple(returning)),
+                           _arrays(table, columns, rows, dialect)).all()
 
 
 def update_rows(session: Session, table: Table, key: Sequence[str], rows: Sequence[Mapping[str, object]],
@@ -93,9 +110,13 @@ def _array_casts(table: Table, columns: tuple[str, ...], dialect: Dialect) -> st
 
 
 @lru_cache(maxsize=64)
-def _unnest_insert(table: Table, columns: tuple[str, ...], dialect: Dialect):
+def _unnest_insert(table: Table, columns: tuple[str, ...], dialect: Dialect, unique: tuple[str, ...] = (),
+                   returning: tuple[str, ...] = ()):
     names = ", ".join(columns)
-    return text(f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({_array_casts(table, columns, dialect)})")
+    conflicts = f" ON CONFLICT ({', '.join(unique)}) DO NOTHING" if unique else ""
+    returned = f" RETURNING {', '.join(returning)}" if returning else ""
+    return text(f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({_array_casts(table, columns, dialect)})"
+                f"{conflicts}{returned}")
 
 
 @lru_cache(maxsize=64)

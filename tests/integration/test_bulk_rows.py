@@ -12,7 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select, text, update
 
-from hashedge.adapters.bulk_rows import insert_rows, pg_array, update_rows
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from hashedge.adapters.bulk_rows import insert_new_rows, insert_rows, pg_array, update_rows
 from hashedge.adapters.orm.exchange import OrderRequestRow
 from tests.integration.test_order_path import statements_of
 
@@ -119,3 +122,24 @@ def test_an_array_written_as_text_reads_back_as_the_values_given(runtime, pg_typ
         round_trip()
     assert pg_array([True, None]) == [True, None]  # any other kind: the list, for psycopg to send
     assert pg_array([datetime(2026, 12, 3, tzinfo=timezone.utc)]) == [datetime(2026, 12, 3, tzinfo=timezone.utc)]
+
+
+def test_new_rows_are_inserted_as_the_dialects_insert_stores_them_and_a_taken_key_is_skipped(runtime, twin):
+    """``insert_new_rows`` stores what ``insert ... on conflict do nothing`` stores, skips a row
+    whose token is taken (by a stored row), and returns the columns asked of the rows inserted."""
+    batch = [{k: v for k, v in row.items() if k != "id"} | {"token": f"t{row['id']}"} for row in rows(1, 6)]
+    for db in (runtime, twin):
+        with db.uow() as uow:
+            insert_rows(uow.session, TABLE, [batch[0] | {"request": "stored before"}])  # token t1 taken
+            uow.commit()
+    with runtime.uow() as uow:
+        inserted = insert_new_rows(uow.session, TABLE, batch, unique=("token",), returning=("id", "token"))
+        uow.commit()
+    with twin.uow() as uow:
+        statement = (postgresql_insert if twin.engine.dialect.name == "postgresql" else sqlite_insert)(TABLE)
+        for row in batch:
+            uow.session.execute(statement.on_conflict_do_nothing(index_elements=[TABLE.c.token]), row)
+        uow.commit()
+    assert stored(runtime) == stored(twin)
+    assert sorted(row.token for row in inserted) == [f"t{n}" for n in range(2, 7)]
+    assert {row.token: row.id for row in inserted} == {r[-1]: r[0] for r in stored(runtime)[1:]}

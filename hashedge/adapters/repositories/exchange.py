@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hashedge.adapters.bulk_rows import update_rows
+from hashedge.adapters.bulk_rows import insert_new_rows, update_rows
 from hashedge.adapters.orm.exchange import OrderRequestRow
 
 OUTCOME_CHANNEL = "hashedge_order_outcomes"  # PostgreSQL NOTIFY channel: payload the request ids done
@@ -81,8 +81,7 @@ class OrderInboxRepository:
         if not requests:
             return {}
         rows = [_token_row(r, "pending", received_at) for r in requests]
-        claimed = self.session.execute(
-            self._insert_new_token().returning(_TABLE.c.id, _TABLE.c.token), rows).all()
+        claimed = insert_new_rows(self.session, _TABLE, rows, unique=("token",), returning=("id", "token"))
         return {row.token: int(row.id) for row in claimed}
 
     def abandon_token(self, request: TokenRequest, at: datetime) -> bool:

@@ -17,7 +17,6 @@ from hashedge.web.api.trading_schemas import (
     CancelledOrdersSchema,
     DepthQuerySchema,
     DepthSchema,
-    FillSchema,
     InstrumentPageSchema,
     OptionalIdempotencyHeaderSchema,
     OrderAmendmentSchema,
