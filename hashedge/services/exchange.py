@@ -60,8 +60,8 @@ from hashedge.domain.orders import Order, OrderType, Side, validate_order
 from hashedge.domain.parameters import RiskParameters
 from hashedge.domain.positions import Position
 from hashedge.errors import HashEdgeError, IdempotencyKeyReused, NotFound
-from hashedge.services.exchange_reads import KEPT, Bounds, Holding, Kept, KeptReads, Locked, reads_for, verifying
 from hashedge.services.accounts import refused_api_key
+from hashedge.services.exchange_reads import KEPT, Bounds, Holding, Kept, KeptReads, Locked, reads_for, verifying
 from hashedge.services.ledger import post_new, request_key
 from hashedge.services.margin import require_marks, risk_parameters, risk_parameters_window
 from hashedge.services.trading import (

@@ -76,10 +76,6 @@ class Kept:
     # the governed parameters, from when and until when (None: no later version written) they are
     # in force while nothing is written (``margin.risk_parameters_window``)
     params_window: tuple[RiskParameters, datetime, datetime | None]
-
-    @property
-    def params(self) -> RiskParameters:
-        return self.params_window[0]
     accounts: set[int] = field(default_factory=set)
     records: dict[str, InstrumentRecord] = field(default_factory=dict)
     tip_height: int | None = None
@@ -92,6 +88,10 @@ class Kept:
     # instrument -> its summing bounds at the kept mark, spec and parameters (None: it sums nothing)
     bounds: dict[str, tuple[int, int, int, Fraction] | None] = field(default_factory=dict)
     key_holders: set[tuple[str, int]] = field(default_factory=set)  # (API key prefix, account): unrevoked
+
+    @property
+    def params(self) -> RiskParameters:
+        return self.params_window[0]
 
 
 class KeptStore:
