@@ -12,9 +12,10 @@ every API request verifies a key. Comparison is constant-time.
 A few milliseconds of CPU per request still caps a worker at a few hundred authenticated requests
 a second, so each process remembers the keys it has verified: a SHA-256 of (key, stored record)
 for each success, never the key itself, at most ``VERIFIED_MEMO_SIZE`` of them. It memoizes a pure
-function: the stored record is read from the database on every request as before (a revoked key
-is refused at once, by every worker), a changed record misses the memo, and a wrong key always
-pays the full derivation.
+function: the caller reads the stored record (``accounts.authenticate_api_key`` on every request;
+for an order sent to the engine, the engine's batch checks the key's revocation instead:
+``accounts.identify_api_key``), so a revoked key is refused at once, by every worker; a changed
+record misses the memo, and a wrong key always pays the full derivation.
 """
 
 from __future__ import annotations

@@ -18,20 +18,22 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hashedge.bootstrap import bootstrap
-from hashedge.config import load_settings
-from hashedge.domain.instruments import hashprice_monthly
-from hashedge.services import accounts, ledger, order_inbox, trading
-from hashedge.web import create_app
+import load_test  # noqa: E402  (its databases and its reading of the processes' CPU)
+
+from hashedge.bootstrap import bootstrap  # noqa: E402
+from hashedge.config import load_settings  # noqa: E402
+from hashedge.domain.instruments import hashprice_monthly  # noqa: E402
+from hashedge.services import accounts, ledger, order_inbox, trading  # noqa: E402
+from hashedge.web import create_app  # noqa: E402
 
 SYMBOL = "HP-2026-12"
 
@@ -46,45 +48,23 @@ class CannedEngine:
         return {"token": message["token"], "outcome": self.outcome_json}
 
 
-def postgres_cpu_s() -> float:
-    """CPU seconds used so far by the processes named postgres (the server's; /proc, Linux)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() != "postgres":
-                    continue
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            except OSError:
-                continue  # ended meanwhile
-    return total
-
-
 def cpu_ms_per_request(send, count: int) -> tuple[float, float]:
     """This process's and the PostgreSQL server's CPU a request, in ms."""
     for _ in range(min(50, count)):
         send()
-    started, server_started = time.process_time(), postgres_cpu_s()
+    started, server_started = time.process_time(), load_test.cpu_times(0).get("postgres", 0.0)
     for _ in range(count):
         send()
-    return ((time.process_time() - started) / count * 1000, (postgres_cpu_s() - server_started) / count * 1000)
+    server_s = load_test.cpu_times(0).get("postgres", 0.0) - server_started
+    return (time.process_time() - started) / count * 1000, server_s / count * 1000
 
 
 def database_url(backend: str, folder: Path) -> tuple[str, callable]:
+    """A fresh database (a SQLite file, or one on HASHEDGE_TEST_POSTGRES_URL's server) and its drop."""
     if backend == "sqlite":
         return f"sqlite:///{folder / 'bench.sqlite'}", lambda: None
-    admin = create_engine(make_url(os.environ["HASHEDGE_TEST_POSTGRES_URL"]), isolation_level="AUTOCOMMIT")
-    name = f"hashedge_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return admin.url.set(database=name).render_as_string(hide_password=False), drop
+    admin, name = os.environ["HASHEDGE_TEST_POSTGRES_URL"], f"hashedge_bench_{uuid.uuid4().hex[:8]}"
+    return load_test._postgres_database(admin, "create", name), lambda: load_test._postgres_database(admin, "drop", name)
 
 
 def main() -> None:

@@ -277,6 +277,13 @@ def _first_rows_lateral():
     return union_all(*parts)
 
 
+def _bound_ticks(want: _PrefixWant) -> int:
+    """The price bound of a want's first rows; for any price, a bound no price reaches."""
+    if want.crossed_by_ticks is not None:
+        return want.crossed_by_ticks
+    return _ANY_TICKS if want.side == "sell" else -_ANY_TICKS
+
+
 @dataclass(frozen=True)
 class _PrefixWant:
     instrument: str
@@ -545,8 +552,7 @@ class OrderRepository:
             for side in ("sell", "buy"):
                 mine = [w for w in wants if w.side == side]
                 values[f"{side}_instruments"] = [w.instrument for w in mine]
-                values[f"{side}_bounds"] = [(_ANY_TICKS if side == "sell" else -_ANY_TICKS)
-                                            if w.crossed_by_ticks is None else w.crossed_by_ticks for w in mine]
+                values[f"{side}_bounds"] = [_bound_ticks(w) for w in mine]
             return _first_rows_lateral(), values
         values, counts = {}, {}
         for side in ("sell", "buy"):
@@ -554,10 +560,7 @@ class OrderRepository:
             counts[side] = _slots(len(mine))
             for k in range(counts[side]):
                 if k < len(mine):
-                    bound = mine[k].crossed_by_ticks
-                    if bound is None:  # any price: a bound no price reaches
-                        bound = _ANY_TICKS if side == "sell" else -_ANY_TICKS
-                    values |= {f"{side}_i{k}": mine[k].instrument, f"{side}_t{k}": bound}
+                    values |= {f"{side}_i{k}": mine[k].instrument, f"{side}_t{k}": _bound_ticks(mine[k])}
                 else:  # a spare slot
                     values |= {f"{side}_i{k}": _NO_SYMBOL, f"{side}_t{k}": 0}
         return _first_rows_statement(counts["sell"], counts["buy"]), values
