@@ -8,6 +8,10 @@ part J). So on PostgreSQL ``insert_rows`` and ``update_rows`` send each column a
 statement whose text depends only on the table and the columns (psycopg prepares it after a few
 uses); SQLite runs in process, where the executemany is the cheap path and is kept.
 
+Inside ``write_pipeline.pipelined`` on PostgreSQL both are queued and sent with the transaction's
+next statement that needs an answer, in one round trip (``write_pipeline``); ``update_rows``
+then gives the rows it changed to its ``check`` when they are known.
+
 Values go through the columns' own bind processing (``UTCDateTime`` and the like) before they
 are put into arrays, so a row is stored exactly as ``insert(table)`` would store it. An array of
 strings, integers, finite decimals or naive timestamps is sent as PostgreSQL's array text, built
@@ -17,7 +21,7 @@ expression, and at 200 orders/s that was 14% of the engine's CPU (the outcomes' 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -26,6 +30,8 @@ from sqlalchemy import Table, and_, bindparam, insert, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+
+from hashedge.adapters.write_pipeline import pipeline_of
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, object]]) -> None:
@@ -37,14 +43,19 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, obje
         session.execute(insert(table), list(rows))
         return
     columns = tuple(rows[0])
-    session.execute(_unnest_insert(table, columns, dialect), _arrays(table, columns, rows, dialect))
+    statement, parameters = _unnest_insert(table, columns, dialect), _arrays(table, columns, rows, dialect)
+    if (pipeline := pipeline_of(session)) is not None:
+        pipeline.write(statement, parameters)
+    else:
+        session.execute(statement, parameters)
 
 
 def insert_new_rows(session: Session, table: Table, rows: Sequence[Mapping[str, object]], *,
                     unique: Sequence[str], returning: Sequence[str]) -> list:
     """``insert_rows`` but for the rows whose ``unique`` columns (a unique index) match a stored
     row's (``ON CONFLICT DO NOTHING``: a concurrent insert of the same key waits for this
-    transaction, then finds the row), returning the ``returning`` columns of each row inserted."""
+    transaction, then finds the row), returning the ``returning`` columns of each row inserted
+    (tuples, in the order of ``returning``)."""
     if not rows:
         return []
     dialect = session.get_bind().dialect
@@ -52,25 +63,40 @@ def insert_new_rows(session: Session, table: Table, rows: Sequence[Mapping[str, 
         statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=[table.c[c] for c in unique])
         return session.execute(statement.returning(*[table.c[c] for c in returning]), list(rows)).all()
     columns = tuple(rows[0])
-    return session.execute(_unnest_insert(table, columns, dialect, tuple(unique), tuple(returning)),
-                           _arrays(table, columns, rows, dialect)).all()
+    statement = _unnest_insert(table, columns, dialect, tuple(unique), tuple(returning))
+    if (pipeline := pipeline_of(session)) is not None:  # with what is queued (and the transaction's BEGIN)
+        return pipeline.rows(statement, _arrays(table, columns, rows, dialect))
+    return session.execute(statement, _arrays(table, columns, rows, dialect)).all()
 
 
 def update_rows(session: Session, table: Table, key: Sequence[str], rows: Sequence[Mapping[str, object]],
-                *, only_if: Mapping[str, object] | None = None) -> int:
+                *, only_if: Mapping[str, object] | None = None,
+                check: Callable[[int], None] | None = None) -> int | None:
     """UPDATE the row of ``table`` whose ``key`` columns equal each of ``rows``' (unique keys),
     setting that row's other columns; with ``only_if`` (column -> value), only a stored row that
-    also has those values is changed. Returns how many rows changed."""
+    also has those values is changed. Returns how many rows changed, and gives it to ``check``;
+    when the statement is pipelined, returns None and ``check`` gets it once the answer arrives
+    (before the transaction can commit)."""
     if not rows:
+        if check is not None:
+            check(0)
         return 0
     dialect = session.get_bind().dialect
     columns, key, guard = tuple(rows[0]), tuple(key), dict(only_if or {})
     if dialect.name != "postgresql":
         statement = _executemany_update(table, columns, key, tuple(guard))
-        return session.execute(statement, [
+        changed = session.execute(statement, [
             {f"r_{c}": row[c] for c in columns} | {f"g_{c}": v for c, v in guard.items()} for row in rows]).rowcount
-    parameters = _arrays(table, columns, rows, dialect) | {f"g_{c}": v for c, v in guard.items()}
-    return session.execute(_unnest_update(table, columns, key, tuple(guard), dialect), parameters).rowcount
+    else:
+        statement = _unnest_update(table, columns, key, tuple(guard), dialect)
+        parameters = _arrays(table, columns, rows, dialect) | {f"g_{c}": v for c, v in guard.items()}
+        if (pipeline := pipeline_of(session)) is not None:
+            pipeline.write(statement, parameters, check)
+            return None
+        changed = session.execute(statement, parameters).rowcount
+    if check is not None:
+        check(changed)
+    return changed
 
 
 def pg_array(values: list) -> str | list:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hashedge.adapters import write_pipeline
 from hashedge.errors import DatabaseMissing
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -87,6 +88,7 @@ def make_engine(database_url: str, *, create: bool = True, **kwargs) -> Engine:
     kwargs.setdefault("pool_use_lifo", True)
     engine = create_engine(url, **kwargs)
     _ping_unless_recently_used(engine)
+    write_pipeline.install(engine)
     return engine
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from contextvars import ContextVar
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hashedge.adapters.database import read_only_options
+from hashedge.adapters.write_pipeline import pipeline_of, pipelined
 from hashedge.adapters.repositories.backstop import BackstopOfferRepository, PoolRepository
 from hashedge.adapters.repositories.desk import (
     AuditRepository,
@@ -45,6 +47,8 @@ from hashedge.adapters.repositories.trading import (
     TradeRepository,
 )
 
+# PostgreSQL's witness of writes (migration 0019; ``write_marker``)
+_WRITES_WITNESS = text("SELECT generation, own_writes FROM writes_witness()")
 
 _ACTIVE: ContextVar["UnitOfWork | None"] = ContextVar("active_unit_of_work", default=None)
 
@@ -182,8 +186,9 @@ class UnitOfWork:
         return None
 
     def _writes_witness(self) -> tuple[int | None, int]:
-        return tuple(self.session.connection().exec_driver_sql(
-            "SELECT generation, own_writes FROM writes_witness()").one())
+        if (pipeline := pipeline_of(self.session)) is not None:  # with the writes queued before it
+            return tuple(pipeline.rows(_WRITES_WITNESS)[0])
+        return tuple(self.session.connection().exec_driver_sql(_WRITES_WITNESS.text).one())
 
     def _end_read(self) -> None:
         """End a read-only transaction that went well with COMMIT, which for a transaction that
@@ -217,6 +222,11 @@ class UnitOfWork:
     def forget_parameters(self) -> None:
         """After writing a version: the next read sees it."""
         self._versions.clear()
+
+    def pipelined(self):
+        """A block whose writes are queued and sent together on PostgreSQL, up to and with the
+        commit (``adapters.write_pipeline``)."""
+        return pipelined(self.session)
 
     def commit(self) -> None:
         self.ledger.complete()

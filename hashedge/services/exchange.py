@@ -103,7 +103,10 @@ def execute_batch(uow: UnitOfWork, clock: Clock, requests: Sequence[OrderRequest
     ``admit``, when given, is called first inside the transaction and returns the requests to
     execute instead (the engine claims its socket requests there)."""
     now = clock.now()
-    with uow:
+    # On PostgreSQL the statements that need no answer at once go out together with the next
+    # one that does: the claim with its BEGIN, the locks with the write marker, the writes with
+    # the few reads they wait on (adapters/write_pipeline.py)
+    with uow, uow.pipelined():
         # SQLite's write marker before anything of this batch is written; PostgreSQL's after the
         # batch's row locks (``_Batch``; UnitOfWork.write_marker)
         marker = uow.write_marker() if uow.marks_before_locks else None
@@ -273,9 +276,10 @@ class _Batch:
         locked = None
         if not uow.marks_before_locks:
             accounts = sorted({r.account_id for r in valid if isinstance(r.account_id, int)})
-            locked = Locked(uow.instruments.lock_sequences(symbols),
-                            uow.ledger.lock_balances([collateral_of(a) for a in accounts]))
-            marker = uow.write_marker()
+            sequences = uow.instruments.lock_sequences_later(symbols)
+            balances = uow.ledger.lock_balances_later([collateral_of(a) for a in accounts])
+            marker = uow.write_marker()  # read with the locks' answers, after them
+            locked = Locked(sequences(), balances())
         kept = KEPT.take(marker)
         # the governed parameters the last batch read while they are in force and nothing was
         # written (a version is written when it takes effect), else read

@@ -82,7 +82,7 @@ class OrderInboxRepository:
             return {}
         rows = [_token_row(r, "pending", received_at) for r in requests]
         claimed = insert_new_rows(self.session, _TABLE, rows, unique=("token",), returning=("id", "token"))
-        return {row.token: int(row.id) for row in claimed}
+        return {token: int(request_id) for request_id, token in claimed}
 
     def abandon_token(self, request: TokenRequest, at: datetime) -> bool:
         """Give up a socket request the engine may not have claimed: True if this inserted its
@@ -118,14 +118,18 @@ class OrderInboxRepository:
         """Mark these pending requests done with their outcomes (JSON), in one statement
         (``bulk_rows.update_rows``); raises ``StaleClaim`` unless every one of them was still
         pending (the exactly-once guard: the rows it changed, counted on SQLite and PostgreSQL
-        alike; the caller's transaction rolls back whatever this changed)."""
+        alike, at once or when its pipelined answer arrives: ``write_pipeline``; the caller's
+        transaction rolls back whatever this changed)."""
         if not outcomes:
             return
-        changed = update_rows(self.session, _TABLE, ["id"], [
+
+        def all_pending(changed: int) -> None:  # when the answer arrives (it may be pipelined)
+            if changed != len(outcomes):
+                raise StaleClaim(f"{len(outcomes) - changed} of {len(outcomes)} requests were no longer pending")
+
+        update_rows(self.session, _TABLE, ["id"], [
             {"id": i, "status": "done", "outcome": o, "done_at": done_at} for i, o in outcomes],
-            only_if={"status": "pending"})
-        if changed != len(outcomes):
-            raise StaleClaim(f"{len(outcomes) - changed} of {len(outcomes)} requests were no longer pending")
+            only_if={"status": "pending"}, check=all_pending)
 
     def abandon(self, request_id: int, at: datetime) -> bool:
         """Give a pending request up: True if it was still pending (then it never executes)."""

@@ -17,10 +17,13 @@ from sqlalchemy.orm import Session
 
 from hashedge.adapters.bulk_rows import insert_rows
 from hashedge.adapters.orm.ledger import JournalChainRow, JournalEntryRow, JournalPostingRow
+from hashedge.adapters.write_pipeline import pipeline_of
 from hashedge.domain.journal_chain import ChainFault, ChainLink, StoredContent, extend, verify_chain
 
 CHAIN_LOCK = 0x48454A43  # "HEJC": pg_advisory_xact_lock key of the journal chain
 _STREAM_ROWS = 5000
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_HEAD = text("SELECT seq, entry_id, content_sha256, chain_sha256 FROM journal_chain ORDER BY seq DESC LIMIT 1")
 
 
 class JournalChainRepository:
@@ -39,9 +42,14 @@ class JournalChainRepository:
         after the current head; the caller commits right after."""
         if not appended:
             return []
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
-        links = extend(self.head(), appended)
+        if (pipeline := pipeline_of(self.session)) is not None:  # the lock, then the head: one round trip
+            pipeline.write(_CHAIN_LOCK, {"key": CHAIN_LOCK})
+            head = pipeline.rows(_HEAD)
+            links = extend(ChainLink(*head[0]) if head else None, appended)
+        else:
+            if self.session.get_bind().dialect.name == "postgresql":
+                self.session.execute(_CHAIN_LOCK, {"key": CHAIN_LOCK})
+            links = extend(self.head(), appended)
         insert_rows(self.session, JournalChainRow.__table__, [
             {"seq": link.seq, "entry_id": link.entry_id, "content_sha256": link.content_sha256,
              "chain_sha256": link.chain_sha256} for link in links

@@ -10,6 +10,7 @@ the entries into the hash chain (``repositories.journal_chain``).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -26,10 +27,20 @@ from hashedge.adapters.orm.ledger import (
     LedgerBalanceRow,
 )
 from hashedge.adapters.repositories.journal_chain import JournalChainRepository
+from hashedge.adapters.write_pipeline import pipeline_of
 from hashedge.domain.journal_chain import content_sha256
 from hashedge.domain.ledger import AccountKind, JournalEntry, LedgerAccount, Posting, collateral
 
 _BALANCES = LedgerBalanceRow.__table__
+# PostgreSQL: add deltas to many balances in one execution (adapters.bulk_rows), lock rows in key
+# order (in a write pipeline), and draw the journal's next ids
+_INCREMENT_BALANCES = text(
+    "UPDATE ledger_balances AS b SET balance_sats = b.balance_sats + v.delta "
+    "FROM unnest(CAST(:keys AS text[]), CAST(:deltas AS bigint[])) AS v(account_key, delta) "
+    "WHERE b.account_key = v.account_key")
+_LOCK_BALANCES = text("SELECT account_key, balance_sats FROM ledger_balances "
+                      "WHERE account_key = ANY(CAST(:keys AS text[])) ORDER BY account_key FOR UPDATE")
+_NEXT_ENTRY_IDS = text("SELECT nextval('journal_entry_ids') FROM generate_series(1, :n)")
 _KEYS = ApiKeyRow.__table__
 # Every authenticated API request runs this: built once and run as a plain statement (no ORM
 # object is built for a record that is only read; ``UnitOfWork.read_api_key`` runs it without a
@@ -211,22 +222,38 @@ class LedgerRepository:
         database write lock from ``BEGIN IMMEDIATE`` (see ``database.make_engine``) instead.
         Accounts without a balance row are left out.
         """
+        return self.lock_balances_later(accounts)()
+
+    def lock_balances_later(self, accounts) -> Callable[[], dict[LedgerAccount, int]]:
+        """``lock_balances``, answered by the function returned: inside a write pipeline the locks
+        are queued in their turn and read with the next answer wanted
+        (``adapters.write_pipeline``), else taken at once."""
         keys = sorted({account.key for account in accounts})
         if not keys:
-            return {}
+            return dict
+        if (pipeline := pipeline_of(self.session)) is not None:
+            rows = pipeline.later(_LOCK_BALANCES, {"keys": keys})
+            return lambda: {LedgerAccount.parse(key): balance for key, balance in rows()}
         rows = self.session.execute(
             select(LedgerBalanceRow.account_key, LedgerBalanceRow.balance_sats)
             .where(LedgerBalanceRow.account_key.in_(keys))
             .order_by(LedgerBalanceRow.account_key)
             .with_for_update()
         ).all()
-        return {LedgerAccount.parse(key): balance for key, balance in rows}
+        locked = {LedgerAccount.parse(key): balance for key, balance in rows}
+        return lambda: locked
 
     def lock_balance_rows(self, accounts) -> None:
         """``lock_balances`` for a caller that only needs the locks: on SQLite no statement at all,
         since the transaction already holds the database's write lock (``BEGIN IMMEDIATE``)."""
-        if self.session.get_bind().dialect.name != "sqlite":
-            self.lock_balances(accounts)
+        if self.session.get_bind().dialect.name == "sqlite":
+            return
+        if (pipeline := pipeline_of(self.session)) is not None:  # the locks, in the same order
+            keys = sorted({account.key for account in accounts})
+            if keys:
+                pipeline.write(_LOCK_BALANCES, {"keys": keys})
+            return
+        self.lock_balances(accounts)
 
     def balances(self, accounts=None) -> dict[LedgerAccount, int]:
         """Stored (derived) balances, of every ledger account or of ``accounts``; no locks.
@@ -322,8 +349,9 @@ class LedgerRepository:
 
     def _next_entry_ids(self, count: int) -> list[int]:
         if self.session.get_bind().dialect.name == "postgresql":
-            return sorted(self.session.scalars(text("SELECT nextval('journal_entry_ids') FROM generate_series(1, :n)"),
-                                               {"n": count}))
+            if (pipeline := pipeline_of(self.session)) is not None:
+                return sorted(n for (n,) in pipeline.rows(_NEXT_ENTRY_IDS, {"n": count}))
+            return sorted(self.session.scalars(_NEXT_ENTRY_IDS, {"n": count}))
         first = (self.session.scalar(select(func.max(JournalEntryRow.id))) or 0) + 1  # writers serialized
         return list(range(first, first + count))
 
@@ -352,15 +380,14 @@ class LedgerRepository:
         """Add ``deltas`` (account key -> sats) to the stored balances, in the dict's order."""
         if not deltas:
             return
+        if (pipeline := pipeline_of(self.session)) is not None:
+            pipeline.write(_INCREMENT_BALANCES, {"keys": list(deltas), "deltas": list(deltas.values())})
+            return
         if len(deltas) > 1 and self.session.get_bind().dialect.name == "postgresql":
             # One UPDATE ... FROM unnest instead of an execution per row (adapters.bulk_rows; one
             # source row per target row: deltas are per account). A settlement entry moves
             # thousands of balances, an exchange batch's fills a few dozen.
-            self.session.execute(text(
-                "UPDATE ledger_balances AS b SET balance_sats = b.balance_sats + v.delta "
-                "FROM unnest(CAST(:keys AS text[]), CAST(:deltas AS bigint[])) AS v(account_key, delta) "
-                "WHERE b.account_key = v.account_key"
-            ), {"keys": list(deltas), "deltas": list(deltas.values())})
+            self.session.execute(_INCREMENT_BALANCES, {"keys": list(deltas), "deltas": list(deltas.values())})
             return
         self.session.execute(
             update(_BALANCES)

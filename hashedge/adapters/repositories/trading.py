@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.bulk_rows import insert_rows, update_rows
+from hashedge.adapters.write_pipeline import pipeline_of
 from hashedge.adapters.orm.trading import (
     InstrumentRow,
     InstrumentSequenceRow,
@@ -39,6 +41,9 @@ RESTING_STATUSES = ("open", "partially_filled")
 # SQLite uses a partial index only for a query that repeats its condition.
 _RESTING_CONDITION = text("status IN ('open', 'partially_filled')")
 _BULK_BATCH = 20_000  # rows per bulk statement (bounded parameter arrays)
+# PostgreSQL, in a write pipeline: the instruments' rows locked in symbol order
+_LOCK_SEQUENCES = text("SELECT instrument, last_sequence FROM instrument_sequences "
+                       "WHERE instrument = ANY(CAST(:symbols AS text[])) ORDER BY instrument FOR UPDATE")
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -365,15 +370,25 @@ class InstrumentRepository:
     def lock_sequences(self, symbols) -> dict[str, int]:
         """Lock several instruments' rows, in symbol order (no deadlock between lockers); returns
         their last order sequences."""
+        return self.lock_sequences_later(symbols)()
+
+    def lock_sequences_later(self, symbols) -> Callable[[], dict[str, int]]:
+        """``lock_sequences``, answered by the function returned: inside a write pipeline the
+        locks are queued in their turn and read with the next answer wanted
+        (``adapters.write_pipeline``), else taken at once."""
         symbols = sorted(set(symbols))
         if not symbols:
-            return {}
+            return dict
+        if (pipeline := pipeline_of(self.session)) is not None:
+            rows = pipeline.later(_LOCK_SEQUENCES, {"symbols": symbols})
+            return lambda: {symbol: last for symbol, last in rows()}
         rows = self.session.execute(
             select(InstrumentSequenceRow.instrument, InstrumentSequenceRow.last_sequence)
             .where(InstrumentSequenceRow.instrument.in_(symbols))
             .order_by(InstrumentSequenceRow.instrument).with_for_update()
         ).all()
-        return {symbol: last for symbol, last in rows}
+        locked = {symbol: last for symbol, last in rows}
+        return lambda: locked
 
     def set_sequence(self, symbol: str, last_sequence: int) -> None:
         self.session.execute(update(InstrumentSequenceRow).where(InstrumentSequenceRow.instrument == symbol)

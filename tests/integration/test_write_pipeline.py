@@ -1,0 +1,124 @@
+"""``adapters.write_pipeline``: inside ``UnitOfWork.pipelined`` on PostgreSQL the bulk writes are
+queued and sent together with the next statement that needs an answer; what is stored, what a
+read inside the block sees, the checks of rows changed, the errors and the rollbacks are exactly
+those of the same writes sent one by one. On SQLite the block changes nothing (no pipeline)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from hashedge.adapters.bulk_rows import insert_rows, update_rows
+from hashedge.adapters.orm.trading import OrderRow
+from hashedge.adapters.repositories.exchange import StaleClaim
+from hashedge.adapters.write_pipeline import pipeline_of
+from hashedge.services import order_inbox
+from hashedge.services.exchange import OrderRequest, execute_batch
+from tests.integration.test_bulk_rows import AT, TABLE, rows, stored
+from tests.integration.test_order_inbox import SYMBOL, market
+
+
+def _count(runtime) -> int:
+    with runtime.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(TABLE))
+
+
+def test_pipelined_writes_store_what_writes_sent_one_by_one_store(runtime, twin):
+    batch = rows(1, 30)
+    done = [{"id": n, "status": "done", "outcome": f"o{n}", "done_at": AT + timedelta(seconds=n)} for n in (2, 5, 9)]
+    changed = []
+    with runtime.uow() as uow:
+        with uow.pipelined() as pipeline:
+            insert_rows(uow.session, TABLE, batch[:20])
+            insert_rows(uow.session, TABLE, batch[20:])
+            update_rows(uow.session, TABLE, ["id"], done, only_if={"status": "pending"}, check=changed.append)
+            if pipeline is not None:  # PostgreSQL: nothing sent yet, then one round trip for all three
+                assert (len(pipeline.queued), pipeline.round_trips, changed) == (3, 0, [])
+                pipeline.flush()
+                assert (pipeline.queued, pipeline.round_trips) == ([], 1)
+        uow.commit()
+    with twin.uow() as uow:
+        insert_rows(uow.session, TABLE, batch)
+        assert update_rows(uow.session, TABLE, ["id"], done, only_if={"status": "pending"}) == 3
+        uow.commit()
+    assert changed == [3]
+    assert stored(runtime) == stored(twin)
+    assert (runtime.engine.dialect.name == "postgresql") == (pipeline is not None)
+
+
+def test_a_statement_inside_the_block_runs_after_everything_queued_before_it(runtime):
+    with runtime.uow() as uow:
+        with uow.pipelined() as pipeline:
+            insert_rows(uow.session, TABLE, rows(1, 7))
+            # a read that knows nothing of the pipeline still sees the rows queued before it
+            assert uow.session.scalar(select(func.count()).select_from(TABLE)) == 7
+            if pipeline is not None:
+                assert pipeline.round_trips == 1
+            insert_rows(uow.session, TABLE, rows(8, 2))
+            uow.commit()  # the COMMIT sends what is still queued first
+    assert _count(runtime) == 9
+    with runtime.uow() as uow:  # the next transaction on the pooled connection is not pipelined
+        assert pipeline_of(uow.session) is None
+
+
+def test_a_write_that_fails_raises_sqlalchemys_error_and_nothing_of_the_block_is_stored(runtime):
+    with runtime.uow() as uow:
+        insert_rows(uow.session, TABLE, rows(1, 3))
+        uow.commit()
+    with runtime.uow() as uow, pytest.raises(IntegrityError):
+        with uow.pipelined():
+            insert_rows(uow.session, TABLE, rows(4, 3))
+            insert_rows(uow.session, TABLE, rows(3, 1))  # id 3 is taken
+            uow.commit()
+    assert _count(runtime) == 3
+    with runtime.uow() as uow:  # the connection serves the next transaction
+        insert_rows(uow.session, TABLE, rows(4, 3))
+        uow.commit()
+    assert _count(runtime) == 6
+
+
+def test_a_block_left_by_an_exception_stores_nothing_and_forgets_its_queue(runtime):
+    with runtime.uow() as uow, pytest.raises(RuntimeError):
+        with uow.pipelined():
+            insert_rows(uow.session, TABLE, rows(1, 4))
+            raise RuntimeError("the batch failed")
+    assert _count(runtime) == 0
+    with runtime.uow() as uow:
+        assert pipeline_of(uow.session) is None
+        insert_rows(uow.session, TABLE, rows(1, 2))  # runs at once, not into a forgotten queue
+        assert uow.session.scalar(select(func.count()).select_from(TABLE)) == 2
+        uow.rollback()
+    assert _count(runtime) == 0
+
+
+def test_a_batch_whose_inbox_row_was_taken_meanwhile_is_refused_whole_at_its_commit(runtime):
+    """``mark_done``'s check arrives with its pipelined answer: the batch's orders, trades and
+    journal, written before it, are rolled back with it."""
+    maker, taker, _ = market(runtime)
+    execute_batch(runtime.uow(), runtime.clock, [OrderRequest(10_000, maker, SYMBOL, "sell", "limit", 1, "50000")])
+    ids = [order_inbox.enqueue_order(runtime.uow(), runtime.clock, maker, instrument=SYMBOL, side="sell",
+                                     order_type="limit", quantity=1, price=50000) for _ in range(2)]
+    with runtime.uow() as uow:
+        uow.order_inbox.abandon(ids[1], runtime.clock.now())
+        uow.commit()
+    with runtime.uow() as uow:
+        orders, entries = (uow.session.scalar(select(func.count()).select_from(OrderRow)),
+                           uow.session.scalar(text("SELECT count(*) FROM journal_entries")))
+
+    def finish(uow, outcomes):
+        uow.order_inbox.mark_done([(request_id, "{}") for request_id in ids], runtime.clock.now())
+
+    requests = [OrderRequest(ids[0], taker, SYMBOL, "buy", "limit", 1, "50000")]
+    with pytest.raises(StaleClaim):
+        execute_batch(runtime.uow(), runtime.clock, requests, finish=finish)
+    with runtime.uow() as uow:  # nothing of the batch is stored
+        assert uow.session.scalar(select(func.count()).select_from(OrderRow)) == orders
+        assert uow.session.scalar(text("SELECT count(*) FROM journal_entries")) == entries
+        assert uow.order_inbox.counts() == {"pending": 1, "abandoned": 1}
+    assert execute_batch(runtime.uow(), runtime.clock, requests)[0].fills  # it would have traded
+    with runtime.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(OrderRow)) == orders + 1
+        assert uow.session.scalar(text("SELECT count(*) FROM journal_entries")) > entries
