@@ -186,9 +186,16 @@ class UnitOfWork:
         return None
 
     def _writes_witness(self) -> tuple[int | None, int]:
-        if (pipeline := pipeline_of(self.session)) is not None:  # with the writes queued before it
-            return tuple(pipeline.rows(_WRITES_WITNESS)[0])
-        return tuple(self.session.connection().exec_driver_sql(_WRITES_WITNESS.text).one())
+        return self._writes_witness_later()()
+
+    def _writes_witness_later(self):
+        """The witness read now, or, in a write pipeline, queued after the writes before it and
+        answered when wanted (``adapters.write_pipeline``)."""
+        if (pipeline := pipeline_of(self.session)) is not None:
+            rows = pipeline.later(_WRITES_WITNESS)
+            return lambda: tuple(rows()[0])
+        witness = tuple(self.session.connection().exec_driver_sql(_WRITES_WITNESS.text).one())
+        return lambda: witness
 
     def _end_read(self) -> None:
         """End a read-only transaction that went well with COMMIT, which for a transaction that
@@ -241,13 +248,14 @@ class UnitOfWork:
         self.session.flush()
         if self.session.get_bind().dialect.name != "postgresql":
             marker = self.write_marker()
-        else:
-            generation, own = self._writes_witness()
-            # as the next transaction will read it: every step, this one's own included
-            marker = (None if generation is None or self._witnessed is None or generation - own != self._witnessed
-                      else (self.session.get_bind(), generation))
+            self.session.commit()
+            return marker
+        witness = self._writes_witness_later()  # in a write pipeline, sent with the COMMIT
         self.session.commit()
-        return marker
+        generation, own = witness()
+        # as the next transaction will read it: every step, this one's own included
+        return (None if generation is None or self._witnessed is None or generation - own != self._witnessed
+                else (self.session.get_bind(), generation))
 
     def rollback(self) -> None:
         self.ledger.discard()

@@ -1,27 +1,29 @@
-"""A transaction's closing writes sent together: PostgreSQL's pipeline mode for the engine's batch.
+"""A transaction's statements sent together: PostgreSQL's pipeline mode for the engine's batch.
 
-An exchange batch ends with about eighteen statements (its orders, makers, trades, positions,
-journal, balances, sequences, inbox rows, the chain and the write witness), each one round trip
-to the server when sent through SQLAlchemy. At 200 orders/s on two cores the engine spent about
-two fifths of a batch's time in those round trips: sending wakes the server's process, which
-takes the core, and the engine waits for it to answer and for a core to run again
-(BENCHMARKS.md, part L). Few of them need an answer before the next is sent.
+A batch of the matching engine that trades sent about 25 statements, each one round trip to the
+server through SQLAlchemy: its BEGIN and claim, its locks, the witness of writes, its reads, its
+orders, makers, trades, positions, journal, balances, sequences, inbox rows and chain links, the
+witness again and the COMMIT. At 200 orders/s on two cores the engine spent about two fifths of
+a batch's time on them: sending wakes the server's process, which takes the core, and the engine
+waits for its answer and for a core to run again (BENCHMARKS.md, part L). Few of them need an
+answer before the next is sent.
 
-Inside ``pipelined(session)`` on PostgreSQL, ``bulk_rows.insert_rows`` / ``update_rows`` and the
-ledger's and chain's closing statements are queued instead (``write``); a statement whose
-answer the caller needs (the journal's next ids, the chain's head, the witness) is sent with
-everything queued before it, in one psycopg pipeline, and answered once all of them are
-(``rows``): the server runs them in the order they were queued, exactly as if sent one by one,
-and the closing phase of a batch takes four round trips instead of eighteen. A statement's
-check of the rows it changed (``mark_done``'s exactly-once guard) runs when its answer
-arrives, before anything is committed.
+Inside ``pipelined(session)`` on PostgreSQL a statement whose answer is not needed at once is
+queued (``write``: ``bulk_rows.insert_rows`` / ``update_rows``, the ledger's locks and
+increments, the chain's lock); one whose answer is needed goes out with everything queued before
+it, in one psycopg pipeline (``rows``), and the server runs them in the order they were queued,
+exactly as if they had been sent one by one. A lock whose answer is wanted later is queued in its
+turn and read with a later answer (``later``). A statement's check of the rows it changed
+(``mark_done``'s exactly-once guard) runs when its answer arrives, and always before the COMMIT
+is sent. A batch that trades takes 7 round trips (ORDER_PATH.md, "A batch's round trips").
 
-Nothing can overtake what is queued: any other statement SQLAlchemy sends on the connection,
-and its COMMIT, first send the queue (``install``'s listeners); a rollback forgets it. An
-error of the server is raised as SQLAlchemy raises it (``DBAPIError.instance``: an
-``OperationalError`` stays one, a lost connection invalidates the connection), and the
-transaction is rolled back whole by its unit of work. Elsewhere (SQLite, in process, where a
-statement costs no round trip) ``pipelined`` yields None and every statement runs at once.
+Nothing overtakes what is queued: any other statement SQLAlchemy sends on the connection first
+sends the queue, and its COMMIT goes out with what is still queued, in the same round trip unless
+a check must pass first (``install``'s listeners); a rollback forgets the queue. An error of the
+server is raised as SQLAlchemy raises it (``DBAPIError.instance``: an ``OperationalError`` stays
+one, a lost connection is invalidated), and the unit of work rolls the transaction back whole.
+Elsewhere (SQLite, in process, where a statement costs no round trip) ``pipelined`` yields None
+and every statement runs at once.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event, exc
@@ -82,10 +85,11 @@ class WritePipeline:
 
         return answer
 
-    def flush(self) -> None:
-        """Send what is queued (nothing when nothing is)."""
+    def flush(self, *, commit: bool = False) -> None:
+        """Send what is queued (nothing when nothing is); with ``commit``, and the COMMIT after
+        it, in the same round trip."""
         if self.queued:
-            self._send()
+            self._send(commit)
 
     def close(self) -> None:
         """Forget what is queued and leave the connection (its transaction ended, or the block)."""
@@ -93,36 +97,52 @@ class WritePipeline:
         if _OPEN.get(self.connection) is self:
             del _OPEN[self.connection]
 
-    def _send(self) -> None:
+    def _send(self, commit: bool = False) -> None:
         statements, self.queued = self.queued, []
+        # a check must pass before the COMMIT is sent: then the COMMIT takes a round trip of its own
+        commit_with = commit and all(statement.check is None for statement in statements)
         driver = self.connection.connection.driver_connection
         cursors = []
         self.round_trips += 1
-        try:
-            with driver.pipeline():
-                for statement in statements:
-                    cursor = driver.cursor()
-                    cursor.execute(statement.sql, statement.params)
-                    cursors.append(cursor)
-            # the pipeline is synced: every statement has its answer, in order (read before the
-            # cursors close: closing forgets a cursor's row count)
-            for statement, cursor in zip(statements, cursors):
-                if statement.wants_rows:
-                    statement.rows = cursor.fetchall()
-            changed = [cursor.rowcount for cursor in cursors]
-        except self.dialect.loaded_dbapi.Error as error:
-            gone = self.dialect.is_disconnect(error, driver, None)
-            if gone:
-                self.connection.invalidate(error)
-            raise exc.DBAPIError.instance(";\n".join(s.sql for s in statements), None, error,
-                                          self.dialect.loaded_dbapi.Error, hide_parameters=True,
-                                          connection_invalidated=gone, dialect=self.dialect) from error
-        finally:
-            for cursor in cursors:
-                cursor.close()
+        with self._as_sqlalchemy_raises(statements):
+            try:
+                with driver.pipeline():
+                    for statement in statements:
+                        cursor = driver.cursor()
+                        cursor.execute(statement.sql, statement.params)
+                        cursors.append(cursor)
+                    if commit_with:  # the server skips it after a failed statement
+                        driver.commit()
+                # synced: every statement has its answer, in order (read before the cursors
+                # close: closing forgets a cursor's row count)
+                for statement, cursor in zip(statements, cursors):
+                    if statement.wants_rows:
+                        statement.rows = cursor.fetchall()
+                changed = [cursor.rowcount for cursor in cursors]
+            finally:
+                for cursor in cursors:
+                    cursor.close()
         for statement, rows in zip(statements, changed):
             if statement.check is not None:
                 statement.check(rows)
+        if commit and not commit_with:
+            self.round_trips += 1
+            with self._as_sqlalchemy_raises(()):
+                driver.commit()  # SQLAlchemy's own COMMIT then finds no transaction to end
+
+    @contextmanager
+    def _as_sqlalchemy_raises(self, statements: list[_Queued]) -> Iterator[None]:
+        """Raise the driver's errors as SQLAlchemy raises them, invalidating a lost connection."""
+        try:
+            yield
+        except self.dialect.loaded_dbapi.Error as error:
+            driver = self.connection.connection.driver_connection
+            gone = self.dialect.is_disconnect(error, driver, None)
+            if gone:
+                self.connection.invalidate(error)
+            raise exc.DBAPIError.instance(";\n".join(s.sql for s in statements) or "COMMIT", None, error,
+                                          self.dialect.loaded_dbapi.Error, hide_parameters=True,
+                                          connection_invalidated=gone, dialect=self.dialect) from error
 
 
 def pipeline_of(session: Session) -> WritePipeline | None:
@@ -164,7 +184,7 @@ def install(engine: Engine) -> None:
         pipeline = _OPEN.get(connection)
         if pipeline is not None:
             try:
-                pipeline.flush()
+                pipeline.flush(commit=True)
             finally:
                 pipeline.close()
 
@@ -175,12 +195,8 @@ def install(engine: Engine) -> None:
             pipeline.close()
 
 
-_DRIVER_SQL: dict[tuple[str, str], str] = {}
-
-
+@lru_cache(maxsize=256)
 def _driver_sql(clause: TextClause, dialect) -> str:
-    key = (clause.text, dialect.name)
-    sql = _DRIVER_SQL.get(key)
-    if sql is None:
-        sql = _DRIVER_SQL[key] = clause.compile(dialect=dialect).string
-    return sql
+    """The statement's text as the driver reads it (``%(name)s`` parameters); statements are
+    built once each (module constants, ``bulk_rows``' cached shapes), so kept by identity."""
+    return clause.compile(dialect=dialect).string

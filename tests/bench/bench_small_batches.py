@@ -14,9 +14,10 @@ them (``exchange_engine.execute_handed``: claimed, executed and marked done in o
 the deploy configuration's path, and the one on which the engine keeps its last batch's state),
 or with ``--path inbox`` appended to the inbox table first and taken by
 ``exchange_engine.process_batch`` (the append is a write between batches, so every batch reads
-everything): the median and best time per batch, per order, and the SQL statements per batch. The first two
-batches of each size warm the process (SQLAlchemy compiles a statement shape once) and are not
-counted. The load average is printed with each figure; with 100 batches or more, the medians of
+everything): the median and best time per batch, per order, and its round trips (statements
+sent alone through SQLAlchemy, and on PostgreSQL the pipelines that carry the rest:
+adapters/write_pipeline.py). The first two batches of each size warm the process (SQLAlchemy
+compiles a statement shape once) and are not counted. The load average is printed with each figure; with 100 batches or more, the medians of
 the first and the last fifty too (the orders that rest pile up over a run); and the CPU a batch of this
 process and of PostgreSQL's processes (every one on the machine), from /proc: wall time on a shared
 machine moves with its neighbours, CPU much less.
@@ -43,6 +44,7 @@ import load_test  # noqa: E402  (the load test's market)
 from sqlalchemy import event  # noqa: E402
 
 from hashedge.adapters.repositories.exchange import TokenRequest  # noqa: E402
+from hashedge.adapters.write_pipeline import WritePipeline  # noqa: E402
 from hashedge.bootstrap import bootstrap  # noqa: E402
 from hashedge.config import load_settings  # noqa: E402
 from hashedge.services import exchange_engine, order_inbox  # noqa: E402
@@ -60,8 +62,15 @@ def measure(url: str, instance: Path, sizes: list[int], batches: int, path: str 
     prepared = json.loads(prepared_path.read_text())
     runtime = bootstrap(load_settings({"HASHEDGE_DATABASE_URL": url, "HASHEDGE_INSTANCE_DIR": str(instance)},
                                       secret_key="bench"))
-    statements = [0]
+    statements = [0, 0]  # sent alone through SQLAlchemy; pipelines sent (adapters/write_pipeline.py)
     event.listen(runtime.engine, "before_cursor_execute", lambda *_: statements.__setitem__(0, statements[0] + 1))
+    send = WritePipeline._send
+
+    def counted_send(pipeline, commit=False):
+        statements[1] += 1
+        return send(pipeline, commit)
+
+    WritePipeline._send = counted_send
     with runtime.uow() as uow:
         names = uow.accounts.names()
     placing = sorted(i for i, name in names.items() if name in {f"load-{n}" for n in range(
@@ -81,7 +90,7 @@ def measure(url: str, instance: Path, sizes: list[int], batches: int, path: str 
                     handed.append(TokenRequest(uuid.uuid4().hex, placing[i % len(placing)], symbol, request))
                 else:
                     order_inbox.enqueue_order(runtime.uow(), runtime.clock, placing[i % len(placing)], **request)
-            statements[0] = 0
+            statements[:] = [0, 0]
             if n == WARM_UP_BATCHES:
                 cpu_from = load_test.cpu_times(0)
             started = time.perf_counter()
@@ -93,20 +102,22 @@ def measure(url: str, instance: Path, sizes: list[int], batches: int, path: str 
             assert answered == size, answered
             if n >= WARM_UP_BATCHES:
                 times_ms.append(elapsed_ms)
-                counts.append(statements[0])
+                counts.append(tuple(statements))
         cpu_to = load_test.cpu_times(0)
         if cpu_from:  # /proc's ticks are 10 ms: summed over the measured batches, then shared out
             cpu_ms = {"this process": (cpu_to["client"] - cpu_from["client"]) * 1000 / len(times_ms),
                       "PostgreSQL": (cpu_to["postgres"] - cpu_from["postgres"]) * 1000 / len(times_ms)}
         median = statistics.median(times_ms)
         print(f"  batches of {size:3d}: median {median:7.1f} ms ({median / size:5.2f} ms an order), best "
-              f"{min(times_ms):7.1f} ms, {statistics.median(counts):.0f} statements a batch "
+              f"{min(times_ms):7.1f} ms, {statistics.median(c[0] for c in counts):.0f} statements sent alone and "
+              f"{statistics.median(c[1] for c in counts):.0f} pipelines a batch "
               f"({len(times_ms)} batches; load {load()})", flush=True)
         if cpu_from:
             print("    CPU a batch: " + ", ".join(f"{who} {ms:.1f} ms" for who, ms in cpu_ms.items()), flush=True)
         if len(times_ms) >= 100:  # resting orders pile up over a long run: the first and the last fifty
             print(f"    first 50 batches: median {statistics.median(times_ms[:50]):7.1f} ms, last 50: "
                   f"{statistics.median(times_ms[-50:]):7.1f} ms", flush=True)
+    WritePipeline._send = send
     runtime.close()
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from hashedge.adapters.bulk_rows import insert_rows, update_rows
 from hashedge.adapters.orm.trading import OrderRow
 from hashedge.adapters.repositories.exchange import StaleClaim
-from hashedge.adapters.write_pipeline import pipeline_of
+from hashedge.adapters.write_pipeline import WritePipeline, pipeline_of
 from hashedge.services import order_inbox
 from hashedge.services.exchange import OrderRequest, execute_batch
 from tests.integration.test_bulk_rows import AT, TABLE, rows, stored
@@ -94,11 +94,15 @@ def test_a_block_left_by_an_exception_stores_nothing_and_forgets_its_queue(runti
     assert _count(runtime) == 0
 
 
-def test_a_batch_whose_inbox_row_was_taken_meanwhile_is_refused_whole_at_its_commit(runtime):
-    """``mark_done``'s check arrives with its pipelined answer: the batch's orders, trades and
-    journal, written before it, are rolled back with it."""
+@pytest.mark.parametrize("trades", [True, False], ids=["trading", "resting"])
+def test_a_batch_whose_inbox_row_was_taken_meanwhile_is_refused_whole_at_its_commit(runtime, trades):
+    """``mark_done``'s check arrives with its pipelined answer, and before the COMMIT is sent:
+    the batch's orders (and trades and journal), written before it, are rolled back with it,
+    whether the check was sent with the chain's head (a batch that traded) or was still queued at
+    the commit (one that did not)."""
     maker, taker, _ = market(runtime)
-    execute_batch(runtime.uow(), runtime.clock, [OrderRequest(10_000, maker, SYMBOL, "sell", "limit", 1, "50000")])
+    if trades:
+        execute_batch(runtime.uow(), runtime.clock, [OrderRequest(10_000, maker, SYMBOL, "sell", "limit", 1, "50000")])
     ids = [order_inbox.enqueue_order(runtime.uow(), runtime.clock, maker, instrument=SYMBOL, side="sell",
                                      order_type="limit", quantity=1, price=50000) for _ in range(2)]
     with runtime.uow() as uow:
@@ -118,7 +122,49 @@ def test_a_batch_whose_inbox_row_was_taken_meanwhile_is_refused_whole_at_its_com
         assert uow.session.scalar(select(func.count()).select_from(OrderRow)) == orders
         assert uow.session.scalar(text("SELECT count(*) FROM journal_entries")) == entries
         assert uow.order_inbox.counts() == {"pending": 1, "abandoned": 1}
-    assert execute_batch(runtime.uow(), runtime.clock, requests)[0].fills  # it would have traded
+    assert bool(execute_batch(runtime.uow(), runtime.clock, requests)[0].fills) == trades  # as it would have
     with runtime.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(OrderRow)) == orders + 1
-        assert uow.session.scalar(text("SELECT count(*) FROM journal_entries")) > entries
+        assert (uow.session.scalar(text("SELECT count(*) FROM journal_entries")) > entries) == trades
+
+
+def test_a_batch_on_postgresql_takes_the_same_few_round_trips_whatever_its_size(runtime, monkeypatch):
+    """Served from the kept state, a batch that trades sends: its locks with the write witness,
+    the book's prefix, its writes with the journal's ids, the rest with the chain's head, the
+    chain's links and the witness with the COMMIT: five round trips for 4 orders or for 40."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("a pipeline is PostgreSQL's (SQLite runs in process)")
+    monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # the batch's own statements only
+    maker, taker, _ = market(runtime)
+    sent = {"pipelines": 0, "statements": 0, "commits": 0}
+    send = WritePipeline._send
+
+    def counted_send(pipeline, commit=False):
+        sent["pipelines"] += 1
+        sent["commits"] += commit
+        return send(pipeline, commit)
+
+    def statement(*_):
+        sent["statements"] += 1
+
+    monkeypatch.setattr(WritePipeline, "_send", counted_send)
+    first = 1
+
+    def batch(size: int) -> dict:
+        nonlocal first
+        sells = [OrderRequest(first + n, maker, SYMBOL, "sell", "limit", 1, str(50000 + n % 3)) for n in range(size)]
+        buys = [OrderRequest(first + size + n, taker, SYMBOL, "buy", "limit", 1, "50002") for n in range(size)]
+        first += 2 * size
+        for key in sent:
+            sent[key] = 0
+        outcomes = execute_batch(runtime.uow(), runtime.clock, sells + buys)
+        assert sum(len(o.fills) for o in outcomes) == size  # every buy filled
+        return dict(sent)
+
+    event.listen(runtime.engine, "before_cursor_execute", statement)
+    try:
+        batch(3)  # reads everything, and leaves its state for the next batch
+        small, large = batch(4), batch(40)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", statement)
+    assert small == large == {"pipelines": 4, "statements": 1, "commits": 1}
