@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import create_engine, event, text
 
 from hashedge.adapters.repositories import trading as repositories_trading
+from hashedge.adapters.write_pipeline import WritePipeline
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.domain.margin import order_margin_sats, pre_trade_check
 from hashedge.domain.order_levels import fee_per_contract_sats, summing_bounds
@@ -48,15 +49,24 @@ def place(runtime, account_id, side, quantity, price, instrument=SYMBOL, key=Non
 
 
 def statements_of(runtime, action) -> int:
+    """The statements ``action`` sends: through SQLAlchemy, and on PostgreSQL inside a write
+    pipeline too (each one counted, though a pipeline carries several in one round trip)."""
     count = [0]
+    send = WritePipeline._send
 
     def counted(*args):
         count[0] += 1
 
+    def counted_pipeline(pipeline, *args, **kwargs):
+        count[0] += len(pipeline.queued)
+        return send(pipeline, *args, **kwargs)
+
     event.listen(runtime.engine, "before_cursor_execute", counted)
+    WritePipeline._send = counted_pipeline
     try:
         action()
     finally:
+        WritePipeline._send = send
         event.remove(runtime.engine, "before_cursor_execute", counted)
     return count[0]
 
