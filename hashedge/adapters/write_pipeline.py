@@ -28,6 +28,7 @@ and every statement runs at once.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,6 +85,17 @@ class WritePipeline:
             return statement.rows
 
         return answer
+
+    def later_named(self, query, params: Mapping[str, object] | None = None) -> Callable[[], list[tuple]]:
+        """``later`` for a SELECT built once (a module constant or cached shape) whose rows are read
+        by column name: its rows as SQLAlchemy would give them, each value converted by its column's
+        type (``UTCDateTime``'s time zone, say), as named tuples."""
+        shape, processors, bound = _row_shape(query, self.dialect)
+        answer = self.later(query, {**bound, **(params or {})})
+        if not any(processors):
+            return lambda: [shape._make(row) for row in answer()]
+        return lambda: [shape._make(value if convert is None else convert(value)
+                                    for convert, value in zip(processors, row)) for row in answer()]
 
     def flush(self, *, commit: bool = False) -> None:
         """Send what is queued (nothing when nothing is); with ``commit``, and the COMMIT after
@@ -193,6 +205,17 @@ def install(engine: Engine) -> None:
         pipeline = _OPEN.get(connection)
         if pipeline is not None:
             pipeline.close()
+
+
+@lru_cache(maxsize=64)
+def _row_shape(query, dialect) -> tuple[type, list[Callable | None], dict[str, object]]:
+    """A SELECT's row as a named tuple class, each column's result processor (None: as the
+    driver gives it) as SQLAlchemy's result would apply them, and the values bound in the
+    statement itself (a literal side or limit)."""
+    columns = list(query.selected_columns)
+    shape = namedtuple("Row", [column.key for column in columns])
+    bound = {name: value for name, value in query.compile(dialect=dialect).params.items() if value is not None}
+    return shape, [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns], bound
 
 
 @lru_cache(maxsize=256)

@@ -261,6 +261,10 @@ class SharedMarginMemo:
 
 
 _MARGIN_MEMO = SharedMarginMemo()
+# Every contract's tick size this process has read: fixed at its listing (nothing updates it), so
+# the books' first rows a batch wants can be queued with its locks, before its instruments are
+# read (``_Batch``; any other contract's are read after them)
+_TICK_SIZES: dict[str, Decimal] = {}
 
 
 class _Batch:
@@ -273,11 +277,20 @@ class _Batch:
         self.parsed = {r.request_id: _parse(r) for r in requests}
         valid = [r for r in requests if isinstance(self.parsed[r.request_id], _Parsed)]
         symbols = {r.instrument for r in valid if isinstance(r.instrument, str)}
-        locked = None
+        keys = [p.key for p in self.parsed.values() if isinstance(p, _Parsed) and p.key is not None]
+        locked = used_keys = guessed_prefixes = None
         if not uow.marks_before_locks:
             accounts = sorted({r.account_id for r in valid if isinstance(r.account_id, int)})
             sequences = uow.instruments.lock_sequences_later(symbols)
             balances = uow.ledger.lock_balances_later([collateral_of(a) for a in accounts])
+            # Under the locks, in the same round trip as them and the marker (a write pipeline): the
+            # idempotency keys, and the books' first rows for the wants that the tick sizes already
+            # seen give (a contract's tick size is fixed at its listing), used below if they are
+            # the wants of the instruments read then
+            used_keys = uow.orders.used_idempotency_keys_later(keys)
+            guessed_wants = self._prefix_wants(valid, {s: _TICK_SIZES[s] for s in sorted(symbols)
+                                                       if s in _TICK_SIZES})
+            guessed_prefixes = (guessed_wants, uow.orders.priority_prefixes_later(guessed_wants))
             marker = uow.write_marker()  # read with the locks' answers, after them
             locked = Locked(sequences(), balances())
         kept = KEPT.take(marker)
@@ -293,8 +306,8 @@ class _Batch:
         self.key_holders = reads.key_holders({(r.api_key_prefix, r.account_id) for r in requests
                                               if isinstance(r.api_key_prefix, str) and isinstance(r.account_id, int)})
         self.records: dict[str, InstrumentRecord] = dict(sorted(reads.records(symbols).items()))
-        keys = [p.key for p in self.parsed.values() if isinstance(p, _Parsed) and p.key is not None]
-        placed_with, self.amendment_keys = uow.orders.used_idempotency_keys(keys)
+        _TICK_SIZES.update((s, r.spec.tick_size) for s, r in self.records.items())
+        placed_with, self.amendment_keys = (used_keys or uow.orders.used_idempotency_keys_later(keys))()
         self.stored_keys = uow.orders.by_idempotency_keys(placed_with)  # (no statement when none)
         self.tip_height = reads.tip_height()
         self.last_sequence = reads.sequences(self.records)
@@ -312,7 +325,11 @@ class _Batch:
         self.stored_positions: dict[str, set[str]] = {}
         self.current: dict[str, Order] = {}  # every order of the batch's books, as it is now
         self.loaded: dict[str, Order] = {}
-        prefixes = uow.orders.priority_prefixes(self._prefix_wants(valid))
+        wants = self._prefix_wants(valid, {s: r.spec.tick_size for s, r in self.records.items()})
+        if guessed_prefixes is not None and guessed_prefixes[0] == wants:
+            prefixes = guessed_prefixes[1]()
+        else:
+            prefixes = uow.orders.priority_prefixes(wants)
         parties: dict[str, set[str]] = {}
         for symbol, record in self.records.items():
             prefix = [o for side in Side for o in prefixes.get((symbol, side.value), ())]
@@ -331,16 +348,18 @@ class _Batch:
         self.entries: list = []
         self.traded: dict[str, set[str]] = {}
 
-    def _prefix_wants(self, valid: list[OrderRequest]) -> list[tuple[str, str, int | None, int, set[int]]]:
+    def _prefix_wants(self, valid: list[OrderRequest], tick_sizes: dict[str, Decimal]
+                      ) -> list[tuple[str, str, int | None, int, set[int]]]:
         """The resting orders the batch's orders can reach (module docstring), as
         ``OrderRepository.priority_prefixes`` reads them: per instrument and side, what the other
         side's requests, at their most aggressive price (any price if one is a market order),
         could fill from accounts other than theirs. Only the accounts of those requests count as
         takers there: self-trade prevention cancels a resting order only when an order of its own
         account meets it, so a resting order of another account of the batch is filled like any
-        other (and the batch's orders on its own side do not take from it)."""
+        other (and the batch's orders on its own side do not take from it). ``tick_sizes``: of the
+        instruments read, in symbol order."""
         wants = []
-        for symbol, record in self.records.items():
+        for symbol, tick_size in tick_sizes.items():
             for side in Side:
                 mine = [(r, self.parsed[r.request_id]) for r in valid if r.instrument == symbol
                         and self.parsed[r.request_id].side is side]
@@ -351,7 +370,7 @@ class _Batch:
                 ticks = None
                 if not any_price:
                     best = max(prices) if side is Side.BUY else min(prices)
-                    ticks = int(best / record.spec.tick_size)
+                    ticks = int(best / tick_size)
                 wants.append((symbol, side.opposite.value, ticks, sum(p.quantity for _, p in mine),
                               {r.account_id for r, _ in mine}))
         return wants

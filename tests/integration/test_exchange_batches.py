@@ -23,6 +23,7 @@ from hashedge.services import accounts, trading
 from hashedge.services.exchange import OrderRequest, execute_batch
 from hashedge.services.exchange_reads import KEPT
 from tests.integration.test_order_path import market as order_path_market
+from tests.integration.test_order_path import statements_sent
 
 SYMBOLS = ("HP-2026-12", "HP-2027-01")
 MARK = Decimal(50000)
@@ -199,18 +200,11 @@ def test_resting_orders_of_another_account_of_the_batch_count_towards_its_prefix
     execute_batch(runtime.uow(), runtime.clock, asks)
     batch = [OrderRequest(100, seller, SYMBOLS[0], "sell", "limit", 1, str(MARK + 60)),
              OrderRequest(101, buyer, SYMBOLS[0], "buy", "ioc", 3, str(MARK))]
-    book_reads = []
-
-    def seen(connection, cursor, statement, *args):
-        if "FROM orders" in statement and "ORDER BY orders.price_ticks" in statement:
-            book_reads.append(statement)
-
     one_by_one = [outcome_view(direct(twin, r)) for r in batch]
-    event.listen(runtime.engine, "before_cursor_execute", seen)
-    try:
-        batched = [outcome_view(o) for o in execute_batch(runtime.uow(), runtime.clock, batch)]
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", seen)
+    batched = []
+    sent = statements_sent(runtime, lambda: batched.extend(
+        outcome_view(o) for o in execute_batch(runtime.uow(), runtime.clock, batch)))
+    book_reads = [s for s in sent if "FROM orders" in s and "ORDER BY orders.price_ticks" in s]
     assert batched == one_by_one
     assert [view[6] for view in batched] == [0, 3]  # the buy filled from the seller's asks
     assert len(book_reads) == 1  # the first rows of both sides, in one statement

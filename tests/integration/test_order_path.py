@@ -48,27 +48,32 @@ def place(runtime, account_id, side, quantity, price, instrument=SYMBOL, key=Non
                                order_type="limit", quantity=quantity, price=price, idempotency_key=key)
 
 
-def statements_of(runtime, action) -> int:
-    """The statements ``action`` sends: through SQLAlchemy, and on PostgreSQL inside a write
-    pipeline too (each one counted, though a pipeline carries several in one round trip)."""
-    count = [0]
+def statements_sent(runtime, action) -> list[str]:
+    """The statements ``action`` sends, in order: through SQLAlchemy, and on PostgreSQL inside a
+    write pipeline too (each one listed, though a pipeline carries several in one round trip)."""
+    sent: list[str] = []
     send = WritePipeline._send
 
-    def counted(*args):
-        count[0] += 1
+    def seen(_connection, _cursor, statement, *args):
+        sent.append(statement)
 
-    def counted_pipeline(pipeline, *args, **kwargs):
-        count[0] += len(pipeline.queued)
+    def seen_in_pipeline(pipeline, *args, **kwargs):
+        sent.extend(statement.sql for statement in pipeline.queued)
         return send(pipeline, *args, **kwargs)
 
-    event.listen(runtime.engine, "before_cursor_execute", counted)
-    WritePipeline._send = counted_pipeline
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    WritePipeline._send = seen_in_pipeline
     try:
         action()
     finally:
         WritePipeline._send = send
-        event.remove(runtime.engine, "before_cursor_execute", counted)
-    return count[0]
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+    return sent
+
+
+def statements_of(runtime, action) -> int:
+    """How many statements ``action`` sends (``statements_sent``)."""
+    return len(statements_sent(runtime, action))
 
 
 def test_an_order_filling_against_a_deeper_queue_sends_the_same_statements(runtime):

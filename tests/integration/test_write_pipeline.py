@@ -15,7 +15,7 @@ from hashedge.adapters.bulk_rows import insert_rows, update_rows
 from hashedge.adapters.orm.trading import OrderRow
 from hashedge.adapters.repositories.exchange import StaleClaim
 from hashedge.adapters.write_pipeline import WritePipeline, pipeline_of
-from hashedge.services import order_inbox
+from hashedge.services import exchange, order_inbox
 from hashedge.services.exchange import OrderRequest, execute_batch
 from tests.integration.test_bulk_rows import AT, TABLE, rows, stored
 from tests.integration.test_order_inbox import SYMBOL, market
@@ -129,9 +129,10 @@ def test_a_batch_whose_inbox_row_was_taken_meanwhile_is_refused_whole_at_its_com
 
 
 def test_a_batch_on_postgresql_takes_the_same_few_round_trips_whatever_its_size(runtime, monkeypatch):
-    """Served from the kept state, a batch that trades sends: its locks with the write witness,
-    the book's prefix, its writes with the journal's ids, the rest with the chain's head, the
-    chain's links and the witness with the COMMIT: five round trips for 4 orders or for 40."""
+    """Served from the kept state, a batch that trades, with idempotency keys, sends: its locks
+    with the write witness, the idempotency keys and the book's prefix; its writes with the
+    journal's ids; the rest with the chain's head; the chain's links and the witness with the
+    COMMIT: four round trips for 4 orders or for 40."""
     if runtime.engine.dialect.name != "postgresql":
         pytest.skip("a pipeline is PostgreSQL's (SQLite runs in process)")
     monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # the batch's own statements only
@@ -153,7 +154,8 @@ def test_a_batch_on_postgresql_takes_the_same_few_round_trips_whatever_its_size(
     def batch(size: int) -> dict:
         nonlocal first
         sells = [OrderRequest(first + n, maker, SYMBOL, "sell", "limit", 1, str(50000 + n % 3)) for n in range(size)]
-        buys = [OrderRequest(first + size + n, taker, SYMBOL, "buy", "limit", 1, "50002") for n in range(size)]
+        buys = [OrderRequest(first + size + n, taker, SYMBOL, "buy", "limit", 1, "50002",
+                             idempotency_key=f"buy-{first + size + n}") for n in range(size)]
         first += 2 * size
         for key in sent:
             sent[key] = 0
@@ -167,4 +169,65 @@ def test_a_batch_on_postgresql_takes_the_same_few_round_trips_whatever_its_size(
         small, large = batch(4), batch(40)
     finally:
         event.remove(runtime.engine, "before_cursor_execute", statement)
-    assert small == large == {"pipelines": 4, "statements": 1, "commits": 1}
+    assert small == large == {"pipelines": 4, "statements": 0, "commits": 1}
+
+
+def _fill_with_tick_sizes(runtime, monkeypatch, accounts: tuple[int, int], seen: dict, first_id: int
+                          ) -> tuple[int, list[str]]:
+    """A resting sell of the maker, then a batch of one buy of the taker that crosses it, run with
+    ``seen`` as the tick sizes the process has read (``exchange._TICK_SIZES``): the buy's fills,
+    and the statements of each pipeline its batch sent, joined."""
+    maker, taker = accounts
+    execute_batch(runtime.uow(), runtime.clock, [OrderRequest(first_id, maker, SYMBOL, "sell", "limit", 1, "50000")])
+    monkeypatch.setattr(exchange, "_TICK_SIZES", dict(seen))
+    pipelines = []
+    send = _ORIGINAL_SEND
+
+    def logged_send(pipeline, commit=False):
+        pipelines.append(";".join(statement.sql for statement in pipeline.queued))
+        return send(pipeline, commit)
+
+    monkeypatch.setattr(WritePipeline, "_send", logged_send)
+    [outcome] = execute_batch(runtime.uow(), runtime.clock,
+                              [OrderRequest(first_id + 1, taker, SYMBOL, "buy", "limit", 1, "50001")])
+    monkeypatch.setattr(WritePipeline, "_send", send)
+    return len(outcome.fills), pipelines
+
+
+_ORIGINAL_SEND = WritePipeline._send
+
+
+def _listed_market(runtime) -> tuple[tuple[int, int], object]:
+    """``market``'s maker and taker, and its contract's tick size as listed."""
+    maker, taker, _ = market(runtime)
+    with runtime.uow() as uow:
+        return (maker, taker), uow.instruments.get_many({SYMBOL})[SYMBOL].spec.tick_size
+
+
+def _first_rows_with_locks(pipelines: list[str]) -> bool:
+    """Whether the books' first rows went in the pipeline of the instruments' locks."""
+    [locks] = [p for p in pipelines if "FROM instrument_sequences" in p]
+    return "first_sell" in locks
+
+
+def test_a_batch_reads_the_books_first_rows_with_its_locks_when_it_knows_their_tick_sizes(runtime, monkeypatch):
+    """The first rows a batch wants depend on its contracts' tick sizes; when the process has read
+    them before, they are read in the locks' round trip, else in one of their own after the
+    contracts are read: the same fill either way."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("a pipeline is PostgreSQL's (SQLite runs in process)")
+    accounts, tick = _listed_market(runtime)
+    known_fills, known = _fill_with_tick_sizes(runtime, monkeypatch, accounts, {SYMBOL: tick}, 1)
+    unknown_fills, unknown = _fill_with_tick_sizes(runtime, monkeypatch, accounts, {}, 3)
+    assert known_fills == unknown_fills == 1
+    assert _first_rows_with_locks(known) and not _first_rows_with_locks(unknown)
+    assert sum("first_sell" in p for p in known) == sum("first_sell" in p for p in unknown) == 1
+
+
+def test_a_batch_never_uses_first_rows_read_for_a_tick_size_that_is_not_its_contracts(runtime, monkeypatch):
+    """A tick size remembered wrongly (a thousand times the contract's) bounds the first rows read
+    with the locks far below the resting sell: the batch reads them again for the contract's own
+    tick size and fills as it would have."""
+    accounts, tick = _listed_market(runtime)
+    fills, _ = _fill_with_tick_sizes(runtime, monkeypatch, accounts, {SYMBOL: tick * 1000}, 1)
+    assert fills == 1

@@ -289,6 +289,26 @@ def _bound_ticks(want: _PrefixWant) -> int:
     return _ANY_TICKS if want.side == "sell" else -_ANY_TICKS
 
 
+@functools.lru_cache(maxsize=1)
+def _used_keys_any():
+    """PostgreSQL: ``used_idempotency_keys``'s statement in one shape whatever the number of
+    keys (an array), so that a write pipeline sends it as built once."""
+    orders, amendments = OrderRow.__table__.c, OrderAmendmentRow.__table__.c
+    keys = bindparam("keys", type_=ARRAY(orders.idempotency_key.type))
+    return union_all(
+        select(literal_column("0").label("amendment"), orders.idempotency_key).where(
+            orders.idempotency_key == func.any(keys)),
+        select(literal_column("1"), amendments.idempotency_key).where(amendments.idempotency_key == func.any(keys)))
+
+
+def _used_keys(rows) -> tuple[set[str], set[str]]:
+    """(keys orders were placed with, keys amendments used) from ``used_idempotency_keys``' rows."""
+    used: tuple[set[str], set[str]] = (set(), set())
+    for amendment, key in rows:
+        used[int(amendment)].add(key)
+    return used
+
+
 @dataclass(frozen=True)
 class _PrefixWant:
     instrument: str
@@ -480,18 +500,24 @@ class OrderRepository:
         """Which of ``keys`` (stored keys) orders were placed with, and which amendments used, in
         one statement (the exchange's batch; ``by_idempotency_keys`` then reads only the orders of
         the first, usually none: retries are rare)."""
+        return self.used_idempotency_keys_later(keys)()
+
+    def used_idempotency_keys_later(self, keys) -> Callable[[], tuple[set[str], set[str]]]:
+        """``used_idempotency_keys``, answered by the function returned: inside a write pipeline
+        the statement is queued in its turn and read with the next answer wanted
+        (``adapters.write_pipeline``), else read at once."""
         keys = sorted(set(keys))
         if not keys:
-            return set(), set()
+            return lambda: (set(), set())
+        if (pipeline := pipeline_of(self.session)) is not None:
+            rows = pipeline.later(_used_keys_any(), {"keys": keys})
+            return lambda: _used_keys(rows())
         orders, amendments = OrderRow.__table__.c, OrderAmendmentRow.__table__.c
-        rows = self.session.execute(union_all(
+        used = _used_keys(self.session.execute(union_all(
             select(literal_column("0").label("amendment"), orders.idempotency_key).where(
                 orders.idempotency_key.in_(keys)),
-            select(literal_column("1"), amendments.idempotency_key).where(amendments.idempotency_key.in_(keys))))
-        used: tuple[set[str], set[str]] = (set(), set())
-        for amendment, key in rows:
-            used[amendment].add(key)
-        return used
+            select(literal_column("1"), amendments.idempotency_key).where(amendments.idempotency_key.in_(keys)))))
+        return lambda: used
 
     def by_idempotency_key(self, account_id: int, key: str) -> StoredOrder | None:
         row = self.session.scalar(select(OrderRow).where(OrderRow.account_id == account_id,
@@ -544,20 +570,37 @@ class OrderRepository:
         takers): the first rows of every one in one statement (a UNION ALL of each side's first
         rows in priority), then, only for a side whose first rows do not hold what is wanted, the
         following ones as ``priority_prefix`` reads them. By (instrument, side)."""
+        return self.priority_prefixes_later(wants)()
+
+    def priority_prefixes_later(self, wants: list[tuple[str, str, int | None, int, set[int]]]
+                                ) -> Callable[[], dict[tuple[str, str], list[Order]]]:
+        """``priority_prefixes``, answered by the function returned: inside a write pipeline the
+        first rows are queued in their turn and read with the next answer wanted
+        (``adapters.write_pipeline``; the following rows, rarely wanted, when answered), else read
+        at once."""
         takers_of = {(w[0], w[1]): w[4] for w in wants}
         wants = [_PrefixWant(*w[:4]) for w in wants]
         if not wants:
-            return {}
-        rows_of: dict[tuple[str, str], list] = {(w.instrument, w.side): [] for w in wants}
+            return dict
         statement, values = self._first_rows(wants)
-        for row in self.session.execute(statement, values):
-            rows_of[(row.instrument, row.side)].append(row)
-        found = {}
-        for want in wants:
-            rows = sorted(rows_of[(want.instrument, want.side)], key=want.priority_key)  # a union keeps no order
-            found[(want.instrument, want.side)] = self._prefix_from(
-                want, takers_of[(want.instrument, want.side)], [], rows, _FIRST_PREFIX_ROWS)
-        return found
+        if (pipeline := pipeline_of(self.session)) is not None:
+            first_rows = pipeline.later_named(statement, values)
+        else:
+            read = self.session.execute(statement, values).all()
+            first_rows = lambda: read  # noqa: E731
+
+        def answer() -> dict[tuple[str, str], list[Order]]:
+            rows_of: dict[tuple[str, str], list] = {(w.instrument, w.side): [] for w in wants}
+            for row in first_rows():
+                rows_of[(row.instrument, row.side)].append(row)
+            found = {}
+            for want in wants:
+                rows = sorted(rows_of[(want.instrument, want.side)], key=want.priority_key)  # a union keeps no order
+                found[(want.instrument, want.side)] = self._prefix_from(
+                    want, takers_of[(want.instrument, want.side)], [], rows, _FIRST_PREFIX_ROWS)
+            return found
+
+        return answer
 
     def _first_rows(self, wants: list[_PrefixWant]):
         """One statement for the first rows of every want (``_first_rows_statement``; on
