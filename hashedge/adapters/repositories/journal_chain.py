@@ -31,10 +31,7 @@ class JournalChainRepository:
         self.session = session
 
     def head(self) -> ChainLink | None:
-        row = self.session.execute(
-            select(JournalChainRow.seq, JournalChainRow.entry_id, JournalChainRow.content_sha256,
-                   JournalChainRow.chain_sha256).order_by(JournalChainRow.seq.desc()).limit(1)
-        ).first()
+        row = self.session.execute(_HEAD).first()
         return None if row is None else ChainLink(*row)
 
     def extend(self, appended: list[tuple[int, str]]) -> list[ChainLink]:

@@ -41,6 +41,7 @@ _INCREMENT_BALANCES = text(
 _LOCK_BALANCES = text("SELECT account_key, balance_sats FROM ledger_balances "
                       "WHERE account_key = ANY(CAST(:keys AS text[])) ORDER BY account_key FOR UPDATE")
 _NEXT_ENTRY_IDS = text("SELECT nextval('journal_entry_ids') FROM generate_series(1, :n)")
+_MAX_ENTRY_ID = text("SELECT max(id) FROM journal_entries")  # SQLite's: built once, no ORM statement
 _KEYS = ApiKeyRow.__table__
 # Every authenticated API request runs this: built once and run as a plain statement (no ORM
 # object is built for a record that is only read; ``UnitOfWork.read_api_key`` runs it without a
@@ -248,10 +249,8 @@ class LedgerRepository:
         since the transaction already holds the database's write lock (``BEGIN IMMEDIATE``)."""
         if self.session.get_bind().dialect.name == "sqlite":
             return
-        if (pipeline := pipeline_of(self.session)) is not None:  # the locks, in the same order
-            keys = sorted({account.key for account in accounts})
-            if keys:
-                pipeline.write(_LOCK_BALANCES, {"keys": keys})
+        if pipeline_of(self.session) is not None:  # queued in their turn; their answer is not read
+            self.lock_balances_later(accounts)
             return
         self.lock_balances(accounts)
 
@@ -352,7 +351,7 @@ class LedgerRepository:
             if (pipeline := pipeline_of(self.session)) is not None:
                 return sorted(n for (n,) in pipeline.rows(_NEXT_ENTRY_IDS, {"n": count}))
             return sorted(self.session.scalars(_NEXT_ENTRY_IDS, {"n": count}))
-        first = (self.session.scalar(select(func.max(JournalEntryRow.id))) or 0) + 1  # writers serialized
+        first = (self.session.execute(_MAX_ENTRY_ID).scalar() or 0) + 1  # writers serialized
         return list(range(first, first + count))
 
     def _write(self, entry_id: int, entry: JournalEntry, recorded_at: datetime) -> None:
