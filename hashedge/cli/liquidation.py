@@ -10,7 +10,7 @@ import click
 from hashedge.cli import CliContext, _echo_json, cli, pass_cli
 from hashedge.domain.parameters import TEXT_PARAMETERS
 from hashedge.services import accounts as account_services
-from hashedge.services import insurance, liquidation, liquidation_records, penalties
+from hashedge.services import insurance, liquidation, liquidation_records, pages, penalties
 
 
 def record_payload(record, *, full: bool = False) -> dict:
@@ -37,7 +37,7 @@ def liquidations_group() -> None:
 
 @liquidations_group.command("list")
 @click.option("--account", "reference", metavar="ACCOUNT", help="only this account's (id or name)")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, liquidation_records.MAX_PAGE_SIZE),
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, pages.MAX_PAGE_SIZE),
               help="the newest LIMIT liquidations")
 @click.option("--json", "as_json", is_flag=True)
 @pass_cli

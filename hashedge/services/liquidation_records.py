@@ -17,7 +17,7 @@ from hashedge.domain.liquidation import liquidate
 from hashedge.domain.liquidation.record import differences, inputs_from_json, outcome_json
 from hashedge.errors import NotFound
 from hashedge.services.accounts import require_account
-from hashedge.services.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, check_page, check_window
+from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page, check_window
 
 
 @dataclass(frozen=True)
