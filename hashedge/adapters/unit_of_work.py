@@ -180,13 +180,10 @@ class UnitOfWork:
                 "SELECT total_changes(), data_version FROM pragma_data_version()").one()
             return connection.connection.dbapi_connection, int(changes), int(version)
         if connection.dialect.name == "postgresql":
-            generation, own = self._writes_witness()
+            generation, own = self._writes_witness_later()()
             self._witnessed = None if generation is None else generation - own
             return None if generation is None else (self.session.get_bind(), generation - own)
         return None
-
-    def _writes_witness(self) -> tuple[int | None, int]:
-        return self._writes_witness_later()()
 
     def _writes_witness_later(self):
         """The witness read now, or, in a write pipeline, queued after the writes before it and

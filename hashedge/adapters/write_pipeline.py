@@ -9,11 +9,12 @@ waits for its answer and for a core to run again (BENCHMARKS.md, part L). Few of
 answer before the next is sent.
 
 Inside ``pipelined(session)`` on PostgreSQL a statement whose answer is not needed at once is
-queued (``write``: ``bulk_rows.insert_rows`` / ``update_rows``, the ledger's locks and
-increments, the chain's lock); one whose answer is needed goes out with everything queued before
-it, in one psycopg pipeline (``rows``), and the server runs them in the order they were queued,
-exactly as if they had been sent one by one. A lock whose answer is wanted later is queued in its
-turn and read with a later answer (``later``). A statement's check of the rows it changed
+queued (``write``: ``bulk_rows.insert_rows`` / ``update_rows``, the ledger's increments, the
+chain's lock); one whose answer is needed goes out with everything queued before it, in one
+psycopg pipeline (``rows``), and the server runs them in the order they were queued, exactly as if
+they had been sent one by one. A statement whose answer is wanted later (a lock, the idempotency
+keys, the books' first rows: ``later``, ``later_named`` for rows read by column name) is queued
+in its turn and read with a later answer. A statement's check of the rows it changed
 (``mark_done``'s exactly-once guard) runs when its answer arrives, and always before the COMMIT
 is sent. A batch that trades takes 5 round trips (ORDER_PATH.md, "A batch's round trips").
 
