@@ -44,6 +44,9 @@ from sqlalchemy.sql.elements import TextClause
 # The open pipeline of a connection (the SQLAlchemy connection of one transaction; never the
 # pooled DB-API connection's info, which outlives it and may be unreadable once it is lost)
 _OPEN: WeakKeyDictionary[Connection, WritePipeline] = WeakKeyDictionary()
+# Who is shown each pipeline as it is sent (``observing_sends``: the tests' and benchmarks'
+# round-trip counts and statement logs)
+_SEND_OBSERVERS: list[Callable[[list[str], bool], None]] = []
 
 
 @dataclass
@@ -112,6 +115,8 @@ class WritePipeline:
 
     def _send(self, commit: bool = False) -> None:
         statements, self.queued = self.queued, []
+        for observer in _SEND_OBSERVERS:
+            observer([statement.sql for statement in statements], commit)
         # a check must pass before the COMMIT is sent: then the COMMIT takes a round trip of its own
         commit_with = commit and all(statement.check is None for statement in statements)
         driver = self.connection.connection.driver_connection
@@ -156,6 +161,17 @@ class WritePipeline:
             raise exc.DBAPIError.instance(";\n".join(s.sql for s in statements) or "COMMIT", None, error,
                                           self.dialect.loaded_dbapi.Error, hide_parameters=True,
                                           connection_invalidated=gone, dialect=self.dialect) from error
+
+
+@contextmanager
+def observing_sends(observer: Callable[[list[str], bool], None]) -> Iterator[None]:
+    """Inside this block, show ``observer`` every pipeline as it is sent: its statements in order
+    (as the driver reads them) and whether the transaction's COMMIT was asked to go with them."""
+    _SEND_OBSERVERS.append(observer)
+    try:
+        yield
+    finally:
+        _SEND_OBSERVERS.remove(observer)
 
 
 def pipeline_of(session: Session) -> WritePipeline | None:

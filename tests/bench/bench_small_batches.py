@@ -44,7 +44,7 @@ import load_test  # noqa: E402  (the load test's market)
 from sqlalchemy import event  # noqa: E402
 
 from hashedge.adapters.repositories.exchange import TokenRequest  # noqa: E402
-from hashedge.adapters.write_pipeline import WritePipeline  # noqa: E402
+from hashedge.adapters.write_pipeline import observing_sends  # noqa: E402
 from hashedge.bootstrap import bootstrap  # noqa: E402
 from hashedge.config import load_settings  # noqa: E402
 from hashedge.services import exchange_engine, order_inbox  # noqa: E402
@@ -64,13 +64,10 @@ def measure(url: str, instance: Path, sizes: list[int], batches: int, path: str 
                                       secret_key="bench"))
     statements = [0, 0]  # sent alone through SQLAlchemy; pipelines sent (adapters/write_pipeline.py)
     event.listen(runtime.engine, "before_cursor_execute", lambda *_: statements.__setitem__(0, statements[0] + 1))
-    send = WritePipeline._send
 
-    def counted_send(pipeline, commit=False):
+    def counted_send(_statements, _commit):
         statements[1] += 1
-        return send(pipeline, commit)
 
-    WritePipeline._send = counted_send
     with runtime.uow() as uow:
         names = uow.accounts.names()
     placing = sorted(i for i, name in names.items() if name in {f"load-{n}" for n in range(
@@ -93,12 +90,13 @@ def measure(url: str, instance: Path, sizes: list[int], batches: int, path: str 
             statements[:] = [0, 0]
             if n == WARM_UP_BATCHES:
                 cpu_from = load_test.cpu_times(0)
-            started = time.perf_counter()
-            if path == "socket":
-                answered = len(exchange_engine.execute_handed(runtime.uow, runtime.clock, handed))
-            else:
-                answered = exchange_engine.process_batch(runtime.uow, runtime.clock, batch_size=size).answered
-            elapsed_ms = (time.perf_counter() - started) * 1000
+            with observing_sends(counted_send):
+                started = time.perf_counter()
+                if path == "socket":
+                    answered = len(exchange_engine.execute_handed(runtime.uow, runtime.clock, handed))
+                else:
+                    answered = exchange_engine.process_batch(runtime.uow, runtime.clock, batch_size=size).answered
+                elapsed_ms = (time.perf_counter() - started) * 1000
             assert answered == size, answered
             if n >= WARM_UP_BATCHES:
                 times_ms.append(elapsed_ms)
@@ -117,7 +115,6 @@ def measure(url: str, instance: Path, sizes: list[int], batches: int, path: str 
         if len(times_ms) >= 100:  # resting orders pile up over a long run: the first and the last fifty
             print(f"    first 50 batches: median {statistics.median(times_ms[:50]):7.1f} ms, last 50: "
                   f"{statistics.median(times_ms[-50:]):7.1f} ms", flush=True)
-    WritePipeline._send = send
     runtime.close()
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import create_engine, event, text
 
 from hashedge.adapters.repositories import trading as repositories_trading
-from hashedge.adapters.write_pipeline import WritePipeline
+from hashedge.adapters.write_pipeline import observing_sends
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.domain.margin import order_margin_sats, pre_trade_check
 from hashedge.domain.order_levels import fee_per_contract_sats, summing_bounds
@@ -52,21 +52,15 @@ def statements_sent(runtime, action) -> list[str]:
     """The statements ``action`` sends, in order: through SQLAlchemy, and on PostgreSQL inside a
     write pipeline too (each one listed, though a pipeline carries several in one round trip)."""
     sent: list[str] = []
-    send = WritePipeline._send
 
     def seen(_connection, _cursor, statement, *args):
         sent.append(statement)
 
-    def seen_in_pipeline(pipeline, *args, **kwargs):
-        sent.extend(statement.sql for statement in pipeline.queued)
-        return send(pipeline, *args, **kwargs)
-
     event.listen(runtime.engine, "before_cursor_execute", seen)
-    WritePipeline._send = seen_in_pipeline
     try:
-        action()
+        with observing_sends(lambda statements, _commit: sent.extend(statements)):
+            action()
     finally:
-        WritePipeline._send = send
         event.remove(runtime.engine, "before_cursor_execute", seen)
     return sent
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from hashedge.adapters.bulk_rows import insert_rows, update_rows
 from hashedge.adapters.orm.trading import OrderRow
 from hashedge.adapters.repositories.exchange import StaleClaim
-from hashedge.adapters.write_pipeline import WritePipeline, pipeline_of
+from hashedge.adapters.write_pipeline import observing_sends, pipeline_of
 from hashedge.services import exchange, order_inbox
 from hashedge.services.exchange import OrderRequest, execute_batch
 from tests.integration.test_bulk_rows import AT, TABLE, rows, stored
@@ -138,17 +138,14 @@ def test_a_batch_on_postgresql_takes_the_same_few_round_trips_whatever_its_size(
     monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # the batch's own statements only
     maker, taker, _ = market(runtime)
     sent = {"pipelines": 0, "statements": 0, "commits": 0}
-    send = WritePipeline._send
 
-    def counted_send(pipeline, commit=False):
+    def counted_send(_statements, commit):
         sent["pipelines"] += 1
         sent["commits"] += commit
-        return send(pipeline, commit)
 
     def statement(*_):
         sent["statements"] += 1
 
-    monkeypatch.setattr(WritePipeline, "_send", counted_send)
     first = 1
 
     def batch(size: int) -> dict:
@@ -165,8 +162,9 @@ def test_a_batch_on_postgresql_takes_the_same_few_round_trips_whatever_its_size(
 
     event.listen(runtime.engine, "before_cursor_execute", statement)
     try:
-        batch(3)  # reads everything, and leaves its state for the next batch
-        small, large = batch(4), batch(40)
+        with observing_sends(counted_send):
+            batch(3)  # reads everything, and leaves its state for the next batch
+            small, large = batch(4), batch(40)
     finally:
         event.remove(runtime.engine, "before_cursor_execute", statement)
     assert small == large == {"pipelines": 4, "statements": 0, "commits": 1}
@@ -181,20 +179,10 @@ def _fill_with_tick_sizes(runtime, monkeypatch, accounts: tuple[int, int], seen:
     execute_batch(runtime.uow(), runtime.clock, [OrderRequest(first_id, maker, SYMBOL, "sell", "limit", 1, "50000")])
     monkeypatch.setattr(exchange, "_TICK_SIZES", dict(seen))
     pipelines = []
-    send = _ORIGINAL_SEND
-
-    def logged_send(pipeline, commit=False):
-        pipelines.append(";".join(statement.sql for statement in pipeline.queued))
-        return send(pipeline, commit)
-
-    monkeypatch.setattr(WritePipeline, "_send", logged_send)
-    [outcome] = execute_batch(runtime.uow(), runtime.clock,
-                              [OrderRequest(first_id + 1, taker, SYMBOL, "buy", "limit", 1, "50001")])
-    monkeypatch.setattr(WritePipeline, "_send", send)
+    with observing_sends(lambda statements, _commit: pipelines.append(";".join(statements))):
+        [outcome] = execute_batch(runtime.uow(), runtime.clock,
+                                  [OrderRequest(first_id + 1, taker, SYMBOL, "buy", "limit", 1, "50001")])
     return len(outcome.fills), pipelines
-
-
-_ORIGINAL_SEND = WritePipeline._send
 
 
 def _listed_market(runtime) -> tuple[tuple[int, int], object]:
