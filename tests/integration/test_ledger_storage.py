@@ -68,6 +68,20 @@ def test_postings_whose_entry_never_arrives_fail_the_commit(runtime, funded):
         assert connection.execute(text("SELECT COUNT(*) FROM journal_postings")).scalar() == 2
 
 
+def test_a_chain_link_needs_a_written_entry(runtime, funded):
+    with runtime.uow() as uow:
+        head = uow.ledger.chain.head()
+    link = (f"INSERT INTO journal_chain (seq, entry_id, content_sha256, chain_sha256) "
+            f"VALUES ({head.seq + 1}, {{entry}}, '{'0' * 64}', '{'1' * 64}')")
+    with pytest.raises(IntegrityError):
+        raw(runtime, link.format(entry=head.entry_id + 1))  # no such entry
+    with pytest.raises(IntegrityError):  # the entry's postings and row in the same transaction, after its link
+        raw(runtime, link.format(entry=100), postings(100, ("collateral:1", -10), ("fees", 10)), entry(100, "late"))
+    with runtime.uow() as uow:
+        assert uow.ledger.chain.head() == head
+        assert uow.ledger.find("late") is None
+
+
 def test_a_written_entry_takes_no_more_postings(runtime, funded):
     with pytest.raises(DBAPIError, match="already written"):
         raw(runtime, postings(1, ("fees", 1), ("insurance_fund", -1)))
