@@ -74,4 +74,6 @@ def run(ctx: CliContext, instruments: str | None, batch_size: int, once: bool, l
     totals = process.run(once=once)
     click.echo(f"engine stopped: {totals.answered} requests answered in {totals.batches} batches "
                f"({totals.claimed} came over the socket), {totals.poisoned} not executable, "
-               f"{totals.stale} stale claims; busy {totals.busy_s:.1f} s ({totals.cpu_s:.1f} s of CPU)")
+               f"{totals.stale} stale claims; busy {totals.busy_s:.1f} s ({totals.cpu_s:.1f} s of CPU)"
+               + ("" if (steps := totals.busy_step_ms()) is None else
+                  "; a busy step p50 {:.1f} / p99 {:.1f} ms (CPU {:.1f} / {:.1f})".format(*steps)))

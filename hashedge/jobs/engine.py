@@ -25,9 +25,11 @@ import logging
 import os
 import queue
 import socket
+import statistics
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -55,6 +57,7 @@ CLAIM_MARGIN_S = 0.5  # a socket request is not claimed this close to its submit
 # at most this often rather than after every batch: an empty read is a transaction of its own, and
 # at 200 orders/s the batches are small and many (BENCHMARKS.md part I).
 INBOX_CHECK_WHILE_SERVING_S = 0.050
+BUSY_STEPS_KEPT = 100_000  # the latest busy steps' times kept for the stop line (``EngineTotals``)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,23 @@ class EngineTotals:
     claimed: int = 0  # requests that came over the socket
     busy_s: float = 0.0  # wall seconds spent claiming and executing (not waiting for requests)
     cpu_s: float = 0.0  # the loop thread's CPU seconds in them
+    # each busy step's wall and CPU seconds, the latest ``BUSY_STEPS_KEPT``: an order waits for the
+    # step under way, then for its own, so their spread is most of its latency (BENCHMARKS.md, part N)
+    busy_steps: deque = field(default_factory=lambda: deque(maxlen=BUSY_STEPS_KEPT))
+
+    def record_busy(self, wall_s: float, cpu_s: float) -> None:
+        self.busy_s += wall_s
+        self.cpu_s += cpu_s
+        self.busy_steps.append((wall_s, cpu_s))
+
+    def busy_step_ms(self) -> tuple[float, float, float, float] | None:
+        """The busy steps' median and 99th percentile, wall then CPU, in ms (of the steps kept);
+        None before two steps."""
+        if len(self.busy_steps) < 2:
+            return None
+        walls, cpus = zip(*self.busy_steps)
+        wall, cpu = (statistics.quantiles(values, n=100, method="inclusive") for values in (walls, cpus))
+        return wall[49] * 1e3, wall[98] * 1e3, cpu[49] * 1e3, cpu[98] * 1e3
 
 
 @dataclass(frozen=True)
@@ -190,8 +210,7 @@ class EngineProcess:
                     self._stop.wait(RETRY_PAUSE_S)
                     continue
                 if claimed or not report.idle:
-                    self.totals.busy_s += time.monotonic() - started
-                    self.totals.cpu_s += time.thread_time() - cpu_started
+                    self.totals.record_busy(time.monotonic() - started, time.thread_time() - cpu_started)
                 self._reply(report.outcomes)
                 self.totals.batches += not report.idle
                 self.totals.answered += report.answered

@@ -94,6 +94,9 @@ def test_orders_over_the_socket_get_the_direct_paths_answers(runtime, twin, sock
     assert engine.totals.claimed == engine.totals.answered == len(requests)
     # the time it reports is its loop thread's while working: CPU within the wall time it was busy
     assert 0 < engine.totals.cpu_s <= engine.totals.busy_s + 0.01
+    steps = engine.totals.busy_steps  # one per busy step, adding up to the totals
+    assert sum(wall for wall, _ in steps) == pytest.approx(engine.totals.busy_s)
+    assert sum(cpu for _, cpu in steps) == pytest.approx(engine.totals.cpu_s)
     rows = tokens(twin)
     assert [status for status, _ in rows] == ["done"] * len(requests)
     assert len({token for _, token in rows}) == len(requests) and all(len(t) == 32 for _, t in rows)
