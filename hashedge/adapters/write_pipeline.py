@@ -165,8 +165,9 @@ class WritePipeline:
 
 @contextmanager
 def observing_sends(observer: Callable[[list[str], bool], None]) -> Iterator[None]:
-    """Inside this block, show ``observer`` every pipeline as it is sent: its statements in order
-    (as the driver reads them) and whether the transaction's COMMIT was asked to go with them."""
+    """Inside this block, show ``observer`` every pipeline as it is sent, on any connection of the
+    process: its statements in order (as the driver reads them) and whether the transaction's
+    COMMIT was asked to go with them (it takes a round trip of its own when a check must pass first)."""
     _SEND_OBSERVERS.append(observer)
     try:
         yield

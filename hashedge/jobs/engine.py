@@ -87,7 +87,7 @@ class EngineTotals:
     cpu_s: float = 0.0  # the loop thread's CPU seconds in them
     # each busy step's wall and CPU seconds, the latest ``BUSY_STEPS_KEPT``: an order waits for the
     # step under way, then for its own, so their spread is most of its latency (BENCHMARKS.md, part N)
-    busy_steps: deque = field(default_factory=lambda: deque(maxlen=BUSY_STEPS_KEPT))
+    busy_steps: deque = field(default_factory=lambda: deque(maxlen=BUSY_STEPS_KEPT), repr=False, compare=False)
 
     def record_busy(self, wall_s: float, cpu_s: float) -> None:
         self.busy_s += wall_s
