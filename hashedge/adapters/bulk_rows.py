@@ -50,23 +50,27 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, obje
         session.execute(statement, parameters)
 
 
-def insert_new_rows(session: Session, table: Table, rows: Sequence[Mapping[str, object]], *,
-                    unique: Sequence[str], returning: Sequence[str]) -> list:
+def insert_new_rows_later(session: Session, table: Table, rows: Sequence[Mapping[str, object]], *,
+                          unique: Sequence[str], returning: Sequence[str]) -> Callable[[], list]:
     """``insert_rows`` but for the rows whose ``unique`` columns (a unique index) match a stored
     row's (``ON CONFLICT DO NOTHING``: a concurrent insert of the same key waits for this
-    transaction, then finds the row), returning the ``returning`` columns of each row inserted
-    (tuples, in the order of ``returning``)."""
+    transaction, then finds the row): a function giving the ``returning`` columns of each row
+    inserted (tuples, in the order of ``returning``). Its answer is wanted later: inside a pipeline
+    the INSERT is queued in its turn and its rows arrive with the next answer read
+    (``WritePipeline.later``); elsewhere it runs at once."""
     if not rows:
-        return []
+        return list
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
         statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=[table.c[c] for c in unique])
-        return session.execute(statement.returning(*[table.c[c] for c in returning]), list(rows)).all()
+        inserted = session.execute(statement.returning(*[table.c[c] for c in returning]), list(rows)).all()
+        return lambda: inserted
     columns = tuple(rows[0])
     statement = _unnest_insert(table, columns, dialect, tuple(unique), tuple(returning))
     if (pipeline := pipeline_of(session)) is not None:  # with what is queued (and the transaction's BEGIN)
-        return pipeline.rows(statement, _arrays(table, columns, rows, dialect))
-    return session.execute(statement, _arrays(table, columns, rows, dialect)).all()
+        return pipeline.later(statement, _arrays(table, columns, rows, dialect))
+    inserted = session.execute(statement, _arrays(table, columns, rows, dialect)).all()
+    return lambda: inserted
 
 
 def update_rows(session: Session, table: Table, key: Sequence[str], rows: Sequence[Mapping[str, object]],

@@ -104,7 +104,7 @@ def execute_batch(uow: UnitOfWork, clock: Clock, requests: Sequence[OrderRequest
     execute instead (the engine claims its socket requests there)."""
     now = clock.now()
     # On PostgreSQL the statements that need no answer at once go out together with the next
-    # one that does: the claim with its BEGIN, the locks with the write marker, the writes with
+    # one that does: the claim and the locks with the write marker, the writes with
     # the few reads they wait on (adapters/write_pipeline.py)
     with uow, uow.pipelined():
         # SQLite's write marker before anything of this batch is written; PostgreSQL's after the

@@ -77,34 +77,72 @@ def claim_requests(uow_factory: Callable[[], UnitOfWork], clock: Clock,
     return claimed
 
 
+class _AbandonedMeanwhile(Exception):
+    """A handed request's token was already in the inbox when the batch claimed it (its submitter
+    abandoned it first): the batch, which executed it on the claim's provisional terms, rolls back
+    whole and is executed again with the claim read first."""
+
+
 def execute_handed(uow_factory: Callable[[], UnitOfWork], clock: Clock,
                    handed: Sequence[TokenRequest]) -> dict[str, tuple[int, str]]:
     """Claim and execute socket requests in one transaction (module docstring); token ->
     (request id, outcome JSON) of those executed, once committed (a token absent was abandoned
-    by its submitter first). Raises what the batch raised, with nothing stored."""
+    by its submitter first). Raises what the batch raised, with nothing stored.
+
+    On PostgreSQL the claim is not awaited: it goes out with the batch's locks, in their round
+    trip, and the batch executes every handed request, numbered by its place in the hand until
+    the claim's answer gives the inbox ids. That answer is read with the locks' and checked
+    before the inbox rows are marked: should a token have been taken (an abandon, which comes only
+    after its submitter waited seconds), the batch rolls back and runs again with the claim read
+    first, executing only the requests it claimed."""
+    try:
+        return _execute_handed(uow_factory, clock, handed, claim_first=False)
+    except _AbandonedMeanwhile:
+        return _execute_handed(uow_factory, clock, handed, claim_first=True)
+
+
+def _execute_handed(uow_factory: Callable[[], UnitOfWork], clock: Clock, handed: Sequence[TokenRequest], *,
+                    claim_first: bool) -> dict[str, tuple[int, str]]:
     claimed: dict[str, int] = {}
+    claim: list[Callable[[], dict[str, int]]] = []
 
     def admit(uow: UnitOfWork) -> list[OrderRequest]:
-        claimed.update(uow.order_inbox.claim(list(handed), clock.now()))
+        claim.append(uow.order_inbox.claim_later(list(handed), clock.now()))
+        if not claim_first:  # every handed request, numbered by its place in the hand
+            return [_order_request(InboxRequest(place, h.account_id, h.instrument, h.request))
+                    for place, h in enumerate(handed)]
+        claimed.update(claim[0]())
         return [_order_request(InboxRequest(claimed[h.token], h.account_id, h.instrument, h.request))
                 for h in handed if h.token in claimed]
+
+    def inbox_id(request_id: int) -> int:  # before the rows are marked; the claim's answer came with the locks'
+        if claim_first:
+            return request_id
+        if not claimed:
+            claimed.update(claim[0]())
+            if len(claimed) != len(handed):
+                raise _AbandonedMeanwhile(f"{len(handed) - len(claimed)} of {len(handed)} handed requests")
+        return claimed[handed[request_id].token]
 
     # No NOTIFY: each submitter gets its reply over the socket, and one whose reply is lost finds
     # its token claimed and reads the row, which this commit leaves done (order_inbox._settle_lost);
     # nobody awaits these rows
-    marked = dict(_run(uow_factory, clock, (), admit=admit, notify=False))
+    marked = dict(_run(uow_factory, clock, (), admit=admit, notify=False, inbox_id=inbox_id))
     return {token: (request_id, marked[request_id]) for token, request_id in claimed.items()}
 
 
 def _run(uow_factory: Callable[[], UnitOfWork], clock: Clock,
-         requests: Sequence[OrderRequest], admit=None, notify: bool = True) -> list[tuple[int, str]]:
+         requests: Sequence[OrderRequest], admit=None, notify: bool = True,
+         inbox_id: Callable[[int], int] = int) -> list[tuple[int, str]]:
+    """Execute ``requests`` (or what ``admit`` gives) as one batch and mark their inbox rows done
+    in its commit; ``inbox_id`` gives a request's inbox row from the batch's request id."""
     marked: list[tuple[int, str]] = []
 
     def finish(uow: UnitOfWork, outcomes: list) -> None:
-        marked.extend((request.request_id, encode_outcome(outcome)) for request, outcome in outcomes)
+        marked.extend((inbox_id(request.request_id), encode_outcome(outcome)) for request, outcome in outcomes)
         uow.order_inbox.mark_done(marked, clock.now())
         if notify:  # the submitters awaiting inbox rows (``await_outcome``)
-            uow.order_inbox.notify_done([request.request_id for request, _ in outcomes])
+            uow.order_inbox.notify_done([request_id for request_id, _ in marked])
 
     execute_batch(uow_factory(), clock, requests, finish=finish, admit=admit)
     return marked  # committed

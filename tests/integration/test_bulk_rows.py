@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from hashedge.adapters.bulk_rows import insert_new_rows, insert_rows, pg_array, update_rows
+from hashedge.adapters.bulk_rows import insert_new_rows_later, insert_rows, pg_array, update_rows
 from hashedge.adapters.orm.exchange import OrderRequestRow
 from tests.integration.test_order_path import statements_of
 
@@ -125,15 +125,19 @@ def test_an_array_written_as_text_reads_back_as_the_values_given(runtime, pg_typ
 
 
 def test_new_rows_are_inserted_as_the_dialects_insert_stores_them_and_a_taken_key_is_skipped(runtime, twin):
-    """``insert_new_rows`` stores what ``insert ... on conflict do nothing`` stores, skips a row
-    whose token is taken (by a stored row), and returns the columns asked of the rows inserted."""
+    """``insert_new_rows_later`` stores what ``insert ... on conflict do nothing`` stores, skips a row
+    whose token is taken (by a stored row), and gives the columns asked of the rows inserted, at
+    once or queued in a write pipeline and answered with the next statement read."""
     batch = [{k: v for k, v in row.items() if k != "id"} | {"token": f"t{row['id']}"} for row in rows(1, 6)]
     for db in (runtime, twin):
         with db.uow() as uow:
             insert_rows(uow.session, TABLE, [batch[0] | {"request": "stored before"}])  # token t1 taken
             uow.commit()
-    with runtime.uow() as uow:
-        inserted = insert_new_rows(uow.session, TABLE, batch, unique=("token",), returning=("id", "token"))
+    with runtime.uow() as uow, uow.pipelined() as pipeline:
+        answer = insert_new_rows_later(uow.session, TABLE, batch, unique=("token",), returning=("id", "token"))
+        if pipeline is not None:  # PostgreSQL: queued, sent with the next read
+            assert pipeline.queued and pipeline.rows(text("SELECT 1")) == [(1,)] and not pipeline.queued
+        inserted = answer()
         uow.commit()
     with twin.uow() as uow:
         statement = (postgresql_insert if twin.engine.dialect.name == "postgresql" else sqlite_insert)(TABLE)
@@ -141,5 +145,5 @@ def test_new_rows_are_inserted_as_the_dialects_insert_stores_them_and_a_taken_ke
             uow.session.execute(statement.on_conflict_do_nothing(index_elements=[TABLE.c.token]), row)
         uow.commit()
     assert stored(runtime) == stored(twin)
-    assert sorted(row.token for row in inserted) == [f"t{n}" for n in range(2, 7)]
-    assert {row.token: row.id for row in inserted} == {r[-1]: r[0] for r in stored(runtime)[1:]}
+    assert sorted(token for _, token in inserted) == [f"t{n}" for n in range(2, 7)]
+    assert {token: row_id for row_id, token in inserted} == {r[-1]: r[0] for r in stored(runtime)[1:]}

@@ -228,6 +228,33 @@ def test_a_reply_lost_after_the_claim_only_is_awaited_then_abandoned_and_never_e
     assert tokens(runtime) == [("abandoned", lost.sent[0]["token"])] and order_count(runtime) == 0
 
 
+def test_a_handed_request_abandoned_before_its_batch_is_left_out_and_the_others_execute(runtime):
+    """The batch claims its socket requests without awaiting the claim (on PostgreSQL it goes out
+    with the locks); a token its submitter abandoned first rolls that batch back, and the batch
+    runs again with the claim read first: the abandoned request never executes, the others do,
+    once, in their order."""
+    maker, taker, _ = market(runtime)
+
+    def handed(token, account, side, quantity):
+        request = order_inbox.order_request(instrument=SYMBOL, side=side, order_type="limit", quantity=quantity,
+                                            price=50000, idempotency_key=None, api_key_prefix=None)
+        return TokenRequest(token, account, SYMBOL, request)
+
+    sell, gone, buy = handed("a" * 32, maker, "sell", 2), handed("b" * 32, taker, "buy", 1), handed("c" * 32, taker, "buy", 1)
+    with runtime.uow() as uow:
+        assert uow.order_inbox.abandon_token(gone, runtime.clock.now())
+        uow.commit()
+    executed = exchange_engine.execute_handed(runtime.uow, runtime.clock, [sell, gone, buy])
+    assert set(executed) == {sell.token, buy.token}
+    placed = {token: order_inbox.decode_outcome(outcome) for token, (_, outcome) in executed.items()}
+    assert [len(placed[sell.token].fills), len(placed[buy.token].fills)] == [0, 1]
+    assert tokens(runtime) == [("abandoned", gone.token), ("done", sell.token), ("done", buy.token)]
+    with runtime.uow() as uow:  # the sell rests with what the one executed buy left of it
+        assert sorted(uow.session.execute(select(OrderRow.side, OrderRow.quantity, OrderRow.filled_quantity))
+                      ) == [("buy", 1, 1), ("sell", 2, 1)]
+    assert ledger.check_balances(runtime.uow()).ok
+
+
 def test_a_socket_request_that_breaks_its_batch_is_claimed_alone_and_fails_alone(runtime, socket_path, monkeypatch):
     maker, taker, _ = market(runtime)
     real = exchange_engine.execute_batch

@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from hashedge.adapters.bulk_rows import insert_rows, update_rows
 from hashedge.adapters.orm.trading import OrderRow
-from hashedge.adapters.repositories.exchange import StaleClaim
+from hashedge.adapters.repositories.exchange import StaleClaim, TokenRequest
 from hashedge.adapters.write_pipeline import observing_sends, pipeline_of
-from hashedge.services import exchange, order_inbox
+from hashedge.services import exchange, exchange_engine, order_inbox
 from hashedge.services.exchange import OrderRequest, execute_batch
 from tests.integration.test_bulk_rows import AT, TABLE, rows, stored
 from tests.integration.test_order_inbox import SYMBOL, market
@@ -168,6 +168,30 @@ def test_a_batch_on_postgresql_takes_the_same_few_round_trips_whatever_its_size(
     finally:
         event.remove(runtime.engine, "before_cursor_execute", statement)
     assert small == large == {"pipelines": 4, "statements": 0, "commits": 1}
+
+
+def test_a_batch_of_socket_requests_sends_their_claim_with_its_locks(runtime, monkeypatch):
+    """The engine's claim of the requests handed over its socket is not awaited on its own: it
+    goes out with the batch's locks, so such a batch takes the four round trips of any other."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("a pipeline is PostgreSQL's (SQLite runs in process)")
+    monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # the batch's own statements only
+    maker, taker, _ = market(runtime)
+    hands = iter(range(1_000))
+
+    def hand(account, side):
+        request = order_inbox.order_request(instrument=SYMBOL, side=side, order_type="limit", quantity=1, price=50000)
+        return TokenRequest(f"{next(hands):032d}", account, SYMBOL, request)
+
+    exchange_engine.execute_handed(runtime.uow, runtime.clock, [hand(maker, "sell")])  # reads everything
+    pipelines: list[str] = []
+    handed = [hand(maker, "sell"), hand(taker, "buy"), hand(taker, "buy")]
+    with observing_sends(lambda statements, _commit: pipelines.append(";".join(statements))):
+        executed = exchange_engine.execute_handed(runtime.uow, runtime.clock, handed)
+    assert set(executed) == {h.token for h in handed}
+    assert len(pipelines) == 4
+    [claim_with] = [p for p in pipelines if "INSERT INTO order_requests" in p]
+    assert "FROM instrument_sequences" in claim_with and claim_with == pipelines[0]
 
 
 def _fill_with_tick_sizes(runtime, monkeypatch, accounts: tuple[int, int], seen: dict, first_id: int

@@ -5,6 +5,7 @@ submitter polls. Plain Core statements: these run several times per order."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hashedge.adapters.bulk_rows import insert_new_rows, update_rows
+from hashedge.adapters.bulk_rows import insert_new_rows_later, update_rows
 from hashedge.adapters.orm.exchange import OrderRequestRow
 
 OUTCOME_CHANNEL = "hashedge_order_outcomes"  # PostgreSQL NOTIFY channel: payload the request ids done
@@ -78,11 +79,17 @@ class OrderInboxRepository:
         already there (its submitter abandoned it first): token -> request id of those appended.
         One statement (ON CONFLICT DO NOTHING: a concurrent abandon of the same token waits for
         this transaction, then finds the row)."""
+        return self.claim_later(requests, received_at)()
+
+    def claim_later(self, requests: list[TokenRequest], received_at: datetime) -> Callable[[], dict[str, int]]:
+        """``claim``, its answer wanted later: in a write pipeline the claim goes out with the
+        statements queued after it (``bulk_rows.insert_new_rows_later``). A function giving
+        token -> request id of the requests appended."""
         if not requests:
-            return {}
+            return dict
         rows = [_token_row(r, "pending", received_at) for r in requests]
-        claimed = insert_new_rows(self.session, _TABLE, rows, unique=("token",), returning=("id", "token"))
-        return {token: int(request_id) for request_id, token in claimed}
+        inserted = insert_new_rows_later(self.session, _TABLE, rows, unique=("token",), returning=("id", "token"))
+        return lambda: {token: int(request_id) for request_id, token in inserted()}
 
     def abandon_token(self, request: TokenRequest, at: datetime) -> bool:
         """Give up a socket request the engine may not have claimed: True if this inserted its
