@@ -16,7 +16,8 @@ they had been sent one by one. A statement whose answer is wanted later (a lock,
 keys, the books' first rows: ``later``, ``later_named`` for rows read by column name) is queued
 in its turn and read with a later answer. A statement's check of the rows it changed
 (``mark_done``'s exactly-once guard) runs when its answer arrives, and always before the COMMIT
-is sent. A batch that trades takes 4 round trips (ORDER_PATH.md, "A batch's round trips").
+is sent. A batch served from its engine's kept state takes 2 round trips (ORDER_PATH.md, "A batch's
+round trips").
 
 Nothing overtakes what is queued: any other statement SQLAlchemy sends on the connection first
 sends the queue, and its COMMIT goes out with what is still queued, in the same round trip unless

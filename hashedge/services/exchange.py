@@ -41,7 +41,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy.exc import IntegrityError
+
 from hashedge import faults
+from hashedge.adapters.repositories.journal_chain import lost_the_race
 from hashedge.adapters.repositories.ledger import collateral_of
 from hashedge.adapters.repositories.trading import InstrumentRecord, StoredOrder
 from hashedge.adapters.unit_of_work import UnitOfWork
@@ -94,6 +97,12 @@ Outcome = PlacedOrder | HashEdgeError
 Finish = Callable[[UnitOfWork, list[tuple[OrderRequest, Outcome]]], None]
 
 
+class ChainMoved(Exception):
+    """Another transaction linked journal entries after the chain head the batch assumed from its
+    engine's kept state (``JournalChainRepository.assume_head``): the batch rolled back whole,
+    nothing was stored and nothing is kept. Running it again reads the head."""
+
+
 def execute_batch(uow: UnitOfWork, clock: Clock, requests: Sequence[OrderRequest], *,
                   finish: Finish | None = None,
                   admit: Callable[[UnitOfWork], Sequence[OrderRequest]] | None = None) -> list[Outcome]:
@@ -106,24 +115,29 @@ def execute_batch(uow: UnitOfWork, clock: Clock, requests: Sequence[OrderRequest
     # On PostgreSQL the statements that need no answer at once go out together with the next
     # one that does: the claim and the locks with the write marker, the writes with
     # the few reads they wait on (adapters/write_pipeline.py)
-    with uow, uow.pipelined():
-        # SQLite's write marker before anything of this batch is written; PostgreSQL's after the
-        # batch's row locks (``_Batch``; UnitOfWork.write_marker)
-        marker = uow.write_marker() if uow.marks_before_locks else None
-        if admit is not None:
-            requests = list(admit(uow))
-        batch = _Batch(uow, now, requests, marker)
-        outcomes: list[Outcome] = []
-        for request in requests:
-            try:
-                outcomes.append(batch.place(request))
-            except HashEdgeError as error:
-                outcomes.append(error)
-        batch.store()
-        if finish is not None:
-            finish(uow, list(zip(requests, outcomes)))
-        faults.checkpoint("exchange.before_commit")
-        marker = uow.commit_marked()
+    try:
+        with uow, uow.pipelined():
+            # SQLite's write marker before anything of this batch is written; PostgreSQL's after
+            # the batch's row locks (``_Batch``; UnitOfWork.write_marker)
+            marker = uow.write_marker() if uow.marks_before_locks else None
+            if admit is not None:
+                requests = list(admit(uow))
+            batch = _Batch(uow, now, requests, marker)
+            outcomes: list[Outcome] = []
+            for request in requests:
+                try:
+                    outcomes.append(batch.place(request))
+                except HashEdgeError as error:
+                    outcomes.append(error)
+            batch.store()
+            if finish is not None:
+                finish(uow, list(zip(requests, outcomes)))
+            faults.checkpoint("exchange.before_commit")
+            marker = uow.commit_marked()
+    except IntegrityError as error:
+        if lost_the_race(error):  # nothing stored, nothing kept: run again, reading the head
+            raise ChainMoved("another transaction linked journal entries after the head this batch assumed") from error
+        raise
     try:
         KEPT.keep(batch.kept(marker))
     except Exception:  # the batch is committed whatever happens here: the next one reads everything
@@ -302,6 +316,8 @@ class _Batch:
                 risk_parameters(uow, now) != self.params):
             raise AssertionError("kept governed parameters differ from the database's")
         reads = self.reads = reads_for(uow, kept, self.params, locked)
+        if (chain_head := reads.chain_head()) is not None:  # the journal's links need not read it
+            uow.ledger.chain.assume_head(chain_head)
         self.known_accounts = reads.existing({r.account_id for r in valid})
         self.key_holders = reads.key_holders({(r.api_key_prefix, r.account_id) for r in requests
                                               if isinstance(r.api_key_prefix, str) and isinstance(r.account_id, int)})
@@ -567,4 +583,5 @@ class _Batch:
         kept.stored |= {(a, s) for s, ids in self.stored_positions.items() for a in ids} | {
             (a, s) for s, owners in self.traded.items() for a in owners}
         kept.sequences |= {symbol: book.last_sequence for symbol, book in self.books.items()}
+        kept.chain_head = self.uow.ledger.chain.known_head
         return kept

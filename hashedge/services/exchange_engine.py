@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError
 from hashedge.adapters.repositories.exchange import InboxRequest, StaleClaim, TokenRequest
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
-from hashedge.services.exchange import OrderRequest, execute_batch
+from hashedge.services.exchange import ChainMoved, OrderRequest, execute_batch
 from hashedge.services.order_inbox import OrderNotExecuted, encode_outcome
 
 DEFAULT_BATCH_SIZE = 500
@@ -94,11 +94,20 @@ def execute_handed(uow_factory: Callable[[], UnitOfWork], clock: Clock,
     the claim's answer gives the inbox ids. That answer is read with the locks' and checked
     before the inbox rows are marked: should a token have been taken (an abandon, which comes only
     after its submitter waited seconds), the batch rolls back and runs again with the claim read
-    first, executing only the requests it claimed."""
-    try:
-        return _execute_handed(uow_factory, clock, handed, claim_first=False)
-    except _AbandonedMeanwhile:
-        return _execute_handed(uow_factory, clock, handed, claim_first=True)
+    first, executing only the requests it claimed. A batch whose journal chain head, assumed from
+    the kept state, another transaction moved (``ChainMoved``) runs again once, reading it."""
+    claim_first = moved = False
+    while True:  # at most three attempts: each of these two ends happens once
+        try:
+            return _execute_handed(uow_factory, clock, handed, claim_first=claim_first)
+        except _AbandonedMeanwhile:
+            if claim_first:  # pragma: no cover - the claim read first executes only what it claimed
+                raise
+            claim_first = True
+        except ChainMoved:  # nothing stored or kept; the next attempt reads the chain's head
+            if moved:
+                raise
+            moved = True
 
 
 def _execute_handed(uow_factory: Callable[[], UnitOfWork], clock: Clock, handed: Sequence[TokenRequest], *,
@@ -127,20 +136,22 @@ def _execute_handed(uow_factory: Callable[[], UnitOfWork], clock: Clock, handed:
     # No NOTIFY: each submitter gets its reply over the socket, and one whose reply is lost finds
     # its token claimed and reads the row, which this commit leaves done (order_inbox._settle_lost);
     # nobody awaits these rows
-    marked = dict(_run(uow_factory, clock, (), admit=admit, notify=False, inbox_id=inbox_id))
+    marked = dict(_run(uow_factory, clock, (), admit=admit, notify=False, inbox_id=inbox_id, claimed_here=True))
     return {token: (request_id, marked[request_id]) for token, request_id in claimed.items()}
 
 
 def _run(uow_factory: Callable[[], UnitOfWork], clock: Clock,
          requests: Sequence[OrderRequest], admit=None, notify: bool = True,
-         inbox_id: Callable[[int], int] = int) -> list[tuple[int, str]]:
+         inbox_id: Callable[[int], int] = int, claimed_here: bool = False) -> list[tuple[int, str]]:
     """Execute ``requests`` (or what ``admit`` gives) as one batch and mark their inbox rows done
-    in its commit; ``inbox_id`` gives a request's inbox row from the batch's request id."""
+    in its commit; ``inbox_id`` gives a request's inbox row from the batch's request id;
+    ``claimed_here``: ``admit`` appended every row in the batch's transaction
+    (``OrderInboxRepository.mark_done``)."""
     marked: list[tuple[int, str]] = []
 
     def finish(uow: UnitOfWork, outcomes: list) -> None:
         marked.extend((inbox_id(request.request_id), encode_outcome(outcome)) for request, outcome in outcomes)
-        uow.order_inbox.mark_done(marked, clock.now())
+        uow.order_inbox.mark_done(marked, clock.now(), claimed_here=claimed_here)
         if notify:  # the submitters awaiting inbox rows (``await_outcome``)
             uow.order_inbox.notify_done([request_id for request_id, _ in marked])
 
@@ -175,6 +186,8 @@ def process_batch(uow_factory: Callable[[], UnitOfWork], clock: Clock, *, batch_
             return BatchReport(answered=len(requests), outcomes=tuple(_run(uow_factory, clock, requests)))
         except StaleClaim:
             return BatchReport(stale=True)
+        except ChainMoved:  # nothing stored or kept: the second attempt reads the chain's head
+            log.info("order batch of %d requests: the journal chain moved past its kept head; again", len(requests))
         except OperationalError:
             log.exception("order batch of %d requests failed in the database; it stays pending", len(requests))
             return BatchReport(retry=True)

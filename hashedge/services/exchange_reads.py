@@ -27,6 +27,7 @@ from hashedge.adapters.repositories.ledger import collateral_of
 from hashedge.adapters.repositories.trading import InstrumentRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.domain.instruments import ContractSpec
+from hashedge.domain.journal_chain import ChainLink
 from hashedge.domain.ledger import LedgerAccount
 from hashedge.domain.margin import InstrumentMargin, OrderTotal
 from hashedge.domain.order_levels import order_total, summing_bounds
@@ -88,6 +89,10 @@ class Kept:
     # instrument -> its summing bounds at the kept mark, spec and parameters (None: it sums nothing)
     bounds: dict[str, tuple[int, int, int, Fraction] | None] = field(default_factory=dict)
     key_holders: set[tuple[str, int]] = field(default_factory=set)  # (API key prefix, account): unrevoked
+    # the journal chain's last link as the batch left it (None: not known; the next batch reads it
+    # at the chain's lock): a batch on PostgreSQL links its entries after it without reading it
+    # (``JournalChainRepository.assume_head``)
+    chain_head: ChainLink | None = None
 
     @property
     def params(self) -> RiskParameters:
@@ -175,6 +180,10 @@ class BatchReads:
     def tip_height(self) -> int | None:
         return self.uow.blocks.tip_height()
 
+    def chain_head(self) -> ChainLink | None:
+        """The journal chain's last link, when known without a read (None: read at its lock)."""
+        return None
+
     def sequences(self, symbols: Iterable[str]) -> dict[str, int]:
         """The instruments' last order sequences, their rows locked in symbol order."""
         if self.locked is not None:
@@ -248,6 +257,11 @@ class KeptReads(BatchReads):
 
     def tip_height(self) -> int | None:
         return self._checked(self.kept.tip_height, super().tip_height)
+
+    def chain_head(self) -> ChainLink | None:
+        if self.kept.chain_head is None:
+            return None
+        return self._checked(self.kept.chain_head, self.uow.ledger.chain.head)
 
     def sequences(self, symbols: Iterable[str]) -> dict[str, int]:
         if self.locked is not None:  # PostgreSQL: locked (and read) already

@@ -273,6 +273,10 @@ def test_a_batchs_statements_do_not_grow_with_the_queue_or_the_accounts_resting_
     from tests.integration.test_order_path import statements_of
 
     maker, taker = market(runtime, 3)[1:3]  # the rich ones
+    # a trade first: on PostgreSQL the journal's ids come from the process's reserve, drawn a block
+    # at a time (adapters/entry_id_reserve.py); drawn here, no measured batch draws
+    execute_batch(runtime.uow(), runtime.clock, [OrderRequest(1, maker, SYMBOLS[1], "sell", "limit", 1, str(MARK)),
+                                                 OrderRequest(2, taker, SYMBOLS[1], "buy", "limit", 1, str(MARK))])
     counts, first = [], 1000
     for depth in (30, 300):
         execute_batch(runtime.uow(), runtime.clock, [

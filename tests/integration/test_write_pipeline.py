@@ -12,10 +12,16 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from hashedge.adapters.bulk_rows import insert_rows, update_rows
+from hashedge.adapters.entry_id_reserve import EntryIdReserve
+from hashedge.adapters.orm.exchange import OrderRequestRow
+from hashedge.adapters.orm.ledger import JournalEntryRow
 from hashedge.adapters.orm.trading import OrderRow
 from hashedge.adapters.repositories.exchange import StaleClaim, TokenRequest
 from hashedge.adapters.write_pipeline import observing_sends, pipeline_of
-from hashedge.services import exchange, exchange_engine, order_inbox
+from hashedge import faults
+from hashedge.bootstrap import bootstrap
+from hashedge.config import load_settings
+from hashedge.services import exchange, exchange_engine, ledger, order_inbox
 from hashedge.services.exchange import OrderRequest, execute_batch
 from tests.integration.test_bulk_rows import AT, TABLE, rows, stored
 from tests.integration.test_order_inbox import SYMBOL, market
@@ -130,9 +136,9 @@ def test_a_batch_whose_inbox_row_was_taken_meanwhile_is_refused_whole_at_its_com
 
 def test_a_batch_on_postgresql_takes_the_same_few_round_trips_whatever_its_size(runtime, monkeypatch):
     """Served from the kept state, a batch that trades, with idempotency keys, sends: its locks
-    with the write witness, the idempotency keys and the book's prefix; its writes with the
-    journal's ids; the rest with the chain's head; the chain's links and the witness with the
-    COMMIT: four round trips for 4 orders or for 40."""
+    with the write witness, the idempotency keys and the book's prefix; then everything else,
+    with the COMMIT: its writes, its journal (ids from the process's reserve) and the chain's
+    links after the head it kept, and the witness. Two round trips for 4 orders or for 40."""
     if runtime.engine.dialect.name != "postgresql":
         pytest.skip("a pipeline is PostgreSQL's (SQLite runs in process)")
     monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # the batch's own statements only
@@ -167,12 +173,12 @@ def test_a_batch_on_postgresql_takes_the_same_few_round_trips_whatever_its_size(
             small, large = batch(4), batch(40)
     finally:
         event.remove(runtime.engine, "before_cursor_execute", statement)
-    assert small == large == {"pipelines": 4, "statements": 0, "commits": 1}
+    assert small == large == {"pipelines": 2, "statements": 0, "commits": 1}
 
 
 def test_a_batch_of_socket_requests_sends_their_claim_with_its_locks(runtime, monkeypatch):
     """The engine's claim of the requests handed over its socket is not awaited on its own: it
-    goes out with the batch's locks, so such a batch takes the four round trips of any other."""
+    goes out with the batch's locks, so such a batch takes the two round trips of any other."""
     if runtime.engine.dialect.name != "postgresql":
         pytest.skip("a pipeline is PostgreSQL's (SQLite runs in process)")
     monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")  # the batch's own statements only
@@ -183,15 +189,112 @@ def test_a_batch_of_socket_requests_sends_their_claim_with_its_locks(runtime, mo
         request = order_inbox.order_request(instrument=SYMBOL, side=side, order_type="limit", quantity=1, price=50000)
         return TokenRequest(f"{next(hands):032d}", account, SYMBOL, request)
 
-    exchange_engine.execute_handed(runtime.uow, runtime.clock, [hand(maker, "sell")])  # reads everything
+    # reads everything, draws journal ids into the process's reserve and keeps the chain's head
+    exchange_engine.execute_handed(runtime.uow, runtime.clock, [hand(maker, "sell"), hand(taker, "buy")])
     pipelines: list[str] = []
     handed = [hand(maker, "sell"), hand(taker, "buy"), hand(taker, "buy")]
     with observing_sends(lambda statements, _commit: pipelines.append(";".join(statements))):
         executed = exchange_engine.execute_handed(runtime.uow, runtime.clock, handed)
     assert set(executed) == {h.token for h in handed}
-    assert len(pipelines) == 4
+    assert len(pipelines) == 2  # the inbox rows it marks are its own: no check holds the COMMIT back
     [claim_with] = [p for p in pipelines if "INSERT INTO order_requests" in p]
     assert "FROM instrument_sequences" in claim_with and claim_with == pipelines[0]
+
+
+def test_a_batch_whose_kept_chain_head_another_transaction_moved_runs_again_after_it(runtime, monkeypatch):
+    """A batch served from the kept state links its journal entries after the chain head its
+    engine kept, without reading it. Another transaction that links an entry meanwhile (a deposit,
+    committed while the batch computes) makes the batch's first link take a ``seq`` that exists:
+    the primary key refuses the whole batch, which runs again, reads the head and links after the
+    deposit. Nothing is lost or linked twice; the chain verifies."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("a pipeline is PostgreSQL's (SQLite runs in process)")
+    maker, taker, thin = market(runtime)
+    hands = iter(range(1_000))
+
+    def hand(account, side):
+        request = order_inbox.order_request(instrument=SYMBOL, side=side, order_type="limit", quantity=1, price=50000)
+        return TokenRequest(f"{next(hands):032d}", account, SYMBOL, request)
+
+    # a fill (journal entries): the engine keeps the chain's head; a sell rests for the buy below
+    exchange_engine.execute_handed(runtime.uow, runtime.clock, [hand(maker, "sell"), hand(maker, "sell"),
+                                                                hand(taker, "buy")])
+    with runtime.uow() as uow:
+        kept_head = uow.ledger.chain.head()
+    attempts = []
+
+    def deposit_meanwhile(name):
+        if name == "exchange.before_commit":
+            attempts.append(name)
+            if len(attempts) == 1:  # before the batch's commit, after it computed its links' place
+                ledger.deposit(runtime.uow(), runtime.clock, thin, 1_000, "meanwhile")
+    monkeypatch.setattr(faults, "checkpoint", deposit_meanwhile)
+    buy = hand(taker, "buy")
+    [(_, outcome)] = exchange_engine.execute_handed(runtime.uow, runtime.clock, [buy]).values()
+    assert len(attempts) == 2  # the first refused whole, the second committed
+    assert len(order_inbox.decode_outcome(outcome).fills) == 1
+    with runtime.uow() as uow:
+        links = uow.session.execute(text("SELECT seq, entry_id FROM journal_chain WHERE seq > :seq ORDER BY seq"),
+                                    {"seq": kept_head.seq}).all()
+        deposit_ids = set(uow.session.scalars(select(JournalEntryRow.id).where(
+            JournalEntryRow.idempotency_key.like("%meanwhile%"))))
+        statuses = list(uow.session.scalars(select(OrderRequestRow.status).order_by(OrderRequestRow.id)))
+    assert [seq for seq, _ in links] == list(range(kept_head.seq + 1, kept_head.seq + 1 + len(links)))
+    assert deposit_ids and {entry for _, entry in links[:len(deposit_ids)]} == deposit_ids  # linked first
+    assert statuses == ["done"] * 4  # the buy's once: the refused batch's claim left nothing
+    check = ledger.check_balances(runtime.uow())
+    assert check.ok and not check.chain_faults
+
+
+def test_journal_ids_come_once_from_each_processs_reserve_and_a_rolled_back_batchs_are_never_used(
+        runtime, clock, tmp_path, monkeypatch):
+    """Two engines' processes (two database engines, so two reserves) execute batches on one
+    database in turn: each batch's entries take ids from its own process's block, never one id
+    twice; a batch rolled back after its journal's writes leaves the ids it took unused, and the
+    next batch takes the ones after them. The journal and its chain verify."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("a pipeline is PostgreSQL's (SQLite runs in process)")
+    maker, taker, _ = market(runtime)
+    url = runtime.engine.url.render_as_string(hide_password=False)
+    other = bootstrap(load_settings({"HASHEDGE_DATABASE_URL": url, "HASHEDGE_INSTANCE_DIR": str(tmp_path / "other")},
+                                    secret_key="test-secret-key-not-for-production"), clock=clock)
+    taken: list[tuple[object, list[int]]] = []  # (database engine, ids) of each batch's journal
+    real_take = EntryIdReserve.take
+
+    def recorded_take(reserve, count, draw):
+        ids = real_take(reserve, count, draw)
+        taken.append((reserve, ids))
+        return ids
+    monkeypatch.setattr(EntryIdReserve, "take", recorded_take)
+    requests = iter(range(1, 1_000))
+
+    def crossing(db, finish=None) -> None:
+        execute_batch(db.uow(), db.clock, [OrderRequest(next(requests), maker, SYMBOL, "sell", "limit", 1, "50000"),
+                                           OrderRequest(next(requests), taker, SYMBOL, "buy", "limit", 1, "50000")],
+                      finish=finish)
+
+    def after_the_journal(_uow, _outcomes):
+        raise RuntimeError("a failure after the journal's writes")
+    try:
+        for db in (runtime, other, runtime, other):
+            crossing(db)
+        with pytest.raises(RuntimeError):
+            crossing(runtime, finish=after_the_journal)
+        crossing(runtime)
+    finally:
+        other.close()
+    [own, theirs] = {id(reserve): reserve for reserve, _ in taken}.values()
+    assert [reserve for reserve, _ in taken] == [own, theirs, own, theirs, own, own]
+    every = [i for _, ids in taken for i in ids]
+    assert len(every) == len(set(every)) and all(ids == sorted(ids) for _, ids in taken)
+    assert max(i for r, ids in taken if r is own for i in ids) < min(i for r, ids in taken if r is theirs for i in ids)
+    rolled_back, after = taken[-2][1], taken[-1][1]
+    assert min(after) == max(rolled_back) + 1  # taken, never handed out again
+    with runtime.uow() as uow:
+        written = set(uow.session.scalars(select(JournalEntryRow.id).where(JournalEntryRow.id.in_(every))))
+    assert written == set(every) - set(rolled_back)
+    check = ledger.check_balances(runtime.uow())
+    assert check.ok and not check.chain_faults
 
 
 def _fill_with_tick_sizes(runtime, monkeypatch, accounts: tuple[int, int], seen: dict, first_id: int

@@ -121,12 +121,16 @@ class OrderInboxRepository:
         rows = self.session.execute(query.order_by(_TABLE.c.id).limit(limit)).all()
         return [InboxRequest(row.id, row.account_id, row.instrument, json.loads(row.request)) for row in rows]
 
-    def mark_done(self, outcomes: list[tuple[int, str]], done_at: datetime) -> None:
+    def mark_done(self, outcomes: list[tuple[int, str]], done_at: datetime, *, claimed_here: bool = False) -> None:
         """Mark these pending requests done with their outcomes (JSON), in one statement
         (``bulk_rows.update_rows``); raises ``StaleClaim`` unless every one of them was still
         pending (the exactly-once guard: the rows it changed, counted on SQLite and PostgreSQL
         alike, at once or when its pipelined answer arrives: ``write_pipeline``; the caller's
-        transaction rolls back whatever this changed)."""
+        transaction rolls back whatever this changed).
+
+        ``claimed_here``: every row was appended by the caller's own transaction (``claim``), so
+        no other can have seen it, let alone changed it, and the guard cannot fail: it is not
+        awaited, and in a write pipeline the COMMIT may go out with this statement."""
         if not outcomes:
             return
 
@@ -136,7 +140,7 @@ class OrderInboxRepository:
 
         update_rows(self.session, _TABLE, ["id"], [
             {"id": i, "status": "done", "outcome": o, "done_at": done_at} for i, o in outcomes],
-            only_if={"status": "pending"}, check=all_pending)
+            only_if={"status": "pending"}, check=None if claimed_here else all_pending)
 
     def abandon(self, request_id: int, at: datetime) -> bool:
         """Give a pending request up: True if it was still pending (then it never executes)."""

@@ -26,9 +26,26 @@ _CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _HEAD = text("SELECT seq, entry_id, content_sha256, chain_sha256 FROM journal_chain ORDER BY seq DESC LIMIT 1")
 
 
+def lost_the_race(error: Exception) -> bool:
+    """Whether ``error`` (SQLAlchemy's) is the chain's primary key refusing a link whose ``seq``
+    exists: a transaction that assumed the head (``assume_head``) after another linked past it."""
+    diag = getattr(getattr(error, "orig", None), "diag", None)
+    return getattr(diag, "constraint_name", None) == "pk_journal_chain"
+
+
 class JournalChainRepository:
     def __init__(self, session: Session):
         self.session = session
+        self._assumed: ChainLink | None = None
+        self.known_head: ChainLink | None = None  # the last link as this transaction leaves it, if known
+
+    def assume_head(self, head: ChainLink) -> None:
+        """Link this transaction's entries after ``head`` without reading the chain, in a write
+        pipeline (the engine's kept state: the head its last batch committed, nothing written
+        since). Safe whatever happened meanwhile: if another transaction linked after ``head``,
+        this one's first link takes a ``seq`` that exists and the primary key refuses the whole
+        transaction (``lost_the_race``)."""
+        self._assumed = self.known_head = head
 
     def head(self) -> ChainLink | None:
         row = self.session.execute(_HEAD).first()
@@ -41,8 +58,11 @@ class JournalChainRepository:
             return []
         if (pipeline := pipeline_of(self.session)) is not None:  # the lock, then the head: one round trip
             pipeline.write(_CHAIN_LOCK, {"key": CHAIN_LOCK})
-            head = pipeline.rows(_HEAD)
-            links = extend(ChainLink(*head[0]) if head else None, appended)
+            if self._assumed is not None:  # no round trip: sent with the links and the COMMIT
+                links = extend(self._assumed, appended)
+            else:
+                head = pipeline.rows(_HEAD)
+                links = extend(ChainLink(*head[0]) if head else None, appended)
         else:
             if self.session.get_bind().dialect.name == "postgresql":
                 self.session.execute(_CHAIN_LOCK, {"key": CHAIN_LOCK})
@@ -51,6 +71,7 @@ class JournalChainRepository:
             {"seq": link.seq, "entry_id": link.entry_id, "content_sha256": link.content_sha256,
              "chain_sha256": link.chain_sha256} for link in links
         ])
+        self.known_head = links[-1]
         return links
 
     # --- verification --------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.bulk_rows import insert_rows
+from hashedge.adapters.entry_id_reserve import reserve_of
 from hashedge.adapters.orm.ledger import (
     AccountRow,
     ApiKeyRow,
@@ -349,7 +350,10 @@ class LedgerRepository:
     def _next_entry_ids(self, count: int) -> list[int]:
         if self.session.get_bind().dialect.name == "postgresql":
             if (pipeline := pipeline_of(self.session)) is not None:
-                return sorted(n for (n,) in pipeline.rows(_NEXT_ENTRY_IDS, {"n": count}))
+                # from the process's reserve, so the journal's writes wait for no answer
+                # (adapters/entry_id_reserve.py); it draws a block in a round trip when short
+                return reserve_of(pipeline.connection.engine).take(
+                    count, lambda n: [value for (value,) in pipeline.rows(_NEXT_ENTRY_IDS, {"n": n})])
             return sorted(self.session.scalars(_NEXT_ENTRY_IDS, {"n": count}))
         first = (self.session.execute(_MAX_ENTRY_ID).scalar() or 0) + 1  # writers serialized
         return list(range(first, first + count))
