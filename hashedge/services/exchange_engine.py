@@ -96,18 +96,16 @@ def execute_handed(uow_factory: Callable[[], UnitOfWork], clock: Clock,
     after its submitter waited seconds), the batch rolls back and runs again with the claim read
     first, executing only the requests it claimed. A batch whose journal chain head, assumed from
     the kept state, another transaction moved (``ChainMoved``) runs again once, reading it."""
-    claim_first = moved = False
-    while True:  # at most three attempts: each of these two ends happens once
+    claim_first = chain_moved = False
+    while True:  # at most three attempts: each of these happens once
         try:
             return _execute_handed(uow_factory, clock, handed, claim_first=claim_first)
-        except _AbandonedMeanwhile:
-            if claim_first:  # pragma: no cover - the claim read first executes only what it claimed
-                raise
+        except _AbandonedMeanwhile:  # raised only when the claim was not read first
             claim_first = True
         except ChainMoved:  # nothing stored or kept; the next attempt reads the chain's head
-            if moved:
+            if chain_moved:
                 raise
-            moved = True
+            chain_moved = True
 
 
 def _execute_handed(uow_factory: Callable[[], UnitOfWork], clock: Clock, handed: Sequence[TokenRequest], *,
