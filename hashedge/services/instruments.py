@@ -52,6 +52,7 @@ from hashedge.domain.marks import (
 from hashedge.domain.settlement import DAILY_FIXING, RETARGET_FIXING, daily_fixing_times
 from hashedge.errors import DataUnavailable, NotFound
 from hashedge.services.index_queries import forecast_blocks
+from hashedge.services.listing_memo import LISTINGS
 from hashedge.services.margin import risk_parameters
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page
 from indices.forecast import forecast_next_difficulty
@@ -114,13 +115,14 @@ def instrument_page(uow: UnitOfWork, clock: Clock, *, page: int = 1, page_size: 
 
 
 def list_instruments(uow: UnitOfWork, clock: Clock, *, include_settled: bool = False) -> list[InstrumentView]:
+    """Listed and expired contracts (settled ones too with ``include_settled``) in listing order,
+    with their latest marks; ``trading_open`` as of the clock's now. The rows come from the
+    process's memo while the database's version of them is unchanged (``services.listing_memo``)."""
     now = clock.now()
-    with uow.read_only():
-        records = uow.instruments.all(None if include_settled else ("listed", "expired"))
-        marks = uow.marks.latest([r.symbol for r in records])
-        tip = uow.blocks.tip_height()
+    listing = LISTINGS.current(uow, include_settled)
+    marks, tip = listing.marks, listing.tip_height
     views = []
-    for record in records:
+    for record in listing.records:
         mark = marks.get(record.symbol)
         views.append(InstrumentView(record, mark.price if mark else None, mark.source if mark else None,
                                     mark.as_of if mark else None,

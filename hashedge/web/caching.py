@@ -10,8 +10,10 @@
   Authenticated answers, and any answer to a request that carries an ``Authorization`` header,
   are ``no-store`` by the edge's rule (``web/edge.py``), applied after this one.
 
-Nothing is cached in the server: each answer is computed from the database and only described to
-caches downstream, so any number of workers agree.
+Nothing is served from the server's memory that the database does not hold now, so any number of
+workers agree: each answer is worked out from the database and only described to caches
+downstream. (The list of instruments is kept between requests, but under a version read from the
+database on every request: ``services.listing_memo``.)
 """
 
 from __future__ import annotations

@@ -4,11 +4,14 @@ account always comes from the key, so another account's order is a 404."""
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+import functools
+
+from flask import current_app, g, jsonify, request
 from hashedge.web.api.parsing import Blueprint
 from marshmallow import RAISE
 
 from hashedge.services import accounts, instruments, order_inbox, positions, trading, trading_queries
+from hashedge.services.pages import Page
 from hashedge.web.api import examples as ex
 from hashedge.web.api.accounts import REPLAYED_HEADER, _bearer_token, _secured
 from hashedge.web.api.schemas import ErrorSchema
@@ -108,7 +111,19 @@ def list_instruments(query: dict):
     A page of the list convention, by last trading time; the listing cycle keeps about eighteen
     contracts (monthly hashprice, BME14 and DIFF epochs). Prices are decimal strings."""
     runtime = _runtime()
-    return page_view(instruments.instrument_page(runtime.uow(), runtime.clock, **query), instrument_view)
+    page = instruments.instrument_page(runtime.uow(), runtime.clock, **query)
+    body = _instrument_page_body(tuple(page.items), page.total, page.page, page.page_size)
+    return current_app.response_class(body, mimetype=current_app.json.mimetype)
+
+
+@functools.lru_cache(maxsize=32)
+def _instrument_page_body(items: tuple, total: int, page: int, page_size: int) -> bytes:
+    """The page as the response decorator renders it (``InstrumentPageSchema``, then ``jsonify``),
+    rendered once per distinct page: the views are frozen values, equal when every field shown
+    is, and the list's rows are kept between requests (``services.listing_memo``), so an unchanged
+    list is rendered once, not on every request."""
+    result = page_view(Page(list(items), total, page, page_size), instrument_view)
+    return jsonify(InstrumentPageSchema().dump(result)).get_data()
 
 
 @market_blp.route("/instruments/<string:symbol>/book", methods=["GET"])
