@@ -717,12 +717,7 @@ class OrderRepository:
         """Resting quantity per price level on one side, best first, at most ``levels`` levels:
         aggregated by the database walking ``ix_orders_book`` in price order, so the cost is the
         orders at the levels returned, not the whole book."""
-        c = OrderRow.__table__.c
-        best_first = c.price_ticks.desc() if side == "buy" else c.price_ticks.asc()
-        rows = self.session.execute(
-            select(func.min(c.price), func.sum(c.quantity - c.filled_quantity))
-            .where(c.instrument == instrument, c.side == side, _RESTING_CONDITION)
-            .group_by(c.price_ticks).order_by(best_first).limit(levels)).all()
+        rows = self.session.execute(_depth_statement(side), {"instrument": instrument, "levels": levels}).all()
         return [(Decimal(price), int(quantity)) for price, quantity in rows]
 
     @staticmethod
@@ -1011,6 +1006,17 @@ class MarkRepository:
         return {row.instrument: MarkRecord(row.instrument, row.as_of, Decimal(row.price), row.source,
                                            _decimal(row.model_price))
                 for row in self.session.execute(statement, params)}
+
+
+@functools.cache
+def _depth_statement(side: str):
+    """``depth``'s statement for one side, built once per process: a public GET reads it twice per
+    request, and building it cost a third of the request's CPU."""
+    c = OrderRow.__table__.c
+    best_first = c.price_ticks.desc() if side == "buy" else c.price_ticks.asc()
+    return (select(func.min(c.price), func.sum(c.quantity - c.filled_quantity))
+            .where(c.instrument == bindparam("instrument"), c.side == side, _RESTING_CONDITION)
+            .group_by(c.price_ticks).order_by(best_first).limit(bindparam("levels")))
 
 
 @functools.cache
