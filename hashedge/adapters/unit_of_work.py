@@ -163,6 +163,11 @@ class UnitOfWork:
             connection.commit()
         return result
 
+    def on_connection(self, read: Callable[[Connection], T]) -> T:
+        """``read(connection)`` on this unit of work's connection, in its transaction (inside its
+        ``with`` block): for statements the repositories share as functions of a connection."""
+        return read(self.session.connection())
+
     def read_api_key(self, prefix: str) -> ApiKeyRecord | None:
         """The API key with ``prefix``, as ``uow.api_keys.by_prefix`` reads it in a read-only
         ``with`` block, for about two thirds of the cost: every authenticated request runs it

@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pandas as pd
 
-from hashedge.adapters.repositories.indices import PublishedFixing
+from hashedge.adapters.repositories.indices import PublishedFixing, fixings_version
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.errors import DataUnavailable, InvalidInput, NotFound
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, Page, check_page
+from hashedge.services.versioned_reads import VERSIONED
 from indices.compute import value_at
 from indices.definitions import IndexDefinition, UnknownIndex, get_definition, standard_indices
 from indices.forecast import DifficultyForecast, forecast_next_difficulty
@@ -54,10 +55,15 @@ def definition_of(name: str) -> IndexDefinition:
 
 def list_indices(uow: UnitOfWork) -> list[IndexOverview]:
     """Every standard index with its latest fixing: one query, whatever the number of fixings."""
+    return list(VERSIONED.current(uow, "indices", fixings_version, _overviews))
+
+
+def _overviews(uow: UnitOfWork) -> tuple[IndexOverview, ...]:
+    """Inside a read-only block; kept between calls while no fixing is published
+    (``services.versioned_reads``)."""
     definitions = standard_indices()
-    with uow.read_only():
-        latest = uow.fixings.latest_of_each(d.name for d in definitions)
-    return [IndexOverview(d, latest.get(d.name)) for d in definitions]
+    latest = uow.fixings.latest_of_each(d.name for d in definitions)
+    return tuple(IndexOverview(d, latest.get(d.name)) for d in definitions)
 
 
 def index_page(uow: UnitOfWork, *, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE) -> Page[IndexOverview]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from hashedge.adapters.repositories.listing_version import listing_version
 from hashedge.adapters.repositories.trading import InstrumentRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
@@ -52,7 +53,7 @@ from hashedge.domain.marks import (
 from hashedge.domain.settlement import DAILY_FIXING, RETARGET_FIXING, daily_fixing_times
 from hashedge.errors import DataUnavailable, NotFound
 from hashedge.services.index_queries import forecast_blocks
-from hashedge.services.listing_memo import LISTINGS
+from hashedge.services.versioned_reads import VERSIONED
 from hashedge.services.margin import risk_parameters
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page
 from indices.forecast import forecast_next_difficulty
@@ -116,18 +117,24 @@ def instrument_page(uow: UnitOfWork, clock: Clock, *, page: int = 1, page_size: 
 
 def list_instruments(uow: UnitOfWork, clock: Clock, *, include_settled: bool = False) -> list[InstrumentView]:
     """Listed and expired contracts (settled ones too with ``include_settled``) in listing order,
-    with their latest marks; ``trading_open`` as of the clock's now. The rows come from the
-    process's memo while the database's version of them is unchanged (``services.listing_memo``)."""
+    with their latest marks; ``trading_open`` as of the clock's now. The rows are kept between
+    calls while the database's version of them is unchanged (``services.versioned_reads``)."""
     now = clock.now()
-    listing = LISTINGS.current(uow, include_settled)
-    marks, tip = listing.marks, listing.tip_height
+    records, marks, tip = VERSIONED.current(uow, ("instruments", include_settled), listing_version,
+                                            lambda reading: _listing(reading, include_settled))
     views = []
-    for record in listing.records:
+    for record in records:
         mark = marks.get(record.symbol)
         views.append(InstrumentView(record, mark.price if mark else None, mark.source if mark else None,
                                     mark.as_of if mark else None,
                                     record.status == "listed" and record.spec.is_trading_open(now, tip)))
     return views
+
+
+def _listing(uow: UnitOfWork, include_settled: bool) -> tuple:
+    """Inside a read-only block: the records in listing order, their latest marks, the tip."""
+    records = tuple(uow.instruments.all(None if include_settled else ("listed", "expired")))
+    return records, uow.marks.latest([r.symbol for r in records]), uow.blocks.tip_height()
 
 
 def get_instrument(uow: UnitOfWork, symbol: str) -> InstrumentRecord:

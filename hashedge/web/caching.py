@@ -12,8 +12,8 @@
 
 Nothing is served from the server's memory that the database does not hold now, so any number of
 workers agree: each answer is worked out from the database and only described to caches
-downstream. (The list of instruments is kept between requests, but under a version read from the
-database on every request: ``services.listing_memo``.)
+downstream. (The list of instruments and the indices' latest fixings are kept between requests,
+but under a version read from the database on every request: ``services.versioned_reads``.)
 """
 
 from __future__ import annotations

@@ -76,7 +76,14 @@ def test_the_indices_endpoint_reads_one_statement_however_many_fixings(runtime, 
         selects = statements.during(lambda: client.get("/api/v1/indices"))
         reads.append([sql for sql, _ in selects])
     assert counts[1] > 3 * counts[0] > 0  # the second chunk holds three times the days
-    assert len(reads[0]) == len(reads[1]) == 1 and "FROM fixings" in reads[0][0]
+    # besides the version (the newest fixing's id: ``services.versioned_reads``), one statement
+    # reads the latest fixings, whatever their number; with nothing published since, none does
+    versions = [[sql for sql in r if sql.startswith("SELECT max(fixings.id)")] for r in reads]
+    latest = [[sql for sql in r if not sql.startswith("SELECT max(fixings.id)")] for r in reads]
+    assert len(latest[0]) == len(latest[1]) == 1 and "FROM fixings" in latest[0][0]
+    assert (len(versions[0]), len(versions[1])) == (1, 2)  # first read; then checked, found stale, read again
+    unchanged = [sql for sql, _ in statements.during(lambda: client.get("/api/v1/indices"))]
+    assert len(unchanged) == 1 and unchanged[0].startswith("SELECT max(fixings.id)")
 
 
 def test_the_latest_fixing_of_each_index_is_what_the_general_query_says(runtime):

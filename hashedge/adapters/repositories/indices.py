@@ -177,6 +177,17 @@ def _latest_of_each(names: tuple[str, ...]):
     return select(table).where(table.c.id.in_(newest))
 
 
+_NEWEST_FIXING = select(func.max(FixingRow.__table__.c.id))
+
+
+def fixings_version(connection) -> tuple:
+    """What every fixing query answers from, in one value that changes whenever they could: the
+    newest fixing's id. Fixings are only ever appended (the database's triggers refuse an UPDATE
+    or a DELETE; a correction is a new row) and ids only grow, so any publication raises it
+    (``services.versioned_reads``). One statement on ``connection``, in its transaction."""
+    return (connection.execute(_NEWEST_FIXING).scalar(),)
+
+
 class FixingRepository:
     def __init__(self, session: Session):
         self.session = session

@@ -1,8 +1,8 @@
 """What the list of instruments is made of, in one small tuple that changes whenever it does.
 
 ``GET /instruments`` shows every listed and expired contract with its latest mark and whether it
-trades now (which depends on the chain's tip). ``services.instruments`` keeps the last list it
-read and reads it again only when this version differs, so an unchanged list costs one statement
+trades now (which depends on the chain's tip). Each process keeps the last list it read
+(``services.versioned_reads``) and reads it again only when this version differs, so an unchanged list costs one statement
 instead of three and no new rows. The version is sound because of how these tables are written:
 
 - an instrument's spec never changes after its listing; its status only moves forward (listed,
@@ -14,7 +14,7 @@ instead of three and no new rows. The version is sound because of how these tabl
 - the list uses the chain only through the tip's height.
 
 A writer that broke one of these (an UPDATE of a spec, a deleted mark) would have to change this
-version too; ``tests/integration/test_instrument_listing_memo.py`` checks each kind of write.
+version too; ``tests/integration/test_versioned_reads.py`` checks each kind of write.
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from hashedge.adapters.bulk_rows import insert_rows, update_rows
-from hashedge.adapters.repositories.listing_version import listing_version
 from hashedge.adapters.write_pipeline import pipeline_of
 from hashedge.adapters.orm.trading import (
     InstrumentRow,
@@ -356,10 +355,6 @@ class InstrumentRepository:
         if statuses:
             query = query.where(table.c.status.in_(statuses))
         return [_instrument(row) for row in self.session.execute(query)]
-
-    def listing_version(self) -> tuple:
-        """What the list of instruments is made of, in this transaction (``listing_version``)."""
-        return listing_version(self.session.connection())
 
     def specs(self, symbols) -> dict[str, ContractSpec]:
         """The specs of the instruments among ``symbols`` that exist, in one statement."""

@@ -10,6 +10,7 @@ from marshmallow import RAISE
 
 from hashedge.services import index_queries
 from hashedge.web.api import examples as ex
+from hashedge.web.api.rendered import page_response
 from hashedge.web.api.schemas import (
     FixingSchema,
     FixingsPageSchema,
@@ -38,8 +39,7 @@ def list_indices(**query):
 
     A page of the list convention (one page holds the whole family): each index's name, title,
     unit, methodology version and formula, with its most recent fixing (``null`` before the first)."""
-    found = index_queries.index_page(_uow(), **query)
-    return {"items": found.items, "total": found.total, "page": found.page, "page_size": found.page_size}
+    return page_response(IndexPageSchema, None, index_queries.index_page(_uow(), **query))
 
 
 @blp.route("/indices/<string:name>", methods=["GET"])

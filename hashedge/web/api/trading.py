@@ -4,16 +4,14 @@ account always comes from the key, so another account's order is a 404."""
 
 from __future__ import annotations
 
-import functools
-
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, request
 from hashedge.web.api.parsing import Blueprint
 from marshmallow import RAISE
 
 from hashedge.services import accounts, instruments, order_inbox, positions, trading, trading_queries
-from hashedge.services.pages import Page
 from hashedge.web.api import examples as ex
 from hashedge.web.api.accounts import REPLAYED_HEADER, _bearer_token, _secured
+from hashedge.web.api.rendered import page_response
 from hashedge.web.api.schemas import ErrorSchema
 from hashedge.web.api.trading_schemas import (
     CancelAllQuerySchema,
@@ -112,18 +110,7 @@ def list_instruments(query: dict):
     contracts (monthly hashprice, BME14 and DIFF epochs). Prices are decimal strings."""
     runtime = _runtime()
     page = instruments.instrument_page(runtime.uow(), runtime.clock, **query)
-    body = _instrument_page_body(tuple(page.items), page.total, page.page, page.page_size)
-    return current_app.response_class(body, mimetype=current_app.json.mimetype)
-
-
-@functools.lru_cache(maxsize=32)
-def _instrument_page_body(items: tuple, total: int, page: int, page_size: int) -> bytes:
-    """The page as the response decorator renders it (``InstrumentPageSchema``, then ``jsonify``),
-    rendered once per distinct page: the views are frozen values, equal when every field shown
-    is, and the list's rows are kept between requests (``services.listing_memo``), so an unchanged
-    list is rendered once, not on every request."""
-    result = page_view(Page(list(items), total, page, page_size), instrument_view)
-    return jsonify(InstrumentPageSchema().dump(result)).get_data()
+    return page_response(InstrumentPageSchema, instrument_view, page)
 
 
 @market_blp.route("/instruments/<string:symbol>/book", methods=["GET"])

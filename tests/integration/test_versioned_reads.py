@@ -1,7 +1,7 @@
-"""The list of instruments each process keeps between reads (``services.listing_memo``): after
-every kind of write that changes the list, the kept list is the one a fresh read gives; while
-nothing changes, one statement vouches for it; the API renders it as its schema does. SQLite
-and PostgreSQL."""
+"""What each process keeps between reads (``services.versioned_reads``): the list of instruments
+and the indices' latest fixings. After every kind of write that changes them, the kept answer is
+the one a fresh read gives; while nothing changes, one statement vouches for it; the API renders
+it as its schema does. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from decimal import Decimal
 from sqlalchemy import event
 
 from hashedge.domain.instruments import hashprice_monthly
-from hashedge.services import instruments, settlement
-from hashedge.services.listing_memo import LISTINGS, ListingMemo
+from hashedge.adapters.repositories.indices import fixings_version
+from hashedge.services import index_queries, instruments, settlement
+from hashedge.adapters.repositories.listing_version import listing_version
+from hashedge.services.versioned_reads import VERSIONED, VersionedReads
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page
 from hashedge.web import create_app
+from hashedge.web.api.schemas import IndexPageSchema
 from hashedge.web.api.trading_schemas import InstrumentPageSchema, instrument_view, page_view
 from indices.fixings import FixingValue
 
@@ -24,10 +27,15 @@ OCTOBER, NOVEMBER = "HP-2026-10", "HP-2026-11"
 
 def _fresh(runtime, include_settled: bool = False) -> list:
     """What ``list_instruments`` gives when nothing is kept: a new memo reads everything."""
-    listing = ListingMemo().current(runtime.uow(), include_settled)
+    records, marks, tip = _listing(VersionedReads(), runtime, include_settled)
     now = runtime.clock.now()
-    return [(r, listing.marks.get(r.symbol), r.status == "listed" and r.spec.is_trading_open(now, listing.tip_height))
-            for r in listing.records]
+    return [(r, marks.get(r.symbol), r.status == "listed" and r.spec.is_trading_open(now, tip)) for r in records]
+
+
+def _listing(memo: VersionedReads, runtime, include_settled: bool = False) -> tuple:
+    """The records, marks and tip ``list_instruments`` works from, through ``memo``."""
+    return memo.current(runtime.uow(), ("instruments", include_settled), listing_version,
+                        lambda uow: instruments._listing(uow, include_settled))
 
 
 def _kept(runtime, include_settled: bool = False) -> list:
@@ -103,7 +111,7 @@ def test_the_kept_list_follows_the_chain_tip(populated_runtime):
         uow.blocks.delete_from(tip - 2015)  # a deep reorg's first half: the tip moves back an epoch
         uow.commit()
     after = _same_as_a_fresh_read(runtime)
-    assert LISTINGS.current(runtime.uow(), False).tip_height == tip - 2016
+    assert _listing(VERSIONED, runtime)[2] == tip - 2016
     assert [r for r, *_ in after] == [r for r, *_ in before]
 
 
@@ -114,7 +122,7 @@ def test_an_unchanged_list_costs_one_statement_and_no_new_rows(runtime):
         uow.instruments.add(hashprice_monthly(2026, 10), clock.now())
         uow.marks.add(OCTOBER, clock.now(), Decimal(50000), "model", Decimal(50000))
         uow.commit()
-    first = LISTINGS.current(runtime.uow(), False)
+    first = _listing(VERSIONED, runtime)
     statements = []
 
     def listener(connection, cursor, statement, *args) -> None:
@@ -123,14 +131,14 @@ def test_an_unchanged_list_costs_one_statement_and_no_new_rows(runtime):
 
     event.listen(runtime.engine, "before_cursor_execute", listener)
     try:
-        again = LISTINGS.current(runtime.uow(), False)
+        again = _listing(VERSIONED, runtime)
         assert again is first and len(statements) == 1
         with runtime.uow() as uow:
             uow.marks.add(OCTOBER, clock.now(), Decimal(50001), "model", Decimal(50001))
             uow.commit()
         statements.clear()
-        changed = LISTINGS.current(runtime.uow(), False)
-        assert changed is not first and changed.marks[OCTOBER].price == Decimal(50001)
+        changed = _listing(VERSIONED, runtime)
+        assert changed is not first and changed[1][OCTOBER].price == Decimal(50001)
         assert len(statements) == 5  # the version, then the version again with the three reads
     finally:
         event.remove(runtime.engine, "before_cursor_execute", listener)
@@ -164,3 +172,55 @@ def test_the_api_renders_the_kept_list_as_its_schema_does(runtime):
     answer = client.get("/api/v1/instruments").get_json()
     assert answer == schema_rendering(1, DEFAULT_PAGE_SIZE)
     assert (answer["items"][0]["mark_price"], answer["items"][0]["mark_source"]) == ("50250", "book")
+
+
+def _fresh_indices(runtime) -> list:
+    return list(VersionedReads().current(runtime.uow(), "indices", fixings_version, index_queries._overviews))
+
+
+def test_the_kept_indices_follow_every_publication_and_correction(runtime):
+    clock = runtime.clock
+    clock.set(datetime(2026, 10, 15, tzinfo=timezone.utc))
+    client = create_app(runtime).test_client()
+
+    def listed_and_rendered() -> list:
+        overviews = index_queries.list_indices(runtime.uow())
+        assert overviews == _fresh_indices(runtime)
+        page = Page(overviews, len(overviews), 1, DEFAULT_PAGE_SIZE)
+        answer = client.get("/api/v1/indices")
+        assert answer.status_code == 200
+        assert answer.get_json() == json.loads(json.dumps(IndexPageSchema().dump(
+            {"items": page.items, "total": page.total, "page": page.page, "page_size": page.page_size})))
+        return overviews
+
+    def hashprice(overviews):
+        return next(o.latest for o in overviews if o.definition.name == "HASHPRICE")
+
+    assert hashprice(listed_and_rendered()) is None
+    first, second = (datetime(2026, 10, day, tzinfo=timezone.utc) for day in (2, 3))
+    with runtime.uow() as uow:
+        uow.fixings.add([_daily(first, Decimal(49000))], clock.now())
+        uow.commit()
+    assert (hashprice(listed_and_rendered()).as_of, hashprice(listed_and_rendered()).value) == (first, Decimal(49000))
+    with runtime.uow() as uow:  # the next day's fixing
+        uow.fixings.add([_daily(second, Decimal(49100))], clock.now())
+        uow.commit()
+    assert hashprice(listed_and_rendered()).value == Decimal(49100)
+    with runtime.uow() as uow:  # a correction of it: a new version of the same fixing
+        uow.fixings.add([_daily(second, Decimal(49150))], clock.now(), version=2, reason="late block")
+        uow.commit()
+    corrected = hashprice(listed_and_rendered())
+    assert (corrected.value, corrected.version, corrected.reason) == (Decimal(49150), 2, "late block")
+
+    statements = []
+
+    def listener(connection, cursor, statement, *args) -> None:
+        if statement.startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", listener)
+    try:
+        assert index_queries.list_indices(runtime.uow())[0] is index_queries.list_indices(runtime.uow())[0]
+        assert len(statements) == 2  # the version, once a call
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", listener)
