@@ -146,7 +146,7 @@ class UnitOfWork:
     @property
     def database(self):
         """The engine every session of this unit of work is bound to: what a per-database memo
-        is keyed on (``services.instruments``)."""
+        is keyed on (``services.versioned_reads``)."""
         return self._session_factory.kw["bind"]  # database.make_session_factory binds every factory
 
     def read_detached(self, read: Callable[[Connection], T]) -> T:

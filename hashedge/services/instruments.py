@@ -53,9 +53,9 @@ from hashedge.domain.marks import (
 from hashedge.domain.settlement import DAILY_FIXING, RETARGET_FIXING, daily_fixing_times
 from hashedge.errors import DataUnavailable, NotFound
 from hashedge.services.index_queries import forecast_blocks
-from hashedge.services.versioned_reads import VERSIONED
 from hashedge.services.margin import risk_parameters
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page
+from hashedge.services.versioned_reads import VERSIONED
 from indices.forecast import forecast_next_difficulty
 from pricing.errors import PricingInputError
 from pricing.forward import (

@@ -2,8 +2,8 @@
 
 ``GET /instruments`` shows every listed and expired contract with its latest mark and whether it
 trades now (which depends on the chain's tip). Each process keeps the last list it read
-(``services.versioned_reads``) and reads it again only when this version differs, so an unchanged list costs one statement
-instead of three and no new rows. The version is sound because of how these tables are written:
+(``services.versioned_reads``) and reads it again only when this version differs, so an
+unchanged list costs one statement instead of three and no new rows. The version is sound because of how these tables are written:
 
 - an instrument's spec never changes after its listing; its status only moves forward (listed,
   expired, settled; ``final_price`` and ``settled_at`` are set with the last step) and rows are

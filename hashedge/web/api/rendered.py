@@ -5,6 +5,10 @@ current (``services.versioned_reads``), so most requests ask for a page they wer
 Their items are frozen values, equal when every field shown is, and a page is rendered here as the
 response decorator would render it (the page's schema, then ``jsonify``) once per distinct page:
 a marshmallow dump was a fifth to a third of such a request's CPU (BENCHMARKS.md, part P).
+
+Equal items render alike here. Two ``Decimal`` values that differ only in trailing zeros are
+equal, so one could be shown with the other's rendering; a new mark or fixing never changes only
+that (it carries its own time or version), so every change the data can make shows.
 """
 
 from __future__ import annotations
