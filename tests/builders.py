@@ -1,8 +1,12 @@
-"""Builders for test data: small hand-made chains with exact, readable values."""
+"""Builders for test data: small hand-made chains and fixings with exact, readable values."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
 from indices.blocks import Block, blocks_to_frame
+from indices.fixings import FixingValue
 
 GENESIS_PREV_HASH = "0" * 64
 DEFAULT_BITS = 0x17034219
@@ -31,3 +35,10 @@ def make_chain(count: int, *, start: int = 0, fork: str = "a", fork_from: int | 
 
 def make_frame(count: int, **kwargs):
     return blocks_to_frame(make_chain(count, **kwargs))
+
+
+def daily_hashprice(day: datetime, value: Decimal) -> FixingValue:
+    """A daily HASHPRICE fixing of ``value`` as of ``day`` (placeholder block range and digest)."""
+    return FixingValue(index="HASHPRICE", kind="daily", as_of=day, value=value, unit="sats/PH/day",
+                       methodology_version="1", start_height=1, end_height=2, confirmations=6,
+                       input_digest="0" * 64)

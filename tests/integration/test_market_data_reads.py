@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 
 from hashedge.domain.book import OrderBook
 from hashedge.domain.instruments import hashprice_monthly
@@ -19,31 +18,11 @@ from hashedge.services.chain_data import import_epoch_history, store_block_frame
 from hashedge.services.fixings import publish_fixings
 from hashedge.web import create_app
 from indices.fixings import FixingValue
+from statements import Statements
 from tests.integration.conftest import START_OF_TESTS
 
 SYMBOL = "HP-2026-12"
 GROWING_TABLES = ("fixings", "marks", "orders", "blocks", "trades")
-
-
-class Statements:
-    """Every SQL statement the engine sends while recording, with its parameters."""
-
-    def __init__(self, engine):
-        self.seen: list[tuple[str, object]] = []
-        self.recording = False
-        event.listen(engine, "before_cursor_execute", self._record)
-
-    def _record(self, _connection, _cursor, statement, parameters, _context, _many):
-        if self.recording:
-            self.seen.append((statement, parameters))
-
-    def during(self, action) -> list[tuple[str, object]]:
-        self.seen, self.recording = [], True
-        try:
-            action()
-        finally:
-            self.recording = False
-        return [(sql, params) for sql, params in self.seen if sql.lstrip().upper().startswith("SELECT")]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from hashedge.domain.settlement import daily_fixing_times, settlement_price
 from hashedge.services import instruments
 from indices.chain import bits_to_difficulty
 from indices.fixings import FixingValue
+from tests.builders import daily_hashprice
 from indices.forecast import forecast_next_difficulty
 
 K = 10**12 * 600 * 144 / 2**32  # BTC per TH/s per day at difficulty 1, per BTC of subsidy
@@ -69,12 +70,6 @@ def test_epoch_marks_follow_the_forward_path(populated_runtime):
     # Monthly hashprice moves against difficulty too (fees held flat).
     months = [marked[s] for s in sorted(s for s in marked if s.startswith("HP-"))]
     assert all((a > b) == rises for a, b in zip(months, months[1:]))
-
-
-def daily_hashprice(day: datetime, value: Decimal) -> FixingValue:
-    return FixingValue(index="HASHPRICE", kind="daily", as_of=day, value=value, unit="sats/PH/day",
-                       methodology_version="1", start_height=1, end_height=2, confirmations=6,
-                       input_digest="0" * 64)
 
 
 def test_contracts_whose_settlement_fixings_are_published_mark_at_the_settlement_price(populated_runtime):

@@ -9,15 +9,9 @@ from decimal import Decimal
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.jobs.scheduler import JobContext, refresh_instruments_job, slot_of
 from hashedge.services import accounts, instruments, ledger, settlement, trading
-from indices.fixings import FixingValue
+from tests.builders import daily_hashprice
 
 OCTOBER = "HP-2026-10"
-
-
-def daily_hashprice(day: datetime, value: Decimal) -> FixingValue:
-    return FixingValue(index="HASHPRICE", kind="daily", as_of=day, value=value, unit="sats/PH/day",
-                       methodology_version="1", start_height=1, end_height=2, confirmations=6,
-                       input_digest="0" * 64)
 
 
 def test_an_expired_contract_settles_once_at_the_average_of_its_fixings(runtime):

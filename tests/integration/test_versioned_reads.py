@@ -9,18 +9,17 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import event
-
-from hashedge.domain.instruments import hashprice_monthly
 from hashedge.adapters.repositories.indices import fixings_version
-from hashedge.services import index_queries, instruments, settlement
 from hashedge.adapters.repositories.listing_version import listing_version
-from hashedge.services.versioned_reads import VERSIONED, VersionedReads
+from hashedge.domain.instruments import hashprice_monthly
+from hashedge.services import index_queries, instruments, settlement
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page
+from hashedge.services.versioned_reads import VERSIONED, VersionedReads
 from hashedge.web import create_app
 from hashedge.web.api.schemas import IndexPageSchema
 from hashedge.web.api.trading_schemas import InstrumentPageSchema, instrument_view, page_view
-from indices.fixings import FixingValue
+from statements import Statements
+from tests.builders import daily_hashprice
 
 OCTOBER, NOVEMBER = "HP-2026-10", "HP-2026-11"
 
@@ -54,12 +53,6 @@ def _same_as_a_fresh_read(runtime) -> list:
     return _kept(runtime)
 
 
-def _daily(day: datetime, value: Decimal) -> FixingValue:
-    return FixingValue(index="HASHPRICE", kind="daily", as_of=day, value=value, unit="sats/PH/day",
-                       methodology_version="1", start_height=1, end_height=2, confirmations=6,
-                       input_digest="0" * 64)
-
-
 def test_the_kept_list_follows_listing_marks_expiry_and_settlement(runtime):
     clock = runtime.clock
     clock.set(datetime(2026, 10, 15, tzinfo=timezone.utc))
@@ -91,7 +84,7 @@ def test_the_kept_list_follows_listing_marks_expiry_and_settlement(runtime):
                                                                                    (NOVEMBER, "listed")]
     days = [datetime(2026, 10, 2, tzinfo=timezone.utc) + timedelta(days=d) for d in range(31)]
     with runtime.uow() as uow:
-        uow.fixings.add([_daily(day, Decimal(49000)) for day in days], clock.now())
+        uow.fixings.add([daily_hashprice(day, Decimal(49000)) for day in days], clock.now())
         uow.commit()
     clock.set(datetime(2026, 11, 2, 1, tzinfo=timezone.utc))
     settled = settlement.run_daily_settlement(runtime.uow(), clock, date(2026, 11, 1))
@@ -123,25 +116,16 @@ def test_an_unchanged_list_costs_one_statement_and_no_new_rows(runtime):
         uow.marks.add(OCTOBER, clock.now(), Decimal(50000), "model", Decimal(50000))
         uow.commit()
     first = _listing(VERSIONED, runtime)
-    statements = []
-
-    def listener(connection, cursor, statement, *args) -> None:
-        if statement.startswith("SELECT"):  # not SQLite's BEGIN and PRAGMA of a read-only transaction
-            statements.append(statement)
-
-    event.listen(runtime.engine, "before_cursor_execute", listener)
-    try:
-        again = _listing(VERSIONED, runtime)
-        assert again is first and len(statements) == 1
-        with runtime.uow() as uow:
-            uow.marks.add(OCTOBER, clock.now(), Decimal(50001), "model", Decimal(50001))
-            uow.commit()
-        statements.clear()
-        changed = _listing(VERSIONED, runtime)
-        assert changed is not first and changed[1][OCTOBER].price == Decimal(50001)
-        assert len(statements) == 5  # the version, then the version again with the three reads
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", listener)
+    statements, answers = Statements(runtime.engine), []
+    selects = statements.during(lambda: answers.append(_listing(VERSIONED, runtime)))
+    assert answers[0] is first and len(selects) == 1
+    with runtime.uow() as uow:
+        uow.marks.add(OCTOBER, clock.now(), Decimal(50001), "model", Decimal(50001))
+        uow.commit()
+    selects = statements.during(lambda: answers.append(_listing(VERSIONED, runtime)))
+    changed = answers[1]
+    assert changed is not first and changed[1][OCTOBER].price == Decimal(50001)
+    assert len(selects) == 5  # the version, then the version again with the three reads
 
 
 def test_the_api_renders_the_kept_list_as_its_schema_does(runtime):
@@ -199,28 +183,22 @@ def test_the_kept_indices_follow_every_publication_and_correction(runtime):
     assert hashprice(listed_and_rendered()) is None
     first, second = (datetime(2026, 10, day, tzinfo=timezone.utc) for day in (2, 3))
     with runtime.uow() as uow:
-        uow.fixings.add([_daily(first, Decimal(49000))], clock.now())
+        uow.fixings.add([daily_hashprice(first, Decimal(49000))], clock.now())
         uow.commit()
-    assert (hashprice(listed_and_rendered()).as_of, hashprice(listed_and_rendered()).value) == (first, Decimal(49000))
+    published = hashprice(listed_and_rendered())
+    assert (published.as_of, published.value) == (first, Decimal(49000))
     with runtime.uow() as uow:  # the next day's fixing
-        uow.fixings.add([_daily(second, Decimal(49100))], clock.now())
+        uow.fixings.add([daily_hashprice(second, Decimal(49100))], clock.now())
         uow.commit()
     assert hashprice(listed_and_rendered()).value == Decimal(49100)
     with runtime.uow() as uow:  # a correction of it: a new version of the same fixing
-        uow.fixings.add([_daily(second, Decimal(49150))], clock.now(), version=2, reason="late block")
+        uow.fixings.add([daily_hashprice(second, Decimal(49150))], clock.now(), version=2, reason="late block")
         uow.commit()
     corrected = hashprice(listed_and_rendered())
     assert (corrected.value, corrected.version, corrected.reason) == (Decimal(49150), 2, "late block")
 
-    statements = []
-
-    def listener(connection, cursor, statement, *args) -> None:
-        if statement.startswith("SELECT"):
-            statements.append(statement)
-
-    event.listen(runtime.engine, "before_cursor_execute", listener)
-    try:
-        assert index_queries.list_indices(runtime.uow())[0] is index_queries.list_indices(runtime.uow())[0]
-        assert len(statements) == 2  # the version, once a call
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", listener)
+    pages = []
+    selects = Statements(runtime.engine).during(
+        lambda: pages.extend(index_queries.list_indices(runtime.uow())[0] for _ in range(2)))
+    assert pages[0] is pages[1]
+    assert len(selects) == 2  # the version, once a call
