@@ -21,6 +21,7 @@ both backends (tests/integration/test_order_path.py).
 
 from __future__ import annotations
 
+import functools
 import math
 from decimal import Decimal
 from fractions import Fraction
@@ -65,6 +66,7 @@ def order_total(account_id: str, instrument_id: str, side: str | Side, remaining
                       remaining_quantity=remaining_quantity, fee_bound_sats=fee_bound_sats)
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of values that change only with a new mark
 def summing_bounds(spec: ContractSpec, mark: Decimal, fee_bps: Decimal) -> tuple[int, int, int, Fraction] | None:
     """``(highest buy, lowest sell, highest price, fee per tick)``: which of an account's resting
     orders in ``spec`` the database may sum (``OrderRepository.resting_totals_of``) and how it

@@ -32,18 +32,19 @@ class MarginFigures:
     status: str = "healthy"  # healthy | margin_call | liquidatable
 
 
-MarginView = Callable[[int, UnitOfWork], MarginFigures]
+# (account id, unit of work, the collateral the caller read in it) -> the account's figures
+MarginView = Callable[[int, UnitOfWork, int], MarginFigures]
 
 
-def flat_account_margin(account_id: int, uow: UnitOfWork) -> MarginFigures:
+def flat_account_margin(account_id: int, uow: UnitOfWork, collateral_sats: int) -> MarginFigures:
     return MarginFigures()
 
 
-def engine_account_margin(account_id: int, uow: UnitOfWork) -> MarginFigures:
+def engine_account_margin(account_id: int, uow: UnitOfWork, collateral_sats: int) -> MarginFigures:
     """The figures of the margin engine (``services.margin.margin_figures``)."""
     from hashedge.services.margin import margin_figures  # trading builds on this module
 
-    return margin_figures(account_id, uow)
+    return margin_figures(account_id, uow, collateral_sats)
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ def account_summary(uow: UnitOfWork, account_id: int, margin: MarginView = engin
     with uow.read_only():
         account = require_account(uow, account_id)
         collateral_sats = uow.ledger.balances([account.collateral]).get(account.collateral, 0)
-        figures = margin(account.id, uow)
+        figures = margin(account.id, uow, collateral_sats)
     equity = collateral_sats + figures.unrealized_pnl_sats
     return AccountSummary(
         id=account.id, name=account.name, collateral_sats=collateral_sats, equity_sats=equity,

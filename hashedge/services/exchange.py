@@ -35,7 +35,6 @@ their final states, the makers, the trades, the positions, every ledger entry in
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,7 +54,7 @@ from hashedge.domain.fees import fill_fees_sats
 from hashedge.domain.fills import Fill
 from hashedge.domain.instruments import ContractSpec
 from hashedge.domain.margin import (
-    AccountState, InstrumentMargin, MarginMemo, OrderTotal, instrument_margins, margin_instruments, pre_trade_check,
+    AccountState, InstrumentMargin, OrderTotal, instrument_margins, margin_instruments, pre_trade_check,
 )
 from hashedge.domain.marks import limit_price_check
 from hashedge.domain.order_levels import fee_per_contract_sats, order_total
@@ -66,7 +65,7 @@ from hashedge.errors import HashEdgeError, IdempotencyKeyReused, NotFound
 from hashedge.services.accounts import refused_api_key
 from hashedge.services.exchange_reads import KEPT, Bounds, Holding, Kept, KeptReads, Locked, reads_for, verifying
 from hashedge.services.ledger import post_new, request_key
-from hashedge.services.margin import require_marks, risk_parameters, risk_parameters_window
+from hashedge.services.margin import SharedMarginMemo, require_marks, risk_parameters, risk_parameters_window
 from hashedge.services.trading import (
     InsufficientMargin, OrderRejected, PlacedOrder, book_fill_entries, new_order, parse_price, parse_quantity,
     parse_side, protected_market_order, refuse_denied, require_trading_open, same_request, with_fills,
@@ -255,23 +254,6 @@ class _Account:
             total.fee_bound_sats + sign * order.remaining_quantity * self._fee(order))
         if moved.remaining_quantity < 0 or moved.fee_bound_sats < 0:
             raise AssertionError(f"order {order.order_id} was not in account {self.account_id}'s sums")
-
-
-class SharedMarginMemo:
-    """The process's margin memo (``domain.margin.MarginMemo``), kept across batches: an
-    account's positions and orders in the instruments a batch does not touch give the same terms
-    as in the last one. ``using`` swaps in a new memo when the parameters change or it is full;
-    a batch keeps the memo it was given, so one that started under other parameters never sees
-    this batch's terms."""
-
-    def __init__(self) -> None:
-        self._memo = MarginMemo()
-        self._lock = threading.Lock()
-
-    def using(self, params: RiskParameters) -> MarginMemo:
-        with self._lock:
-            self._memo = self._memo.using(params)
-            return self._memo
 
 
 _MARGIN_MEMO = SharedMarginMemo()

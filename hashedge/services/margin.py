@@ -6,6 +6,7 @@ Every function runs inside the caller's open unit of work (it reads what the cal
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -17,13 +18,37 @@ from hashedge.adapters.repositories.ledger import collateral_of
 from hashedge.adapters.unit_of_work import UnitOfWork, active_unit_of_work
 from hashedge.domain.governance.registry import ParameterVersion
 from hashedge.domain.instruments import ContractSpec
-from hashedge.domain.margin import AccountMargin, AccountState, account_margin, withdrawable_sats
+from hashedge.domain.margin import AccountMargin, AccountState, MarginMemo, account_margin, withdrawable_sats
 from hashedge.domain.order_levels import order_total, summing_bounds
 from hashedge.domain.parameters import RiskParameters
 from hashedge.errors import DataUnavailable
 
 
 _IN_FORCE: ContextVar[RiskParameters | None] = ContextVar("risk_parameters_in_force", default=None)
+
+
+class SharedMarginMemo:
+    """A process's margin memo (``domain.margin.MarginMemo``), shared by its threads and kept
+    across calls: an account's positions and orders in an instrument at the same mark give the
+    same terms as the last time. ``using`` swaps in a new memo when the parameters change or it is
+    full; a caller keeps the memo it was given, so one that started under other parameters never
+    sees another's terms. The matching engine keeps one across its batches
+    (``services.exchange``); the account reads keep another (``margin_of``)."""
+
+    def __init__(self, *, max_entries: int = 200_000) -> None:
+        self._memo = MarginMemo(max_entries=max_entries)
+        self._lock = threading.Lock()
+
+    def using(self, params: RiskParameters) -> MarginMemo:
+        with self._lock:
+            self._memo = self._memo.using(params)
+            return self._memo
+
+
+# The account reads' terms (``margin_of``): an account read again with nothing of it changed, or
+# changed in one instrument only, works out only what changed. Smaller than the engine's: every
+# web worker holds one, and an entry keeps a position, a contract and a tuple of orders alive.
+_READ_MEMO = SharedMarginMemo(max_entries=20_000)
 
 
 def risk_parameters(uow: UnitOfWork | None = None, at: datetime | None = None) -> RiskParameters:
@@ -154,11 +179,18 @@ def marks_and_specs(uow: UnitOfWork, state: AccountState,
     return marks, uow.instruments.specs(symbols)
 
 
-def margin_of(uow: UnitOfWork, account_id: int) -> AccountMargin:
-    """The account's margin; its resting orders summed by the database (``order_check_state``)."""
+def margin_of(uow: UnitOfWork, account_id: int, collateral_sats: int | None = None) -> AccountMargin:
+    """The account's margin; its resting orders summed by the database (``order_check_state``);
+    ``collateral_sats``, its balance when the caller has read it in this unit of work."""
     params = risk_parameters(uow)
-    state, marks, specs = order_check_state(uow, account_id, None, params)
-    return account_margin(state, marks, params, specs=specs)
+    state, marks, specs = order_check_state(uow, account_id, None, params, collateral_sats)
+    return read_account_margin(state, marks, params, specs)
+
+
+def read_account_margin(state: AccountState, marks: dict[str, Decimal], params: RiskParameters,
+                        specs: dict[str, ContractSpec]) -> AccountMargin:
+    """``domain.margin.account_margin`` through the account reads' memo (``_READ_MEMO``)."""
+    return account_margin(state, marks, params, specs=specs, memo=_READ_MEMO.using(params))
 
 
 def withdrawal_requirement_sats(account_id: int, uow: UnitOfWork) -> int:
@@ -171,11 +203,12 @@ def withdrawal_requirement_sats(account_id: int, uow: UnitOfWork) -> int:
     return state.collateral_sats - withdrawable_sats(state, marks, params, specs=specs)
 
 
-def margin_figures(account_id: int, uow: UnitOfWork):
-    """``services.accounts.MarginFigures`` from the real margin engine."""
+def margin_figures(account_id: int, uow: UnitOfWork, collateral_sats: int | None = None):
+    """``services.accounts.MarginFigures`` from the real margin engine (``collateral_sats``: as
+    ``margin_of``)."""
     from hashedge.services.accounts import MarginFigures
 
-    summary = margin_of(uow, account_id)
+    summary = margin_of(uow, account_id, collateral_sats)
     return MarginFigures(initial_margin_sats=summary.initial_margin_sats + summary.order_margin_sats,
                          maintenance_margin_sats=summary.maintenance_margin_sats,
                          unrealized_pnl_sats=summary.unrealized_pnl_sats, status=summary.status.value)

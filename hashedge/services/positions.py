@@ -21,11 +21,10 @@ from decimal import Decimal
 
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.domain.liquidation.prices import estimated_liquidation_price
-from hashedge.domain.margin import account_margin
 from hashedge.errors import DataUnavailable
 from hashedge.services import adl_ranks
 from hashedge.services.accounts import require_account
-from hashedge.services.margin import account_state, require_marks, risk_parameters
+from hashedge.services.margin import account_state, read_account_margin, require_marks, risk_parameters
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page
 from hashedge.services.trading import PositionView, position_views
 
@@ -64,7 +63,7 @@ def position_risk_page(uow_factory: Callable[[], UnitOfWork], account_id: int, *
         marks = require_marks(known, held)
     except DataUnavailable:
         return replace(found, items=[PositionRisk(view, None, None) for view in found.items])
-    summary = account_margin(state, marks, params, specs=specs)  # the same for every position
+    summary = read_account_margin(state, marks, params, specs)  # the same for every position
     risks = []
     for view in found.items:
         position = view.position

@@ -866,9 +866,11 @@ class PositionRepository:
             query = query.where(PositionRow.instrument == instrument)
         if not include_flat:
             query = query.where(PositionRow.quantity != 0)
-        multipliers = self._multipliers()
-        rows = self.session.scalars(query.order_by(PositionRow.instrument)).all()
-        return [self._position(row, multipliers[row.instrument]) for row in rows]
+        # each row with its contract's multiplier, in the one statement
+        rows = self.session.execute(query.add_columns(InstrumentRow.multiplier)
+                                    .join(InstrumentRow, InstrumentRow.symbol == PositionRow.instrument)
+                                    .order_by(PositionRow.instrument)).all()
+        return [self._position(row, Decimal(multiplier)) for row, multiplier in rows]
 
     def of_accounts(self, account_ids: list[int]) -> dict[str, list[Position]]:
         """Open positions of several accounts, by account id as text, each sorted by instrument."""

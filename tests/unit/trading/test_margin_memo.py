@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hashedge.domain.margin import AccountState, MarginMemo, account_margin, pre_trade_check
 from hashedge.domain.parameters import RiskParameters
-from hashedge.services.exchange import SharedMarginMemo
+from hashedge.services.margin import SharedMarginMemo
 from test_order_levels import SPEC_LIST, near_mark, resting_orders, summed
 from tests.hypothesis_profiles import examples
 from trading_builders import DIFF, HP, MARKS, SPECS, order, position
