@@ -13,8 +13,8 @@ from fractions import Fraction
 
 import pandas as pd
 from sqlalchemy import (
-    BigInteger, bindparam, case, func, insert, lateral, literal_column, not_, or_, select, text, true, union_all,
-    update,
+    BigInteger, String, and_, bindparam, case, column, exists, func, insert, lateral, literal_column, not_, or_,
+    select, text, true, union_all, update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -188,7 +188,7 @@ def _totals_statements(instruments: int, accounts: bool = False):
     instruments up to a power of two (``_bound_values`` fills the spare slots with a symbol no
     order has), so a venue of a few hundred contracts compiles a handful of shapes, not one per
     count. ``accounts``: for a list of accounts (``resting_totals_of_accounts``), the sums per
-    account too."""
+    account too. SQLite's; PostgreSQL takes ``_totals_statements_any``."""
     table = OrderRow.__table__
     c = table.c
     remaining = c.quantity - c.filled_quantity
@@ -209,6 +209,42 @@ def _totals_statements(instruments: int, accounts: bool = False):
     keys = (c.account_id, c.instrument, c.side) if accounts else (c.instrument, c.side)
     return (select(*keys, func.sum(remaining), func.sum(remaining * case(*fees))).where(*base, summed)
             .group_by(*keys), select(table).where(*base, not_(summed)))
+
+
+@functools.lru_cache(maxsize=2)
+def _totals_statements_any(accounts: bool = False):
+    """PostgreSQL: ``_totals_statements`` in one shape whatever the number of instruments, their
+    bounds as arrays joined to the orders. The slots' statements grew with the instruments (about
+    12 KB and 290 parameters for 24 contracts), past what psycopg keeps converted (4 KB, 50
+    parameters): it parsed them again on every execution, a third of an account read's CPU
+    (BENCHMARKS.md, part Q). ``_bound_arrays`` gives the values."""
+    table = OrderRow.__table__
+    c = table.c
+    columns = [column(name, String if name == "s" else BigInteger) for name in _BOUND_NAMES]
+    bound = func.unnest(*[bindparam(f"b_{col.name}", type_=ARRAY(col.type)) for col in columns]
+                        ).table_valued(*columns).render_derived(name="b")
+    summable = and_(c.instrument == bound.c.s, c.price_ticks <= bound.c.hi,
+                    or_(and_(c.side == "buy", c.price_ticks <= bound.c.hb),
+                        and_(c.side == "sell", c.price_ticks >= bound.c.ls)))
+    remaining = c.quantity - c.filled_quantity
+    whose = c.account_id.in_(bindparam("account_ids", expanding=True)) if accounts else (
+        c.account_id == bindparam("account_id"))
+    base = [whose, _RESTING_CONDITION, c.id != bindparam("except_order")]
+    keys = (c.account_id, c.instrument, c.side) if accounts else (c.instrument, c.side)
+    fee = (c.price_ticks * bound.c.n + bound.c.dm) // bound.c.d
+    return (select(*keys, func.sum(remaining), func.sum(remaining * fee)).select_from(table.join(bound, summable))
+            .where(*base).group_by(*keys),
+            select(table).where(*base, ~exists().where(summable)))
+
+
+_BOUND_NAMES = ("s", "hb", "ls", "hi", "n", "d", "dm")  # symbol, highest buy, lowest sell, highest, fee
+
+
+def _bound_arrays(bounds: dict[str, tuple[int, int, int, Fraction]]) -> dict:
+    """The values of ``_totals_statements_any``: one array per bound, by instrument."""
+    rows = [(symbol, highest_buy, lowest_sell, highest, fee.numerator, fee.denominator, fee.denominator - 1)
+            for symbol, (highest_buy, lowest_sell, highest, fee) in sorted(bounds.items())]
+    return {f"b_{name}": [row[i] for row in rows] for i, name in enumerate(_BOUND_NAMES)}
 
 
 _NO_SYMBOL = ""  # a spare slot's instrument: no order has it (symbols are never empty)
@@ -667,6 +703,13 @@ class OrderRepository:
                 found.setdefault(str(account_id), set()).add(instrument)
         return found
 
+    def _totals(self, bounds: dict[str, tuple[int, int, int, Fraction]], *, accounts: bool):
+        """The statements of ``resting_totals_of`` (``accounts``: of several accounts) and the
+        bounds' values: on PostgreSQL one shape with arrays, on SQLite one per number of slots."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return _totals_statements_any(accounts), _bound_arrays(bounds)
+        return _totals_statements(_slots(len(bounds)), accounts), _bound_values(bounds)
+
     def resting_totals_of(self, account_id: int, bounds: dict[str, tuple[int, int, int, Fraction]], *,
                           except_order: str | None = None) -> tuple[list[tuple[str, str, int, int]], list[Order]]:
         """The account's resting orders summed by the database per (instrument, side), and the
@@ -677,8 +720,8 @@ class OrderRepository:
         at the order's price)``, that fee ``ceil(ticks x fee per tick)`` in integers. Every other
         resting order (another instrument, priced through the mark) comes back as itself.
         ``except_order`` leaves one order out of both."""
-        summed, each = _totals_statements(_slots(len(bounds)))
-        values = _bound_values(bounds) | {"account_id": account_id, "except_order": except_order or ""}
+        (summed, each), values = self._totals(bounds, accounts=False)
+        values |= {"account_id": account_id, "except_order": except_order or ""}
         totals = [] if not bounds else [
             (instrument, side, int(quantity), int(fee_sats))
             for instrument, side, quantity, fee_sats in self.session.execute(summed, values)]
@@ -692,8 +735,8 @@ class OrderRepository:
         found: dict[str, tuple[list, list]] = {str(a): ([], []) for a in ids}
         if not ids:
             return found
-        summed, each = _totals_statements(_slots(len(bounds)), accounts=True)
-        values = _bound_values(bounds) | {"account_ids": ids, "except_order": ""}
+        (summed, each), values = self._totals(bounds, accounts=True)
+        values |= {"account_ids": ids, "except_order": ""}
         if bounds:
             for account_id, instrument, side, quantity, fee_sats in self.session.execute(summed, values):
                 found[str(account_id)][0].append((instrument, side, int(quantity), int(fee_sats)))
