@@ -1,7 +1,7 @@
 """Market data at the cost of what it returns, on SQLite and PostgreSQL: the indices endpoint reads
-one statement however many fixings are stored, the growing tables are searched through an index
-and never scanned (SQLite's plans), and book depth from the database equals the book rebuilt from
-the stored orders."""
+one statement however many fixings are stored, the market's and the account's reads search the
+growing tables through an index and never scan them (SQLite's plans), and book depth from the
+database equals the book rebuilt from the stored orders."""
 
 from __future__ import annotations
 
@@ -127,8 +127,8 @@ def test_book_depth_from_the_database_equals_the_book_rebuilt_from_storage(runti
 
 
 @pytest.mark.parametrize("path", ["/api/v1/indices", "/api/v1/instruments", f"/api/v1/instruments/{SYMBOL}/book",
-                                  "/api/v1/positions"])
-def test_market_reads_search_the_growing_tables_and_never_scan_them(runtime, market, path):
+                                  "/api/v1/positions", "/api/v1/account", "/api/v1/orders"])
+def test_market_and_account_reads_search_the_growing_tables_and_never_scan_them(runtime, market, path):
     if runtime.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's query plans are deterministic without statistics; PostgreSQL's depend on them")
     client, keys, ids = market
