@@ -10,12 +10,16 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.domain.liquidation.prices import estimated_liquidation_price
 from hashedge.domain.margin import account_margin
 from hashedge.services import accounts, trading
 from hashedge.services.margin import account_state, marks_and_specs, risk_parameters
 from hashedge.services.positions import position_risk_page
+from hashedge.services.trading_queries import order_page
+from statements import Statements
 from test_order_path import MARK, OTHER, SYMBOL, market, place, statements_sent
 
 
@@ -96,3 +100,35 @@ def test_the_figures_through_the_reads_memo_are_the_engines_worked_out_afresh(ru
     trading.cancel_order(runtime.uow(), runtime.clock, holder, resting.order.order_id)
     seen.append(check())
     assert len(set(seen)) == len(seen)  # every step changed what the reads show
+
+
+def test_on_postgresql_the_account_reads_send_only_statements_psycopg_keeps_converted(runtime):
+    """psycopg converts a statement's placeholders once and keeps it, unless the statement is
+    longer than 4 KB or has more than 50 parameters: then it parses it again on every execution.
+    An account working orders in eight contracts, and a page of 100 orders with their fills, once
+    sent such statements (a parameter per bound per contract; a parameter per order, twice)."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("psycopg's conversion cache is PostgreSQL's")
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH, MAX_CACHED_STATEMENT_PARAMS
+
+    holder, other, _ = market(runtime)
+    months = [hashprice_monthly(2027, month) for month in range(2, 8)]
+    with runtime.uow() as uow:
+        for spec in months:
+            uow.instruments.add(spec, runtime.clock.now())
+            uow.marks.add(spec.symbol, runtime.clock.now(), MARK, "model", MARK)
+        uow.commit()
+    symbols = [SYMBOL, OTHER, *(spec.symbol for spec in months)]
+    for n in range(100):
+        place(runtime, holder, "buy", 1, MARK - 100 - n, symbols[n % len(symbols)])
+    place(runtime, other, "sell", 5, MARK - 100 - 3 * len(symbols), SYMBOL)  # fills some: a position
+    statements = Statements(runtime.engine)
+    sent = [*statements.during(lambda: _summary(runtime, holder)),
+            *statements.during(lambda: _positions(runtime, holder)),
+            *statements.during(lambda: order_page(runtime.uow(), holder, page_size=100))]
+    page = order_page(runtime.uow(), holder, page_size=100)
+    assert len(page.items) == 100 and any(item.fills for item in page.items)
+    assert len(sent) >= 10
+    for sql, parameters in sent:
+        assert len(sql.encode()) <= MAX_CACHED_STATEMENT_LENGTH, sql[:200]
+        assert len(parameters) <= MAX_CACHED_STATEMENT_PARAMS, sql[:200]

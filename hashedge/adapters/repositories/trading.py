@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import pandas as pd
 from sqlalchemy import (
-    BigInteger, String, and_, bindparam, case, column, exists, func, insert, lateral, literal_column, not_, or_,
+    BigInteger, String, and_, any_, bindparam, case, column, exists, func, insert, lateral, literal_column, not_, or_,
     select, text, true, union_all, update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -761,24 +761,27 @@ class OrderRepository:
     @staticmethod
     def _of_account(account_id: int, instrument: str | None, open_only: bool, start: datetime | None,
                     end: datetime | None):
-        conditions = [OrderRow.account_id == account_id]
+        c = OrderRow.__table__.c
+        conditions = [c.account_id == account_id]
         if instrument:
-            conditions.append(OrderRow.instrument == instrument)
+            conditions.append(c.instrument == instrument)
         if open_only:
-            conditions.append(OrderRow.status.in_(RESTING_STATUSES))
+            conditions.append(c.status.in_(RESTING_STATUSES))
         if start is not None:
-            conditions.append(OrderRow.created_at >= start)
+            conditions.append(c.created_at >= start)
         if end is not None:
-            conditions.append(OrderRow.created_at <= end)
+            conditions.append(c.created_at <= end)
         return conditions
 
     def of_account(self, account_id: int, *, instrument: str | None = None, open_only: bool = False,
                    start: datetime | None = None, end: datetime | None = None, limit: int = 100,
                    offset: int = 0) -> list[StoredOrder]:
-        """The account's orders, newest first (ties by id)."""
-        query = select(OrderRow).where(*self._of_account(account_id, instrument, open_only, start, end))
-        query = query.order_by(OrderRow.created_at.desc(), OrderRow.id).limit(limit).offset(offset)
-        return [_stored(row) for row in self.session.scalars(query).all()]
+        """The account's orders, newest first (ties by id). Plain rows, not ORM objects: a page
+        is up to 500 orders read to be shown, in a read-only unit of work (its callers')."""
+        table = OrderRow.__table__
+        query = select(table).where(*self._of_account(account_id, instrument, open_only, start, end))
+        query = query.order_by(table.c.created_at.desc(), table.c.id).limit(limit).offset(offset)
+        return [_stored(row) for row in self.session.execute(query).all()]
 
     def count_of_account(self, account_id: int, *, instrument: str | None = None, open_only: bool = False,
                          start: datetime | None = None, end: datetime | None = None) -> int:
@@ -841,8 +844,17 @@ class TradeRepository:
         found: dict[str, list[TradeRecord]] = {order_id: [] for order_id in ids}
         if not ids:
             return found
-        query = select(TradeRow).where(or_(TradeRow.buy_order_id.in_(ids), TradeRow.sell_order_id.in_(ids)))
-        for row in self.session.scalars(query.order_by(TradeRow.occurred_at, TradeRow.id)).all():
+        table = TradeRow.__table__
+        c = table.c
+        if self.session.get_bind().dialect.name == "postgresql":
+            # one array, not two lists of a parameter per id: psycopg keeps a statement of at most
+            # 50 parameters converted, and a page's 100 orders made 200 (parsed on every request)
+            wanted = bindparam("order_ids", ids, type_=ARRAY(c.buy_order_id.type))
+            matching = or_(c.buy_order_id == any_(wanted), c.sell_order_id == any_(wanted))
+        else:
+            matching = or_(c.buy_order_id.in_(ids), c.sell_order_id.in_(ids))
+        # plain rows, not ORM objects (its callers read in read-only units of work)
+        for row in self.session.execute(select(table).where(matching).order_by(c.occurred_at, c.id)).all():
             record = _trade(row)
             for order_id in {row.buy_order_id, row.sell_order_id} & found.keys():
                 found[order_id].append(record)
