@@ -7,6 +7,7 @@ every order one by one and without a memo, after every change to the account and
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,6 +20,8 @@ from hashedge.services import accounts, trading
 from hashedge.services.margin import account_state, marks_and_specs, risk_parameters
 from hashedge.services.positions import position_risk_page
 from hashedge.services.trading_queries import order_page
+from hashedge.web import create_app
+from hashedge.web.api.trading_schemas import OrderPageSchema, order_view, page_view
 from statements import Statements
 from test_order_path import MARK, OTHER, SYMBOL, market, place, statements_sent
 
@@ -132,3 +135,38 @@ def test_on_postgresql_the_account_reads_send_only_statements_psycopg_keeps_conv
     for sql, parameters in sent:
         assert len(sql.encode()) <= MAX_CACHED_STATEMENT_LENGTH, sql[:200]
         assert len(parameters) <= MAX_CACHED_STATEMENT_PARAMS, sql[:200]
+
+
+def test_the_api_renders_a_page_of_orders_as_its_schema_does_after_every_change(runtime):
+    """Each order of ``GET /orders`` is rendered once per distinct content
+    (``web.api.rendered.items_page_response``): the body equals the page's schema's rendering of
+    the service's page, before and after an order fills, rests, is cancelled, and pages."""
+    holder, other, _ = market(runtime)
+    client = create_app(runtime).test_client()
+    headers = {"Authorization": f"Bearer {accounts.issue_api_key(runtime.uow(), runtime.clock, holder)}"}
+
+    def schema_rendering(**query) -> dict:
+        found = order_page(runtime.uow(), holder, **query)
+        rendered = OrderPageSchema().dump(page_view(found, lambda o: order_view(o.order, o.style, o.fills,
+                                                                                 o.fees_sats)))
+        return json.loads(json.dumps(rendered))
+
+    def shown(query: str = "", **parameters) -> dict:
+        answer = client.get(f"/api/v1/orders{query}", headers=headers)
+        assert answer.status_code == 200 and answer.mimetype == "application/json"
+        body = answer.get_json()
+        assert body == schema_rendering(**parameters)
+        return body
+
+    resting = place(runtime, holder, "buy", 3, MARK - 100)
+    place(runtime, holder, "sell", 1, MARK + 100, OTHER)
+    first = shown()
+    assert [item["status"] for item in first["items"]] == ["open", "open"]
+    place(runtime, other, "sell", 2, MARK - 100)  # the first order fills in part
+    filled = shown()
+    order = next(item for item in filled["items"] if item["id"] == resting.order.order_id)
+    assert (order["status"], order["filled_quantity"], len(order["fills"])) == ("partially_filled", 2, 1)
+    trading.cancel_order(runtime.uow(), runtime.clock, holder, resting.order.order_id)
+    cancelled = shown()
+    assert next(item for item in cancelled["items"] if item["id"] == resting.order.order_id)["status"] == "cancelled"
+    assert shown("?page=2&page_size=1", page=2, page_size=1)["items"] == cancelled["items"][1:]

@@ -11,7 +11,7 @@ from marshmallow import RAISE
 from hashedge.services import accounts, instruments, order_inbox, positions, trading, trading_queries
 from hashedge.web.api import examples as ex
 from hashedge.web.api.accounts import REPLAYED_HEADER, _bearer_token, _secured
-from hashedge.web.api.rendered import page_response
+from hashedge.web.api.rendered import items_page_response, page_response
 from hashedge.web.api.schemas import ErrorSchema
 from hashedge.web.api.trading_schemas import (
     CancelAllQuerySchema,
@@ -162,7 +162,12 @@ def list_orders(query: dict):
     A page of the list convention (``page``, ``page_size``; ``items``, ``total``), filtered by
     ``instrument`` and by creation time with ``start``/``end`` (inclusive, ISO 8601 with offset)."""
     found = trading_queries.order_page(_runtime().uow(), g.account_id, **query)
-    return page_view(found, lambda o: order_view(o.order, o.style, o.fills, o.fees_sats))
+    return items_page_response(OrderSchema, _placed_view, found)
+
+
+def _placed_view(placed) -> dict:
+    """A ``services.trading.PlacedOrder`` as the API shows it."""
+    return order_view(placed.order, placed.style, placed.fills, placed.fees_sats)
 
 
 @blp.route("/orders", methods=["DELETE"])
