@@ -6,8 +6,11 @@ it as its schema does. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+
+import pytest
 
 from hashedge.adapters.repositories.indices import fixings_version
 from hashedge.adapters.repositories.listing_version import listing_version
@@ -202,3 +205,55 @@ def test_the_kept_indices_follow_every_publication_and_correction(runtime):
         lambda: pages.extend(index_queries.list_indices(runtime.uow())[0] for _ in range(2)))
     assert pages[0] is pages[1]
     assert len(selects) == 2  # the version, once a call
+
+
+@pytest.mark.parametrize("table", ["marks", "fixings"])
+def test_on_postgresql_appends_to_a_versioning_table_commit_in_the_order_of_their_ids(runtime, table):
+    """The newest mark's and fixing's ids version what is kept (``adapters.append_order``): a
+    second writer waits for the first to end before it takes an id, so no reader ever sees an id
+    while a smaller one is still to commit. Without it the second commits first, and a list kept
+    meanwhile under its id misses the first writer's row for good."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers hold the database's write lock from their BEGIN")
+    clock = runtime.clock
+    clock.set(datetime(2026, 10, 15, tzinfo=timezone.utc))
+    with runtime.uow() as uow:
+        uow.instruments.add(hashprice_monthly(2026, 10), clock.now())
+        uow.marks.add(OCTOBER, clock.now(), Decimal(50000), "model", Decimal(50000))
+        uow.commit()
+
+    def append(uow, value: int) -> None:
+        if table == "marks":
+            uow.marks.add(OCTOBER, clock.now(), Decimal(value), "model", Decimal(value))
+        else:
+            day = datetime(2026, 10, value - 49000, tzinfo=timezone.utc)  # the first writer's day, then the next
+            uow.fixings.add([daily_hashprice(day, Decimal(value))], clock.now())
+
+    def shown() -> Decimal:
+        if table == "marks":
+            return instruments.list_instruments(runtime.uow(), clock)[0].mark_price
+        latest = next(o.latest for o in index_queries.list_indices(runtime.uow())
+                      if o.definition.name == "HASHPRICE")
+        return latest.value if latest else None
+
+    committed = threading.Event()
+
+    def second_writer() -> None:
+        with runtime.uow() as uow:
+            append(uow, 49002)
+            uow.commit()
+        committed.set()
+
+    first = runtime.uow()
+    with first:
+        append(first, 49001)
+        writer = threading.Thread(target=second_writer)
+        writer.start()
+        assert not committed.wait(0.5)  # it waits for the first writer's end
+        shown()  # a reader meanwhile keeps what it sees
+        first.commit()
+    writer.join(10)
+    assert committed.is_set()
+    assert shown() == Decimal(49002)
+    assert (_kept(runtime) == _as_kept(_fresh(runtime)) if table == "marks"
+            else index_queries.list_indices(runtime.uow()) == _fresh_indices(runtime))

@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
+from hashedge.adapters.append_order import FIXINGS_LOCK, appending_in_id_order
 from hashedge.adapters.orm.indices import BlockRow, EpochRow, FixingRow
 from indices.blocks import BLOCK_COLUMNS, empty_block_frame, normalize_block_frame
 
@@ -244,6 +245,8 @@ class FixingRepository:
             }
             for f in fixings
         ]
+        if rows:
+            appending_in_id_order(self.session, FIXINGS_LOCK)  # the newest id versions the kept indices
         for start in range(0, len(rows), _INSERT_CHUNK_ROWS):
             self.session.execute(insert(FixingRow), rows[start:start + _INSERT_CHUNK_ROWS])
         return len(rows)

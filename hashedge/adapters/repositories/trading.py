@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from hashedge.adapters.append_order import MARKS_LOCK, appending_in_id_order
 from hashedge.adapters.bulk_rows import insert_rows, update_rows
 from hashedge.adapters.write_pipeline import pipeline_of
 from hashedge.adapters.orm.trading import (
@@ -1039,6 +1040,7 @@ class MarkRepository:
 
     def add(self, instrument: str, as_of: datetime, price: Decimal, source: str,
             model_price: Decimal | None) -> None:
+        appending_in_id_order(self.session, MARKS_LOCK)  # the newest id versions the kept list
         self.session.add(MarkRow(instrument=instrument, as_of=as_of, price=_text(price), source=source,
                                  model_price=_text(model_price)))
         self.session.flush()
