@@ -234,7 +234,7 @@ class MarginMemo:
     for and never reset: ``using`` returns it while it serves those parameters and has room, else
     a fresh memo, so a batch still holding the old one (another thread, other parameters) keeps
     reading and writing terms of its own parameters only. The matching engine keeps one across
-    its batches (``services.exchange.SharedMarginMemo``)."""
+    its batches and the account reads keep another (``services.margin.SharedMarginMemo``)."""
 
     def __init__(self, params: RiskParameters | None = None, *, max_entries: int = 200_000):
         self.max_entries = max_entries

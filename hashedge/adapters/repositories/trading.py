@@ -217,7 +217,7 @@ def _totals_statements_any(accounts: bool = False):
     """PostgreSQL: ``_totals_statements`` in one shape whatever the number of instruments, their
     bounds as arrays joined to the orders. The slots' statements grew with the instruments (about
     12 KB and 290 parameters for 24 contracts), past what psycopg keeps converted (4 KB, 50
-    parameters): it parsed them again on every execution, a third of an account read's CPU
+    parameters): it parsed them again on every execution, a fifth of an account read's profile
     (BENCHMARKS.md, part Q). ``_bound_arrays`` gives the values."""
     table = OrderRow.__table__
     c = table.c
