@@ -50,6 +50,15 @@ from hashedge.adapters.repositories.trading import (
 
 # PostgreSQL's witness of writes (migration 0019; ``write_marker``)
 _WRITES_WITNESS = text("SELECT generation, own_writes FROM writes_witness()")
+_WRITES_GENERATION = "SELECT generation FROM writes_witness()"
+
+
+def writes_generation(connection: Connection) -> int | None:
+    """PostgreSQL's generation of writes (migration 0019) on ``connection``: a number that moves
+    with every statement that writes to a watched table, read live (not from the transaction's
+    snapshot); None while another transaction that wrote is still open. Two equal numbers, each
+    read with no writer open, mean nothing was committed between the two reads."""
+    return connection.exec_driver_sql(_WRITES_GENERATION).scalar()
 
 T = TypeVar("T")
 
@@ -167,6 +176,11 @@ class UnitOfWork:
         """``read(connection)`` on this unit of work's connection, in its transaction (inside its
         ``with`` block): for statements the repositories share as functions of a connection."""
         return read(self.session.connection())
+
+    @property
+    def witnesses_writes(self) -> bool:
+        """Whether the database has the witness of writes (``writes_generation``): PostgreSQL."""
+        return self.database.dialect.name == "postgresql"
 
     def read_api_key(self, prefix: str) -> ApiKeyRecord | None:
         """The API key with ``prefix``, as ``uow.api_keys.by_prefix`` reads it in a read-only

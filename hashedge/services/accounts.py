@@ -15,6 +15,7 @@ from hashedge.adapters.repositories.ledger import AccountRecord, ApiKeyRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.clock import Clock
 from hashedge.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from hashedge.services.versioned_reads import WITNESSED
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")
 NAME_RULE = ("1 to 64 letters, digits, spaces or . _ @ -, starting with a letter or digit, "
@@ -227,10 +228,20 @@ def resolve_account(uow: UnitOfWork, reference: str) -> AccountRecord:
 
 
 def account_summary(uow: UnitOfWork, account_id: int, margin: MarginView = engine_account_margin) -> AccountSummary:
-    with uow.read_only():
-        account = require_account(uow, account_id)
-        collateral_sats = uow.ledger.balances([account.collateral]).get(account.collateral, 0)
-        figures = margin(account.id, uow, collateral_sats)
+    """Balances, equity, margin and status of the account, kept per process under the database's
+    generation of writes (``versioned_reads.WITNESSED``: on PostgreSQL an account read again with
+    nothing written since costs one statement); read afresh while a simulation sets the parameters."""
+    from hashedge.services.margin import simulating  # trading builds on this module
+
+    return WITNESSED.current(uow, ("account_summary", account_id, margin),
+                             lambda reader: _account_summary(reader, account_id, margin), keep=not simulating())
+
+
+def _account_summary(uow: UnitOfWork, account_id: int, margin: MarginView) -> AccountSummary:
+    """The summary, read inside ``uow``'s open block."""
+    account = require_account(uow, account_id)
+    collateral_sats = uow.ledger.balances([account.collateral]).get(account.collateral, 0)
+    figures = margin(account.id, uow, collateral_sats)
     equity = collateral_sats + figures.unrealized_pnl_sats
     return AccountSummary(
         id=account.id, name=account.name, collateral_sats=collateral_sats, equity_sats=equity,

@@ -92,6 +92,12 @@ def risk_parameters_window(uow: UnitOfWork, at: datetime, known: ParametersWindo
     return ParameterRepository.parameters_of(version), version.effective_at, next_effective_at
 
 
+def simulating() -> bool:
+    """Whether a simulation's parameters are in force in this context (``parameters_in_force``):
+    what is read then is not the database's answer and is not kept."""
+    return _IN_FORCE.get() is not None
+
+
 @contextmanager
 def parameters_in_force(params: RiskParameters) -> Iterator[RiskParameters]:
     """Run the services inside the block with ``params`` in force (the stress simulation compares

@@ -24,9 +24,10 @@ from hashedge.domain.liquidation.prices import estimated_liquidation_price
 from hashedge.errors import DataUnavailable
 from hashedge.services import adl_ranks
 from hashedge.services.accounts import require_account
-from hashedge.services.margin import account_state, read_account_margin, require_marks, risk_parameters
+from hashedge.services.margin import account_state, read_account_margin, require_marks, risk_parameters, simulating
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page
 from hashedge.services.trading import PositionView, position_views
+from hashedge.services.versioned_reads import WITNESSED
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,26 @@ def position_risk_page(uow_factory: Callable[[], UnitOfWork], account_id: int, *
                        page_size: int = DEFAULT_PAGE_SIZE) -> Page[PositionRisk]:
     """A page of the account's open positions by instrument, each with its mark and unrealized PnL
     and its risk figures (``None`` where a contract involved has no mark yet). The page and its
-    figures are read in one transaction: one snapshot, each row read once."""
+    figures are read in one transaction: one snapshot, each row read once. Kept per process under
+    the database's generation of writes, as ``accounts.account_summary`` is."""
     offset = check_page(page, page_size)
-    uow = uow_factory()
-    with uow.read_only():
-        require_account(uow, account_id)
-        # the price depends on equity and maintenance margin, which resting orders do not
-        # change: none are read, so the page costs the same however many the account has
-        state = account_state(uow, account_id, with_orders=False)
-        held = {p.instrument_id for p in state.positions}
-        known = {symbol: record.price for symbol, record in uow.marks.latest(held).items()}
-        specs = uow.instruments.specs(held)
-        params = risk_parameters(uow)
-        ranks = adl_ranks.of_account(uow, account_id)
+    return WITNESSED.current(uow_factory(), ("position_risk_page", account_id, instrument, page, page_size),
+                             lambda uow: _page(uow, account_id, instrument, offset, page, page_size),
+                             keep=not simulating())
+
+
+def _page(uow: UnitOfWork, account_id: int, instrument: str | None, offset: int, page: int,
+          page_size: int) -> Page[PositionRisk]:
+    """The page, read inside ``uow``'s open block."""
+    require_account(uow, account_id)
+    # the price depends on equity and maintenance margin, which resting orders do not
+    # change: none are read, so the page costs the same however many the account has
+    state = account_state(uow, account_id, with_orders=False)
+    held = {p.instrument_id for p in state.positions}
+    known = {symbol: record.price for symbol, record in uow.marks.latest(held).items()}
+    specs = uow.instruments.specs(held)
+    params = risk_parameters(uow)
+    ranks = adl_ranks.of_account(uow, account_id)
     listed = [p for p in state.positions if instrument is None or p.instrument_id == instrument]
     found = Page(position_views(listed[offset:offset + page_size], known), len(listed), page, page_size)
     if not found.items:

@@ -9,6 +9,7 @@ from hashedge.adapters.repositories.trading import TradeRecord
 from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page, check_page, check_window
 from hashedge.services.trading import PlacedOrder, own_order, with_fills
+from hashedge.services.versioned_reads import WITNESSED
 
 ORDER_STATUSES = ("all", "open")
 
@@ -16,16 +17,22 @@ ORDER_STATUSES = ("all", "open")
 def order_page(uow: UnitOfWork, account_id: int, *, status: str = "all", instrument: str | None = None,
                start: datetime | None = None, end: datetime | None = None, page: int = 1,
                page_size: int = DEFAULT_PAGE_SIZE) -> Page[PlacedOrder]:
-    """The account's orders created in [start, end], newest first, each with all its fills."""
+    """The account's orders created in [start, end], newest first, each with all its fills; kept
+    per process under the database's generation of writes (``versioned_reads.WITNESSED``)."""
     offset = check_page(page, page_size)
     check_window(start, end)
-    open_only = status == "open"
-    with uow.read_only():
-        stored = uow.orders.of_account(account_id, instrument=instrument, open_only=open_only, start=start, end=end,
-                                       limit=page_size, offset=offset)
-        total = uow.orders.count_of_account(account_id, instrument=instrument, open_only=open_only, start=start,
-                                            end=end)
-        fills = uow.trades.of_orders(s.order.order_id for s in stored)
+    return WITNESSED.current(uow, ("order_page", account_id, status, instrument, start, end, page, page_size),
+                             lambda reader: _order_page(reader, account_id, status == "open", instrument, start, end,
+                                                        offset, page, page_size))
+
+
+def _order_page(uow: UnitOfWork, account_id: int, open_only: bool, instrument: str | None, start: datetime | None,
+                end: datetime | None, offset: int, page: int, page_size: int) -> Page[PlacedOrder]:
+    """The page, read inside ``uow``'s open block."""
+    stored = uow.orders.of_account(account_id, instrument=instrument, open_only=open_only, start=start, end=end,
+                                   limit=page_size, offset=offset)
+    total = uow.orders.count_of_account(account_id, instrument=instrument, open_only=open_only, start=start, end=end)
+    fills = uow.trades.of_orders(s.order.order_id for s in stored)
     return Page([with_fills(s.order, s.style, fills[s.order.order_id]) for s in stored], total, page, page_size)
 
 

@@ -1,0 +1,209 @@
+"""The account's reads kept under PostgreSQL's generation of writes (``versioned_reads.WITNESSED``
+behind ``GET /account``, ``GET /positions`` and ``GET /orders``): after every kind of write that
+changes them, the kept answer is the one a fresh read gives; while nothing is written, one
+statement vouches for all three; an answer read while a writer was open, or while a write
+committed during the read, is not kept; a simulation's answer is never kept. On SQLite the reads
+send what they sent before (no witness there). The suite's ``HASHEDGE_VERIFY_KEPT_STATE=1`` would
+turn a stale answer into an error of its own; these tests switch it off to see what is served."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from hashedge.services import accounts, ledger, positions, trading, trading_queries
+from hashedge.services.margin import parameters_in_force, risk_parameters
+from hashedge.services.pages import DEFAULT_PAGE_SIZE
+from hashedge.services.positions import position_risk_page
+from hashedge.services.trading_queries import order_page
+from hashedge.services.versioned_reads import WITNESSED, WitnessedReads
+from statements import Statements
+from test_order_path import MARK, OTHER, SYMBOL, market, place
+
+
+@pytest.fixture(autouse=True)
+def _served_as_kept(monkeypatch):
+    monkeypatch.setenv("HASHEDGE_VERIFY_KEPT_STATE", "0")
+
+
+def _reads(runtime, account_id) -> tuple:
+    """What the three endpoints are answered from, through the process's kept answers."""
+    return (accounts.account_summary(runtime.uow(), account_id), position_risk_page(runtime.uow, account_id),
+            order_page(runtime.uow(), account_id))
+
+
+def _fresh(runtime, account_id) -> tuple:
+    """The same, read with nothing kept: a new memo, which reads everything."""
+    memo = WitnessedReads()
+    return (memo.current(runtime.uow(), "summary", lambda uow: accounts._account_summary(
+                uow, account_id, accounts.engine_account_margin)),
+            memo.current(runtime.uow(), "positions", lambda uow: positions._page(
+                uow, account_id, None, 0, 1, DEFAULT_PAGE_SIZE)),
+            memo.current(runtime.uow(), "orders", lambda uow: trading_queries._order_page(
+                uow, account_id, False, None, None, None, 0, 1, DEFAULT_PAGE_SIZE)))
+
+
+def _postgresql_only(runtime) -> None:
+    if not runtime.uow().witnesses_writes:
+        pytest.skip("the witness of writes is PostgreSQL's (migration 0019)")
+
+
+def test_after_every_kind_of_write_the_kept_answers_are_a_fresh_reads(runtime):
+    holder, other, _ = market(runtime)
+    seen = []
+
+    def check():
+        kept = _reads(runtime, holder)
+        assert kept == _fresh(runtime, holder)
+        assert _reads(runtime, holder) == kept  # and again, from what is kept on PostgreSQL
+        seen.append(kept)
+
+    check()
+    ledger.deposit(runtime.uow(), runtime.clock, holder, 5_000_000, "more")  # collateral
+    check()
+    resting = place(runtime, holder, "buy", 3, MARK - 100)  # an order: order margin, a line
+    check()
+    place(runtime, other, "sell", 2, MARK - 100)  # a fill by another account: a position
+    check()
+    runtime.clock.advance(timedelta(minutes=1))
+    with runtime.uow() as uow:  # a mark
+        uow.marks.add(SYMBOL, runtime.clock.now(), MARK - 900, "model", MARK - 900)
+        uow.commit()
+    check()
+    with runtime.uow() as uow:  # a parameter version (the reads use the latest written)
+        base = uow.parameters.in_force()
+        uow.parameters.add(effective_at=runtime.clock.now(), recorded_at=runtime.clock.now(), source="proposal",
+                           actor="test", proposal_id=None, reason="a higher maintenance margin",
+                           changes={"margin.maintenance.hashprice_monthly": ("0.1", "0.12")},
+                           overrides=base.overrides | {"margin.maintenance.hashprice_monthly": "0.12"})
+        uow.commit()
+    check()
+    trading.cancel_order(runtime.uow(), runtime.clock, holder, resting.order.order_id)  # a cancel
+    check()
+    ledger.withdraw(runtime.uow(), runtime.clock, holder, 1_000, "out")  # a withdrawal
+    check()
+    place(runtime, holder, "sell", 1, MARK + 500, OTHER)  # another contract's order
+    check()
+    assert all(a != b for a, b in zip(seen, seen[1:]))  # every step changed what the reads show
+
+
+def test_with_nothing_written_one_statement_vouches_for_each_read(runtime):
+    holder, _, _ = market(runtime)
+    place(runtime, holder, "buy", 1, MARK - 100)
+    statements = Statements(runtime.engine)
+    first = [len(statements.during(lambda r=read: r())) for read in _readers(runtime, holder)]
+    again = [statements.during(lambda r=read: r()) for read in _readers(runtime, holder)]
+    if not runtime.uow().witnesses_writes:  # SQLite: read as before, nothing kept, nothing more
+        assert [len(sent) for sent in again] == first
+        return
+    assert [[sql for sql, _ in sent] for sent in again] == [["SELECT generation FROM writes_witness()"]] * 3
+    assert min(first) > 3  # a read that is not kept reads the account's rows, and the generation twice
+
+
+def _readers(runtime, account_id) -> list:
+    return [lambda: accounts.account_summary(runtime.uow(), account_id),
+            lambda: position_risk_page(runtime.uow, account_id),
+            lambda: order_page(runtime.uow(), account_id)]
+
+
+def _summary_in(uow, account_id):
+    return accounts._account_summary(uow, account_id, accounts.engine_account_margin)
+
+
+def test_an_answer_read_while_a_writer_is_open_is_not_kept(runtime):
+    """A writer that has stepped the generation and not yet committed makes it None: the answer
+    read meanwhile (without the write) is not kept, so once the writer commits, nothing kept
+    under the generation it stepped to hides its write."""
+    _postgresql_only(runtime)
+    holder, _, _ = market(runtime)
+    def rename(name: str, *, read_before_commit: bool):
+        with runtime.engine.connect() as writer:
+            writer.execute(text("UPDATE accounts SET name = :name WHERE id = :id"), {"name": name, "id": holder})
+            read = accounts.account_summary(runtime.uow(), holder) if read_before_commit else None
+            writer.commit()
+        return read
+
+    before = rename("renamed", read_before_commit=True)
+    assert before.name != "renamed"
+    # while another writer is open, the answer read while the first one was open is no answer
+    with runtime.engine.connect() as writer:
+        writer.execute(text("UPDATE accounts SET name = name WHERE id <> :id"), {"id": holder})
+        assert accounts.account_summary(runtime.uow(), holder).name == "renamed"
+        writer.rollback()
+    assert accounts.account_summary(runtime.uow(), holder).name == "renamed"
+    rename("again", read_before_commit=False)
+    assert accounts.account_summary(runtime.uow(), holder).name == "again"
+
+
+def test_a_write_committed_while_an_answer_is_read_is_served_by_the_next_call(runtime):
+    """A deposit commits while an answer is read: before the read's snapshot (the answer has it)
+    or after it (the answer has not). Either way the deposit stepped the generation after the
+    call read it, so the next call reads again. Kept under a generation read after the answer's
+    reads, the second answer would be served without the deposit."""
+    _postgresql_only(runtime)
+    holder, _, _ = market(runtime)
+    memo = WitnessedReads()
+    balance = accounts.account_summary(runtime.uow(), holder).collateral_sats
+
+    def racing(before_the_snapshot: bool):
+        def read(uow):
+            if before_the_snapshot:
+                ledger.deposit(runtime.uow(), runtime.clock, holder, 9_000, "before")
+            accounts.require_account(uow, holder)  # the transaction's first statement: its snapshot
+            if not before_the_snapshot:
+                ledger.deposit(runtime.uow(), runtime.clock, holder, 1_000, "after")
+            return _summary_in(uow, holder)
+        return read
+
+    raced = memo.current(runtime.uow(), "summary", racing(before_the_snapshot=True))
+    assert raced.collateral_sats == balance + 9_000
+    raced = memo.current(runtime.uow(), "summary", racing(before_the_snapshot=False))
+    assert raced.collateral_sats == balance + 9_000  # the snapshot predates the second deposit
+    served = memo.current(runtime.uow(), "summary", lambda uow: _summary_in(uow, holder))
+    assert served.collateral_sats == balance + 10_000
+    assert memo.current(runtime.uow(), "summary", lambda uow: pytest.fail("kept: not read")) == served
+
+
+def test_a_simulations_answer_is_never_kept(runtime):
+    holder, other, _ = market(runtime, collateral_sats=lambda i: 2 * 10**6 if i == 0 else 10**12)
+    place(runtime, holder, "buy", 4, MARK - 100)
+    place(runtime, other, "sell", 4, MARK - 100)  # a position: maintenance margin
+    real = accounts.account_summary(runtime.uow(), holder)
+    params = risk_parameters(runtime.uow())
+    stricter = replace(params, margin={product: replace(ratios, maintenance=ratios.initial)  # the highest allowed
+                                       for product, ratios in params.margin.items()})
+    with parameters_in_force(stricter):
+        simulated = accounts.account_summary(runtime.uow(), holder)
+        simulated_page = position_risk_page(runtime.uow, holder)
+    assert simulated.maintenance_margin_sats > real.maintenance_margin_sats
+    assert simulated_page.items[0].estimated_liquidation_price is not None
+    assert accounts.account_summary(runtime.uow(), holder) == real
+    assert position_risk_page(runtime.uow, holder) != simulated_page  # a liquidation price nearer the mark
+    assert position_risk_page(runtime.uow, holder) == _fresh(runtime, holder)[1]
+
+
+def test_at_most_max_questions_are_kept_per_database(runtime):
+    _postgresql_only(runtime)
+    memo = WitnessedReads(max_questions=2)
+    reads = []
+
+    def read(question):
+        return lambda uow: reads.append(question) or question
+
+    for question in ("a", "b", "a", "c", "a", "b"):
+        assert memo.current(runtime.uow(), question, read(question)) == question
+    # a, b read; a kept; c read (b, least recently used, dropped); a kept; b read again
+    assert reads == ["a", "b", "c", "b"]
+
+
+def test_the_process_memo_is_the_one_the_reads_use(runtime):
+    """The endpoints' reads go through ``WITNESSED`` (what the other tests' fresh memos stand
+    beside): an answer it keeps is what the next call serves."""
+    _postgresql_only(runtime)
+    holder, _, _ = market(runtime)
+    first = accounts.account_summary(runtime.uow(), holder)
+    assert accounts.account_summary(runtime.uow(), holder) is first
+    assert isinstance(WITNESSED, WitnessedReads)
