@@ -4,6 +4,7 @@
     .venv/bin/python tests/bench/load_test.py     # SQLite, and PostgreSQL when a URL is set
     .venv/bin/python tests/bench/load_test.py --backend sqlite --rate 200 --seconds 15 --repeat 3
     .venv/bin/python tests/bench/load_test.py --engine inbox --scenarios place_order
+    .venv/bin/python tests/bench/load_test.py --engine inbox --scenarios account --orders-beside 50
 
 For each backend it prepares a database (the demo: two years of simulated blocks, every fixing,
 the listed contracts and their marks; then accounts with API keys and collateral, a few resting
@@ -25,8 +26,11 @@ Between scenarios it waits until the server has drained what an overloaded scena
 Reads use accounts 0-9 and orders are placed by accounts 10-19, so repeated runs read the same
 accounts whatever the order scenario added to the books.
 
-Bounded: at most ``rate x (warm-up + seconds)`` requests per scenario and run, each given up
-after ``--timeout`` seconds; loopback only. PostgreSQL: the server in
+``--orders-beside R`` places R orders a second (their own open loop, not counted in the figures)
+while each read scenario runs: what the reads cost while the database is written to.
+
+Bounded: at most ``rate x (warm-up + seconds)`` requests per scenario and run (plus as many at
+``--orders-beside``), each given up after ``--timeout`` seconds; loopback only. PostgreSQL: the server in
 ``HASHEDGE_TEST_POSTGRES_URL`` (or ``--postgres-url``), whose role may create databases; the
 script creates its own database and drops it at the end. ``--engine inbox`` runs the deploy
 configuration with the order inbox: gunicorn with ``HASHEDGE_ORDER_ENGINE=inbox``, whose
@@ -50,6 +54,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -464,6 +469,31 @@ def _postgres_database(admin_url: str, action: str, name: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+class _OrdersBeside(threading.Thread):
+    """Orders placed at ``--orders-beside`` a second while a read scenario runs (its own open
+    loop on its own connections, not counted in the scenario's figures): reads under writes."""
+
+    def __init__(self, port: int, prepared: dict, args: argparse.Namespace):
+        super().__init__(daemon=True)
+        self.port, self.prepared, self.args = port, prepared, args
+        self.measured, self.errors = 0, {}
+
+    def run(self) -> None:
+        args = self.args
+        _, self.errors, self.measured = open_loop(
+            self.port, scenario_requests("place_order", self.prepared, uuid.uuid4().hex[:8]),
+            rate=args.orders_beside, seconds=args.seconds, warmup=args.warmup, timeout=args.timeout,
+            connections=max(4, args.connections // 4), tag="beside")
+
+
+def _orders_beside(port: int, prepared: dict, args: argparse.Namespace) -> _OrdersBeside | None:
+    if not args.orders_beside:
+        return None
+    beside = _OrdersBeside(port, prepared, args)
+    beside.start()
+    return beside
+
+
 def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix=f"hashedge-load-{backend}-") as scratch:
@@ -481,17 +511,21 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
             server.wait_ready()
             for repeat in range(args.repeat):
                 print(f"{backend}: run {repeat + 1} of {args.repeat}, orders {args.engine}, {args.rate} req/s for {args.seconds:g} s "
-                      f"(after {args.warmup:g} s of warm-up)", flush=True)
+                      f"(after {args.warmup:g} s of warm-up)"
+                      + (f", {args.orders_beside} orders/s beside the reads" if args.orders_beside else ""), flush=True)
                 for name in args.scenarios:
                     before = _load()
                     cpu_before = cpu_times(server.process.pid)
                     run_id = uuid.uuid4().hex[:8]
+                    beside = _orders_beside(server.port, prepared, args) if name != "place_order" else None
                     latencies, errors, measured = open_loop(
                         server.port, scenario_requests(name, prepared, run_id), rate=args.rate,
                         seconds=args.seconds, warmup=args.warmup, timeout=args.timeout,
                         connections=args.connections,
                         tag=run_id)
                     after = _load()
+                    if beside is not None:
+                        beside.join()
                     time.sleep(args.pause)
                     waited = server.drain()
                     if waited > 5:
@@ -507,6 +541,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
                                     _percentile(served, 0.50) * 1e3, _percentile(served, 0.99) * 1e3,
                                     cpu, int(args.rate * (args.warmup + args.seconds)))
                     print(result.line(), flush=True)
+                    if beside is not None:
+                        print(f"  {'':12s} beside it {beside.measured} orders at {args.orders_beside}/s, "
+                              f"{sum(beside.errors.values())} errors", flush=True)
                     results.append(result)
         finally:
             if server is not None:
@@ -551,13 +588,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=10, help="seconds before a request is an error")
     parser.add_argument("--connections", "--threads", type=int, default=64,
                         help="client keep-alive connections (default 64), all driven by one asyncio loop")
+    parser.add_argument("--orders-beside", type=int, default=0,
+                        help="also place this many orders a second during each read scenario (default 0)")
     parser.add_argument("--pause", type=float, default=3, help="seconds between scenarios (default 3)")
     parser.add_argument("--code", type=Path, default=REPOSITORY, help="checkout to run (default this one)")
     parser.add_argument("--postgres-url", default=os.environ.get("HASHEDGE_TEST_POSTGRES_URL"))
     parser.add_argument("--json", type=Path, help="also write every result to this file")
     parser.add_argument("--keep-logs", type=Path, help="copy gunicorn's log (access and errors) to this folder")
     args = parser.parse_args(argv)
-    if not 1 <= args.rate <= MAX_RATE or not 0 < args.seconds <= MAX_SECONDS or not 1 <= args.repeat <= 10:
+    if not 0 <= args.orders_beside <= MAX_RATE or not 1 <= args.rate <= MAX_RATE or not 0 < args.seconds <= MAX_SECONDS or not 1 <= args.repeat <= 10:
         parser.error(f"rate 1..{MAX_RATE}, seconds up to {MAX_SECONDS}, repeat 1..10")
     args.code = args.code.resolve()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
