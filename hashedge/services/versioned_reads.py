@@ -12,9 +12,9 @@ again with its version and kept. So nothing is served that the database does not
 any number of processes agree.
 
 Reads that depend on too many tables for a version of their own (an account's summary, its
-positions and orders) are kept by ``WITNESSED`` instead, under PostgreSQL's generation of writes,
-which every write to any table steps: fewer statements while nothing is written anywhere, and a
-miss at any write.
+positions and orders) are kept by ``WITNESSED`` instead, under a marker that every commit of any
+write moves (PostgreSQL's generation of writes, SQLite's ``data_version``): one statement while
+nothing is written anywhere, and a miss after any write.
 
 Answers are kept per engine (a weak key: a test's engine takes its answers with it) and per
 question; one thread's answer replaces another's whole, never in part. They must be immutable
@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from sqlalchemy import Connection
 
-from hashedge.adapters.unit_of_work import UnitOfWork, writes_generation
+from hashedge.adapters.unit_of_work import UnitOfWork, reads_marker
 from hashedge.services.exchange_reads import verifying
 
 T = TypeVar("T")
@@ -64,26 +64,30 @@ VERSIONED = VersionedReads()
 
 
 class WitnessedReads:
-    """Answers kept under PostgreSQL's generation of writes (``UnitOfWork.writes_generation``,
-    migration 0019): for reads that depend on too many tables for a version of their own, such as
-    an account's summary (its collateral, positions, resting orders, the marks, specs and
-    parameters). Any write to any watched table moves the generation, so an answer is kept only
-    until the next write anywhere; it pays where an account is read far more often than anything
-    is written, and costs a miss one statement more.
+    """Answers kept under a marker of the database's writes (``UnitOfWork.reads_marker``): for
+    reads that depend on too many tables for a version of their own, such as an account's summary
+    (its collateral, positions, resting orders, the marks, specs and parameters). Any commit of
+    any write moves the marker, so an answer is kept only until the next write anywhere; it pays
+    where an account is read far more often than anything is written, and costs a miss one
+    statement more.
 
-    A call reads the generation first, in a transaction of its own. If it is the one the kept
-    answer was read under, that answer is the database's now. Otherwise the answer is read in one
-    read-only transaction (one snapshot) and kept under that generation, unless a writer was open
-    (None). Why that is sound: every write steps the generation before it commits, holding the
-    witness's lock from before its step until its commit. The snapshot is taken after the
-    generation was read, so it holds at least every write the generation counts, and possibly
-    some committed since, which stepped it further. A later call that reads the same generation
-    (and no writer open) therefore finds that nothing stepped it since: nothing was committed
-    after the generation was read, and the snapshot is the database now. The order matters:
-    read inside the snapshot's transaction, the generation could count a write that committed
-    after the snapshot was taken, and an answer without that write would be kept under it.
+    On PostgreSQL the marker is the generation of writes (migration 0019), one for the database;
+    on SQLite a connection's own changes and ``data_version``, so an answer is kept per pooled
+    connection (the pool hands out the most recently used one first).
 
-    Without the witness (SQLite) or with ``keep=False`` the answer is read as usual, with no
+    A call reads the marker first, in a transaction of its own. If the kept answer was read under
+    the same marker, that answer is the database's now. Otherwise the answer is read in one
+    read-only transaction (one snapshot) and kept under that marker, unless nothing could vouch
+    (None: on PostgreSQL, another writer open). Why that is sound: every commit moves the marker
+    (on PostgreSQL a writer steps the generation before it commits, holding the witness's lock
+    from before its step until its commit). The snapshot is taken after the marker was read, so it
+    holds every write committed by then, and possibly some committed since, which moved the marker
+    further. A later call that reads the same marker therefore finds nothing committed after the
+    first marker was read: the snapshot is the database now. The order matters: read inside the
+    snapshot's transaction, the PostgreSQL generation could count a write that committed after the
+    snapshot was taken, and an answer without that write would be kept under it.
+
+    With ``keep=False`` (a simulation's parameters in force) the answer is read as usual, with no
     statement more. With ``HASHEDGE_VERIFY_KEPT_STATE=1`` (the test suite) a kept answer is read
     again and compared, and a difference is an error. Answers must be immutable values that
     compare by content; at most ``max_questions`` are kept per database, the least recently used
@@ -98,27 +102,30 @@ class WitnessedReads:
                 keep: bool = True) -> T:
         """``read(uow)``'s answer as the database holds it now, run inside ``uow.read_only()``
         when it is not kept (class docstring). Outside any ``with`` block of ``uow``."""
-        if not keep or not uow.witnesses_writes:
+        if not keep:
             with uow.read_only():
                 return read(uow)
         database = uow.database
-        generation = uow.read_detached(writes_generation)
-        if generation is not None:
+        marker = uow.read_detached(reads_marker)
+        if marker is not None:
+            scope, stamp = marker
+            key = (question, scope)
             with self._lock:
-                kept = self._by_database.get(database, {}).get(question)
-                if kept is not None and kept[0] == generation:
-                    self._by_database[database].move_to_end(question)
-            if kept is not None and kept[0] == generation:
+                kept = self._by_database.get(database, {}).get(key)
+                hit = kept is not None and kept[0] == stamp
+                if hit:
+                    self._by_database[database].move_to_end(key)
+            if hit:
                 if verifying():
                     self._verify(uow, question, read, kept[1])
                 return kept[1]
         with uow.read_only():
             answer = read(uow)
-        if generation is not None:
+        if marker is not None:
             with self._lock:
                 answers = self._by_database.setdefault(database, OrderedDict())
-                answers[question] = (generation, answer)
-                answers.move_to_end(question)
+                answers[key] = (stamp, answer)
+                answers.move_to_end(key)
                 while len(answers) > self._max_questions:
                     answers.popitem(last=False)
         return answer

@@ -1,10 +1,10 @@
-"""The account's reads kept under PostgreSQL's generation of writes (``versioned_reads.WITNESSED``
-behind ``GET /account``, ``GET /positions`` and ``GET /orders``): after every kind of write that
-changes them, the kept answer is the one a fresh read gives; while nothing is written, one
-statement vouches for all three; an answer read while a writer was open, or while a write
-committed during the read, is not kept; a simulation's answer is never kept. On SQLite the reads
-send what they sent before (no witness there). The suite's ``HASHEDGE_VERIFY_KEPT_STATE=1`` would
-turn a stale answer into an error of its own; these tests switch it off to see what is served."""
+"""The account's reads kept under a marker of the database's writes (``versioned_reads.WITNESSED``
+behind ``GET /account``, ``GET /positions`` and ``GET /orders``; PostgreSQL's generation of writes,
+SQLite's ``data_version``): after every kind of write that changes them, the kept answer is the
+one a fresh read gives; while nothing is written, one statement vouches for each; an answer read
+while a writer was open, or while a write committed during the read, is not served after that
+write; a simulation's answer is never kept. The suite's ``HASHEDGE_VERIFY_KEPT_STATE=1`` would turn
+a stale answer into an error of its own; these tests switch it off to see what is served."""
 
 from __future__ import annotations
 
@@ -44,11 +44,6 @@ def _fresh(runtime, account_id) -> tuple:
                 uow, account_id, None, 0, 1, DEFAULT_PAGE_SIZE)),
             memo.current(runtime.uow(), "orders", lambda uow: trading_queries._order_page(
                 uow, account_id, False, None, None, None, 0, 1, DEFAULT_PAGE_SIZE)))
-
-
-def _postgresql_only(runtime) -> None:
-    if not runtime.uow().witnesses_writes:
-        pytest.skip("the witness of writes is PostgreSQL's (migration 0019)")
 
 
 def test_after_every_kind_of_write_the_kept_answers_are_a_fresh_reads(runtime):
@@ -96,11 +91,10 @@ def test_with_nothing_written_one_statement_vouches_for_each_read(runtime):
     statements = Statements(runtime.engine)
     first = [len(statements.during(lambda r=read: r())) for read in _readers(runtime, holder)]
     again = [statements.during(lambda r=read: r()) for read in _readers(runtime, holder)]
-    if not runtime.uow().witnesses_writes:  # SQLite: read as before, nothing kept, nothing more
-        assert [len(sent) for sent in again] == first
-        return
-    assert [[sql for sql, _ in sent] for sent in again] == [["SELECT generation FROM writes_witness()"]] * 3
-    assert min(first) > 3  # a read that is not kept reads the account's rows, and the generation twice
+    marker = {"sqlite": "SELECT total_changes(), data_version FROM pragma_data_version()",
+              "postgresql": "SELECT generation FROM writes_witness()"}[runtime.engine.dialect.name]
+    assert [[sql for sql, _ in sent] for sent in again] == [[marker]] * 3
+    assert min(first) > 3  # a read that is not kept reads the account's rows after the marker
 
 
 def _readers(runtime, account_id) -> list:
@@ -113,11 +107,11 @@ def _summary_in(uow, account_id):
     return accounts._account_summary(uow, account_id, accounts.engine_account_margin)
 
 
-def test_an_answer_read_while_a_writer_is_open_is_not_kept(runtime):
-    """A writer that has stepped the generation and not yet committed makes it None: the answer
-    read meanwhile (without the write) is not kept, so once the writer commits, nothing kept
-    under the generation it stepped to hides its write."""
-    _postgresql_only(runtime)
+def test_an_answer_read_while_a_writer_is_open_is_not_served_after_its_commit(runtime):
+    """On PostgreSQL a writer that has stepped the generation and not yet committed makes it
+    None: the answer read meanwhile (without the write) is not kept, so once the writer commits,
+    nothing kept under the generation it stepped to hides its write. On SQLite the writer's
+    commit moves every other connection's ``data_version``."""
     holder, _, _ = market(runtime)
     def rename(name: str, *, read_before_commit: bool):
         with runtime.engine.connect() as writer:
@@ -140,10 +134,9 @@ def test_an_answer_read_while_a_writer_is_open_is_not_kept(runtime):
 
 def test_a_write_committed_while_an_answer_is_read_is_served_by_the_next_call(runtime):
     """A deposit commits while an answer is read: before the read's snapshot (the answer has it)
-    or after it (the answer has not). Either way the deposit stepped the generation after the
-    call read it, so the next call reads again. Kept under a generation read after the answer's
-    reads, the second answer would be served without the deposit."""
-    _postgresql_only(runtime)
+    or after it (the answer has not). Either way the deposit moved the marker after the call read
+    it, so the next call reads again. Kept under a marker read after the answer's reads, the
+    second answer would be served without the deposit."""
     holder, _, _ = market(runtime)
     memo = WitnessedReads()
     balance = accounts.account_summary(runtime.uow(), holder).collateral_sats
@@ -186,7 +179,6 @@ def test_a_simulations_answer_is_never_kept(runtime):
 
 
 def test_at_most_max_questions_are_kept_per_database(runtime):
-    _postgresql_only(runtime)
     memo = WitnessedReads(max_questions=2)
     reads = []
 
@@ -202,7 +194,6 @@ def test_at_most_max_questions_are_kept_per_database(runtime):
 def test_the_process_memo_is_the_one_the_reads_use(runtime):
     """The endpoints' reads go through ``WITNESSED`` (what the other tests' fresh memos stand
     beside): an answer it keeps is what the next call serves."""
-    _postgresql_only(runtime)
     holder, _, _ = market(runtime)
     first = accounts.account_summary(runtime.uow(), holder)
     assert accounts.account_summary(runtime.uow(), holder) is first
