@@ -60,28 +60,6 @@ def writes_generation(connection: Connection) -> int | None:
     read with no writer open, mean nothing was committed between the two reads."""
     return connection.exec_driver_sql(_WRITES_GENERATION).scalar()
 
-
-_SQLITE_MARKER = "SELECT total_changes(), data_version FROM pragma_data_version()"
-
-
-def reads_marker(connection: Connection) -> tuple | None:
-    """What a process keeps read answers under (``services.versioned_reads.WITNESSED``), read on
-    ``connection`` at the start of a transaction of its own: ``(scope, stamp)``, where two equal
-    stamps read in the same scope mean nothing was committed to the database between the two
-    reads; None when nothing can vouch for that now.
-
-    SQLite: the scope is the DB-API connection; the stamp its rows changed since it opened
-    (``total_changes()``, its own writes) and its ``data_version`` (which moves whenever another
-    connection commits). PostgreSQL: one scope for the database; the stamp the generation of
-    writes (``writes_generation``), None while another transaction that wrote is open."""
-    if connection.dialect.name == "sqlite":
-        changes, version = connection.exec_driver_sql(_SQLITE_MARKER).one()
-        return connection.connection.dbapi_connection, (int(changes), int(version))
-    if connection.dialect.name == "postgresql":
-        generation = writes_generation(connection)
-        return None if generation is None else (None, generation)
-    return None
-
 T = TypeVar("T")
 
 _ACTIVE: ContextVar["UnitOfWork | None"] = ContextVar("active_unit_of_work", default=None)

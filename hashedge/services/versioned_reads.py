@@ -31,7 +31,8 @@ from typing import TypeVar
 
 from sqlalchemy import Connection
 
-from hashedge.adapters.unit_of_work import UnitOfWork, reads_marker
+from hashedge.adapters.reads_marker import reads_marker
+from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.services.exchange_reads import verifying
 
 T = TypeVar("T")
@@ -64,16 +65,16 @@ VERSIONED = VersionedReads()
 
 
 class WitnessedReads:
-    """Answers kept under a marker of the database's writes (``UnitOfWork.reads_marker``): for
+    """Answers kept under a marker of the database's writes (``adapters.reads_marker``): for
     reads that depend on too many tables for a version of their own, such as an account's summary
     (its collateral, positions, resting orders, the marks, specs and parameters). Any commit of
     any write moves the marker, so an answer is kept only until the next write anywhere; it pays
     where an account is read far more often than anything is written, and costs a miss one
     statement more.
 
-    On PostgreSQL the marker is the generation of writes (migration 0019), one for the database;
-    on SQLite a connection's own changes and ``data_version``, so an answer is kept per pooled
-    connection (the pool hands out the most recently used one first).
+    On PostgreSQL the marker is the generation of writes (migration 0019); on SQLite the
+    ``data_version`` of a connection the process keeps for reading it, which every commit by any
+    other connection moves.
 
     A call reads the marker first, in a transaction of its own. If the kept answer was read under
     the same marker, that answer is the database's now. Otherwise the answer is read in one
@@ -90,13 +91,15 @@ class WitnessedReads:
     With ``keep=False`` (a simulation's parameters in force) the answer is read as usual, with no
     statement more. With ``HASHEDGE_VERIFY_KEPT_STATE=1`` (the test suite) a kept answer is read
     again and compared, and a difference is an error. Answers must be immutable values that
-    compare by content; at most ``max_questions`` are kept per database, the least recently used
-    dropped first."""
+    compare by content. What is kept per database weighs at most ``max_weight`` (an answer weighs
+    one, a page one more a row: a page of 100 orders with their fills is some 100 KB), the least
+    recently used dropped first."""
 
-    def __init__(self, *, max_questions: int = 20_000):
+    def __init__(self, *, max_weight: int = 20_000):
         self._lock = threading.Lock()
         self._by_database: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._max_questions = max_questions
+        self._weights: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # database -> kept weight
+        self._max_weight = max_weight
 
     def current(self, uow: UnitOfWork, question: Hashable, read: Callable[[UnitOfWork], T], *,
                 keep: bool = True) -> T:
@@ -106,15 +109,13 @@ class WitnessedReads:
             with uow.read_only():
                 return read(uow)
         database = uow.database
-        marker = uow.read_detached(reads_marker)
+        marker = reads_marker(database)
         if marker is not None:
-            scope, stamp = marker
-            key = (question, scope)
             with self._lock:
-                kept = self._by_database.get(database, {}).get(key)
-                hit = kept is not None and kept[0] == stamp
+                kept = self._by_database.get(database, {}).get(question)
+                hit = kept is not None and kept[0] == marker
                 if hit:
-                    self._by_database[database].move_to_end(key)
+                    self._by_database[database].move_to_end(question)
             if hit:
                 if verifying():
                     self._verify(uow, question, read, kept[1])
@@ -122,13 +123,21 @@ class WitnessedReads:
         with uow.read_only():
             answer = read(uow)
         if marker is not None:
-            with self._lock:
-                answers = self._by_database.setdefault(database, OrderedDict())
-                answers[key] = (stamp, answer)
-                answers.move_to_end(key)
-                while len(answers) > self._max_questions:
-                    answers.popitem(last=False)
+            self._keep(database, question, marker, answer)
         return answer
+
+    def _keep(self, database, question: Hashable, marker, answer) -> None:
+        weight = 1 + len(getattr(answer, "items", ()))  # a page weighs its rows
+        with self._lock:
+            answers = self._by_database.setdefault(database, OrderedDict())
+            kept = self._weights.get(database, 0) + weight
+            replaced = answers.pop(question, None)
+            if replaced is not None:
+                kept -= replaced[2]
+            answers[question] = (marker, answer, weight)
+            while kept > self._max_weight and answers:
+                kept -= answers.popitem(last=False)[1][2]
+            self._weights[database] = kept
 
     @staticmethod
     def _verify(uow: UnitOfWork, question: Hashable, read: Callable[[UnitOfWork], T], kept: T) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from hashedge.services import accounts, ledger, positions, trading, trading_queries
 from hashedge.services.margin import parameters_in_force, risk_parameters
-from hashedge.services.pages import DEFAULT_PAGE_SIZE
+from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page
 from hashedge.services.positions import position_risk_page
 from hashedge.services.trading_queries import order_page
 from hashedge.services.versioned_reads import WITNESSED, WitnessedReads
@@ -91,10 +91,10 @@ def test_with_nothing_written_one_statement_vouches_for_each_read(runtime):
     statements = Statements(runtime.engine)
     first = [len(statements.during(lambda r=read: r())) for read in _readers(runtime, holder)]
     again = [statements.during(lambda r=read: r()) for read in _readers(runtime, holder)]
-    marker = {"sqlite": "SELECT total_changes(), data_version FROM pragma_data_version()",
-              "postgresql": "SELECT generation FROM writes_witness()"}[runtime.engine.dialect.name]
-    assert [[sql for sql, _ in sent] for sent in again] == [[marker]] * 3
-    assert min(first) > 3  # a read that is not kept reads the account's rows after the marker
+    # SQLite's marker is read on the process's own watching connection, outside the pool
+    marker = {"sqlite": [], "postgresql": ["SELECT generation FROM writes_witness()"]}[runtime.engine.dialect.name]
+    assert [[sql for sql, _ in sent] for sent in again] == [marker] * 3
+    assert all(f >= 3 and f > len(a) for f, a in zip(first, again))  # not kept, the account's rows are read
 
 
 def _readers(runtime, account_id) -> list:
@@ -178,17 +178,19 @@ def test_a_simulations_answer_is_never_kept(runtime):
     assert position_risk_page(runtime.uow, holder) == _fresh(runtime, holder)[1]
 
 
-def test_at_most_max_questions_are_kept_per_database(runtime):
-    memo = WitnessedReads(max_questions=2)
+def test_what_is_kept_weighs_at_most_max_weight_per_database(runtime):
+    memo = WitnessedReads(max_weight=4)
     reads = []
 
     def read(question):
-        return lambda uow: reads.append(question) or question
+        answer = Page(items=[question] * 2, total=2, page=1, page_size=2) if question == "page" else question
+        return lambda uow: reads.append(question) or answer
 
-    for question in ("a", "b", "a", "c", "a", "b"):
-        assert memo.current(runtime.uow(), question, read(question)) == question
-    # a, b read; a kept; c read (b, least recently used, dropped); a kept; b read again
-    assert reads == ["a", "b", "c", "b"]
+    for question in ("a", "b", "a", "c", "a", "b", "page", "a", "page", "c"):
+        assert memo.current(runtime.uow(), question, read(question)) == read(question)(None)
+        reads.pop()  # the expected answer's own read
+    # a, b, c weigh one each and fit; the page weighs three: it drops the two least recently used
+    assert reads == ["a", "b", "c", "page", "a", "c"]
 
 
 def test_the_process_memo_is_the_one_the_reads_use(runtime):
@@ -198,3 +200,23 @@ def test_the_process_memo_is_the_one_the_reads_use(runtime):
     first = accounts.account_summary(runtime.uow(), holder)
     assert accounts.account_summary(runtime.uow(), holder) is first
     assert isinstance(WITNESSED, WitnessedReads)
+
+
+def test_sqlites_marker_is_read_on_a_connection_of_the_process_s_own(runtime, monkeypatch):
+    """A forked process (gunicorn's workers) must not share its parent's watching connection:
+    it makes its own on its first read. An in-memory database (one connection) keeps nothing."""
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's watching connection")
+    from sqlalchemy import create_engine
+
+    from hashedge.adapters import reads_marker as module
+
+    module.reads_marker(runtime.engine)
+    parents = module._watchers[runtime.engine]._connection
+    monkeypatch.setattr(module.os, "getpid", lambda: -1)
+    before = module.reads_marker(runtime.engine)
+    childs = module._watchers[runtime.engine]._connection
+    assert childs is not parents
+    ledger.deposit(runtime.uow(), runtime.clock, market(runtime)[0], 1, "moves-it")
+    assert module.reads_marker(runtime.engine) != before
+    assert module.reads_marker(create_engine("sqlite://")) is None
