@@ -3,7 +3,6 @@ that every commit of a write to the database moves, read in one statement.
 
 - **PostgreSQL**: the generation of writes (migration 0019, ``unit_of_work.writes_generation``),
   read on a pooled connection; None while another transaction that wrote is still open.
-- An in-memory SQLite database (one connection, no pool to speak of): None, nothing is kept.
 - **SQLite**: ``PRAGMA data_version`` of one connection the process keeps for nothing else. The
   value changes whenever another connection commits, and every other connection is "another" to
   this one: the pool's, other processes', the engine's. It never writes, so none of its own
@@ -11,6 +10,7 @@ that every commit of a write to the database moves, read in one statement.
   rather than each pooled connection's own value: the pool hands out its connections in turn and
   makes and closes extra ones under load, so answers kept per pooled connection were rarely
   asked for on the same one again.
+- An in-memory SQLite database (one connection, no pool to speak of): None, nothing is kept.
 
 Two equal markers, read one after the other, mean nothing was committed between the reads.
 """

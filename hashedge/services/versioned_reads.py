@@ -76,7 +76,8 @@ class WitnessedReads:
     ``data_version`` of a connection the process keeps for reading it, which every commit by any
     other connection moves.
 
-    A call reads the marker first, in a transaction of its own. If the kept answer was read under
+    A call reads the marker first, before and outside the answer's transaction (on PostgreSQL in
+    autocommit, on SQLite on the watching connection). If the kept answer was read under
     the same marker, that answer is the database's now. Otherwise the answer is read in one
     read-only transaction (one snapshot) and kept under that marker, unless nothing could vouch
     (None: on PostgreSQL, another writer open). Why that is sound: every commit moves the marker
