@@ -17,11 +17,13 @@ Two equal markers, read one after the other, mean nothing was committed between 
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import weakref
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
 
 from hashedge.adapters.unit_of_work import writes_generation
 
@@ -29,10 +31,14 @@ _DATA_VERSION = "PRAGMA data_version"
 
 
 class _SqliteWatcher:
-    """The connection a process reads SQLite's ``data_version`` on, made on first use."""
+    """The connection a process reads SQLite's ``data_version`` on: made on first use, outside
+    the engine's pool (none of the pool's warm connections is taken from it), closed when the
+    engine is disposed or the process exits. Closing it matters: SQLite folds the WAL back into the
+    database file when the last connection closes, and a process that left this one open would
+    leave the WAL behind for the next to replay (and a copy of the file alone without its writes)."""
 
     def __init__(self, engine: Engine):
-        self._engine = weakref.ref(engine)
+        self._url = engine.url
         self._lock = threading.Lock()
         self._connection = None
         self._pid = None
@@ -40,15 +46,21 @@ class _SqliteWatcher:
     def data_version(self) -> int:
         with self._lock:
             if self._connection is None or self._pid != os.getpid():
-                pooled = self._engine().raw_connection()
-                pooled.detach()  # the pool's no longer: kept open for this process alone
-                self._connection, self._pid = pooled, os.getpid()
+                # NullPool: a connection of its own, really closed when it is closed
+                own = create_engine(self._url, poolclass=NullPool, connect_args={"timeout": 30})
+                self._connection, self._pid = own.raw_connection(), os.getpid()
             cursor = self._connection.cursor()
             try:
                 cursor.execute(_DATA_VERSION)
                 return int(cursor.fetchone()[0])
             finally:
                 cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None and self._pid == os.getpid():
+                self._connection.close()
+            self._connection = None
 
 
 _watchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -68,5 +80,13 @@ def reads_marker(engine: Engine) -> int | None:
             watcher = _watchers.get(engine)
             if watcher is None:
                 watcher = _watchers[engine] = _SqliteWatcher(engine)
+                event.listen(engine, "engine_disposed", lambda _engine: watcher.close())
         return watcher.data_version()
     return None
+
+
+@atexit.register
+def _close_watchers() -> None:
+    """A process that never disposes its engine (a command that exits) still closes them."""
+    for watcher in list(_watchers.values()):
+        watcher.close()

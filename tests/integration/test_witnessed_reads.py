@@ -204,7 +204,8 @@ def test_the_process_memo_is_the_one_the_reads_use(runtime):
 
 def test_sqlites_marker_is_read_on_a_connection_of_the_process_s_own(runtime, monkeypatch):
     """A forked process (gunicorn's workers) must not share its parent's watching connection:
-    it makes its own on its first read. An in-memory database (one connection) keeps nothing."""
+    it makes its own on its first read. Disposing of the engine closes it. An in-memory database
+    (one connection) keeps nothing."""
     if runtime.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's watching connection")
     from sqlalchemy import create_engine
@@ -220,3 +221,6 @@ def test_sqlites_marker_is_read_on_a_connection_of_the_process_s_own(runtime, mo
     ledger.deposit(runtime.uow(), runtime.clock, market(runtime)[0], 1, "moves-it")
     assert module.reads_marker(runtime.engine) != before
     assert module.reads_marker(create_engine("sqlite://")) is None
+    runtime.engine.dispose()  # closes it, so the last connection to close folds the WAL back
+    assert module._watchers[runtime.engine]._connection is None
+    assert module.reads_marker(runtime.engine) == module.reads_marker(runtime.engine)  # and reopens
