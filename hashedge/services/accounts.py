@@ -228,9 +228,9 @@ def resolve_account(uow: UnitOfWork, reference: str) -> AccountRecord:
 
 
 def account_summary(uow: UnitOfWork, account_id: int, margin: MarginView = engine_account_margin) -> AccountSummary:
-    """Balances, equity, margin and status of the account, kept per process under the database's
-    generation of writes (``versioned_reads.WITNESSED``: on PostgreSQL an account read again with
-    nothing written since costs one statement); read afresh while a simulation sets the parameters."""
+    """Balances, equity, margin and status of the account, kept per process under a marker of the
+    database's writes (``versioned_reads.WITNESSED``: an account read again with nothing written
+    since costs one statement); read afresh while a simulation sets the parameters."""
     from hashedge.services.margin import simulating  # trading builds on this module
 
     return WITNESSED.current(uow, ("account_summary", account_id, margin),

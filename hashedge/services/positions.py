@@ -44,7 +44,7 @@ def position_risk_page(uow_factory: Callable[[], UnitOfWork], account_id: int, *
     """A page of the account's open positions by instrument, each with its mark and unrealized PnL
     and its risk figures (``None`` where a contract involved has no mark yet). The page and its
     figures are read in one transaction: one snapshot, each row read once. Kept per process under
-    the database's generation of writes, as ``accounts.account_summary`` is."""
+    a marker of the database's writes, as ``accounts.account_summary`` is."""
     offset = check_page(page, page_size)
     return WITNESSED.current(uow_factory(), ("position_risk_page", account_id, instrument, page, page_size),
                              lambda uow: _page(uow, account_id, instrument, offset, page, page_size),

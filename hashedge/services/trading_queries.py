@@ -18,7 +18,7 @@ def order_page(uow: UnitOfWork, account_id: int, *, status: str = "all", instrum
                start: datetime | None = None, end: datetime | None = None, page: int = 1,
                page_size: int = DEFAULT_PAGE_SIZE) -> Page[PlacedOrder]:
     """The account's orders created in [start, end], newest first, each with all its fills; kept
-    per process under the database's generation of writes (``versioned_reads.WITNESSED``)."""
+    per process under a marker of the database's writes (``versioned_reads.WITNESSED``)."""
     offset = check_page(page, page_size)
     check_window(start, end)
     return WITNESSED.current(uow, ("order_page", account_id, status, instrument, start, end, page, page_size),
