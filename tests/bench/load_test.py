@@ -597,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-logs", type=Path, help="copy gunicorn's log (access and errors) to this folder")
     args = parser.parse_args(argv)
     if not 0 <= args.orders_beside <= MAX_RATE or not 1 <= args.rate <= MAX_RATE or not 0 < args.seconds <= MAX_SECONDS or not 1 <= args.repeat <= 10:
-        parser.error(f"rate 1..{MAX_RATE}, seconds up to {MAX_SECONDS}, repeat 1..10")
+        parser.error(f"rate 1..{MAX_RATE}, orders beside 0..{MAX_RATE}, seconds up to {MAX_SECONDS}, repeat 1..10")
     args.code = args.code.resolve()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     if "postgresql" in backends and not args.postgres_url:
