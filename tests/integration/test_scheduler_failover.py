@@ -121,6 +121,7 @@ def freeze_outside_a_write(worker: subprocess.Popen, db) -> None:
     transaction is ended by the server after the lease TTL)."""
     for _attempt in range(100):
         os.kill(worker.pid, signal.SIGSTOP)
+        wait_until_stopped(worker)  # kill() returns before the stop lands: until then it may begin a write
         if db.dialect.name != "sqlite":
             return
         probe = sqlite3.connect(db.url.database, timeout=0.2, isolation_level=None)
@@ -134,6 +135,15 @@ def freeze_outside_a_write(worker: subprocess.Popen, db) -> None:
         finally:
             probe.close()
     raise AssertionError("the worker never paused outside a write")
+
+
+def wait_until_stopped(worker: subprocess.Popen) -> None:
+    """Wait until every thread of ``worker`` is stopped (state ``T`` in ``/proc``)."""
+    deadline = time.monotonic() + 10
+    while not all(stat.read_text().rpartition(") ")[2][0] in "Tt"
+                  for stat in Path(f"/proc/{worker.pid}/task").glob("*/stat")):
+        assert worker.poll() is None and time.monotonic() < deadline, "the worker never stopped"
+        time.sleep(0.01)
 
 
 def freeze_inside_a_store_write(worker: subprocess.Popen, flag: Path) -> None:
