@@ -18,7 +18,8 @@ nothing is written anywhere, and a miss after any write.
 
 Answers are kept per engine (a weak key: a test's engine takes its answers with it) and per
 question; one thread's answer replaces another's whole, never in part. They must be immutable
-values: every caller gets the same object.
+values: every caller gets the same object. Inside ``with unkept():`` every read of both kinds is
+read afresh, neither served from nor kept (a check that compares what is kept with the database).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from sqlalchemy import Connection
@@ -36,6 +39,18 @@ from hashedge.adapters.unit_of_work import UnitOfWork
 from hashedge.services.exchange_reads import verifying
 
 T = TypeVar("T")
+
+_unkept: ContextVar[bool] = ContextVar("unkept", default=False)
+
+
+@contextmanager
+def unkept() -> Iterator[None]:
+    """Within it (this thread or task), reads are read from the database and not kept."""
+    token = _unkept.set(True)
+    try:
+        yield
+    finally:
+        _unkept.reset(token)
 
 
 class VersionedReads:
@@ -49,6 +64,9 @@ class VersionedReads:
         the version ``version_of`` reads now (one statement in a transaction of its own), else
         read with its version inside one ``uow.read_only()`` block, and kept. Outside any ``with``
         block of ``uow``."""
+        if _unkept.get():
+            with uow.read_only():
+                return read(uow)
         database = uow.database
         kept = self._by_database.get(database, {}).get(question)
         if kept is not None and uow.read_detached(version_of) == kept[0]:
@@ -106,7 +124,7 @@ class WitnessedReads:
                 keep: bool = True) -> T:
         """``read(uow)``'s answer as the database holds it now, run inside ``uow.read_only()``
         when it is not kept (class docstring). Outside any ``with`` block of ``uow``."""
-        if not keep:
+        if not keep or _unkept.get():
             with uow.read_only():
                 return read(uow)
         database = uow.database

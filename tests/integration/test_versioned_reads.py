@@ -12,12 +12,11 @@ from decimal import Decimal
 
 import pytest
 
-from hashedge.adapters.repositories.indices import fixings_version
 from hashedge.adapters.repositories.listing_version import listing_version
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.services import index_queries, instruments, settlement
 from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page
-from hashedge.services.versioned_reads import VERSIONED, VersionedReads
+from hashedge.services.versioned_reads import VERSIONED, unkept
 from hashedge.web import create_app
 from hashedge.web.api.schemas import IndexPageSchema
 from hashedge.web.api.trading_schemas import InstrumentPageSchema, instrument_view, page_view
@@ -28,15 +27,14 @@ OCTOBER, NOVEMBER = "HP-2026-10", "HP-2026-11"
 
 
 def _fresh(runtime, include_settled: bool = False) -> list:
-    """What ``list_instruments`` gives when nothing is kept: a new memo reads everything."""
-    records, marks, tip = _listing(VersionedReads(), runtime, include_settled)
-    now = runtime.clock.now()
-    return [(r, marks.get(r.symbol), r.status == "listed" and r.spec.is_trading_open(now, tip)) for r in records]
+    """What ``list_instruments`` gives read afresh: nothing served from what is kept, nothing kept."""
+    with unkept():
+        return _kept(runtime, include_settled)
 
 
-def _listing(memo: VersionedReads, runtime, include_settled: bool = False) -> tuple:
-    """The records, marks and tip ``list_instruments`` works from, through ``memo``."""
-    return memo.current(runtime.uow(), ("instruments", include_settled), listing_version,
+def _listing(runtime, include_settled: bool = False) -> tuple:
+    """The records, marks and tip ``list_instruments`` works from, as the process keeps them."""
+    return VERSIONED.current(runtime.uow(), ("instruments", include_settled), listing_version,
                         lambda uow: instruments._listing(uow, include_settled))
 
 
@@ -45,14 +43,9 @@ def _kept(runtime, include_settled: bool = False) -> list:
             for v in instruments.list_instruments(runtime.uow(), runtime.clock, include_settled=include_settled)]
 
 
-def _as_kept(fresh: list) -> list:
-    return [(r, m.price if m else None, m.source if m else None, m.as_of if m else None, open_)
-            for r, m, open_ in fresh]
-
-
 def _same_as_a_fresh_read(runtime) -> list:
     for include_settled in (False, True):
-        assert _kept(runtime, include_settled) == _as_kept(_fresh(runtime, include_settled))
+        assert _kept(runtime, include_settled) == _fresh(runtime, include_settled)
     return _kept(runtime)
 
 
@@ -107,7 +100,7 @@ def test_the_kept_list_follows_the_chain_tip(populated_runtime):
         uow.blocks.delete_from(tip - 2015)  # a deep reorg's first half: the tip moves back an epoch
         uow.commit()
     after = _same_as_a_fresh_read(runtime)
-    assert _listing(VERSIONED, runtime)[2] == tip - 2016
+    assert _listing(runtime)[2] == tip - 2016
     assert [r for r, *_ in after] == [r for r, *_ in before]
 
 
@@ -118,17 +111,21 @@ def test_an_unchanged_list_costs_one_statement_and_no_new_rows(runtime):
         uow.instruments.add(hashprice_monthly(2026, 10), clock.now())
         uow.marks.add(OCTOBER, clock.now(), Decimal(50000), "model", Decimal(50000))
         uow.commit()
-    first = _listing(VERSIONED, runtime)
+    first = _listing(runtime)
     statements, answers = Statements(runtime.engine), []
-    selects = statements.during(lambda: answers.append(_listing(VERSIONED, runtime)))
+    selects = statements.during(lambda: answers.append(_listing(runtime)))
     assert answers[0] is first and len(selects) == 1
     with runtime.uow() as uow:
         uow.marks.add(OCTOBER, clock.now(), Decimal(50001), "model", Decimal(50001))
         uow.commit()
-    selects = statements.during(lambda: answers.append(_listing(VERSIONED, runtime)))
+    selects = statements.during(lambda: answers.append(_listing(runtime)))
     changed = answers[1]
     assert changed is not first and changed[1][OCTOBER].price == Decimal(50001)
     assert len(selects) == 5  # the version, then the version again with the three reads
+    with unkept():  # read afresh: the three reads and no version; neither served nor kept
+        selects = statements.during(lambda: answers.append(_listing(runtime)))
+    assert len(selects) == 3 and answers[2] == changed and answers[2] is not changed
+    assert _listing(runtime) is changed
 
 
 def test_the_api_renders_the_kept_list_as_its_schema_does(runtime):
@@ -162,7 +159,8 @@ def test_the_api_renders_the_kept_list_as_its_schema_does(runtime):
 
 
 def _fresh_indices(runtime) -> list:
-    return list(VersionedReads().current(runtime.uow(), "indices", fixings_version, index_queries._overviews))
+    with unkept():
+        return index_queries.list_indices(runtime.uow())
 
 
 def test_the_kept_indices_follow_every_publication_and_correction(runtime):
@@ -255,5 +253,5 @@ def test_on_postgresql_appends_to_a_versioning_table_commit_in_the_order_of_thei
     writer.join(10)
     assert committed.is_set()
     assert shown() == Decimal(49002)
-    assert (_kept(runtime) == _as_kept(_fresh(runtime)) if table == "marks"
+    assert (_kept(runtime) == _fresh(runtime) if table == "marks"
             else index_queries.list_indices(runtime.uow()) == _fresh_indices(runtime))

@@ -14,12 +14,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from hashedge.services import accounts, ledger, positions, trading, trading_queries
+from hashedge.services import accounts, ledger, trading
 from hashedge.services.margin import parameters_in_force, risk_parameters
-from hashedge.services.pages import DEFAULT_PAGE_SIZE, Page
+from hashedge.services.pages import Page
 from hashedge.services.positions import position_risk_page
 from hashedge.services.trading_queries import order_page
-from hashedge.services.versioned_reads import WITNESSED, WitnessedReads
+from hashedge.services.versioned_reads import WITNESSED, WitnessedReads, unkept
 from statements import Statements
 from test_order_path import MARK, OTHER, SYMBOL, market, place
 
@@ -36,14 +36,9 @@ def _reads(runtime, account_id) -> tuple:
 
 
 def _fresh(runtime, account_id) -> tuple:
-    """The same, read with nothing kept: a new memo, which reads everything."""
-    memo = WitnessedReads()
-    return (memo.current(runtime.uow(), "summary", lambda uow: accounts._account_summary(
-                uow, account_id, accounts.engine_account_margin)),
-            memo.current(runtime.uow(), "positions", lambda uow: positions._page(
-                uow, account_id, None, 0, 1, DEFAULT_PAGE_SIZE)),
-            memo.current(runtime.uow(), "orders", lambda uow: trading_queries._order_page(
-                uow, account_id, False, None, None, None, 0, 1, DEFAULT_PAGE_SIZE)))
+    """The same, read afresh: nothing served from what is kept, nothing kept."""
+    with unkept():
+        return _reads(runtime, account_id)
 
 
 def test_after_every_kind_of_write_the_kept_answers_are_a_fresh_reads(runtime):
@@ -200,6 +195,23 @@ def test_the_process_memo_is_the_one_the_reads_use(runtime):
     first = accounts.account_summary(runtime.uow(), holder)
     assert accounts.account_summary(runtime.uow(), holder) is first
     assert WITNESSED._by_database[runtime.engine]  # it was kept there, not in another memo
+
+
+def test_unkept_reads_are_read_afresh_and_leave_what_is_kept_alone(runtime):
+    """Inside ``unkept()`` a kept answer is not served (the account's rows are read again) and
+    what is read is not kept; outside it again, the answer kept before is served."""
+    holder, _, _ = market(runtime)
+    place(runtime, holder, "buy", 1, MARK - 100)
+    kept = _reads(runtime, holder)
+    kept_before = dict(WITNESSED._by_database[runtime.engine])
+    statements = Statements(runtime.engine)
+    with unkept():
+        sent = [statements.during(lambda r=read: r()) for read in _readers(runtime, holder)]
+        fresh = _reads(runtime, holder)
+    assert all(len(statements_sent) >= 3 for statements_sent in sent)  # not one marker: the rows
+    assert fresh == kept and all(f is not k for f, k in zip(fresh, kept))
+    assert dict(WITNESSED._by_database[runtime.engine]) == kept_before
+    assert all(r is k for r, k in zip(_reads(runtime, holder), kept))
 
 
 def test_sqlites_marker_is_read_on_a_connection_of_the_process_s_own(runtime, monkeypatch):
