@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import create_engine, event, text
 
-from hashedge.adapters.repositories import trading as repositories_trading
+from hashedge.adapters.repositories.trading import order_statements
 from hashedge.adapters.write_pipeline import observing_sends
 from hashedge.domain.instruments import hashprice_monthly
 from hashedge.domain.margin import order_margin_sats, pre_trade_check
@@ -128,8 +128,8 @@ def test_the_sums_over_instruments_rounded_up_to_a_power_of_two_are_each_instrum
         specs = uow.instruments.specs(set(symbols))
         bounds = {s: summing_bounds(specs[s], MARK, params.taker_fee_bps) for s in symbols}
         alone = {s: uow.orders.resting_totals_of(int(holder), {s: bounds[s]}) for s in symbols}
-        shapes = (repositories_trading._totals_statements_any if runtime.engine.dialect.name == "postgresql"
-                  else repositories_trading._totals_statements)  # PostgreSQL's: one for any number, arrays
+        shapes = (order_statements.totals_statements_any if runtime.engine.dialect.name == "postgresql"
+                  else order_statements.totals_statements)  # PostgreSQL's: one for any number, arrays
         shapes.cache_clear()
         together = uow.orders.resting_totals_of(int(holder), bounds)
         uow.orders.resting_totals_of(int(holder), bounds | {"HP-2027-03": bounds[SYMBOL]})  # four instruments
