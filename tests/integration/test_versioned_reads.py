@@ -35,7 +35,7 @@ def _fresh(runtime, include_settled: bool = False) -> list:
 def _listing(runtime, include_settled: bool = False) -> tuple:
     """The records, marks and tip ``list_instruments`` works from, as the process keeps them."""
     return VERSIONED.current(runtime.uow(), ("instruments", include_settled), listing_version,
-                        lambda uow: instruments._listing(uow, include_settled))
+                             lambda uow: instruments._listing(uow, include_settled))
 
 
 def _kept(runtime, include_settled: bool = False) -> list:
