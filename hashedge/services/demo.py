@@ -24,6 +24,13 @@ from hashedge.services import instruments as instrument_services
 
 FUTURE_BLOCKS = timedelta(days=30)
 DEFAULT_EPOCH_FILE = "btc_difficulty_epochs.csv"
+# Without the history the simulator starts from Bitcoin's genesis difficulty and grows it at the
+# recent era's drift, so today's difficulty comes out trillions of times too low and every
+# hashprice mark as much too high (above what the API accepts as a price): say so, rather than
+# serve it silently.
+NO_HISTORY_WARNING = (f"warning: no real epoch history found (HASHEDGE_SHARED_DATA/{DEFAULT_EPOCH_FILE}, "
+                      "../shared/data beside the checkout, or --epochs FILE): the chain is simulated from "
+                      "2009 with the default hashrate model, and its difficulty and prices are not realistic")
 
 
 @dataclass
@@ -81,6 +88,8 @@ def prepare_demo(
     epochs_file = epochs_file or default_epoch_file(runtime)
     epochs = None
     epoch_count = 0
+    if epochs_file is None and blocks_file is None:
+        echo(NO_HISTORY_WARNING)
     if epochs_file:
         echo(f"importing real epoch history from {epochs_file}")
         epoch_count = chain_data.import_epoch_history(runtime.uow(), epochs_file)
